@@ -1,0 +1,28 @@
+"""The exceptions hippograph raises: one base class, a few precise subclasses."""
+
+
+class HippographError(Exception):
+    """Base class of every error hippograph raises on purpose."""
+
+
+class SourceError(HippographError):
+    """An input (file, record, string) cannot be read; the message names where."""
+
+
+class DocumentNotFound(HippographError, KeyError):
+    """An id names no stored document or passage."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class StoreError(HippographError):
+    """The store cannot be opened or does not match this configuration."""
+
+
+class ModelError(HippographError):
+    """A model (spaCy pipeline, embedding model) cannot be loaded."""
+
+
+class QueryError(HippographError):
+    """A query cannot be run as given (empty text, bad k, unknown method)."""

@@ -1,0 +1,34 @@
+"""Normalising entity phrases so that "the Lumen Institute" and "Lumen Institute" are one node."""
+
+from __future__ import annotations
+
+import re
+
+_LEADING_WORDS = {
+    "a", "an", "the", "this", "that", "these", "those", "his", "her", "its", "their",
+    "our", "my", "your", "some", "any", "each", "every",
+}
+_PRONOUNS = {
+    "i", "me", "you", "he", "him", "she", "it", "we", "us", "they", "them", "who", "whom",
+    "which", "what", "that", "this", "these", "those", "one", "himself", "herself",
+    "itself", "themselves", "there", "here", "something", "someone", "anything", "everything",
+}
+_EDGE_PUNCTUATION = " \t\n\"'`.,;:!?()[]{}-–—"
+
+
+def clean_phrase(phrase: str) -> str:
+    """The phrase as shown to users: outer punctuation, leading articles and "'s" removed."""
+    words = " ".join(phrase.split()).strip(_EDGE_PUNCTUATION).split(" ")
+    while words and words[0].lower() in _LEADING_WORDS:
+        words = words[1:]
+    text = " ".join(words).strip(_EDGE_PUNCTUATION)
+    text = re.sub(r"\s*['’]s$", "", text)
+    return text
+
+
+def normalize_entity(phrase: str) -> str:
+    """The key two phrases share when they name the same thing; "" when it names nothing."""
+    key = clean_phrase(phrase).lower()
+    if not key or key in _PRONOUNS or not any(ch.isalnum() for ch in key):
+        return ""
+    return key

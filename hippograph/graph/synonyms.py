@@ -1,0 +1,49 @@
+"""Synonymy edges: pairs of entities whose embeddings are closer than a threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class SynonymIndex:
+    """The entity vectors of one namespace, kept in memory while an ingest runs."""
+
+    def __init__(self, ids: list[str], vectors: np.ndarray) -> None:
+        self._ids = list(ids)
+        self._position = {entity_id: i for i, entity_id in enumerate(self._ids)}
+        self._vectors = vectors
+
+    def __contains__(self, entity_id: str) -> bool:
+        return entity_id in self._position
+
+    def remove(self, removed_ids: list[str]) -> None:
+        gone = {entity_id for entity_id in removed_ids if entity_id in self._position}
+        if not gone:
+            return
+        keep = [i for i, entity_id in enumerate(self._ids) if entity_id not in gone]
+        self._ids = [self._ids[i] for i in keep]
+        self._position = {entity_id: i for i, entity_id in enumerate(self._ids)}
+        self._vectors = self._vectors[keep]
+
+    def link(self, ids: list[str], vectors: np.ndarray, threshold: float, max_neighbors: int) -> list[tuple[str, str, float]]:
+        """Add the entities not yet indexed; return synonymy edges (a < b, similarity) of all given."""
+        new = [i for i, entity_id in enumerate(ids) if entity_id not in self._position]
+        for i in new:
+            self._position[ids[i]] = len(self._ids)
+            self._ids.append(ids[i])
+        if new:
+            added = vectors[new]
+            self._vectors = added if len(self._ids) == len(new) else np.vstack([self._vectors, added])
+        edges: dict[tuple[str, str], float] = {}
+        for start in range(0, len(ids), 1024):
+            similarity = vectors[start : start + 1024] @ self._vectors.T
+            for row, scores in enumerate(similarity):
+                own = self._position[ids[start + row]]
+                scores[own] = -1.0
+                candidates = np.flatnonzero(scores >= threshold)
+                if len(candidates) > max_neighbors:
+                    candidates = candidates[np.argsort(-scores[candidates], kind="stable")[:max_neighbors]]
+                for other in candidates:
+                    a, b = sorted((self._ids[own], self._ids[other]))
+                    edges[(a, b)] = float(scores[other])
+        return [(a, b, weight) for (a, b), weight in sorted(edges.items())]

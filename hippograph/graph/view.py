@@ -1,0 +1,84 @@
+"""The graph view: nodes and weighted edges of one namespace, ready for PageRank and path finding.
+
+Node order: entities first (sorted by id), then passages (sorted by id). Edge
+weights: 1 per fact between two entities, 1 per passage–entity mention, and the
+cosine similarity for synonymy edges. Built once per store version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import breadth_first_order
+
+from ..store.records import GraphData
+from .ppr import personalized_pagerank, transition_matrix
+
+
+@dataclass
+class GraphView:
+    data: GraphData
+    adjacency: sp.csr_matrix
+    transition: sp.csr_matrix
+    dangling: np.ndarray
+    entity_passage_counts: np.ndarray  # passages mentioning each entity
+    relations: dict[tuple[int, int], str]  # (entity, entity) -> relation of a fact joining them
+
+    @property
+    def entity_count(self) -> int:
+        return len(self.data.entity_ids)
+
+    @property
+    def passage_count(self) -> int:
+        return len(self.data.passage_ids)
+
+    @classmethod
+    def build(cls, data: GraphData) -> "GraphView":
+        entities, passages = len(data.entity_ids), len(data.passage_ids)
+        size = entities + passages
+        not_loop = data.fact_subjects != data.fact_objects
+        rows = np.concatenate([data.fact_subjects[not_loop], data.mention_passages + entities, data.synonym_a])
+        cols = np.concatenate([data.fact_objects[not_loop], data.mention_entities, data.synonym_b])
+        weights = np.concatenate([
+            np.ones(int(not_loop.sum())), np.ones(len(data.mention_passages)), data.synonym_weights,
+        ])
+        upper = sp.coo_matrix((weights, (rows, cols)), shape=(size, size))
+        adjacency = (upper + upper.T).tocsr()
+        adjacency.sum_duplicates()
+        transition, dangling = transition_matrix(adjacency)
+        counts = np.bincount(data.mention_entities, minlength=entities).astype(np.float64)
+        relations: dict[tuple[int, int], str] = {}
+        for s, o, relation in zip(data.fact_subjects.tolist(), data.fact_objects.tolist(), data.fact_relations):
+            relations.setdefault((s, o), relation)
+            relations.setdefault((o, s), f"{relation} (inverse)")
+        return cls(data, adjacency, transition, dangling, counts, relations)
+
+    def pagerank(self, seeds: np.ndarray, damping: float, tolerance: float, max_iterations: int) -> np.ndarray:
+        return personalized_pagerank(self.transition, self.dangling, seeds, damping, tolerance, max_iterations)
+
+    def path_to_nearest(self, passage: int, targets: set[int]) -> list[int]:
+        """Nodes of a shortest (fewest edges) path from a seed node in `targets` to a passage."""
+        start = self.entity_count + passage
+        order, predecessors = breadth_first_order(self.adjacency, start, directed=False, return_predecessors=True)
+        nearest = next((int(node) for node in order if int(node) in targets), None)
+        if nearest is None:
+            return []
+        path = [nearest]
+        while path[-1] != start:
+            path.append(int(predecessors[path[-1]]))
+        return path
+
+    def describe_path(self, nodes: list[int]) -> tuple[str, ...]:
+        """Readable steps of a path: entity names with the relation of each edge between them."""
+        steps: list[str] = []
+        for position, node in enumerate(nodes):
+            if node >= self.entity_count:
+                steps.append("(mentioned in) this passage")
+                continue
+            if position > 0 and nodes[position - 1] < self.entity_count:
+                previous = nodes[position - 1]
+                steps.append(f"({self.relations.get((previous, node), 'similar to')})")
+            steps.append(self.data.entity_names[node])
+        return tuple(steps)

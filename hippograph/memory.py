@@ -1,0 +1,122 @@
+"""Memory: the object users hold. It opens a store and ties ingest, retrieval and lookups together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config
+from .embed.base import Embedder
+from .embed.local import LocalEmbedder
+from .errors import DocumentNotFound, QueryError
+from .extract.base import Extractor
+from .extract.spacy_extractor import SpacyExtractor
+from .graph.view import GraphView
+from .ingest import Ingestor
+from .retrieve import DenseRetriever, GraphRetriever
+from .sources import Source, read_sources
+from .store.sqlite import SQLiteStore
+from .types import DEFAULT_NAMESPACE, Hit, Hits, IngestReport, Passage, Stats, StoredDocument
+
+log = logging.getLogger(__name__)
+METHODS = ("hippograph", "dense")
+
+
+class Memory:
+    """A persistent knowledge memory in a folder: ``Memory("./mem")`` creates or reopens it.
+
+    Models load on first use, so opening a memory and reading stats is instant.
+    Pass `embedder` / `extractor` to share loaded models between memories.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        config: Config | None = None,
+        *,
+        embedder: Embedder | None = None,
+        extractor: Extractor | None = None,
+    ) -> None:
+        self.config = config or Config()
+        self._store = SQLiteStore(path)
+        self._embedder = embedder or LocalEmbedder(self.config.embedding_model, self.config.embedding_batch_size)
+        self._extractor = extractor or SpacyExtractor(self.config.spacy_model)
+        self._views: dict[str, tuple[int, GraphView]] = {}  # namespace -> (store version, view)
+
+    # -- writing -------------------------------------------------------------
+
+    def ingest(self, sources: Source | Iterable[Source], *, progress: bool = True) -> IngestReport:
+        """Add texts, Documents or files (``pathlib.Path``: .jsonl/.json/.txt/.md or folders).
+
+        Every source is read and validated before anything is stored. Re-ingesting
+        an unchanged document does nothing; a changed one with the same id replaces it.
+        """
+        documents = read_sources(sources)
+        ingestor = Ingestor(self._store, self._extractor, self._embedder, self.config)
+        return ingestor.ingest(documents, progress=progress)
+
+    def delete(self, document_id: str, *, namespace: str = DEFAULT_NAMESPACE) -> None:
+        """Delete a document and every passage, entity, fact and edge only it supported."""
+        self._store.delete_document(namespace, document_id)
+
+    # -- reading -------------------------------------------------------------
+
+    def query(self, text: str, k: int = 5, *, method: str = "hippograph", namespace: str = DEFAULT_NAMESPACE) -> Hits:
+        """The k passages that best answer `text`; method "hippograph" (graph + PPR) or "dense"."""
+        if not isinstance(text, str) or not text.strip():
+            raise QueryError("the query text is empty")
+        if k < 1:
+            raise QueryError(f"k must be at least 1, not {k}")
+        if method not in METHODS:
+            raise QueryError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+        view = self._graph_view(namespace)
+        if view.passage_count == 0:
+            return Hits()
+        query_vector = self._embedder.embed([text])[0].astype(np.float64)
+        retriever = GraphRetriever(view, self.config) if method == "hippograph" else DenseRetriever(view)
+        ranked = retriever.retrieve(query_vector, k)
+        passages = self._store.passages(view.data.passage_ids[r.passage] for r in ranked)
+        hits = Hits()
+        for r in ranked:
+            passage = passages[view.data.passage_ids[r.passage]]
+            hits.append(Hit(passage.id, passage.document_id, passage.title, passage.text, r.score, r.explanation))
+        return hits
+
+    def get(self, passage_id: str) -> Passage:
+        """A stored passage by id."""
+        found = self._store.passages([passage_id])
+        if passage_id not in found:
+            raise DocumentNotFound(f"no passage with id {passage_id!r}")
+        return found[passage_id]
+
+    def document(self, document_id: str, *, namespace: str = DEFAULT_NAMESPACE) -> StoredDocument:
+        """A stored document by id, with the ids of its passages."""
+        return self._store.document(namespace, document_id)
+
+    def stats(self) -> Stats:
+        return self._store.stats()
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> "Memory":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Memory({str(self._store.path.parent)!r})"
+
+    def _graph_view(self, namespace: str) -> GraphView:
+        version = self._store.version()
+        cached = self._views.get(namespace)
+        if cached is None or cached[0] != version:
+            cached = (version, GraphView.build(self._store.graph_data(namespace)))
+            self._views[namespace] = cached
+        return cached[1]

@@ -1,0 +1,21 @@
+"""Dense retrieval: passages ranked by cosine similarity to the query (the baseline)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph.view import GraphView
+from ..types import Explanation
+from .ranked import Ranked, top_indexes
+
+
+class DenseRetriever:
+    def __init__(self, view: GraphView) -> None:
+        self._view = view
+
+    def retrieve(self, query_vector: np.ndarray, k: int) -> list[Ranked]:
+        if self._view.passage_count == 0:
+            return []
+        scores = self._view.data.passage_vectors @ query_vector
+        explanation = Explanation(method="dense")
+        return [Ranked(int(i), float(scores[i]), explanation) for i in top_indexes(scores, k)]

@@ -1,0 +1,21 @@
+"""What a retriever returns: passage indexes into the graph view, scores and explanations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..types import Explanation
+
+
+@dataclass(frozen=True)
+class Ranked:
+    passage: int  # index into GraphView.data.passage_ids
+    score: float
+    explanation: Explanation
+
+
+def top_indexes(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indexes of the k highest scores, ties broken by index (so by id): deterministic."""
+    return np.argsort(-scores, kind="stable")[:k]

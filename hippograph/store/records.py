@@ -1,0 +1,66 @@
+"""What stores write and read: one ingest batch, and the arrays the graph view is built from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..types import Document, Passage
+
+
+@dataclass(frozen=True)
+class EntityRecord:
+    id: str
+    namespace: str
+    key: str
+    name: str
+    embedding_key: str
+
+
+@dataclass(frozen=True)
+class FactRecord:
+    id: str
+    namespace: str
+    subject_id: str
+    relation: str
+    object_id: str
+    embedding_key: str
+
+
+@dataclass
+class WriteBatch:
+    """Everything one ingest batch writes; a store applies it in one transaction.
+
+    Documents listed in `replaces` are deleted (with cascade) before the rest is
+    written. Entities, facts and embeddings already stored are left as they are.
+    """
+
+    replaces: list[tuple[str, str]] = field(default_factory=list)  # (namespace, document id)
+    documents: list[tuple[Document, str]] = field(default_factory=list)  # (document, content hash)
+    passages: list[tuple[Passage, str, str]] = field(default_factory=list)  # (passage, embedding key, extractor)
+    entities: list[EntityRecord] = field(default_factory=list)
+    mentions: list[tuple[str, str]] = field(default_factory=list)  # (passage id, entity id)
+    facts: list[FactRecord] = field(default_factory=list)
+    fact_sources: list[tuple[str, str]] = field(default_factory=list)  # (fact id, passage id)
+    synonyms: list[tuple[str, str, float]] = field(default_factory=list)  # (entity a < entity b, weight)
+    embeddings: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class GraphData:
+    """A namespace's graph as arrays, in a deterministic order (sorted by id)."""
+
+    entity_ids: list[str]
+    entity_names: list[str]
+    passage_ids: list[str]
+    passage_vectors: np.ndarray  # (passages, dim) float32
+    fact_subjects: np.ndarray  # (facts,) entity index
+    fact_objects: np.ndarray  # (facts,) entity index
+    fact_relations: list[str]
+    fact_vectors: np.ndarray  # (facts, dim) float32
+    mention_passages: np.ndarray  # (mentions,) passage index
+    mention_entities: np.ndarray  # (mentions,) entity index
+    synonym_a: np.ndarray  # (synonyms,) entity index
+    synonym_b: np.ndarray
+    synonym_weights: np.ndarray

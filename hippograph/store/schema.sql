@@ -1,0 +1,82 @@
+-- hippograph SQLite store, schema version 1.
+-- Ids are content hashes; every record carries its namespace.
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- Vectors keyed by a hash of the embedded text: the same string is never embedded twice.
+CREATE TABLE IF NOT EXISTS embeddings (
+    key    TEXT PRIMARY KEY,
+    vector BLOB NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS documents (
+    namespace    TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    metadata     TEXT NOT NULL,          -- JSON object
+    content_hash TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (namespace, id)
+);
+
+CREATE TABLE IF NOT EXISTS passages (
+    id            TEXT PRIMARY KEY,
+    namespace     TEXT NOT NULL,
+    document_id   TEXT NOT NULL,
+    position      INTEGER NOT NULL,
+    title         TEXT NOT NULL,
+    text          TEXT NOT NULL,
+    embedding_key TEXT NOT NULL,
+    extractor     TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    FOREIGN KEY (namespace, document_id) REFERENCES documents (namespace, id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS passages_by_document ON passages (namespace, document_id);
+
+CREATE TABLE IF NOT EXISTS entities (
+    id            TEXT PRIMARY KEY,
+    namespace     TEXT NOT NULL,
+    key           TEXT NOT NULL,         -- normalised phrase
+    name          TEXT NOT NULL,         -- as first seen
+    embedding_key TEXT NOT NULL
+);
+
+-- passage–entity edges
+CREATE TABLE IF NOT EXISTS mentions (
+    passage_id TEXT NOT NULL REFERENCES passages (id) ON DELETE CASCADE,
+    entity_id  TEXT NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+    PRIMARY KEY (passage_id, entity_id)
+);
+CREATE INDEX IF NOT EXISTS mentions_by_entity ON mentions (entity_id);
+
+-- entity–entity edges from subject–relation–object facts
+CREATE TABLE IF NOT EXISTS facts (
+    id            TEXT PRIMARY KEY,
+    namespace     TEXT NOT NULL,
+    subject_id    TEXT NOT NULL REFERENCES entities (id),
+    relation      TEXT NOT NULL,
+    object_id     TEXT NOT NULL REFERENCES entities (id),
+    embedding_key TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS facts_by_subject ON facts (subject_id);
+CREATE INDEX IF NOT EXISTS facts_by_object ON facts (object_id);
+
+-- provenance: which passages a fact came from
+CREATE TABLE IF NOT EXISTS fact_sources (
+    fact_id    TEXT NOT NULL REFERENCES facts (id) ON DELETE CASCADE,
+    passage_id TEXT NOT NULL REFERENCES passages (id) ON DELETE CASCADE,
+    PRIMARY KEY (fact_id, passage_id)
+);
+CREATE INDEX IF NOT EXISTS fact_sources_by_passage ON fact_sources (passage_id);
+
+-- entity–entity synonymy edges (a < b), weight = cosine similarity
+CREATE TABLE IF NOT EXISTS synonyms (
+    a      TEXT NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+    b      TEXT NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+    weight REAL NOT NULL,
+    PRIMARY KEY (a, b)
+);
+CREATE INDEX IF NOT EXISTS synonyms_by_b ON synonyms (b);

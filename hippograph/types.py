@@ -1,0 +1,177 @@
+"""Plain records that flow through the pipeline: documents, passages, extractions, hits."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_NAMESPACE = "default"
+
+
+@dataclass(frozen=True)
+class Document:
+    """What a user gave: one text with an id, a title, where it came from and metadata."""
+
+    text: str
+    id: str | None = None
+    title: str = ""
+    source: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    namespace: str = DEFAULT_NAMESPACE
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk of a document: the unit that is embedded, linked and retrieved (a note)."""
+
+    id: str
+    document_id: str
+    position: int
+    title: str
+    text: str
+    namespace: str = DEFAULT_NAMESPACE
+
+    @property
+    def embedding_text(self) -> str:
+        """The text whose embedding represents the passage: title line, then body."""
+        return f"{self.title}\n{self.text}" if self.title else self.text
+
+
+@dataclass(frozen=True)
+class Triple:
+    """A subject–relation–object fact as an extractor found it, before normalisation."""
+
+    subject: str
+    relation: str
+    object: str
+
+
+@dataclass
+class Extraction:
+    """What an extractor found in one passage: entity phrases and triples."""
+
+    entities: list[str] = field(default_factory=list)
+    triples: list[Triple] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SeedFact:
+    """A stored fact that the query was linked to, with its similarity score."""
+
+    subject: str
+    relation: str
+    object: str
+    score: float
+
+    def __str__(self) -> str:
+        return f"({self.subject}, {self.relation}, {self.object})"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a passage was retrieved: the seed facts and entities, and the path from a seed."""
+
+    method: str
+    seed_facts: tuple[SeedFact, ...] = ()
+    seed_entities: tuple[str, ...] = ()
+    path: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        if self.method == "dense" or not (self.seed_entities or self.path):
+            return "dense similarity to the query"
+        if self.path:
+            return "path: " + " -> ".join(self.path)
+        return "seed entities: " + ", ".join(self.seed_entities)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved passage with its score and explanation."""
+
+    id: str
+    document_id: str
+    title: str
+    text: str
+    score: float
+    explanation: Explanation
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of a hit (as `hippograph query --json` prints it)."""
+        return {
+            "id": self.id,
+            "document_id": self.document_id,
+            "title": self.title,
+            "text": self.text,
+            "score": self.score,
+            "why": str(self.explanation),
+        }
+
+
+class Hits(list):
+    """A ranked list of hits that renders as a table in Jupyter."""
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            "<tr>"
+            f"<td>{rank}</td><td>{hit.score:.4f}</td>"
+            f"<td>{html.escape(hit.document_id)}</td><td>{html.escape(hit.title)}</td>"
+            f"<td>{html.escape(hit.text)}</td><td>{html.escape(str(hit.explanation))}</td>"
+            "</tr>"
+            for rank, hit in enumerate(self, 1)
+        )
+        head = "<tr><th>#</th><th>score</th><th>document</th><th>title</th><th>text</th><th>why</th></tr>"
+        return f"<table>{head}{rows}</table>"
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document as the store keeps it, with the ids of its passages."""
+
+    id: str
+    title: str
+    source: str
+    metadata: dict[str, Any]
+    content_hash: str
+    passage_ids: tuple[str, ...]
+    namespace: str = DEFAULT_NAMESPACE
+
+
+@dataclass
+class IngestReport:
+    """Counts of what one ingest call did."""
+
+    added: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    passages: int = 0
+    entities: int = 0
+    facts: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.added} added, {self.replaced} replaced, {self.unchanged} unchanged, "
+            f"{self.skipped} skipped; {self.passages} passages, {self.entities} new entities, "
+            f"{self.facts} new facts, {self.embedded} texts embedded in {self.seconds:.1f} s"
+        )
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Sizes of a memory."""
+
+    documents: int
+    passages: int
+    entities: int
+    facts: int
+    mentions: int
+    synonym_edges: int
+    embeddings: int
+    path: str
+    size_bytes: int
+
+    def __str__(self) -> str:
+        return "\n".join(f"{name}: {value}" for name, value in self.__dict__.items())
