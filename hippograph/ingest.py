@@ -169,7 +169,10 @@ class Ingestor:
     def _synonym_edges(self, entities: list[EntityRecord], vectors: dict[str, np.ndarray]) -> list[tuple[str, str, float]]:
         edges = []
         for namespace in sorted({e.namespace for e in entities}):
-            members = [e for e in entities if e.namespace == namespace]
+            # Numbers and dates ("1998", "1999") look alike to an embedder but are not synonyms.
+            members = [e for e in entities if e.namespace == namespace and any(c.isalpha() for c in e.key)]
+            if not members:
+                continue
             index = self._synonym_index(namespace)
             matrix = np.vstack([vectors[e.embedding_key] for e in members])
             edges += index.link([e.id for e in members], matrix,

@@ -11,7 +11,7 @@ import numpy as np
 from .config import Config
 from .embed.base import Embedder
 from .embed.local import LocalEmbedder
-from .errors import DocumentNotFound, QueryError
+from .errors import DocumentNotFound, QueryError, StoreError
 from .extract.base import Extractor
 from .extract.spacy_extractor import SpacyExtractor
 from .graph.view import GraphView
@@ -55,6 +55,7 @@ class Memory:
         an unchanged document does nothing; a changed one with the same id replaces it.
         """
         documents = read_sources(sources)
+        self._check_embedding_model()
         ingestor = Ingestor(self._store, self._extractor, self._embedder, self.config)
         return ingestor.ingest(documents, progress=progress)
 
@@ -75,6 +76,7 @@ class Memory:
         view = self._graph_view(namespace)
         if view.passage_count == 0:
             return Hits()
+        self._check_embedding_model()
         query_vector = self._embedder.embed([text])[0].astype(np.float64)
         retriever = GraphRetriever(view, self.config) if method == "hippograph" else DenseRetriever(view)
         ranked = retriever.retrieve(query_vector, k)
@@ -112,6 +114,14 @@ class Memory:
 
     def __repr__(self) -> str:
         return f"Memory({str(self._store.path.parent)!r})"
+
+    def _check_embedding_model(self) -> None:
+        stored = self._store.embedding_model()
+        if stored is not None and stored != self._embedder.name:
+            raise StoreError(
+                f"this store holds vectors of embedding model {stored!r}, not {self._embedder.name!r}; "
+                "open it with the same model or use a new store"
+            )
 
     def _graph_view(self, namespace: str) -> GraphView:
         version = self._store.version()

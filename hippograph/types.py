@@ -80,9 +80,11 @@ class Explanation:
     def __str__(self) -> str:
         if self.method == "dense" or not (self.seed_entities or self.path):
             return "dense similarity to the query"
-        if self.path:
-            return "path: " + " -> ".join(self.path)
-        return "seed entities: " + ", ".join(self.seed_entities)
+        if not self.path:
+            return "seed entities: " + ", ".join(self.seed_entities)
+        route = " -> ".join(self.path)
+        fact = next((f for f in self.seed_facts if self.path[0] in (f.subject, f.object)), None)
+        return f"linked fact {fact}; {route}" if fact else route
 
 
 @dataclass(frozen=True)

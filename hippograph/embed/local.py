@@ -66,9 +66,13 @@ class LocalEmbedder:
             folder = self._model_ref or str(default_model_folder())
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             log.info("loading embedding model %s", folder)
             try:
+                import transformers
                 from sentence_transformers import SentenceTransformer
+
+                transformers.utils.logging.disable_progress_bar()
 
                 self._model = SentenceTransformer(folder, device="cpu")
             except Exception as err:  # the library raises many kinds; all mean "cannot load"

@@ -110,13 +110,13 @@ def _verb_triples(verb, spans: "_SpanIndex") -> Iterator[Triple]:
                     yield from _object_triples(subject, relation, obj, spans)
             elif child.dep_ in ("prep", "agent"):
                 for pobj in _prep_objects(child):
-                    phrase = spans.phrase(pobj)
+                    phrase = spans.phrase(pobj) or _appositive_phrase(pobj, spans)
                     if phrase:
                         yield Triple(subject, f"{relation} {child.lower_}", phrase)
 
 
 def _object_triples(subject: str, relation: str, obj, spans: "_SpanIndex") -> Iterator[Triple]:
-    phrase = spans.phrase(obj)
+    phrase = spans.phrase(obj) or _appositive_phrase(obj, spans)
     if phrase:
         yield Triple(subject, relation, phrase)
     for prep in obj.children:
@@ -125,6 +125,11 @@ def _object_triples(subject: str, relation: str, obj, spans: "_SpanIndex") -> It
                 target = spans.phrase(pobj)
                 if target:
                     yield Triple(subject, f"{relation} {clean_phrase(obj.text).lower()} {prep.lower_}", target)
+
+
+def _appositive_phrase(token, spans: "_SpanIndex") -> str:
+    """The name a generic noun is given by its apposition: "the song Quiet Harbour" -> Quiet Harbour."""
+    return next((p for child in token.children if child.dep_ == "appos" for p in [spans.phrase(child)] if p), "")
 
 
 def _subjects(verb) -> list:

@@ -58,17 +58,24 @@ class GraphView:
     def pagerank(self, seeds: np.ndarray, damping: float, tolerance: float, max_iterations: int) -> np.ndarray:
         return personalized_pagerank(self.transition, self.dangling, seeds, damping, tolerance, max_iterations)
 
-    def path_to_nearest(self, passage: int, targets: set[int]) -> list[int]:
-        """Nodes of a shortest (fewest edges) path from a seed node in `targets` to a passage."""
+    def path_from_seeds(self, passage: int, seed_weights: np.ndarray) -> list[int]:
+        """Nodes of a shortest path (fewest edges) from a seed entity to a passage; the heavier
+        seed wins among equally near ones. Empty when no seed is connected."""
         start = self.entity_count + passage
         order, predecessors = breadth_first_order(self.adjacency, start, directed=False, return_predecessors=True)
-        nearest = next((int(node) for node in order if int(node) in targets), None)
-        if nearest is None:
-            return []
-        path = [nearest]
-        while path[-1] != start:
-            path.append(int(predecessors[path[-1]]))
-        return path
+        best: list[int] = []
+        best_weight = 0.0
+        for node in order.tolist():
+            if node >= self.entity_count or seed_weights[node] <= 0:
+                continue
+            path = [node]
+            while path[-1] != start:
+                path.append(int(predecessors[path[-1]]))
+            if best and len(path) > len(best):
+                break  # BFS order: every later seed is farther
+            if not best or seed_weights[node] > best_weight:
+                best, best_weight = path, float(seed_weights[node])
+        return best
 
     def describe_path(self, nodes: list[int]) -> tuple[str, ...]:
         """Readable steps of a path: entity names with the relation of each edge between them."""

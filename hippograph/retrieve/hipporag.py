@@ -54,11 +54,11 @@ class GraphRetriever:
                      data.entity_names[data.fact_objects[f]], round(float(fact_scores[f]), 6))
             for f in top_facts
         )
-        seed_nodes = {int(e) for e in np.flatnonzero(entity_seeds)}
-        seed_names = tuple(data.entity_names[e] for e in top_indexes(entity_seeds, len(seed_nodes)))
+        seed_count = int(np.count_nonzero(entity_seeds))
+        seed_names = tuple(data.entity_names[e] for e in top_indexes(entity_seeds, seed_count))
         hits = []
         for passage in top_indexes(passage_ranks, k):
-            path = view.describe_path(view.path_to_nearest(int(passage), seed_nodes))
+            path = view.describe_path(view.path_from_seeds(int(passage), entity_seeds))
             explanation = Explanation("hippograph", seed_facts, seed_names, path)
             hits.append(Ranked(int(passage), float(passage_ranks[passage]), explanation))
         return hits

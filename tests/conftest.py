@@ -1,0 +1,60 @@
+"""Shared fixtures: the real spaCy pipeline and the real embedding model, loaded once per session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import hippograph
+from hippograph import Memory
+from hippograph.embed import LocalEmbedder
+from hippograph.extract import SpacyExtractor
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> LocalEmbedder:
+    model = LocalEmbedder()
+    model.embed(["warm up"])
+    return model
+
+
+@pytest.fixture(scope="session")
+def extractor() -> SpacyExtractor:
+    return SpacyExtractor()
+
+
+@pytest.fixture
+def make_memory(tmp_path, embedder, extractor):
+    """Open (or reopen) a Memory on a real SQLite file under the test's tmp folder."""
+    opened: list[Memory] = []
+
+    def open_memory(name: str = "store") -> Memory:
+        memory = Memory(tmp_path / name, embedder=embedder, extractor=extractor)
+        opened.append(memory)
+        return memory
+
+    yield open_memory
+    for memory in opened:
+        memory.close()
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory, embedder, extractor) -> Path:
+    """A store with the shipped sample corpus ingested once; tests copy it before writing."""
+    folder = tmp_path_factory.mktemp("sample") / "store"
+    with Memory(folder, embedder=embedder, extractor=extractor) as memory:
+        memory.ingest(hippograph.sample_corpus(), progress=False)
+    return folder
+
+
+@pytest.fixture
+def sample_memory(sample_store, tmp_path, embedder, extractor):
+    """A private copy of the sample store, free to change."""
+    folder = tmp_path / "sample"
+    shutil.copytree(sample_store, folder)
+    with Memory(folder, embedder=embedder, extractor=extractor) as memory:
+        yield memory

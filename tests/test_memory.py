@@ -1,0 +1,234 @@
+"""Store behaviour through the public API, checked on the real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import hippograph
+from hippograph import Document, DocumentNotFound, Memory, QueryError, SourceError, StoreError
+from hippograph.store.sqlite import STORE_FILE
+
+ORPHAN_QUERIES = {
+    "passage without document": "SELECT COUNT(*) FROM passages p WHERE NOT EXISTS "
+    "(SELECT 1 FROM documents d WHERE d.namespace = p.namespace AND d.id = p.document_id)",
+    "entity nobody mentions": "SELECT COUNT(*) FROM entities e WHERE NOT EXISTS "
+    "(SELECT 1 FROM mentions m WHERE m.entity_id = e.id)",
+    "fact without source passage": "SELECT COUNT(*) FROM facts f WHERE NOT EXISTS "
+    "(SELECT 1 FROM fact_sources s WHERE s.fact_id = f.id)",
+    "fact source to missing passage": "SELECT COUNT(*) FROM fact_sources s WHERE NOT EXISTS "
+    "(SELECT 1 FROM passages p WHERE p.id = s.passage_id)",
+    "mention of missing passage or entity": "SELECT COUNT(*) FROM mentions m WHERE NOT EXISTS "
+    "(SELECT 1 FROM passages p WHERE p.id = m.passage_id) OR NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = m.entity_id)",
+    "fact to missing entity": "SELECT COUNT(*) FROM facts f WHERE NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = f.subject_id) "
+    "OR NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = f.object_id)",
+    "synonym edge to missing entity": "SELECT COUNT(*) FROM synonyms s WHERE NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = s.a) "
+    "OR NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = s.b)",
+    "unused embedding": "SELECT COUNT(*) FROM embeddings v WHERE v.key NOT IN (SELECT embedding_key FROM passages) "
+    "AND v.key NOT IN (SELECT embedding_key FROM entities) AND v.key NOT IN (SELECT embedding_key FROM facts)",
+}
+
+
+def sql(memory: Memory, query: str, *params) -> list[tuple]:
+    with sqlite3.connect(memory.stats().path) as db:
+        return db.execute(query, params).fetchall()
+
+
+def orphans(memory: Memory) -> dict[str, int]:
+    return {name: sql(memory, q)[0][0] for name, q in ORPHAN_QUERIES.items() if sql(memory, q)[0][0]}
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_sample_ingest_builds_a_graph_with_no_orphans(sample_memory):
+    stats = sample_memory.stats()
+    assert stats.documents == stats.passages == 36
+    assert stats.entities > 100 and stats.facts > 50 and stats.mentions > stats.passages
+    assert orphans(sample_memory) == {}
+    assert Path(stats.path).name == STORE_FILE
+
+
+def test_reingesting_the_same_documents_changes_nothing(sample_memory):
+    before = sample_memory.stats()
+    version = sample_memory._store.version()
+    report = sample_memory.ingest(hippograph.sample_corpus(), progress=False)
+    assert (report.added, report.replaced, report.unchanged, report.embedded) == (0, 0, 36, 0)
+    assert sample_memory.stats() == before
+    assert sample_memory._store.version() == version
+
+
+def test_changed_document_with_same_id_replaces_the_old_one(sample_memory):
+    old = sample_memory.document("sample-02")
+    new_text = "Mira Holt retired to Saltmarsh, where she restores wooden boats with Arvid Koss."
+    report = sample_memory.ingest(Document(text=new_text, id="sample-02", title="Mira Holt"), progress=False)
+    assert (report.added, report.replaced) == (0, 1)
+    doc = sample_memory.document("sample-02")
+    assert [sample_memory.get(p).text for p in doc.passage_ids] == [new_text]
+    assert sql(sample_memory, "SELECT COUNT(*) FROM passages WHERE id = ?", old.passage_ids[0]) == [(0,)]
+    # "tempered glass" was only in the old version: its entity is gone, the store has no orphan
+    assert sql(sample_memory, "SELECT COUNT(*) FROM entities WHERE key = 'tempered glass'") == [(0,)]
+    assert sql(sample_memory, "SELECT COUNT(*) FROM entities WHERE key = 'wooden boats'") == [(1,)]
+    assert orphans(sample_memory) == {}
+    assert sample_memory.stats().documents == 36
+
+
+def test_delete_removes_everything_only_that_document_supported(sample_memory):
+    doc = sample_memory.document("sample-18")  # Ida Marsh
+    passage_id = doc.passage_ids[0]
+    only_here = sql(sample_memory,
+        "SELECT e.key FROM entities e JOIN mentions m ON m.entity_id = e.id WHERE m.passage_id = ? "
+        "AND NOT EXISTS (SELECT 1 FROM mentions o WHERE o.entity_id = e.id AND o.passage_id != ?)", passage_id, passage_id)
+    shared = sql(sample_memory, "SELECT COUNT(*) FROM entities WHERE key = 'jonas pell'")
+    assert only_here and shared == [(1,)]
+
+    sample_memory.delete("sample-18")
+
+    with pytest.raises(DocumentNotFound):
+        sample_memory.document("sample-18")
+    with pytest.raises(DocumentNotFound):
+        sample_memory.get(passage_id)
+    for (key,) in only_here:
+        assert sql(sample_memory, "SELECT COUNT(*) FROM entities WHERE key = ?", key) == [(0,)], key
+    assert sql(sample_memory, "SELECT COUNT(*) FROM entities WHERE key = 'jonas pell'") == [(1,)]  # still mentioned elsewhere
+    assert sql(sample_memory, "SELECT COUNT(*) FROM fact_sources WHERE passage_id = ?", passage_id) == [(0,)]
+    assert sql(sample_memory, "SELECT COUNT(*) FROM mentions WHERE passage_id = ?", passage_id) == [(0,)]
+    assert orphans(sample_memory) == {}
+    assert all(hit.document_id != "sample-18" for hit in sample_memory.query("Who is Ida Marsh married to?", k=36))
+
+
+def test_deleting_every_document_leaves_an_empty_store(sample_memory):
+    for i in range(1, 37):
+        sample_memory.delete(f"sample-{i:02d}")
+    stats = sample_memory.stats()
+    assert (stats.documents, stats.passages, stats.entities, stats.facts, stats.mentions,
+            stats.synonym_edges, stats.embeddings) == (0, 0, 0, 0, 0, 0, 0)
+
+
+def test_unknown_document_id_on_delete_is_a_clear_error(sample_memory):
+    before = sample_memory.stats()
+    with pytest.raises(DocumentNotFound, match="no document with id 'no-such-doc'"):
+        sample_memory.delete("no-such-doc")
+    assert sample_memory.stats() == before
+
+
+def test_reopening_gives_identical_results(sample_store, make_memory, tmp_path, embedder, extractor):
+    question = "Where was the founder of Brightwater Labs born?"
+    with Memory(sample_store, embedder=embedder, extractor=extractor) as first:
+        before = [(h.id, h.score, str(h.explanation)) for h in first.query(question, k=10)]
+    with Memory(sample_store, embedder=embedder, extractor=extractor) as again:
+        after = [(h.id, h.score, str(h.explanation)) for h in again.query(question, k=10)]
+    assert before == after
+
+
+def test_same_input_gives_the_same_ids_and_graph_in_a_new_store(sample_store, make_memory):
+    fresh = make_memory("fresh")
+    fresh.ingest(hippograph.sample_corpus(), progress=False)
+    with sqlite3.connect(sample_store / STORE_FILE) as db:
+        expected = sorted(db.execute("SELECT id FROM facts UNION ALL SELECT id FROM passages UNION ALL SELECT a || b FROM synonyms"))
+    assert sorted(sql(fresh, "SELECT id FROM facts UNION ALL SELECT id FROM passages UNION ALL SELECT a || b FROM synonyms")) == expected
+
+
+def test_empty_and_whitespace_texts_are_skipped_not_stored(make_memory, caplog):
+    memory = make_memory()
+    report = memory.ingest(["", "   \n\t ", Document(text=" ", id="blank")], progress=False)
+    assert report.skipped == 3 and report.added == 0
+    assert memory.stats().documents == 0
+    assert "text is empty" in caplog.text
+
+
+def test_broken_jsonl_line_stores_nothing_from_the_file(make_memory, tmp_path):
+    memory = make_memory()
+    memory.ingest(Document(text="Ansel Brandt is the mayor of Port Averly.", id="kept"), progress=False)
+    before = memory.stats()
+    path = tmp_path / "corpus.jsonl"
+    path.write_text('{"id": "a", "text": "Alpha works at Beta."}\n{"id": "b", "text": \n', encoding="utf-8")
+    with pytest.raises(SourceError, match="line 2"):
+        memory.ingest(path, progress=False)
+    assert memory.stats() == before
+    assert memory.document("kept").id == "kept"
+
+
+def test_non_utf8_file_stores_nothing(make_memory, tmp_path):
+    memory = make_memory()
+    path = tmp_path / "bad.md"
+    path.write_bytes(b"# Title\n\xff\xfe broken bytes")
+    with pytest.raises(SourceError, match="not UTF-8"):
+        memory.ingest(path, progress=False)
+    assert memory.stats().documents == 0
+
+
+def test_a_failing_batch_is_rolled_back_and_earlier_batches_are_kept(tmp_path, embedder, extractor):
+    # Test double: a wrapper around the real spaCy extractor that fails on its second call,
+    # standing in for a crash in the middle of an ingest (nothing real fails on demand).
+    class FailingSecondTime:
+        name = extractor.name
+
+        def __init__(self):
+            self.calls = 0
+
+        def extract(self, passages):
+            self.calls += 1
+            if self.calls == 2:
+                raise RuntimeError("extractor crashed")
+            return extractor.extract(passages)
+
+    config = hippograph.Config(ingest_batch_size=10)
+    records = [{"id": f"d{i}", "text": f"Person {i} works at Company {i}."} for i in range(20)]
+    path = write_jsonl(tmp_path / "c.jsonl", records)
+    with Memory(tmp_path / "store", config, embedder=embedder, extractor=FailingSecondTime()) as memory:
+        with pytest.raises(RuntimeError, match="extractor crashed"):
+            memory.ingest(path, progress=False)
+        assert memory.stats().documents == 10
+        assert orphans(memory) == {}
+    with Memory(tmp_path / "store", config, embedder=embedder, extractor=extractor) as memory:
+        report = memory.ingest(path, progress=False)  # resuming: only the lost batch is done
+        assert (report.unchanged, report.added) == (10, 10)
+        assert memory.stats().documents == 20
+
+
+def test_query_on_an_empty_store_returns_no_hits(make_memory):
+    memory = make_memory()
+    assert memory.query("anything at all?") == []
+    assert memory.query("anything at all?", method="dense") == []
+
+
+def test_bad_queries_are_clear_errors(sample_memory):
+    with pytest.raises(QueryError, match="empty"):
+        sample_memory.query("   ")
+    with pytest.raises(QueryError, match="k must be"):
+        sample_memory.query("x", k=0)
+    with pytest.raises(QueryError, match="unknown method"):
+        sample_memory.query("x", method="bm25")
+
+
+def test_long_text_is_chunked_into_several_passages(make_memory):
+    memory = make_memory()
+    sentences = [f"Explorer {i} mapped the valley of river {i}." for i in range(120)]
+    memory.ingest(Document(text=" ".join(sentences), id="long", title="Survey"), progress=False)
+    doc = memory.document("long")
+    assert len(doc.passage_ids) > 1
+    texts = [memory.get(p).text for p in doc.passage_ids]
+    assert " ".join(texts).split() == " ".join(sentences).split()
+
+
+def test_a_store_refuses_an_embedder_of_another_model(sample_store, extractor):
+    class OtherModel:
+        """Test double: only its name matters, the store must refuse it before it embeds anything."""
+
+        name = "some-other-model"
+
+        def embed(self, texts):
+            raise AssertionError("a mismatched model must never be used")
+
+    with Memory(sample_store, embedder=OtherModel(), extractor=extractor) as memory:
+        with pytest.raises(StoreError, match="all-MiniLM-L6-v2"):
+            memory.ingest("A new memory about Veloria.", progress=False)
+        with pytest.raises(StoreError, match="all-MiniLM-L6-v2"):
+            memory.query("Where is Veloria?")
+        assert memory.stats().documents == 36
