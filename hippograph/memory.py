@@ -43,7 +43,7 @@ class Memory:
         self.config = config or Config()
         self._store = SQLiteStore(path)
         self._embedder = embedder or LocalEmbedder(self.config.embedding_model, self.config.embedding_batch_size)
-        self._extractor = extractor or SpacyExtractor(self.config.spacy_model)
+        self._extractor = extractor or SpacyExtractor(self.config.spacy_model, processes=self.config.extract_processes)
         self._views: dict[str, tuple[int, GraphView]] = {}  # namespace -> (store version, view)
 
     # -- writing -------------------------------------------------------------

@@ -28,7 +28,7 @@ ORPHAN_QUERIES = {
     "synonym edge to missing entity": "SELECT COUNT(*) FROM synonyms s WHERE NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = s.a) "
     "OR NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = s.b)",
     "unused embedding": "SELECT COUNT(*) FROM embeddings v WHERE v.key NOT IN (SELECT embedding_key FROM passages) "
-    "AND v.key NOT IN (SELECT embedding_key FROM entities) AND v.key NOT IN (SELECT embedding_key FROM facts)",
+    "AND v.key NOT IN (SELECT embedding_key FROM entities WHERE embedding_key IS NOT NULL) AND v.key NOT IN (SELECT embedding_key FROM facts)",
 }
 
 

@@ -34,7 +34,7 @@ class LocalEmbedder:
     that short strings (entity names, facts) are not padded to passage length.
     """
 
-    def __init__(self, model: str | None = None, batch_size: int = 64) -> None:
+    def __init__(self, model: str | None = None, batch_size: int = 32) -> None:
         self._model_ref = model
         self._batch_size = batch_size
         self._model = None

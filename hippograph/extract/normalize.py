@@ -29,6 +29,6 @@ def clean_phrase(phrase: str) -> str:
 def normalize_entity(phrase: str) -> str:
     """The key two phrases share when they name the same thing; "" when it names nothing."""
     key = clean_phrase(phrase).lower()
-    if not key or key in _PRONOUNS or not any(ch.isalnum() for ch in key):
+    if len(key) < 2 or key in _PRONOUNS or not any(ch.isalnum() for ch in key):
         return ""
     return key

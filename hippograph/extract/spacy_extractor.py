@@ -28,6 +28,9 @@ _OBJECTS = {"dobj", "attr", "oprd", "dative"}
 _RELATIVE_PRONOUNS = {"who", "which", "that", "whom"}
 _PERSONAL_PRONOUNS = {"he", "she", "him", "her"}
 _TOPIC_PRONOUNS = {"it"}
+_TOPIC_LABELS = {"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}
+_COPULAS = {"is", "was", "are", "were", "be", "been", "being"}
+_PARALLEL_MIN_PASSAGES = 256
 
 
 def load_spacy(model: str | None = None):
@@ -51,9 +54,10 @@ class SpacyExtractor:
 
     version = "spacy-1"
 
-    def __init__(self, model: str | None = None, batch_size: int = 64) -> None:
+    def __init__(self, model: str | None = None, batch_size: int = 64, processes: int = 2) -> None:
         self._model_name = model
         self._batch_size = batch_size
+        self._processes = processes
         self._nlp = None
 
     @property
@@ -63,7 +67,10 @@ class SpacyExtractor:
     def extract(self, passages: Sequence[Passage]) -> list[Extraction]:
         nlp = self._load()
         texts = [p.text for p in passages]
-        return [_extract_doc(doc) for doc in nlp.pipe(texts, batch_size=self._batch_size)]
+        # Worker processes pay off only when there is enough text to amortise their start.
+        processes = self._processes if len(texts) >= _PARALLEL_MIN_PASSAGES else 1
+        docs = nlp.pipe(texts, batch_size=self._batch_size, n_process=processes)
+        return [_extract_doc(doc, passage.title) for doc, passage in zip(docs, passages)]
 
     def _load(self):
         if self._nlp is None:
@@ -72,8 +79,8 @@ class SpacyExtractor:
         return self._nlp
 
 
-def _extract_doc(doc) -> Extraction:
-    spans = _SpanIndex(doc)
+def _extract_doc(doc, title: str = "") -> Extraction:
+    spans = _SpanIndex(doc, title)
     triples: list[Triple] = []
     for token in doc:
         triples.extend(_verb_triples(token, spans))
@@ -87,9 +94,11 @@ def _extract_doc(doc) -> Extraction:
 
 
 def _keep(triple: Triple) -> bool:
-    return bool(normalize_entity(triple.subject)) and bool(normalize_entity(triple.object)) and (
-        normalize_entity(triple.subject) != normalize_entity(triple.object)
-    )
+    """Both ends name something, and differ; "X is 835" (a copula to a bare number) says nothing."""
+    subject, obj = normalize_entity(triple.subject), normalize_entity(triple.object)
+    if not subject or not obj or subject == obj:
+        return False
+    return not (triple.relation in _COPULAS and not any(c.isalpha() for c in obj))
 
 
 def _verb_triples(verb, spans: "_SpanIndex") -> Iterator[Triple]:
@@ -164,6 +173,14 @@ def _resolve(token, verb, spans: "_SpanIndex"):
     return token
 
 
+def _topic(spans, entities, title: str):
+    """What the passage is about: the phrase that matches its title, else its first named thing."""
+    key = normalize_entity(title)
+    named = [ent for ent in entities if ent.label_ in _TOPIC_LABELS]
+    titled = (span for span in spans if key and normalize_entity(span.text) == key)
+    return next(titled, named[0] if named else None)
+
+
 def _short_name_aliases(entities) -> dict[str, str]:
     """Map a one-word mention to the full name it shortens ("Holt" -> "Mira Holt") within a passage."""
     aliases: dict[str, str] = {}
@@ -185,7 +202,7 @@ def _is_specific(chunk) -> bool:
 class _SpanIndex:
     """Maps each token to the entity phrase covering it: a named entity wins over a noun chunk."""
 
-    def __init__(self, doc) -> None:
+    def __init__(self, doc, title: str = "") -> None:
         self._by_token: dict[int, object] = {}
         for chunk in doc.noun_chunks:
             for token in chunk:
@@ -196,9 +213,9 @@ class _SpanIndex:
             for token in ent:
                 self._by_token[token.i] = ent
         self._people = [ent for ent in entities if ent.label_ == "PERSON"]
-        self._topic = entities[0] if entities else None
-        self._aliases = _short_name_aliases(entities)
         self._spans = list(dict.fromkeys(self._by_token.values()))
+        self._topic = _topic(self._spans, entities, title)
+        self._aliases = _short_name_aliases(entities)
 
     def phrases(self) -> list[str]:
         """Entity phrases of the passage: named entities and the specific noun chunks."""

@@ -15,7 +15,7 @@ class EntityRecord:
     namespace: str
     key: str
     name: str
-    embedding_key: str
+    embedding_key: str | None  # None: no vector (the entity is in no fact, or is a number/date)
 
 
 @dataclass(frozen=True)

@@ -232,7 +232,8 @@ class SQLiteStore:
              for p, key, extractor in batch.passages),
         )
         db.executemany(
-            "INSERT OR IGNORE INTO entities VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO entities VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+            "SET embedding_key = COALESCE(entities.embedding_key, excluded.embedding_key)",
             ((e.id, e.namespace, e.key, e.name, e.embedding_key) for e in batch.entities),
         )
         db.executemany("INSERT OR IGNORE INTO mentions VALUES (?, ?)", batch.mentions)
@@ -287,7 +288,7 @@ class SQLiteStore:
     def _delete_unused_embeddings(self) -> None:
         self._db.execute(
             "DELETE FROM embeddings WHERE key NOT IN (SELECT embedding_key FROM passages) "
-            "AND key NOT IN (SELECT embedding_key FROM entities) "
+            "AND key NOT IN (SELECT embedding_key FROM entities WHERE embedding_key IS NOT NULL) "
             "AND key NOT IN (SELECT embedding_key FROM facts)"
         )
 

@@ -1,0 +1,79 @@
+"""The `hippograph` command: output shapes and exit codes, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import hippograph
+from hippograph.cli import main
+
+HIPPOGRAPH = [sys.executable, "-m", "hippograph.cli"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*HIPPOGRAPH, *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def store(sample_store, tmp_path) -> Path:
+    folder = tmp_path / "store"
+    shutil.copytree(sample_store, folder)
+    return folder
+
+
+def test_ingest_then_json_query_in_fresh_processes(tmp_path):
+    folder = str(tmp_path / "store")
+    ingested = run("ingest", str(hippograph.sample_corpus()), "--store", folder, "--quiet")
+    assert ingested.returncode == 0, ingested.stderr
+    assert "36 added" in ingested.stdout
+
+    again = run("ingest", str(hippograph.sample_corpus()), "--store", folder, "--quiet")
+    assert again.returncode == 0 and "36 unchanged" in again.stdout
+
+    queried = run("query", "Where was the founder of Brightwater Labs born?", "--store", folder, "-k", "5", "--json")
+    assert queried.returncode == 0, queried.stderr
+    result = json.loads(queried.stdout)
+    assert len(result["hits"]) == 5
+    assert set(result["hits"][0]) >= {"id", "document_id", "title", "text", "score"}
+    assert "sample-02" in [h["document_id"] for h in result["hits"]]
+
+
+def test_text_query_prints_ranked_passages_with_reasons(store, capsys):
+    assert main(["query", "Where was the founder of Brightwater Labs born?", "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("linked facts: ")
+    assert "1. Brightwater Labs  [sample-01]" in out
+    assert out.count("why: ") == 5
+
+
+def test_stats_and_delete(store, capsys):
+    assert main(["stats", "--store", str(store), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] == 36
+    assert main(["delete", "sample-05", "--store", str(store)]) == 0
+    assert "deleted sample-05" in capsys.readouterr().out
+    assert main(["stats", "--store", str(store), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] == 35
+
+
+@pytest.mark.parametrize("args,message", [
+    (["delete", "no-such-doc"], "no document with id 'no-such-doc'"),
+    (["ingest", "missing.jsonl"], "no such file or folder: missing.jsonl"),
+    (["query", "  "], "the query text is empty"),
+])
+def test_errors_exit_non_zero_with_one_line(store, capsys, args, message):
+    assert main([*args, "--store", str(store)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"hippograph: error: {message}") and "\n" not in err
+
+
+def test_store_that_is_a_file_is_an_error(tmp_path, capsys):
+    path = tmp_path / "file"
+    path.write_text("x")
+    assert main(["stats", "--store", str(path)]) == 1
+    assert "is a file" in capsys.readouterr().err
