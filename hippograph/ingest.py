@@ -39,6 +39,10 @@ def embedding_key(text: str) -> str:
     return content_hash("text", text)
 
 
+def _is_name(key: str) -> bool:
+    return any(c.isalpha() for c in key) and not any(c.isdigit() for c in key)
+
+
 class Ingestor:
     """Turns documents into store writes for one namespace."""
 
@@ -123,8 +127,9 @@ class Ingestor:
     def _graph_records(self, passages: list[Passage], extractions: list[Extraction], write: WriteBatch) -> dict[str, str]:
         """Fill the batch's passages, entities, mentions and facts; return the texts to embed by key.
 
-        Only entities that take part in a fact get a vector (for synonymy edges): embedding
-        every noun phrase would cost more than the rest of the ingest together.
+        Only names that take part in a fact get a vector (for synonymy edges): embedding every
+        noun phrase would cost more than the rest of the ingest, and dates or quantities
+        ("2 April 1802", "5 May 1802") look alike to an embedder without being synonyms.
         """
         texts: dict[str, str] = {}  # embedding key -> text
         for passage in passages:
@@ -151,7 +156,7 @@ class Ingestor:
                 write.fact_sources.append((fact_id, passage.id))
             write.mentions += [(passage.id, entity_id) for entity_id in sorted(mentioned)]
         for entity in entities.values():
-            if entity.id in in_facts and any(c.isalpha() for c in entity.key):
+            if entity.id in in_facts and _is_name(entity.key):
                 entity = dataclasses.replace(entity, embedding_key=embedding_key(entity.name))
                 texts[entity.embedding_key] = entity.name
             write.entities.append(entity)

@@ -15,7 +15,7 @@ class EntityRecord:
     namespace: str
     key: str
     name: str
-    embedding_key: str | None  # None: no vector (the entity is in no fact, or is a number/date)
+    embedding_key: str | None  # None: no vector (in no fact, or holds a number)
 
 
 @dataclass(frozen=True)

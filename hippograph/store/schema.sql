@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS entities (
     namespace     TEXT NOT NULL,
     key           TEXT NOT NULL,         -- normalised phrase
     name          TEXT NOT NULL,         -- as first seen
-    embedding_key TEXT                   -- NULL: no vector (in no fact, or a number/date)
+    embedding_key TEXT                   -- NULL: no vector (in no fact, or holds a number)
 );
 
 -- passage–entity edges
