@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -90,7 +91,7 @@ def format_hits(hits: Hits) -> str:
 
 def _stats(memory: Memory, args: argparse.Namespace) -> int:
     stats = memory.stats()
-    print(json.dumps(stats.__dict__) if args.json else stats)
+    print(json.dumps(dataclasses.asdict(stats)) if args.json else stats)
     return 0
 
 

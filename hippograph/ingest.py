@@ -8,6 +8,7 @@ replaces the stored one inside the same transaction that writes the new version.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def document_hash(document: Document) -> str:
     """What decides whether a stored document changed: its title, text and metadata."""
-    metadata = repr(sorted(document.metadata.items()))
+    metadata = json.dumps(document.metadata, sort_keys=True, default=str)
     return content_hash(document.title, document.text, metadata)
 
 
@@ -44,7 +45,7 @@ def _is_name(key: str) -> bool:
 
 
 class Ingestor:
-    """Turns documents into store writes for one namespace."""
+    """Turns documents into store writes, one transaction per batch of documents."""
 
     def __init__(self, store: Store, extractor: Extractor, embedder: Embedder, config: Config) -> None:
         self._store = store
@@ -57,18 +58,7 @@ class Ingestor:
         started = time.perf_counter()
         report = IngestReport()
         self._synonyms = {}  # loaded afresh: deletes may have happened since the last call
-        documents = self._usable(documents, report)
-        stored = {}
-        for namespace in {d.namespace for d in documents}:
-            ids = [d.id for d in documents if d.namespace == namespace]
-            stored.update({(namespace, i): h for i, h in self._store.document_hashes(namespace, ids).items()})
-        todo = []
-        for document in documents:
-            previous = stored.get((document.namespace, document.id))
-            if previous == document_hash(document):
-                report.unchanged += 1
-            else:
-                todo.append((document, previous is not None))
+        todo = self._changed(self._usable(documents, report), report)
         if todo:
             before = self._store.stats()
             size = self._config.ingest_batch_size
@@ -83,6 +73,21 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         log.info("ingest: %s", report)
         return report
+
+    def _changed(self, documents: list[Document], report: IngestReport) -> list[tuple[Document, bool]]:
+        """The documents that are new or differ from their stored version, each with "replaces"."""
+        stored: dict[tuple[str, str], str] = {}
+        for namespace in sorted({d.namespace for d in documents}):
+            ids = [d.id for d in documents if d.namespace == namespace]
+            stored.update({(namespace, i): h for i, h in self._store.document_hashes(namespace, ids).items()})
+        todo = []
+        for document in documents:
+            previous = stored.get((document.namespace, document.id))
+            if previous == document_hash(document):
+                report.unchanged += 1
+            else:
+                todo.append((document, previous is not None))
+        return todo
 
     def _usable(self, documents: Sequence[Document], report: IngestReport) -> list[Document]:
         """Drop empty documents (logged) and keep the last of documents sharing an id."""

@@ -6,8 +6,6 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
 from .config import Config
 from .embed.base import Embedder
 from .embed.local import LocalEmbedder
@@ -77,7 +75,7 @@ class Memory:
         if view.passage_count == 0:
             return Hits()
         self._check_embedding_model()
-        query_vector = self._embedder.embed([text])[0].astype(np.float64)
+        query_vector = self._embedder.embed([text])[0]
         retriever = GraphRetriever(view, self.config) if method == "hippograph" else DenseRetriever(view)
         ranked = retriever.retrieve(query_vector, k)
         passages = self._store.passages(view.data.passage_ids[r.passage] for r in ranked)

@@ -48,3 +48,13 @@ def test_no_seed_is_an_error():
     transition, dangling = transition_matrix(sp.csr_matrix(np.ones((2, 2))))
     with pytest.raises(ValueError):
         personalized_pagerank(transition, dangling, np.zeros(2), 0.5)
+
+
+def test_top_indexes_breaks_ties_by_index_like_a_full_stable_sort():
+    from hippograph.retrieve.ranked import top_indexes
+
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 5, size=200).astype(float)  # many ties
+    for k in (1, 3, 10, 199, 200, 500):
+        expected = np.argsort(-scores, kind="stable")[:k]
+        np.testing.assert_array_equal(top_indexes(scores, k), expected)

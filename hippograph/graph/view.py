@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order
 
 from ..store.records import GraphData
 from .ppr import personalized_pagerank, transition_matrix
@@ -58,24 +57,30 @@ class GraphView:
     def pagerank(self, seeds: np.ndarray, damping: float, tolerance: float, max_iterations: int) -> np.ndarray:
         return personalized_pagerank(self.transition, self.dangling, seeds, damping, tolerance, max_iterations)
 
-    def path_from_seeds(self, passage: int, seed_weights: np.ndarray) -> list[int]:
-        """Nodes of a shortest path (fewest edges) from a seed entity to a passage; the heavier
-        seed wins among equally near ones. Empty when no seed is connected."""
+    def path_from_seeds(self, passage: int, seed_weights: np.ndarray, max_hops: int = 4) -> list[int]:
+        """Nodes of a shortest path (fewest edges) from a seed entity to a passage, the heaviest
+        seed winning among equally near ones; empty when no seed is within `max_hops` edges."""
         start = self.entity_count + passage
-        order, predecessors = breadth_first_order(self.adjacency, start, directed=False, return_predecessors=True)
-        best: list[int] = []
-        best_weight = 0.0
-        for node in order.tolist():
-            if node >= self.entity_count or seed_weights[node] <= 0:
-                continue
-            path = [node]
-            while path[-1] != start:
-                path.append(int(predecessors[path[-1]]))
-            if best and len(path) > len(best):
-                break  # BFS order: every later seed is farther
-            if not best or seed_weights[node] > best_weight:
-                best, best_weight = path, float(seed_weights[node])
-        return best
+        parent = np.full(self.adjacency.shape[0], -1)
+        parent[start] = start
+        frontier = np.array([start])
+        for _ in range(max_hops):
+            rows = self.adjacency[frontier]  # level-synchronous BFS: one sparse slice per level
+            sources = np.repeat(frontier, np.diff(rows.indptr))
+            fresh = parent[rows.indices] < 0
+            frontier, first = np.unique(rows.indices[fresh], return_index=True)
+            if not len(frontier):
+                return []
+            parent[frontier] = sources[fresh][first]
+            entities = frontier[frontier < self.entity_count]
+            seeds = entities[seed_weights[entities] > 0]
+            if len(seeds):
+                node = int(seeds[np.argmax(seed_weights[seeds])])
+                path = [node]
+                while path[-1] != start:
+                    path.append(int(parent[path[-1]]))
+                return path
+        return []
 
     def describe_path(self, nodes: list[int]) -> tuple[str, ...]:
         """Readable steps of a path: entity names with the relation of each edge between them."""

@@ -16,6 +16,6 @@ class DenseRetriever:
     def retrieve(self, query_vector: np.ndarray, k: int) -> list[Ranked]:
         if self._view.passage_count == 0:
             return []
-        scores = self._view.data.passage_vectors @ query_vector
+        scores = (self._view.data.passage_vectors @ query_vector).astype(np.float64)
         explanation = Explanation(method="dense")
         return [Ranked(int(i), float(scores[i]), explanation) for i in top_indexes(scores, k)]

@@ -41,10 +41,10 @@ class GraphRetriever:
         if len(data.fact_relations) == 0:
             return self._dense.retrieve(query_vector, k)
 
-        fact_scores = _min_max(data.fact_vectors @ query_vector)
+        fact_scores = _min_max((data.fact_vectors @ query_vector).astype(np.float64))
         top_facts = top_indexes(fact_scores, config.linking_top_k)
         entity_seeds = self._entity_seeds(top_facts, fact_scores)
-        passage_scores = _min_max(data.passage_vectors @ query_vector) * config.passage_seed_weight
+        passage_scores = _min_max((data.passage_vectors @ query_vector).astype(np.float64)) * config.passage_seed_weight
         seeds = np.concatenate([entity_seeds, passage_scores])
         ranks = view.pagerank(seeds, config.damping, config.ppr_tolerance, config.ppr_max_iterations)
         passage_ranks = ranks[view.entity_count :]

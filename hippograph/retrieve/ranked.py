@@ -18,4 +18,8 @@ class Ranked:
 
 def top_indexes(scores: np.ndarray, k: int) -> np.ndarray:
     """Indexes of the k highest scores, ties broken by index (so by id): deterministic."""
-    return np.argsort(-scores, kind="stable")[:k]
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+    candidates = np.flatnonzero(scores >= kth)  # every tie at the cut is a candidate
+    return candidates[np.argsort(-scores[candidates], kind="stable")][:k]
