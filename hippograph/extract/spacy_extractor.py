@@ -4,7 +4,8 @@ Facts come from the dependency parse of each sentence:
   subject–verb–object        "Mira Holt founded Brightwater Labs"  -> (Mira Holt, founded, Brightwater Labs)
   verb + preposition         "Holt was born in Veloria"            -> (Holt, born in, Veloria)
   passive with agent         "The lab was founded by Holt"         -> (lab, founded by, Holt)
-  copula                     "Veloria is a town in Norland"        -> (Veloria, is, town), (Veloria, is town in, Norland)
+  copula                     "Veloria is a hill town in Norland"   -> (Veloria, is, hill town), (Veloria, is town in, Norland)
+  adjective + preposition    "Ida Marsh is married to Jonas Pell"  -> (Ida Marsh, is married to, Jonas Pell)
   apposition                 "Holt, a chemist, ..."                -> (Holt, is, chemist)
 Conjoined subjects and objects each get their fact; "he"/"she" resolve to the
 nearest preceding person named in the passage; relative pronouns to the noun
@@ -118,10 +119,18 @@ def _verb_triples(verb, spans: "_SpanIndex") -> Iterator[Triple]:
                 for obj in _with_conjuncts(child):
                     yield from _object_triples(subject, relation, obj, spans)
             elif child.dep_ in ("prep", "agent"):
-                for pobj in _prep_objects(child):
-                    phrase = spans.phrase(pobj) or _appositive_phrase(pobj, spans)
-                    if phrase:
-                        yield Triple(subject, f"{relation} {child.lower_}", phrase)
+                yield from _prep_triples(subject, relation, child, spans)
+            elif child.dep_ == "acomp":  # "is married to X", "was known for X"
+                for prep in child.children:
+                    if prep.dep_ == "prep":
+                        yield from _prep_triples(subject, f"{relation} {child.lower_}", prep, spans)
+
+
+def _prep_triples(subject: str, relation: str, prep, spans: "_SpanIndex") -> Iterator[Triple]:
+    for pobj in _prep_objects(prep):
+        phrase = spans.phrase(pobj) or _appositive_phrase(pobj, spans)
+        if phrase:
+            yield Triple(subject, f"{relation} {prep.lower_}", phrase)
 
 
 def _object_triples(subject: str, relation: str, obj, spans: "_SpanIndex") -> Iterator[Triple]:

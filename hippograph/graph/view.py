@@ -83,14 +83,23 @@ class GraphView:
         return []
 
     def describe_path(self, nodes: list[int]) -> tuple[str, ...]:
-        """Readable steps of a path: entity names with the relation of each edge between them."""
+        """Readable steps of a path ending at the retrieved passage: node names, and between
+        them how each edge joins them (a fact's relation, "similar to", "mentioned in")."""
         steps: list[str] = []
         for position, node in enumerate(nodes):
-            if node >= self.entity_count:
-                steps.append("(mentioned in) this passage")
-                continue
-            if position > 0 and nodes[position - 1] < self.entity_count:
-                previous = nodes[position - 1]
-                steps.append(f"({self.relations.get((previous, node), 'similar to')})")
-            steps.append(self.data.entity_names[node])
+            if position > 0:
+                steps.append(f"({self._edge_label(nodes[position - 1], node)})")
+            if node < self.entity_count:
+                steps.append(self.data.entity_names[node])
+            elif position == len(nodes) - 1:
+                steps.append("this passage")
+            else:
+                steps.append(f"[{self.data.passage_titles[node - self.entity_count] or 'passage'}]")
         return tuple(steps)
+
+    def _edge_label(self, source: int, target: int) -> str:
+        if source >= self.entity_count:
+            return "mentions"
+        if target >= self.entity_count:
+            return "mentioned in"
+        return self.relations.get((source, target), "similar to")

@@ -54,6 +54,7 @@ class GraphData:
     entity_ids: list[str]
     entity_names: list[str]
     passage_ids: list[str]
+    passage_titles: list[str]
     passage_vectors: np.ndarray  # (passages, dim) float32
     fact_subjects: np.ndarray  # (facts,) entity index
     fact_objects: np.ndarray  # (facts,) entity index

@@ -133,11 +133,11 @@ class SQLiteStore:
         entities = db.execute("SELECT id, name FROM entities WHERE namespace = ? ORDER BY id", (namespace,)).fetchall()
         entity_index = {entity_id: i for i, (entity_id, _) in enumerate(entities)}
         passages = db.execute(
-            "SELECT p.id, v.vector FROM passages p JOIN embeddings v ON v.key = p.embedding_key "
+            "SELECT p.id, v.vector, p.title FROM passages p JOIN embeddings v ON v.key = p.embedding_key "
             "WHERE p.namespace = ? ORDER BY p.id",
             (namespace,),
         ).fetchall()
-        passage_index = {passage_id: i for i, (passage_id, _) in enumerate(passages)}
+        passage_index = {row[0]: i for i, row in enumerate(passages)}
         facts = db.execute(
             "SELECT f.subject_id, f.object_id, f.relation, v.vector FROM facts f "
             "JOIN embeddings v ON v.key = f.embedding_key WHERE f.namespace = ? ORDER BY f.id",
@@ -157,6 +157,7 @@ class SQLiteStore:
             entity_ids=[e[0] for e in entities],
             entity_names=[e[1] for e in entities],
             passage_ids=[p[0] for p in passages],
+            passage_titles=[p[2] for p in passages],
             passage_vectors=_stack([p[1] for p in passages]),
             fact_subjects=np.array([entity_index[f[0]] for f in facts], dtype=np.int64),
             fact_objects=np.array([entity_index[f[1]] for f in facts], dtype=np.int64),
