@@ -97,3 +97,10 @@ def test_reads_the_whole_2wiki_corpus():
     docs = read_sources(SHARED / "2wikimultihopqa" / "corpus.jsonl")
     assert len(docs) == 6119
     assert len({d.id for d in docs}) == 6119
+
+
+def test_text_without_spaces_is_cut_into_bounded_chunks():
+    blob = "x" * 50_000
+    chunks = chunk_text(blob, 50)
+    assert all(len(c) <= 50 * 40 for c in chunks)
+    assert "".join(c.replace(" ", "") for c in chunks) == blob
