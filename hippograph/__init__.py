@@ -4,7 +4,7 @@ from importlib import resources
 from pathlib import Path
 
 from .config import Config
-from .errors import DocumentNotFound, HippographError, ModelError, QueryError, SourceError, StoreError
+from .errors import ConfigError, DocumentNotFound, HippographError, ModelError, QueryError, SourceError, StoreError
 from .memory import Memory
 from .types import Document, Explanation, Hit, Hits, IngestReport, Passage, SeedFact, Stats, StoredDocument
 
@@ -17,7 +17,7 @@ def sample_corpus() -> Path:
 
 
 __all__ = [
-    "Config", "Document", "DocumentNotFound", "Explanation", "HippographError", "Hit", "Hits",
+    "Config", "ConfigError", "Document", "DocumentNotFound", "Explanation", "HippographError", "Hit", "Hits",
     "IngestReport", "Memory", "ModelError", "Passage", "QueryError", "SeedFact", "SourceError",
     "Stats", "StoreError", "StoredDocument", "sample_corpus",
 ]

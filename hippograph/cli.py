@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        with Memory(args.store) as memory:
+        with Memory(args.store, create=args.command == "ingest") as memory:
             return COMMANDS[args.command](memory, args)
     except HippographError as err:
         print(f"hippograph: error: {err}", file=sys.stderr)

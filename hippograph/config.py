@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Config:
@@ -41,3 +43,17 @@ class Config:
     damping: float = 0.5
     ppr_tolerance: float = 1e-8
     ppr_max_iterations: int = 200
+
+    def __post_init__(self) -> None:
+        positive = ("chunk_words", "embedding_batch_size", "ingest_batch_size", "extract_processes",
+                    "synonym_max_neighbors", "linking_top_k", "ppr_max_iterations")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"Config.{name} must be a positive integer, not {value!r}")
+        if not 0 < self.damping < 1:
+            raise ConfigError(f"Config.damping must lie between 0 and 1, not {self.damping!r}")
+        if not -1 <= self.synonym_threshold <= 1:
+            raise ConfigError(f"Config.synonym_threshold is a cosine similarity in [-1, 1], not {self.synonym_threshold!r}")
+        if self.passage_seed_weight < 0 or self.ppr_tolerance <= 0:
+            raise ConfigError("Config.passage_seed_weight must be >= 0 and ppr_tolerance > 0")

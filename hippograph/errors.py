@@ -5,6 +5,10 @@ class HippographError(Exception):
     """Base class of every error hippograph raises on purpose."""
 
 
+class ConfigError(HippographError, ValueError):
+    """A setting is out of its range."""
+
+
 class SourceError(HippographError):
     """An input (file, record, string) cannot be read; the message names where."""
 

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def document_hash(document: Document) -> str:
     """What decides whether a stored document changed: its title, text and metadata."""
-    metadata = json.dumps(document.metadata, sort_keys=True, default=str)
+    metadata = json.dumps(document.metadata, sort_keys=True)
     return content_hash(document.title, document.text, metadata)
 
 
@@ -141,42 +141,32 @@ class Ingestor:
             key = embedding_key(passage.embedding_text)
             texts[key] = passage.embedding_text
             write.passages.append((passage, key, self._extractor.name))
-        entities: dict[str, EntityRecord] = {}
-        in_facts: set[str] = set()
+        entities = _BatchEntities(self._store, passages, extractions)
         facts: dict[str, FactRecord] = {}
         for passage, extraction in zip(passages, extractions):
-            mentioned = {e.id for e in (self._entity(passage.namespace, p, entities) for p in extraction.entities) if e}
+            namespace = passage.namespace
+            mentioned = {e.id for e in (entities.get(namespace, p) for p in extraction.entities) if e}
             for triple in extraction.triples:
-                subject = self._entity(passage.namespace, triple.subject, entities)
-                obj = self._entity(passage.namespace, triple.object, entities)
+                subject, obj = entities.get(namespace, triple.subject), entities.get(namespace, triple.object)
                 relation = " ".join(triple.relation.split()).lower()
                 if subject is None or obj is None or not relation:
                     continue
                 mentioned |= {subject.id, obj.id}
-                in_facts |= {subject.id, obj.id}
+                entities.in_facts |= {subject.id, obj.id}
                 fact_text = f"{subject.name} {relation} {obj.name}"
-                fact_id = content_hash(passage.namespace, subject.key, relation, obj.key)
-                facts[fact_id] = FactRecord(fact_id, passage.namespace, subject.id, relation, obj.id, embedding_key(fact_text))
+                fact_id = content_hash(namespace, subject.key, relation, obj.key)
+                facts[fact_id] = FactRecord(fact_id, namespace, subject.id, relation, obj.id, embedding_key(fact_text))
                 texts[embedding_key(fact_text)] = fact_text
                 write.fact_sources.append((fact_id, passage.id))
             write.mentions += [(passage.id, entity_id) for entity_id in sorted(mentioned)]
-        for entity in entities.values():
-            if entity.id in in_facts and _is_name(entity.key):
+        for entity in entities.mentioned(write.mentions):
+            if entity.embedding_key is None and entity.id in entities.in_facts and _is_name(entity.key):
                 entity = dataclasses.replace(entity, embedding_key=embedding_key(entity.name))
+            if entity.embedding_key is not None:  # stored vectors are reused, not embedded again
                 texts[entity.embedding_key] = entity.name
             write.entities.append(entity)
         write.facts = list(facts.values())
         return texts
-
-    @staticmethod
-    def _entity(namespace: str, phrase: str, entities: dict[str, EntityRecord]) -> EntityRecord | None:
-        key = normalize_entity(phrase)
-        if not key:
-            return None
-        entity_id = content_hash(namespace, key)
-        if entity_id not in entities:
-            entities[entity_id] = EntityRecord(entity_id, namespace, key, clean_phrase(phrase), None)
-        return entities[entity_id]
 
     def _vectors(self, texts: dict[str, str], write: WriteBatch, report: IngestReport) -> dict[str, np.ndarray]:
         """Vectors of every text of the batch: stored ones reused, the rest embedded once."""
@@ -204,3 +194,32 @@ class Ingestor:
         if namespace not in self._synonyms:
             self._synonyms[namespace] = SynonymIndex(*self._store.entity_vectors(namespace))
         return self._synonyms[namespace]
+
+
+class _BatchEntities:
+    """The entities a batch names, by (namespace, phrase). An entity already stored keeps its
+    stored name and vector key, so a new spelling never orphans a vector or renames a fact."""
+
+    def __init__(self, store: Store, passages: list[Passage], extractions: list[Extraction]) -> None:
+        found: dict[str, tuple[str, str, str]] = {}  # id -> (namespace, key, first phrase)
+        for passage, extraction in zip(passages, extractions):
+            for phrase in [*extraction.entities, *(x for t in extraction.triples for x in (t.subject, t.object))]:
+                key = normalize_entity(phrase)
+                if key:
+                    found.setdefault(content_hash(passage.namespace, key), (passage.namespace, key, phrase))
+        stored = store.entity_names(found)
+        self._by_key: dict[tuple[str, str], EntityRecord] = {}
+        for entity_id, (namespace, key, phrase) in found.items():
+            name, vector_key = stored.get(entity_id, (clean_phrase(phrase), None))
+            self._by_key[(namespace, key)] = EntityRecord(entity_id, namespace, key, name, vector_key)
+        self.in_facts: set[str] = set()
+
+    def get(self, namespace: str, phrase: str) -> EntityRecord | None:
+        """The entity a phrase names, or None for a phrase that names nothing."""
+        key = normalize_entity(phrase)
+        return self._by_key.get((namespace, key)) if key else None
+
+    def mentioned(self, mentions: list[tuple[str, str]]) -> list[EntityRecord]:
+        """The entities some passage of the batch mentions (the only ones to store)."""
+        ids = {entity_id for _, entity_id in mentions}
+        return [record for record in self._by_key.values() if record.id in ids]

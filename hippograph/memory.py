@@ -27,7 +27,8 @@ class Memory:
     """A persistent knowledge memory in a folder: ``Memory("./mem")`` creates or reopens it.
 
     Models load on first use, so opening a memory and reading stats is instant.
-    Pass `embedder` / `extractor` to share loaded models between memories.
+    Pass `embedder` / `extractor` to share loaded models between memories, and
+    `create=False` to refuse a folder that holds no store yet.
     """
 
     def __init__(
@@ -37,9 +38,10 @@ class Memory:
         *,
         embedder: Embedder | None = None,
         extractor: Extractor | None = None,
+        create: bool = True,
     ) -> None:
         self.config = config or Config()
-        self._store = SQLiteStore(path)
+        self._store = SQLiteStore(path, create=create)
         self._embedder = embedder or LocalEmbedder(self.config.embedding_model, self.config.embedding_batch_size)
         self._extractor = extractor or SpacyExtractor(self.config.spacy_model, processes=self.config.extract_processes)
         self._views: dict[str, tuple[int, GraphView]] = {}  # namespace -> (store version, view)
@@ -67,8 +69,8 @@ class Memory:
         """The k passages that best answer `text`; method "hippograph" (graph + PPR) or "dense"."""
         if not isinstance(text, str) or not text.strip():
             raise QueryError("the query text is empty")
-        if k < 1:
-            raise QueryError(f"k must be at least 1, not {k}")
+        if not isinstance(k, int) or k < 1:
+            raise QueryError(f"k must be a whole number of at least 1, not {k!r}")
         if method not in METHODS:
             raise QueryError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
         view = self._graph_view(namespace)
@@ -122,9 +124,9 @@ class Memory:
             )
 
     def _graph_view(self, namespace: str) -> GraphView:
-        version = self._store.version()
         cached = self._views.get(namespace)
-        if cached is None or cached[0] != version:
-            cached = (version, GraphView.build(self._store.graph_data(namespace)))
+        if cached is None or cached[0] != self._store.version():
+            data = self._store.graph_data(namespace)
+            cached = (data.version, GraphView.build(data))
             self._views[namespace] = cached
         return cached[1]

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Union
 
@@ -38,12 +38,14 @@ def read_sources(sources: Source | Iterable[Source]) -> list[Document]:
 
 def _read_one(source: Source) -> Iterator[Document]:
     if isinstance(source, Document):
-        yield _with_id(source)
+        yield _with_id(_checked(source, f"Document {source.id!r}"))
     elif isinstance(source, str):
         _warn_if_path_like(source)
         yield _with_id(Document(text=source, source="<string>"))
     elif isinstance(source, os.PathLike):
         yield from read_path(Path(source))
+    elif isinstance(source, Mapping):
+        raise SourceError("cannot ingest a dict: wrap a record as Document(text=..., id=..., title=...)")
     else:
         raise SourceError(f"cannot ingest a {type(source).__name__}: give text, a Document or a path")
 
@@ -122,18 +124,31 @@ def _record_to_document(record: Any, where: str, source: str) -> Document:
     record_id = record.get("id")
     if record_id is not None and not isinstance(record_id, (str, int)):
         raise SourceError(f"{where}: 'id' must be a string or an integer")
-    title = record.get("title") or ""
-    metadata = record.get("metadata") or {}
-    if not isinstance(title, str) or not isinstance(metadata, dict):
-        raise SourceError(f"{where}: 'title' must be a string and 'metadata' an object")
     document = Document(
         text=text,
         id=None if record_id is None else str(record_id),
-        title=title,
+        title=record.get("title") or "",
         source=source,
-        metadata=metadata,
+        metadata=record.get("metadata") or {},
     )
-    return _with_id(document)
+    return _with_id(_checked(document, where))
+
+
+def _checked(document: Document, where: str) -> Document:
+    """The document if its fields have the types the store needs, else a SourceError naming it."""
+    if not isinstance(document.text, str):
+        raise SourceError(f"{where}: the text must be a string, not {type(document.text).__name__}")
+    if document.id is not None and not isinstance(document.id, str):
+        raise SourceError(f"{where}: the id must be a string, not {type(document.id).__name__}")
+    if not isinstance(document.title, str):
+        raise SourceError(f"{where}: the title must be a string")
+    if not isinstance(document.metadata, dict):
+        raise SourceError(f"{where}: the metadata must be an object (a dict)")
+    try:
+        json.dumps(document.metadata)
+    except (TypeError, ValueError) as err:
+        raise SourceError(f"{where}: the metadata cannot be stored as JSON ({err})") from None
+    return document
 
 
 def _with_id(document: Document) -> Document:

@@ -78,10 +78,10 @@ class Explanation:
     path: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        if self.method == "dense" or not (self.seed_entities or self.path):
+        if self.method == "dense":
             return "dense similarity to the query"
         if not self.path:
-            return "seed entities: " + ", ".join(self.seed_entities)
+            return "PageRank mass from the seed entities: " + ", ".join(self.seed_entities)
         route = " -> ".join(self.path)
         fact = next((f for f in self.seed_facts if self.path[0] in (f.subject, f.object)), None)
         return f"linked fact {fact}; {route}" if fact else route
@@ -141,7 +141,7 @@ class StoredDocument:
 
 @dataclass
 class IngestReport:
-    """Counts of what one ingest call did."""
+    """Counts of what one ingest call did; `entities` and `facts` are the net change in the store."""
 
     added: int = 0
     replaced: int = 0
@@ -156,8 +156,8 @@ class IngestReport:
     def __str__(self) -> str:
         return (
             f"{self.added} added, {self.replaced} replaced, {self.unchanged} unchanged, "
-            f"{self.skipped} skipped; {self.passages} passages, {self.entities} new entities, "
-            f"{self.facts} new facts, {self.embedded} texts embedded in {self.seconds:.1f} s"
+            f"{self.skipped} skipped; {self.passages} passages written, entities {self.entities:+d}, "
+            f"facts {self.facts:+d}, {self.embedded} texts embedded in {self.seconds:.1f} s"
         )
 
 

@@ -77,3 +77,10 @@ def test_store_that_is_a_file_is_an_error(tmp_path, capsys):
     path.write_text("x")
     assert main(["stats", "--store", str(path)]) == 1
     assert "is a file" in capsys.readouterr().err
+
+
+def test_reading_commands_do_not_create_a_store(tmp_path, capsys):
+    missing = tmp_path / "typo"
+    assert main(["query", "anything", "--store", str(missing)]) == 1
+    assert "no store at" in capsys.readouterr().err
+    assert not missing.exists()

@@ -10,7 +10,7 @@ import pytest
 
 import hippograph
 from hippograph import Document, DocumentNotFound, Memory, QueryError, SourceError, StoreError
-from hippograph.store.sqlite import STORE_FILE
+from hippograph.store.sqlite import STORE_FILE, SQLiteStore
 
 ORPHAN_QUERIES = {
     "passage without document": "SELECT COUNT(*) FROM passages p WHERE NOT EXISTS "
@@ -117,21 +117,38 @@ def test_unknown_document_id_on_delete_is_a_clear_error(sample_memory):
     assert sample_memory.stats() == before
 
 
-def test_reopening_gives_identical_results(sample_store, make_memory, tmp_path, embedder, extractor):
+def test_reopening_gives_identical_results(make_memory):
     question = "Where was the founder of Brightwater Labs born?"
-    with Memory(sample_store, embedder=embedder, extractor=extractor) as first:
-        before = [(h.id, h.score, str(h.explanation)) for h in first.query(question, k=10)]
-    with Memory(sample_store, embedder=embedder, extractor=extractor) as again:
-        after = [(h.id, h.score, str(h.explanation)) for h in again.query(question, k=10)]
+    memory = make_memory("store")
+    memory.ingest(hippograph.sample_corpus(), progress=False)
+    before = {m: [(h.id, h.score, str(h.explanation)) for h in memory.query(question, k=10, method=m)]
+              for m in ("hippograph", "dense")}
+    memory.close()
+    again = make_memory("store")
+    after = {m: [(h.id, h.score, str(h.explanation)) for h in again.query(question, k=10, method=m)]
+             for m in ("hippograph", "dense")}
     assert before == after
 
 
-def test_same_input_gives_the_same_ids_and_graph_in_a_new_store(sample_store, make_memory):
-    fresh = make_memory("fresh")
-    fresh.ingest(hippograph.sample_corpus(), progress=False)
-    with sqlite3.connect(sample_store / STORE_FILE) as db:
-        expected = sorted(db.execute("SELECT id FROM facts UNION ALL SELECT id FROM passages UNION ALL SELECT a || b FROM synonyms"))
-    assert sorted(sql(fresh, "SELECT id FROM facts UNION ALL SELECT id FROM passages UNION ALL SELECT a || b FROM synonyms")) == expected
+GRAPH_TABLES = [
+    "SELECT id, name, key, embedding_key FROM entities",
+    "SELECT id, subject_id, relation, object_id, embedding_key FROM facts",
+    "SELECT id, document_id, position, text, embedding_key FROM passages",
+    "SELECT passage_id, entity_id FROM mentions",
+    "SELECT fact_id, passage_id FROM fact_sources",
+    "SELECT a, b, round(weight, 6) FROM synonyms",
+    "SELECT key FROM embeddings",
+]
+
+
+def test_same_input_gives_the_same_graph_whatever_the_batch_size(sample_store, tmp_path, embedder, extractor):
+    config = hippograph.Config(ingest_batch_size=7)  # many batches: entities cross batch borders
+    with Memory(tmp_path / "fresh", config, embedder=embedder, extractor=extractor) as fresh:
+        fresh.ingest(hippograph.sample_corpus(), progress=False)
+        assert orphans(fresh) == {}
+        with sqlite3.connect(sample_store / STORE_FILE) as db:
+            for query in GRAPH_TABLES:
+                assert sorted(sql(fresh, query)) == sorted(db.execute(query).fetchall()), query
 
 
 def test_empty_and_whitespace_texts_are_skipped_not_stored(make_memory, caplog):
@@ -163,7 +180,7 @@ def test_non_utf8_file_stores_nothing(make_memory, tmp_path):
     assert memory.stats().documents == 0
 
 
-def test_a_failing_batch_is_rolled_back_and_earlier_batches_are_kept(tmp_path, embedder, extractor):
+def test_a_crash_mid_ingest_keeps_finished_batches_and_a_rerun_resumes(tmp_path, embedder, extractor):
     # Test double: a wrapper around the real spaCy extractor that fails on its second call,
     # standing in for a crash in the middle of an ingest (nothing real fails on demand).
     class FailingSecondTime:
@@ -203,6 +220,8 @@ def test_bad_queries_are_clear_errors(sample_memory):
         sample_memory.query("   ")
     with pytest.raises(QueryError, match="k must be"):
         sample_memory.query("x", k=0)
+    with pytest.raises(QueryError, match="k must be"):
+        sample_memory.query("x", k=2.5)
     with pytest.raises(QueryError, match="unknown method"):
         sample_memory.query("x", method="bm25")
 
@@ -217,7 +236,7 @@ def test_long_text_is_chunked_into_several_passages(make_memory):
     assert " ".join(texts).split() == " ".join(sentences).split()
 
 
-def test_a_store_refuses_an_embedder_of_another_model(sample_store, extractor):
+def test_a_store_refuses_an_embedder_of_another_model(sample_memory, extractor):
     class OtherModel:
         """Test double: only its name matters, the store must refuse it before it embeds anything."""
 
@@ -226,9 +245,89 @@ def test_a_store_refuses_an_embedder_of_another_model(sample_store, extractor):
         def embed(self, texts):
             raise AssertionError("a mismatched model must never be used")
 
-    with Memory(sample_store, embedder=OtherModel(), extractor=extractor) as memory:
+    folder = Path(sample_memory.stats().path).parent
+    with Memory(folder, embedder=OtherModel(), extractor=extractor) as memory:
         with pytest.raises(StoreError, match="all-MiniLM-L6-v2"):
             memory.ingest("A new memory about Veloria.", progress=False)
         with pytest.raises(StoreError, match="all-MiniLM-L6-v2"):
             memory.query("Where is Veloria?")
         assert memory.stats().documents == 36
+
+
+def test_an_error_inside_the_write_transaction_rolls_back_the_whole_batch(sample_memory, monkeypatch):
+    # Failure injection: the real insert runs, then the write fails before COMMIT (a disk or
+    # lock error cannot be provoked on demand). Nothing of the batch may remain.
+    before, version = sample_memory.stats(), sample_memory._store.version()
+    real_insert = SQLiteStore._insert
+
+    def insert_then_fail(store, batch):
+        real_insert(store, batch)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(SQLiteStore, "_insert", insert_then_fail)
+    replacement = Document(text="Mira Holt moved to Saltmarsh and builds boats.", id="sample-02", title="Mira Holt")
+    with pytest.raises(StoreError, match="nothing of this batch was stored"):
+        sample_memory.ingest([replacement, Document(text="Brand new memory about Gull Park.", id="new")], progress=False)
+    monkeypatch.undo()
+    assert sample_memory.stats() == before and sample_memory._store.version() == version
+    assert "tempered glass" in sample_memory.get(sample_memory.document("sample-02").passage_ids[0]).text
+    assert orphans(sample_memory) == {}
+    sample_memory.ingest(Document(text="Brand new memory about Gull Park.", id="new"), progress=False)
+    assert sample_memory.stats().documents == 37  # the store still takes writes
+
+
+def test_duplicate_ids_in_one_ingest_keep_the_last(make_memory, caplog):
+    memory = make_memory()
+    report = memory.ingest([Document(text="First version.", id="x"), Document(text="Second version.", id="x")],
+                           progress=False)
+    assert (report.added, report.skipped) == (1, 1)
+    assert memory.get(memory.document("x").passage_ids[0]).text == "Second version."
+    assert "appears more than once" in caplog.text
+
+
+def test_an_entity_first_seen_without_a_fact_gets_a_vector_when_a_fact_names_it(tmp_path, embedder, extractor):
+    config = hippograph.Config(ingest_batch_size=1)
+    with Memory(tmp_path / "s", config, embedder=embedder, extractor=extractor) as memory:
+        memory.ingest([Document(text="Visitors love Veloria.", id="a"),
+                       Document(text="Mira Holt was born in Veloria.", id="b")], progress=False)
+        assert sql(memory, "SELECT embedding_key IS NOT NULL FROM entities WHERE key = 'veloria'") == [(1,)]
+        assert orphans(memory) == {}
+
+
+def test_an_entity_keeps_its_first_spelling_and_no_vector_is_orphaned(tmp_path, embedder, extractor):
+    config = hippograph.Config(ingest_batch_size=1)
+    with Memory(tmp_path / "s", config, embedder=embedder, extractor=extractor) as memory:
+        memory.ingest([Document(text="Mira Holt studied at the Lumen Institute.", id="a"),
+                       Document(text="Ansel Brandt studied at the LUMEN INSTITUTE.", id="b")], progress=False)
+        assert sql(memory, "SELECT name FROM entities WHERE key = 'lumen institute'") == [("Lumen Institute",)]
+        assert orphans(memory) == {}
+
+
+def test_without_facts_the_graph_method_falls_back_to_dense(make_memory):
+    memory = make_memory()
+    memory.ingest(["Hello there.", "Good morning!", "Rain again."], progress=False)
+    assert memory.stats().facts == 0
+    graph = memory.query("good day", k=3)
+    dense = memory.query("good day", k=3, method="dense")
+    assert [h.id for h in graph] == [h.id for h in dense]
+    assert str(graph[0].explanation) == "dense similarity to the query"
+
+
+@pytest.mark.parametrize("source,message", [
+    ({"id": "a", "text": "x"}, "cannot ingest a dict"),
+    (Document(text=None, id="a"), "text must be a string"),  # type: ignore[arg-type]
+    (Document(text="x", id=7), "id must be a string"),  # type: ignore[arg-type]
+    (Document(text="x", id="a", metadata={"when": object()}), "metadata cannot be stored as JSON"),
+])
+def test_malformed_documents_are_clear_errors_and_store_nothing(make_memory, source, message):
+    memory = make_memory()
+    with pytest.raises(SourceError, match=message):
+        memory.ingest([Document(text="A fine document.", id="ok"), source], progress=False)
+    assert memory.stats().documents == 0
+
+
+def test_settings_out_of_range_are_refused():
+    with pytest.raises(hippograph.ConfigError, match="chunk_words"):
+        hippograph.Config(chunk_words=0)
+    with pytest.raises(hippograph.ConfigError, match="damping"):
+        hippograph.Config(damping=1.5)

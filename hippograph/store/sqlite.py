@@ -18,6 +18,7 @@ from .records import GraphData, WriteBatch
 SCHEMA_VERSION = "1"
 STORE_FILE = "hippograph.sqlite"
 _MAX_PARAMS = 900  # stay under SQLite's bound-parameter limit
+_BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write to finish
 
 
 def _now() -> str:
@@ -34,16 +35,18 @@ def _placeholders(count: int) -> str:
 
 
 class SQLiteStore:
-    """A memory kept in `<folder>/hippograph.sqlite`; the folder is created if missing."""
+    """A memory kept in `<folder>/hippograph.sqlite`; with `create`, a missing store is made."""
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, *, create: bool = True) -> None:
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
             raise StoreError(f"{folder} is a file; a store is a folder (it holds {STORE_FILE})")
-        folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / STORE_FILE
+        if not create and not self.path.exists():
+            raise StoreError(f"no store at {folder}: ingest something into it first")
+        folder.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -93,6 +96,14 @@ class SQLiteStore:
             found.update((key, np.frombuffer(blob, dtype=np.float32)) for key, blob in rows)
         return found
 
+    def entity_names(self, ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+        found: dict[str, tuple[str, str | None]] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            rows = self._db.execute(
+                f"SELECT id, name, embedding_key FROM entities WHERE id IN ({_placeholders(len(chunk))})", chunk)
+            found.update((entity_id, (name, key)) for entity_id, name, key in rows)
+        return found
+
     def entity_vectors(self, namespace: str) -> tuple[list[str], np.ndarray]:
         rows = self._db.execute(
             "SELECT e.id, v.vector FROM entities e JOIN embeddings v ON v.key = e.embedding_key "
@@ -129,6 +140,10 @@ class SQLiteStore:
         return found
 
     def graph_data(self, namespace: str) -> GraphData:
+        with self._transaction(write=False):  # one snapshot, even while another process writes
+            return self._graph_data(namespace)
+
+    def _graph_data(self, namespace: str) -> GraphData:
         db = self._db
         entities = db.execute("SELECT id, name FROM entities WHERE namespace = ? ORDER BY id", (namespace,)).fetchall()
         entity_index = {entity_id: i for i, (entity_id, _) in enumerate(entities)}
@@ -154,6 +169,7 @@ class SQLiteStore:
             (namespace,),
         ).fetchall()
         return GraphData(
+            version=self.version(),
             entity_ids=[e[0] for e in entities],
             entity_names=[e[1] for e in entities],
             passage_ids=[p[0] for p in passages],
@@ -202,8 +218,8 @@ class SQLiteStore:
     def close(self) -> None:
         self._db.close()
 
-    def _transaction(self):
-        return _Transaction(self._db)
+    def _transaction(self, write: bool = True) -> _Transaction:
+        return _Transaction(self._db, self.path, write)
 
     def _check_embedding_model(self, embedding_model: str) -> None:
         stored = self._meta("embedding_model")
@@ -303,19 +319,36 @@ class SQLiteStore:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception; bumps the store version on commit."""
+    """BEGIN … COMMIT, or ROLLBACK on any error. A write transaction (`write=True`) bumps the
+    store version on commit; SQLite's own errors become a StoreError saying what to do."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, path: Path, write: bool) -> None:
         self._db = db
+        self._path = path
+        self._write = write
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("BEGIN IMMEDIATE" if self._write else "BEGIN")
+        except sqlite3.OperationalError as err:
+            raise StoreError(f"{self._path} is busy ({err}); another process is writing, try again") from None
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
-            self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
-            self._db.execute("COMMIT")
-        else:
+            try:
+                if self._write:
+                    self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
+                self._db.execute("COMMIT")
+                return
+            except sqlite3.Error as err:
+                self._rollback()
+                raise StoreError(f"could not commit to {self._path}: {err}; nothing of this batch was stored") from None
+        self._rollback()
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"{self._path}: {exc}; nothing of this batch was stored") from exc
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
             self._db.execute("ROLLBACK")
 
 
