@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 from .errors import HippographError
+from .extract import PrecomputedExtractor
 from .memory import METHODS, Memory
 from .types import Hits
 
@@ -30,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = with_store(commands.add_parser("ingest", help="add .jsonl/.json/.txt/.md files or folders"))
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest.add_argument("--triples", type=Path, metavar="FILE",
+                        help="import extracted triples (JSONL by id, or HippoRAG OpenIE JSON) instead of running spaCy")
 
     query = with_store(commands.add_parser("query", help="retrieve the passages that answer a question"))
     query.add_argument("text")
@@ -49,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        with Memory(args.store, create=args.command == "ingest") as memory:
+        triples = getattr(args, "triples", None)
+        extractor = PrecomputedExtractor(triples) if triples else None
+        with Memory(args.store, create=args.command == "ingest", extractor=extractor) as memory:
             return COMMANDS[args.command](memory, args)
     except HippographError as err:
         print(f"hippograph: error: {err}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from .base import Extractor
 from .normalize import normalize_entity
+from .precomputed import PrecomputedExtractor
 from .spacy_extractor import SpacyExtractor
 
-__all__ = ["Extractor", "SpacyExtractor", "normalize_entity"]
+__all__ = ["Extractor", "PrecomputedExtractor", "SpacyExtractor", "normalize_entity"]
