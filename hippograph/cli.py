@@ -45,10 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     delete = with_store(commands.add_parser("delete", help="delete a document and all only it supported"))
     delete.add_argument("document_id")
+
+    benchmark = commands.add_parser("eval", help="benchmarks: `hippograph eval retrieval --help`")
+    benchmark.add_argument("benchmark", choices=("retrieval",))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["eval", "retrieval"]:
+        from .eval.retrieval import main as eval_retrieval
+
+        return eval_retrieval(argv[2:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

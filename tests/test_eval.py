@@ -1,0 +1,65 @@
+"""The retrieval benchmark: metric, question loader, and a whole run on the sample corpus."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import hippograph
+from hippograph import SourceError
+from hippograph.cli import main
+from hippograph.eval import load_questions, recall_at_k
+
+
+def test_recall_at_k_counts_distinct_relevant_ids_in_the_top_k():
+    assert recall_at_k(["a", "b", "c"], ["a", "c"], 1) == 0.5
+    assert recall_at_k(["a", "b", "c"], ["a", "c"], 3) == 1.0
+    assert recall_at_k(["a", "a", "c"], ["a", "c"], 2) == 1.0  # a repeated id takes one place
+    assert recall_at_k(["x"], [], 5) == 0.0
+
+
+def test_questions_load_and_bad_lines_are_named(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps({"id": "q1", "question": "Who?", "answers": ["A"], "supporting_ids": ["d1", 2]})
+                    + "\n" + json.dumps({"id": "q2", "question": "What?"}) + "\n", encoding="utf-8")
+    with pytest.raises(SourceError, match="line 2: 'supporting_ids'"):
+        load_questions(path)
+    path.write_text(json.dumps({"id": "q1", "question": "Who?", "supporting_ids": ["d1", 2]}) + "\n", encoding="utf-8")
+    [question] = load_questions(path)
+    assert question.supporting_ids == ("d1", "2") and question.answers == ()
+
+
+def test_eval_retrieval_on_the_sample_corpus_writes_the_promised_json(tmp_path, capsys):
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {"id": "q1", "question": "Where was the founder of Brightwater Labs born?", "answers": ["Veloria"],
+         "supporting_ids": ["sample-01", "sample-02"]},
+        {"id": "q2", "question": "Which club did the husband of Ida Marsh play for?", "answers": ["Harbor City FC"],
+         "supporting_ids": ["sample-18", "sample-19", "sample-20"]},
+    ]
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "out.json"
+    code = main(["eval", "retrieval", "--corpus", str(hippograph.sample_corpus()), "--questions", str(questions),
+                 "--methods", "dense,hippograph", "--k", "2,5", "--store", str(tmp_path / "s"), "--json", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "recall@2" in printed and "hippograph" in printed
+    result = json.loads(out.read_text())
+    assert set(result["methods"]) == {"dense", "hippograph"}
+    assert set(result["methods"]["dense"]) == {"recall@2", "recall@5"}
+    assert len(result["per_question"]) == 2
+    assert {"index_s", "query_p50_ms", "query_p95_ms"} <= set(result["timing"])
+    assert result["config"]["extractor"] == "spacy-1"
+    # q1: the graph finds both supporting passages in its top 5, dense only the first
+    assert result["per_question"][0]["hippograph"][:5].count("sample-02") == 1
+    assert result["methods"]["hippograph"]["recall@5"] > result["methods"]["dense"]["recall@5"]
+
+
+def test_eval_retrieval_rejects_unknown_methods(tmp_path, capsys):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "q", "question": "x?", "supporting_ids": ["a"]}) + "\n", encoding="utf-8")
+    code = main(["eval", "retrieval", "--corpus", str(hippograph.sample_corpus()), "--questions", str(questions),
+                 "--methods", "bm25", "--store", str(tmp_path / "s")])
+    assert code == 1
+    assert "unknown method(s) bm25" in capsys.readouterr().err
