@@ -94,15 +94,21 @@ def read_text(path: Path) -> str:
         ) from None
 
 
-def _read_jsonl(path: Path) -> Iterator[Document]:
+def read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
+    """(where, record) for each non-blank line of a JSONL file; a broken line is a SourceError naming it."""
     for number, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
+        where = f"{path} line {number}"
         try:
-            record = json.loads(line)
+            yield where, json.loads(line)
         except json.JSONDecodeError as err:
-            raise SourceError(f"{path} line {number}: invalid JSON ({err.msg} at column {err.colno})") from None
-        yield _record_to_document(record, f"{path} line {number}", str(path))
+            raise SourceError(f"{where}: invalid JSON ({err.msg} at column {err.colno})") from None
+
+
+def _read_jsonl(path: Path) -> Iterator[Document]:
+    for where, record in read_jsonl(path):
+        yield _record_to_document(record, where, str(path))
 
 
 def _read_json(path: Path) -> Iterator[Document]:

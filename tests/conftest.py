@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,12 @@ from hippograph.embed import LocalEmbedder
 from hippograph.extract import SpacyExtractor
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+def write_jsonl(path: Path, records: list) -> Path:
+    """Write records as a JSONL file (one object a line) and return its path."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ import hippograph
 from hippograph import Document, DocumentNotFound, Memory, QueryError, SourceError, StoreError
 from hippograph.store.sqlite import STORE_FILE, SQLiteStore
 
+from .conftest import write_jsonl
+
 ORPHAN_QUERIES = {
     "passage without document": "SELECT COUNT(*) FROM passages p WHERE NOT EXISTS "
     "(SELECT 1 FROM documents d WHERE d.namespace = p.namespace AND d.id = p.document_id)",
@@ -40,10 +42,6 @@ def sql(memory: Memory, query: str, *params) -> list[tuple]:
 def orphans(memory: Memory) -> dict[str, int]:
     return {name: sql(memory, q)[0][0] for name, q in ORPHAN_QUERIES.items() if sql(memory, q)[0][0]}
 
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
 
 
 def test_sample_ingest_builds_a_graph_with_no_orphans(sample_memory):

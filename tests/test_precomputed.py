@@ -13,7 +13,7 @@ from hippograph.cli import main
 from hippograph.extract import PrecomputedExtractor
 from hippograph.types import Passage, Triple
 
-from .conftest import SHARED
+from .conftest import SHARED, write_jsonl
 
 CORPUS = [
     {"id": "p1", "title": "Brightwater Labs", "text": "Brightwater Labs was founded by Mira Holt."},
@@ -26,10 +26,6 @@ TRIPLES = [
      "extracted_triples": [["Mira Holt", "born in", "Veloria"], "not a list", [1, 2, 3]]},
 ]
 
-
-def write_jsonl(path, records):
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
 
 
 def passage(doc_id, title, text):

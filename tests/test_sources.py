@@ -11,12 +11,8 @@ from hippograph import Document, SourceError
 from hippograph.chunking import chunk_text
 from hippograph.sources import read_sources
 
-from .conftest import SHARED
+from .conftest import SHARED, write_jsonl
 
-
-def write_jsonl(path: Path, records: list) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
 
 
 def test_jsonl_records_become_documents_with_ids_titles_and_metadata(tmp_path):

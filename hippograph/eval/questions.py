@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SourceError
-from ..sources import read_text
+from ..sources import read_jsonl
 
 
 @dataclass(frozen=True)
@@ -25,21 +24,14 @@ def load_questions(path: str | Path) -> list[Question]:
     if not path.is_file():
         raise SourceError(f"no such questions file: {path}")
     questions = []
-    for number, line in enumerate(read_text(path).splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path} line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise SourceError(f"{where}: invalid JSON ({err.msg})") from None
+    for where, record in read_jsonl(path):
         if not isinstance(record, dict) or not isinstance(record.get("question"), str):
             raise SourceError(f"{where}: expected an object with a 'question' string")
         supporting = record.get("supporting_ids")
         if not isinstance(supporting, list) or not all(isinstance(s, (str, int)) for s in supporting):
             raise SourceError(f"{where}: 'supporting_ids' must be a list of ids")
         questions.append(Question(
-            id=str(record.get("id", number)),
+            id=str(record.get("id", where.rsplit(" ", 1)[-1])),  # default: the line number
             question=record["question"],
             answers=tuple(str(a) for a in record.get("answers") or []),
             supporting_ids=tuple(str(s) for s in supporting),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SourceError
-from ..sources import read_text
+from ..sources import read_jsonl, read_text
 from ..types import Extraction, Passage, Triple
 
 log = logging.getLogger(__name__)
@@ -59,13 +59,11 @@ class PrecomputedExtractor:
     def _load(self) -> None:
         if not self.path.is_file():
             raise SourceError(f"no such triples file: {self.path}")
-        text = read_text(self.path)
         if self.path.suffix.lower() == ".jsonl":
-            for number, line in enumerate(text.splitlines(), 1):
-                if line.strip():
-                    self._add(_parse(line, f"{self.path} line {number}"), f"{self.path} line {number}")
+            for where, record in read_jsonl(self.path):
+                self._add(record, where)
         else:
-            data = _parse(text, str(self.path))
+            data = _parse(read_text(self.path), str(self.path))
             docs = data.get("docs") if isinstance(data, dict) else data
             if not isinstance(docs, list):
                 raise SourceError(f"{self.path}: expected {{\"docs\": [...]}} (HippoRAG OpenIE) or a JSON list")
