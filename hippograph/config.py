@@ -24,9 +24,13 @@ class Config:
         synonym_threshold: cosine similarity above which two entities get a
             synonymy edge.
         synonym_max_neighbors: at most this many synonymy edges per new entity.
-    Retrieval:
-        linking_top_k: facts kept after scoring them against the query.
-        passage_seed_weight: weight of the dense passage seeds next to entity seeds.
+    Retrieval (see hippograph/retrieve/hipporag.py and pipelines/README.md for what each is worth):
+        query_entity_weight: share of the PageRank restart mass on entities named in the question.
+        fact_weight: share on the entities of the `linking_top_k` facts most similar to the question.
+        passage_weight: share on passages, by a softmax of their similarity to the question
+            at `passage_temperature` (lower: fewer passages carry the weight).
+        topic_edge_weight: weight of the edge between a passage and the entity its title
+            names (0: no such edges).
         damping: PageRank damping (probability of following an edge).
     """
 
@@ -39,8 +43,12 @@ class Config:
     synonym_threshold: float = 0.8
     synonym_max_neighbors: int = 50
     linking_top_k: int = 5
-    passage_seed_weight: float = 0.05
-    damping: float = 0.5
+    query_entity_weight: float = 0.6
+    fact_weight: float = 0.1
+    passage_weight: float = 0.3
+    passage_temperature: float = 0.05
+    topic_edge_weight: float = 10.0
+    damping: float = 0.7
     ppr_tolerance: float = 1e-8
     ppr_max_iterations: int = 200
 
@@ -55,5 +63,11 @@ class Config:
             raise ConfigError(f"Config.damping must lie between 0 and 1, not {self.damping!r}")
         if not -1 <= self.synonym_threshold <= 1:
             raise ConfigError(f"Config.synonym_threshold is a cosine similarity in [-1, 1], not {self.synonym_threshold!r}")
-        if self.passage_seed_weight < 0 or self.ppr_tolerance <= 0:
-            raise ConfigError("Config.passage_seed_weight must be >= 0 and ppr_tolerance > 0")
+        for name in ("query_entity_weight", "fact_weight", "passage_weight", "topic_edge_weight"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"Config.{name} must be a number >= 0, not {value!r}")
+        if self.query_entity_weight + self.fact_weight + self.passage_weight <= 0:
+            raise ConfigError("at least one of Config.query_entity_weight, fact_weight, passage_weight must be > 0")
+        if self.passage_temperature <= 0 or self.ppr_tolerance <= 0:
+            raise ConfigError("Config.passage_temperature and ppr_tolerance must be > 0")

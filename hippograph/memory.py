@@ -79,7 +79,7 @@ class Memory:
         self._check_embedding_model()
         query_vector = self._embedder.embed([text])[0]
         retriever = GraphRetriever(view, self.config) if method == "hippograph" else DenseRetriever(view)
-        ranked = retriever.retrieve(query_vector, k)
+        ranked = retriever.retrieve(text, query_vector, k)
         passages = self._store.passages(view.data.passage_ids[r.passage] for r in ranked)
         hits = Hits()
         for r in ranked:
@@ -127,6 +127,6 @@ class Memory:
         cached = self._views.get(namespace)
         if cached is None or cached[0] != self._store.version():
             data = self._store.graph_data(namespace)
-            cached = (data.version, GraphView.build(data))
+            cached = (data.version, GraphView.build(data, self.config.topic_edge_weight))
             self._views[namespace] = cached
         return cached[1]

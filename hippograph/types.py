@@ -70,19 +70,25 @@ class SeedFact:
 
 @dataclass(frozen=True)
 class Explanation:
-    """Why a passage was retrieved: the seed facts and entities, and the path from a seed."""
+    """Why a passage was retrieved: the question's entities, the linked facts, the seed
+    entities by weight, and the path from a seed entity to the passage."""
 
     method: str
     seed_facts: tuple[SeedFact, ...] = ()
     seed_entities: tuple[str, ...] = ()
     path: tuple[str, ...] = ()
+    question_entities: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         if self.method == "dense":
             return "dense similarity to the query"
         if not self.path:
+            if not self.seed_entities:
+                return "PageRank mass from the passages closest to the query"
             return "PageRank mass from the seed entities: " + ", ".join(self.seed_entities)
         route = " -> ".join(self.path)
+        if self.path[0] in self.question_entities:
+            return f"the question names {self.path[0]}; {route}"
         fact = next((f for f in self.seed_facts if self.path[0] in (f.subject, f.object)), None)
         return f"linked fact {fact}; {route}" if fact else route
 

@@ -10,6 +10,7 @@ import pytest
 
 import hippograph
 from hippograph import Document, DocumentNotFound, Memory, QueryError, SourceError, StoreError
+from hippograph.extract import PrecomputedExtractor
 from hippograph.store.sqlite import STORE_FILE, SQLiteStore
 
 from .conftest import write_jsonl
@@ -301,10 +302,13 @@ def test_an_entity_keeps_its_first_spelling_and_no_vector_is_orphaned(tmp_path, 
         assert orphans(memory) == {}
 
 
-def test_without_facts_the_graph_method_falls_back_to_dense(make_memory):
-    memory = make_memory()
-    memory.ingest(["Hello there.", "Good morning!", "Rain again."], progress=False)
-    assert memory.stats().facts == 0
+def test_without_entities_the_graph_method_falls_back_to_dense(tmp_path, embedder):
+    texts = {"a": "Hello there.", "b": "Good morning!", "c": "Rain again."}
+    nothing_found = [{"id": i, "extracted_entities": [], "extracted_triples": []} for i in texts]
+    extractor = PrecomputedExtractor(write_jsonl(tmp_path / "none.jsonl", nothing_found))
+    memory = Memory(tmp_path / "store", embedder=embedder, extractor=extractor)
+    memory.ingest([Document(text, id=i) for i, text in texts.items()], progress=False)
+    assert memory.stats().entities == 0
     graph = memory.query("good day", k=3)
     dense = memory.query("good day", k=3, method="dense")
     assert [h.id for h in graph] == [h.id for h in dense]

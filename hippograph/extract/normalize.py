@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _LEADING_WORDS = {
     "a", "an", "the", "this", "that", "these", "those", "his", "her", "its", "their",
@@ -32,3 +33,10 @@ def normalize_entity(phrase: str) -> str:
     if len(key) < 2 or key in _PRONOUNS or not any(ch.isalnum() for ch in key):
         return ""
     return key
+
+
+def match_key(phrase: str) -> str:
+    """The key used to find an entity by name in a question or a title: the entity key with
+    accents folded, so "Aschenbrodel" finds "Aschenbrödel"."""
+    decomposed = unicodedata.normalize("NFKD", normalize_entity(phrase))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))

@@ -1,8 +1,10 @@
 """The graph view: nodes and weighted edges of one namespace, ready for PageRank and path finding.
 
 Node order: entities first (sorted by id), then passages (sorted by id). Edge
-weights: 1 per fact between two entities, 1 per passage–entity mention, and the
-cosine similarity for synonymy edges. Built once per store version.
+weights: 1 per fact between two entities, 1 per passage–entity mention, the
+cosine similarity for synonymy edges, and `topic_weight` between a passage and
+the entity its title names (the passage is *about* that entity, so a walk that
+reaches the entity should mostly go on to it). Built once per store version.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..store.records import GraphData
+from .linking import EntityIndex
 from .ppr import personalized_pagerank, transition_matrix
 
 
@@ -24,6 +27,8 @@ class GraphView:
     dangling: np.ndarray
     entity_passage_counts: np.ndarray  # passages mentioning each entity
     relations: dict[tuple[int, int], str]  # (entity, entity) -> relation of a fact joining them
+    entity_index: EntityIndex
+    topics: set[tuple[int, int]]  # (passage, entity) pairs joined by a title
 
     @property
     def entity_count(self) -> int:
@@ -34,14 +39,20 @@ class GraphView:
         return len(self.data.passage_ids)
 
     @classmethod
-    def build(cls, data: GraphData) -> "GraphView":
+    def build(cls, data: GraphData, topic_weight: float = 0.0) -> "GraphView":
         entities, passages = len(data.entity_ids), len(data.passage_ids)
         size = entities + passages
+        entity_index = EntityIndex(data.entity_names)
+        topic_passages, topic_entities = _topic_pairs(data.passage_titles, entity_index) if topic_weight else ([], [])
         not_loop = data.fact_subjects != data.fact_objects
-        rows = np.concatenate([data.fact_subjects[not_loop], data.mention_passages + entities, data.synonym_a])
-        cols = np.concatenate([data.fact_objects[not_loop], data.mention_entities, data.synonym_b])
+        rows = np.concatenate([
+            data.fact_subjects[not_loop], data.mention_passages + entities, data.synonym_a,
+            np.asarray(topic_passages, dtype=np.int64) + entities,
+        ])
+        cols = np.concatenate([data.fact_objects[not_loop], data.mention_entities, data.synonym_b, topic_entities])
         weights = np.concatenate([
             np.ones(int(not_loop.sum())), np.ones(len(data.mention_passages)), data.synonym_weights,
+            np.full(len(topic_passages), topic_weight),
         ])
         upper = sp.coo_matrix((weights, (rows, cols)), shape=(size, size))
         adjacency = (upper + upper.T).tocsr()
@@ -54,7 +65,8 @@ class GraphView:
             relations.setdefault((s, o), relation)
         for s, o, relation in pairs:
             relations.setdefault((o, s), f"{relation} (inverse)")
-        return cls(data, adjacency, transition, dangling, counts, relations)
+        topics = set(zip(topic_passages, topic_entities))
+        return cls(data, adjacency, transition, dangling, counts, relations, entity_index, topics)
 
     def pagerank(self, seeds: np.ndarray, damping: float, tolerance: float, max_iterations: int) -> np.ndarray:
         return personalized_pagerank(self.transition, self.dangling, seeds, damping, tolerance, max_iterations)
@@ -101,7 +113,14 @@ class GraphView:
 
     def _edge_label(self, source: int, target: int) -> str:
         if source >= self.entity_count:
-            return "mentions"
+            return "is about" if (source - self.entity_count, target) in self.topics else "mentions"
         if target >= self.entity_count:
-            return "mentioned in"
+            return "topic of" if (target - self.entity_count, source) in self.topics else "mentioned in"
         return self.relations.get((source, target), "similar to")
+
+
+def _topic_pairs(titles: list[str], index: EntityIndex) -> tuple[list[int], list[int]]:
+    """(passage, entity) pairs where the passage's title names the entity."""
+    pairs = [(passage, entity) for passage, title in enumerate(titles) if title
+             for entity in sorted(index.named_in_title(title))]
+    return [p for p, _ in pairs], [e for _, e in pairs]

@@ -13,7 +13,7 @@ class DenseRetriever:
     def __init__(self, view: GraphView) -> None:
         self._view = view
 
-    def retrieve(self, query_vector: np.ndarray, k: int) -> list[Ranked]:
+    def retrieve(self, question: str, query_vector: np.ndarray, k: int) -> list[Ranked]:
         if self._view.passage_count == 0:
             return []
         scores = (self._view.data.passage_vectors @ query_vector).astype(np.float64)

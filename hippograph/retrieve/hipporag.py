@@ -1,12 +1,19 @@
-"""Graph retrieval in the HippoRAG 2 manner: link the query to facts, seed entities, run PPR.
+"""Graph retrieval: seed the graph from the question, run Personalized PageRank, rank passages.
 
-1. Score every fact against the query; keep the top `linking_top_k`.
-2. Seed each entity of a kept fact with the fact's (min-max normalised) score
-   divided by the number of passages that mention it, averaged over the kept
-   facts it appears in: rare entities weigh more.
-3. Seed every passage with its normalised dense score times `passage_seed_weight`.
-4. Personalized PageRank with `damping`; rank passages by their mass.
-With no fact in the store, fall back to dense retrieval.
+The restart distribution of the PageRank mixes three kinds of seeds, each normalised to
+sum to 1 and then weighted (a kind with nothing to seed gives its share to the others):
+
+- question entities (`query_entity_weight`): entities whose names appear in the question,
+  each weighted by specificity (1 / number of passages mentioning it);
+- linked facts (`fact_weight`, as in HippoRAG 2): the `linking_top_k` facts most similar to
+  the question; their subjects and objects are seeded with the fact's min-max normalised
+  score divided by the entity's passage count, averaged over the facts they appear in;
+- passages (`passage_weight`): a softmax of the passages' dense similarity to the question
+  at `passage_temperature`, so the few closest passages carry the weight.
+
+PageRank with `damping` then spreads the mass along facts, mentions, synonymy and title
+edges; passages are ranked by the mass they hold. With no fact and no entity in the store,
+it falls back to dense retrieval.
 """
 
 from __future__ import annotations
@@ -27,25 +34,35 @@ def _min_max(scores: np.ndarray) -> np.ndarray:
     return (scores - low) / (high - low)
 
 
+def _unit_sum(weights: np.ndarray) -> np.ndarray:
+    total = weights.sum()
+    return weights / total if total > 0 else weights
+
+
 class GraphRetriever:
     def __init__(self, view: GraphView, config: Config) -> None:
         self._view = view
         self._config = config
         self._dense = DenseRetriever(view)
 
-    def retrieve(self, query_vector: np.ndarray, k: int) -> list[Ranked]:
+    def retrieve(self, question: str, query_vector: np.ndarray, k: int) -> list[Ranked]:
         view, config = self._view, self._config
         data = view.data
         if view.passage_count == 0:
             return []
-        if len(data.fact_relations) == 0:
-            return self._dense.retrieve(query_vector, k)
+        if view.entity_count == 0:
+            return self._dense.retrieve(question, query_vector, k)
 
-        fact_scores = _min_max((data.fact_vectors @ query_vector).astype(np.float64))
-        top_facts = top_indexes(fact_scores, config.linking_top_k)
-        entity_seeds = self._entity_seeds(top_facts, fact_scores)
-        passage_scores = _min_max((data.passage_vectors @ query_vector).astype(np.float64)) * config.passage_seed_weight
-        seeds = np.concatenate([entity_seeds, passage_scores])
+        question_entities = self._question_entity_seeds(question)
+        fact_scores, top_facts = self._linked_facts(query_vector)
+        fact_entities = self._fact_entity_seeds(top_facts, fact_scores)
+        similarity = (data.passage_vectors @ query_vector).astype(np.float64)
+        passages = np.exp((similarity - similarity.max()) / config.passage_temperature)
+        entity_seeds = (config.query_entity_weight * _unit_sum(question_entities)
+                        + config.fact_weight * _unit_sum(fact_entities))
+        seeds = np.concatenate([entity_seeds, config.passage_weight * _unit_sum(passages)])
+        if seeds.sum() <= 0:  # every weight set to zero, or nothing linked
+            return self._dense.retrieve(question, query_vector, k)
         ranks = view.pagerank(seeds, config.damping, config.ppr_tolerance, config.ppr_max_iterations)
         passage_ranks = ranks[view.entity_count :]
 
@@ -54,23 +71,37 @@ class GraphRetriever:
                      data.entity_names[data.fact_objects[f]], round(float(fact_scores[f]), 6))
             for f in top_facts
         )
-        seed_count = int(np.count_nonzero(entity_seeds))
-        seed_names = tuple(data.entity_names[e] for e in top_indexes(entity_seeds, seed_count))
+        seed_names = tuple(data.entity_names[e] for e in top_indexes(entity_seeds, int(np.count_nonzero(entity_seeds))))
+        named = tuple(data.entity_names[e] for e in np.flatnonzero(question_entities))
         hits = []
         for passage in top_indexes(passage_ranks, k):
             path = view.describe_path(view.path_from_seeds(int(passage), entity_seeds))
-            explanation = Explanation("hippograph", seed_facts, seed_names, path)
+            explanation = Explanation("hippograph", seed_facts, seed_names, path, named)
             hits.append(Ranked(int(passage), float(passage_ranks[passage]), explanation))
         return hits
 
-    def _entity_seeds(self, top_facts: np.ndarray, fact_scores: np.ndarray) -> np.ndarray:
+    def _question_entity_seeds(self, question: str) -> np.ndarray:
+        weights = np.zeros(self._view.entity_count)
+        if self._config.query_entity_weight > 0:
+            for entity in self._view.entity_index.named_in_question(question):
+                weights[entity] = 1.0 / max(self._view.entity_passage_counts[entity], 1.0)
+        return weights
+
+    def _linked_facts(self, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every fact's min-max normalised similarity to the query, and the top facts."""
+        fact_vectors = self._view.data.fact_vectors
+        if self._config.fact_weight <= 0 or len(fact_vectors) == 0:
+            return np.zeros(len(fact_vectors)), np.zeros(0, dtype=np.int64)
+        scores = _min_max((fact_vectors @ query_vector).astype(np.float64))
+        return scores, top_indexes(scores, self._config.linking_top_k)
+
+    def _fact_entity_seeds(self, top_facts: np.ndarray, fact_scores: np.ndarray) -> np.ndarray:
         data, counts = self._view.data, self._view.entity_passage_counts
         weights = np.zeros(self._view.entity_count)
         occurrences = np.zeros(self._view.entity_count)
         for fact in top_facts:
             for entity in (data.fact_subjects[fact], data.fact_objects[fact]):
-                share = fact_scores[fact] / counts[entity] if counts[entity] > 0 else fact_scores[fact]
-                weights[entity] += share
+                weights[entity] += fact_scores[fact] / max(counts[entity], 1.0)
                 occurrences[entity] += 1
         np.divide(weights, occurrences, out=weights, where=occurrences > 0)
         return weights

@@ -18,6 +18,8 @@ class Ranked:
 
 def top_indexes(scores: np.ndarray, k: int) -> np.ndarray:
     """Indexes of the k highest scores, ties broken by index (so by id): deterministic."""
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
     if k >= len(scores):
         return np.argsort(-scores, kind="stable")
     kth = np.partition(scores, len(scores) - k)[len(scores) - k]

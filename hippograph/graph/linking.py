@@ -1,0 +1,58 @@
+"""Finding entities by name: in a question (query seeds) and in passage titles (topic edges)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ..extract.normalize import match_key
+
+_MAX_NAME_WORDS = 8
+_WORD_EDGES = "\"'`“”‘’.,;:!?()[]{}"
+_DISAMBIGUATOR = re.compile(r"\s*\([^()]*\)\s*$")  # "Tic Tac (film)" -> "Tic Tac"
+
+
+class EntityIndex:
+    """Entity indexes by match key (accent-folded normalised name)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self._by_key: dict[str, int] = {}
+        for index, name in enumerate(names):
+            key = match_key(name)
+            if key:
+                self._by_key.setdefault(key, index)
+
+    def lookup(self, phrase: str) -> int | None:
+        return self._by_key.get(match_key(phrase))
+
+    def named_in_title(self, title: str) -> set[int]:
+        """The entities a passage title names: the whole title, or the title without a trailing
+        disambiguator in parentheses."""
+        found = (self.lookup(title), self.lookup(_DISAMBIGUATOR.sub("", title)))
+        return {index for index in found if index is not None}
+
+    def named_in_question(self, question: str) -> list[int]:
+        """Entities whose names appear in the question, longest names first, never overlapping.
+
+        A match must contain a capitalised word or a number (not counting the question's first
+        word): lowercase words such as "city" or "film" name generic hubs, not the things
+        asked about.
+        """
+        words = [w.strip(_WORD_EDGES) for w in question.split()]
+        taken = [False] * len(words)
+        found: list[int] = []
+        for size in range(min(_MAX_NAME_WORDS, len(words)), 0, -1):
+            for start in range(len(words) - size + 1):
+                span = range(start, start + size)
+                if any(taken[i] for i in span) or not any(_is_name_word(words[i]) for i in span if i > 0):
+                    continue
+                index = self.lookup(" ".join(words[i] for i in span))
+                if index is not None:
+                    found.append(index)
+                    for i in span:
+                        taken[i] = True
+        return list(dict.fromkeys(found))
+
+
+def _is_name_word(word: str) -> bool:
+    return word[:1].isupper() or word[:1].isdigit()
