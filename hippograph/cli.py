@@ -88,13 +88,16 @@ def _query(memory: Memory, args: argparse.Namespace) -> int:
 
 
 def format_hits(hits: Hits) -> str:
-    """Ranked hits as readable text: the linked facts once, then each passage and why it came."""
+    """Ranked hits as readable text: the question's entities and linked facts once, then each
+    passage and why it came."""
     if not hits:
         return "no passages stored yet: ingest some first"
     lines = []
-    seed_facts = hits[0].explanation.seed_facts
-    if seed_facts:
-        lines.append("linked facts: " + "; ".join(str(f) for f in seed_facts))
+    explanation = hits[0].explanation
+    if explanation.question_entities:
+        lines.append("question names: " + ", ".join(explanation.question_entities))
+    if explanation.seed_facts:
+        lines.append("linked facts: " + "; ".join(str(f) for f in explanation.seed_facts))
     for rank, hit in enumerate(hits, 1):
         lines.append(f"\n{rank}. {hit.title or hit.document_id}  [{hit.document_id}]  score {hit.score:.4f}")
         lines.append(textwrap.indent(textwrap.fill(hit.text, 96), "   "))

@@ -22,11 +22,14 @@ class Config:
         extract_processes: spaCy worker processes for large ingest batches.
     Graph:
         synonym_threshold: cosine similarity above which two entities get a
-            synonymy edge.
+            synonymy edge (HippoRAG 2 uses 0.8); None, the default, makes no synonymy
+            edges and embeds no entity names. Applies to documents ingested afterwards.
         synonym_max_neighbors: at most this many synonymy edges per new entity.
     Retrieval (see hippograph/retrieve/hipporag.py and pipelines/README.md for what each is worth):
         query_entity_weight: share of the PageRank restart mass on entities named in the question.
-        fact_weight: share on the entities of the `linking_top_k` facts most similar to the question.
+        fact_weight: share on the entities of the `linking_top_k` facts most similar to the
+            question (HippoRAG 2's fact linking). 0, the default, turns fact linking off and
+            ingest then embeds no fact sentences; set it (e.g. 0.1) before ingesting.
         passage_weight: share on passages, by a softmax of their similarity to the question
             at `passage_temperature` (lower: fewer passages carry the weight).
         topic_edge_weight: weight of the edge between a passage and the entity its title
@@ -40,11 +43,11 @@ class Config:
     embedding_batch_size: int = 32  # larger batches run slower on CPU (cache misses)
     extract_processes: int = 2
     ingest_batch_size: int = 512
-    synonym_threshold: float = 0.8
+    synonym_threshold: float | None = None
     synonym_max_neighbors: int = 50
     linking_top_k: int = 5
-    query_entity_weight: float = 0.6
-    fact_weight: float = 0.1
+    query_entity_weight: float = 0.7
+    fact_weight: float = 0.0
     passage_weight: float = 0.3
     passage_temperature: float = 0.05
     topic_edge_weight: float = 10.0
@@ -61,7 +64,7 @@ class Config:
                 raise ConfigError(f"Config.{name} must be a positive integer, not {value!r}")
         if not 0 < self.damping < 1:
             raise ConfigError(f"Config.damping must lie between 0 and 1, not {self.damping!r}")
-        if not -1 <= self.synonym_threshold <= 1:
+        if self.synonym_threshold is not None and not -1 <= self.synonym_threshold <= 1:
             raise ConfigError(f"Config.synonym_threshold is a cosine similarity in [-1, 1], not {self.synonym_threshold!r}")
         for name in ("query_entity_weight", "fact_weight", "passage_weight", "topic_edge_weight"):
             value = getattr(self, name)

@@ -109,7 +109,8 @@ class Ingestor:
         passages = self._passages(batch, write, report)
         texts = self._graph_records(passages, self._extractor.extract(passages), write)
         vectors = self._vectors(texts, write, report)
-        write.synonyms = self._synonym_edges([e for e in write.entities if e.embedding_key], vectors)
+        if self._config.synonym_threshold is not None:
+            write.synonyms = self._synonym_edges([e for e in write.entities if e.embedding_key], vectors)
         report.passages += len(passages)
         removed = self._store.write(write, self._embedder.name)
         for index in self._synonyms.values():
@@ -132,10 +133,14 @@ class Ingestor:
     def _graph_records(self, passages: list[Passage], extractions: list[Extraction], write: WriteBatch) -> dict[str, str]:
         """Fill the batch's passages, entities, mentions and facts; return the texts to embed by key.
 
-        Only names that take part in a fact get a vector (for synonymy edges): embedding every
-        noun phrase would cost more than the rest of the ingest, and dates or quantities
+        Passages are always embedded. Fact sentences are embedded only when fact linking is on
+        (`Config.fact_weight` > 0), entity names only when synonymy edges are on
+        (`Config.synonym_threshold`), and then only names that take part in a fact: embedding
+        every noun phrase would cost more than the rest of the ingest, and dates or quantities
         ("2 April 1802", "5 May 1802") look alike to an embedder without being synonyms.
         """
+        embed_facts = self._config.fact_weight > 0
+        embed_names = self._config.synonym_threshold is not None
         texts: dict[str, str] = {}  # embedding key -> text
         for passage in passages:
             key = embedding_key(passage.embedding_text)
@@ -156,11 +161,12 @@ class Ingestor:
                 fact_text = f"{subject.name} {relation} {obj.name}"
                 fact_id = content_hash(namespace, subject.key, relation, obj.key)
                 facts[fact_id] = FactRecord(fact_id, namespace, subject.id, relation, obj.id, embedding_key(fact_text))
-                texts[embedding_key(fact_text)] = fact_text
+                if embed_facts:
+                    texts[embedding_key(fact_text)] = fact_text
                 write.fact_sources.append((fact_id, passage.id))
             write.mentions += [(passage.id, entity_id) for entity_id in sorted(mentioned)]
         for entity in entities.mentioned(write.mentions):
-            if entity.embedding_key is None and entity.id in entities.in_facts and _is_name(entity.key):
+            if embed_names and entity.embedding_key is None and entity.id in entities.in_facts and _is_name(entity.key):
                 entity = dataclasses.replace(entity, embedding_key=embedding_key(entity.name))
             if entity.embedding_key is not None:  # stored vectors are reused, not embedded again
                 texts[entity.embedding_key] = entity.name

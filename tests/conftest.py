@@ -14,6 +14,9 @@ from hippograph.embed import LocalEmbedder
 from hippograph.extract import SpacyExtractor
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+# Ingest settings that write every kind of record (fact and entity vectors, synonymy edges),
+# so that store tests cover all tables; queries keep the default retrieval settings.
+EVERY_RECORD = hippograph.Config(synonym_threshold=0.8, fact_weight=0.1)
 
 
 def write_jsonl(path: Path, records: list) -> Path:
@@ -53,7 +56,7 @@ def make_memory(tmp_path, embedder, extractor):
 def sample_store(tmp_path_factory, embedder, extractor) -> Path:
     """A store with the shipped sample corpus ingested once; tests copy it before writing."""
     folder = tmp_path_factory.mktemp("sample") / "store"
-    with Memory(folder, embedder=embedder, extractor=extractor) as memory:
+    with Memory(folder, EVERY_RECORD, embedder=embedder, extractor=extractor) as memory:
         memory.ingest(hippograph.sample_corpus(), progress=False)
     return folder
 

@@ -47,7 +47,7 @@ def test_ingest_then_json_query_in_fresh_processes(tmp_path):
 def test_text_query_prints_ranked_passages_with_reasons(store, capsys):
     assert main(["query", "Where was the founder of Brightwater Labs born?", "--store", str(store)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("linked facts: ")
+    assert out.startswith("question names: Brightwater Labs\n")
     assert "1. Brightwater Labs  [sample-01]" in out
     assert out.count("why: ") == 5
 

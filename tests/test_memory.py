@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
@@ -13,7 +14,7 @@ from hippograph import Document, DocumentNotFound, Memory, QueryError, SourceErr
 from hippograph.extract import PrecomputedExtractor
 from hippograph.store.sqlite import STORE_FILE, SQLiteStore
 
-from .conftest import write_jsonl
+from .conftest import EVERY_RECORD, write_jsonl
 
 ORPHAN_QUERIES = {
     "passage without document": "SELECT COUNT(*) FROM passages p WHERE NOT EXISTS "
@@ -141,7 +142,7 @@ GRAPH_TABLES = [
 
 
 def test_same_input_gives_the_same_graph_whatever_the_batch_size(sample_store, tmp_path, embedder, extractor):
-    config = hippograph.Config(ingest_batch_size=7)  # many batches: entities cross batch borders
+    config = dataclasses.replace(EVERY_RECORD, ingest_batch_size=7)  # many batches: entities cross batch borders
     with Memory(tmp_path / "fresh", config, embedder=embedder, extractor=extractor) as fresh:
         fresh.ingest(hippograph.sample_corpus(), progress=False)
         assert orphans(fresh) == {}
@@ -285,7 +286,7 @@ def test_duplicate_ids_in_one_ingest_keep_the_last(make_memory, caplog):
 
 
 def test_an_entity_first_seen_without_a_fact_gets_a_vector_when_a_fact_names_it(tmp_path, embedder, extractor):
-    config = hippograph.Config(ingest_batch_size=1)
+    config = dataclasses.replace(EVERY_RECORD, ingest_batch_size=1)
     with Memory(tmp_path / "s", config, embedder=embedder, extractor=extractor) as memory:
         memory.ingest([Document(text="Visitors love Veloria.", id="a"),
                        Document(text="Mira Holt was born in Veloria.", id="b")], progress=False)
@@ -294,7 +295,7 @@ def test_an_entity_first_seen_without_a_fact_gets_a_vector_when_a_fact_names_it(
 
 
 def test_an_entity_keeps_its_first_spelling_and_no_vector_is_orphaned(tmp_path, embedder, extractor):
-    config = hippograph.Config(ingest_batch_size=1)
+    config = dataclasses.replace(EVERY_RECORD, ingest_batch_size=1)
     with Memory(tmp_path / "s", config, embedder=embedder, extractor=extractor) as memory:
         memory.ingest([Document(text="Mira Holt studied at the Lumen Institute.", id="a"),
                        Document(text="Ansel Brandt studied at the LUMEN INSTITUTE.", id="b")], progress=False)

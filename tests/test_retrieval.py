@@ -6,6 +6,9 @@ import json
 
 import pytest
 
+import hippograph
+from hippograph import Memory
+
 # Questions that name only the first hop of a chain in the sample corpus, with the passages of
 # the later hops (document ids).
 CHAINS = [
@@ -47,14 +50,37 @@ def test_graph_recalls_more_chain_passages_than_dense_over_all_chains(sample_mem
     assert found["hippograph"] > found["dense"], found
 
 
-def test_hits_explain_which_facts_and_entities_led_there(sample_memory):
+def test_hits_explain_which_question_entity_and_path_led_there(sample_memory):
     hits = sample_memory.query("Where was the founder of Brightwater Labs born?", k=5)
     holt = next(h for h in hits if h.document_id == "sample-02")
-    facts = [str(f) for f in holt.explanation.seed_facts]
-    assert "(Brightwater Labs, founded by, Mira Holt)" in facts
-    assert "Mira Holt" in holt.explanation.seed_entities
-    assert holt.explanation.path[0] == "Mira Holt"
-    assert "Mira Holt" in str(holt.explanation)
+    assert holt.explanation.question_entities == ("Brightwater Labs",)
+    assert holt.explanation.seed_facts == ()  # fact linking is off by default
+    assert holt.explanation.path[:3] == ("Brightwater Labs", "(founded by)", "Mira Holt")
+    assert str(holt.explanation).startswith("the question names Brightwater Labs; Brightwater Labs -> (founded by)")
+
+
+def test_fact_linking_seeds_from_the_facts_most_similar_to_the_question(sample_store, embedder, extractor):
+    # the sample store was ingested with fact_weight > 0, so its facts have vectors
+    with Memory(sample_store, hippograph.Config(fact_weight=0.1), embedder=embedder, extractor=extractor) as memory:
+        hits = memory.query("Where was the founder of Brightwater Labs born?", k=5)
+    assert "(Brightwater Labs, founded by, Mira Holt)" in [str(f) for f in hits[0].explanation.seed_facts]
+    assert "sample-02" in [h.document_id for h in hits]
+
+
+def test_without_fact_linking_ingest_embeds_no_facts(make_memory):
+    memory = make_memory()
+    memory.ingest("Mira Holt founded Brightwater Labs.", progress=False)
+    assert memory.stats().facts == 1
+    assert memory.stats().embeddings == 1  # the passage only
+
+
+def test_fact_linking_on_a_store_without_fact_vectors_warns_and_still_answers(tmp_path, embedder, extractor, caplog):
+    with Memory(tmp_path / "s", embedder=embedder, extractor=extractor) as memory:
+        memory.ingest(["Mira Holt founded Brightwater Labs.", "Mira Holt was born in Veloria."], progress=False)
+    with Memory(tmp_path / "s", hippograph.Config(fact_weight=0.1), embedder=embedder, extractor=extractor) as memory:
+        hits = memory.query("Where was the founder of Brightwater Labs born?", k=2)
+    assert len(hits) == 2 and hits[0].explanation.seed_facts == ()
+    assert "no stored fact has a vector" in caplog.text
 
 
 def test_hits_carry_passage_document_title_text_and_descending_scores(sample_memory):

@@ -1,4 +1,16 @@
-"""Personalized PageRank by power iteration over a column-stochastic sparse matrix."""
+"""Personalized PageRank on an undirected weighted graph, solved as a symmetric linear system.
+
+The scores x satisfy x = d·T·x + (1 - d + d·(mass on dangling nodes))·r, with T = A·D⁻¹ the
+column-normalised adjacency, d the damping and r the normalised seeds: follow an edge with
+probability d, else jump to a seed, and a walker on a node without edges jumps to a seed
+(as igraph's PRPACK does).
+
+Because A is symmetric, z = (I - d·T)⁻¹·r equals D^½·y where (I - d·S)·y = D^-½·r and
+S = D^-½·A·D^-½ is symmetric, so y is found by conjugate gradients. Its convergence rate
+depends on the condition number (1 + d) / (1 - d) of that system: about 20 matrix-vector
+products for 1e-8 at d = 0.7, where power iteration needs over 50. The dangling-node term
+is a rank-one correction: x = (1 - d)·z / (1 - d·(mass of z on dangling nodes)).
+"""
 
 from __future__ import annotations
 
@@ -6,35 +18,46 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def transition_matrix(adjacency: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Column-normalise a symmetric weighted adjacency; also return the mask of dangling nodes."""
-    strength = np.asarray(adjacency.sum(axis=0)).ravel()
-    dangling = strength == 0
-    inverse = np.divide(1.0, strength, out=np.zeros_like(strength), where=~dangling)
-    return (adjacency @ sp.diags(inverse)).tocsr(), dangling
+class PageRank:
+    """The symmetric system of one graph, built once and solved for any seeds."""
 
+    def __init__(self, adjacency: sp.csr_matrix) -> None:
+        strength = np.asarray(adjacency.sum(axis=0)).ravel()
+        self.dangling = strength == 0
+        self._sqrt_strength = np.sqrt(strength)
+        self._inverse_sqrt = np.divide(1.0, self._sqrt_strength, out=np.zeros_like(strength), where=~self.dangling)
+        scale = sp.diags(self._inverse_sqrt)
+        self._symmetric = (scale @ adjacency @ scale).tocsr()
 
-def personalized_pagerank(
-    transition: sp.csr_matrix,
-    dangling: np.ndarray,
-    seeds: np.ndarray,
-    damping: float,
-    tolerance: float = 1e-8,
-    max_iterations: int = 200,
-) -> np.ndarray:
-    """Stationary distribution of: follow an edge with probability `damping`, else jump to a seed.
+    def scores(self, seeds: np.ndarray, damping: float, tolerance: float = 1e-8, max_iterations: int = 200) -> np.ndarray:
+        """The stationary distribution for restart weights `seeds` (any positive scale).
 
-    Mass on dangling nodes jumps back to the seeds (as igraph's PRPACK does).
-    """
-    total = seeds.sum()
-    if total <= 0:
-        raise ValueError("personalized_pagerank needs at least one positive seed weight")
-    restart = seeds / total
-    scores = restart.copy()
-    for _ in range(max_iterations):
-        lost = scores[dangling].sum()
-        updated = damping * (transition @ scores) + (1.0 - damping + damping * lost) * restart
-        if np.abs(updated - scores).sum() < tolerance:
-            return updated
-        scores = updated
-    return scores
+        `tolerance` bounds the conjugate-gradient residual relative to the right-hand side.
+        """
+        total = seeds.sum()
+        if total <= 0:
+            raise ValueError("personalized PageRank needs at least one positive seed weight")
+        restart = seeds / total
+        y = self._solve(self._inverse_sqrt * restart, damping, tolerance, max_iterations)
+        z = self._sqrt_strength * y + np.where(self.dangling, restart, 0.0)
+        x = (1.0 - damping) * z / (1.0 - damping * z[self.dangling].sum())
+        return np.maximum(x, 0.0)  # round-off can leave -1e-17 where no mass arrives
+
+    def _solve(self, b: np.ndarray, damping: float, tolerance: float, max_iterations: int) -> np.ndarray:
+        """Conjugate gradients for (I - damping·S)·y = b."""
+        y = np.zeros_like(b)
+        residual = b.copy()
+        direction = residual.copy()
+        rr = residual @ residual
+        stop = (tolerance * np.sqrt(b @ b)) ** 2
+        for _ in range(max_iterations):
+            if rr <= stop:
+                break
+            product = direction - damping * (self._symmetric @ direction)
+            step = rr / (direction @ product)
+            y += step * direction
+            residual -= step * product
+            rr_next = residual @ residual
+            direction = residual + (rr_next / rr) * direction
+            rr = rr_next
+        return y

@@ -16,15 +16,14 @@ import scipy.sparse as sp
 
 from ..store.records import GraphData
 from .linking import EntityIndex
-from .ppr import personalized_pagerank, transition_matrix
+from .ppr import PageRank
 
 
 @dataclass
 class GraphView:
     data: GraphData
     adjacency: sp.csr_matrix
-    transition: sp.csr_matrix
-    dangling: np.ndarray
+    pagerank: PageRank
     entity_passage_counts: np.ndarray  # passages mentioning each entity
     relations: dict[tuple[int, int], str]  # (entity, entity) -> relation of a fact joining them
     entity_index: EntityIndex
@@ -57,7 +56,6 @@ class GraphView:
         upper = sp.coo_matrix((weights, (rows, cols)), shape=(size, size))
         adjacency = (upper + upper.T).tocsr()
         adjacency.sum_duplicates()
-        transition, dangling = transition_matrix(adjacency)
         counts = np.bincount(data.mention_entities, minlength=entities).astype(np.float64)
         pairs = list(zip(data.fact_subjects.tolist(), data.fact_objects.tolist(), data.fact_relations))
         relations: dict[tuple[int, int], str] = {}
@@ -66,10 +64,7 @@ class GraphView:
         for s, o, relation in pairs:
             relations.setdefault((o, s), f"{relation} (inverse)")
         topics = set(zip(topic_passages, topic_entities))
-        return cls(data, adjacency, transition, dangling, counts, relations, entity_index, topics)
-
-    def pagerank(self, seeds: np.ndarray, damping: float, tolerance: float, max_iterations: int) -> np.ndarray:
-        return personalized_pagerank(self.transition, self.dangling, seeds, damping, tolerance, max_iterations)
+        return cls(data, adjacency, PageRank(adjacency), counts, relations, entity_index, topics)
 
     def path_from_seeds(self, passage: int, seed_weights: np.ndarray, max_hops: int = 4) -> list[int]:
         """Nodes of a shortest path (fewest edges) from a seed entity to a passage, the heaviest

@@ -5,9 +5,10 @@ sum to 1 and then weighted (a kind with nothing to seed gives its share to the o
 
 - question entities (`query_entity_weight`): entities whose names appear in the question,
   each weighted by specificity (1 / number of passages mentioning it);
-- linked facts (`fact_weight`, as in HippoRAG 2): the `linking_top_k` facts most similar to
-  the question; their subjects and objects are seeded with the fact's min-max normalised
-  score divided by the entity's passage count, averaged over the facts they appear in;
+- linked facts (`fact_weight`, HippoRAG 2's fact linking, off by default): the
+  `linking_top_k` facts most similar to the question; their subjects and objects are seeded
+  with the fact's min-max normalised score divided by the entity's passage count, averaged
+  over the facts they appear in;
 - passages (`passage_weight`): a softmax of the passages' dense similarity to the question
   at `passage_temperature`, so the few closest passages carry the weight.
 
@@ -18,6 +19,8 @@ it falls back to dense retrieval.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from ..config import Config
@@ -25,6 +28,8 @@ from ..graph.view import GraphView
 from ..types import Explanation, SeedFact
 from .dense import DenseRetriever
 from .ranked import Ranked, top_indexes
+
+log = logging.getLogger(__name__)
 
 
 def _min_max(scores: np.ndarray) -> np.ndarray:
@@ -63,7 +68,7 @@ class GraphRetriever:
         seeds = np.concatenate([entity_seeds, config.passage_weight * _unit_sum(passages)])
         if seeds.sum() <= 0:  # every weight set to zero, or nothing linked
             return self._dense.retrieve(question, query_vector, k)
-        ranks = view.pagerank(seeds, config.damping, config.ppr_tolerance, config.ppr_max_iterations)
+        ranks = view.pagerank.scores(seeds, config.damping, config.ppr_tolerance, config.ppr_max_iterations)
         passage_ranks = ranks[view.entity_count :]
 
         seed_facts = tuple(
@@ -88,12 +93,18 @@ class GraphRetriever:
         return weights
 
     def _linked_facts(self, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every fact's min-max normalised similarity to the query, and the top facts."""
-        fact_vectors = self._view.data.fact_vectors
-        if self._config.fact_weight <= 0 or len(fact_vectors) == 0:
-            return np.zeros(len(fact_vectors)), np.zeros(0, dtype=np.int64)
-        scores = _min_max((fact_vectors @ query_vector).astype(np.float64))
-        return scores, top_indexes(scores, self._config.linking_top_k)
+        """Every fact's min-max normalised similarity to the query (0 for facts without a
+        vector), and the top facts."""
+        data = self._view.data
+        scores = np.zeros(len(data.fact_relations))
+        linkable = np.flatnonzero(data.fact_has_vector)
+        if self._config.fact_weight <= 0 or len(linkable) == 0:
+            if self._config.fact_weight > 0:
+                log.warning("fact linking is on but no stored fact has a vector: facts are embedded "
+                            "only when documents are ingested with Config.fact_weight > 0")
+            return scores, np.zeros(0, dtype=np.int64)
+        scores[linkable] = _min_max((data.fact_vectors[linkable] @ query_vector).astype(np.float64))
+        return scores, linkable[top_indexes(scores[linkable], self._config.linking_top_k)]
 
     def _fact_entity_seeds(self, top_facts: np.ndarray, fact_scores: np.ndarray) -> np.ndarray:
         data, counts = self._view.data, self._view.entity_passage_counts

@@ -61,7 +61,8 @@ class GraphData:
     fact_subjects: np.ndarray  # (facts,) entity index
     fact_objects: np.ndarray  # (facts,) entity index
     fact_relations: list[str]
-    fact_vectors: np.ndarray  # (facts, dim) float32
+    fact_vectors: np.ndarray  # (facts, dim) float32; zeros where a fact has no vector
+    fact_has_vector: np.ndarray  # (facts,) bool: embedded for fact linking
     mention_passages: np.ndarray  # (mentions,) passage index
     mention_entities: np.ndarray  # (mentions,) entity index
     synonym_a: np.ndarray  # (synonyms,) entity index

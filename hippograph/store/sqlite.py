@@ -155,7 +155,7 @@ class SQLiteStore:
         passage_index = {row[0]: i for i, row in enumerate(passages)}
         facts = db.execute(
             "SELECT f.subject_id, f.object_id, f.relation, v.vector FROM facts f "
-            "JOIN embeddings v ON v.key = f.embedding_key WHERE f.namespace = ? ORDER BY f.id",
+            "LEFT JOIN embeddings v ON v.key = f.embedding_key WHERE f.namespace = ? ORDER BY f.id",
             (namespace,),
         ).fetchall()
         mentions = db.execute(
@@ -168,17 +168,20 @@ class SQLiteStore:
             "WHERE e.namespace = ? ORDER BY s.a, s.b",
             (namespace,),
         ).fetchall()
+        passage_vectors = _stack([p[1] for p in passages])
+        dimension = passage_vectors.shape[1]
         return GraphData(
             version=self.version(),
             entity_ids=[e[0] for e in entities],
             entity_names=[e[1] for e in entities],
             passage_ids=[p[0] for p in passages],
             passage_titles=[p[2] for p in passages],
-            passage_vectors=_stack([p[1] for p in passages]),
+            passage_vectors=passage_vectors,
             fact_subjects=np.array([entity_index[f[0]] for f in facts], dtype=np.int64),
             fact_objects=np.array([entity_index[f[1]] for f in facts], dtype=np.int64),
             fact_relations=[f[2] for f in facts],
-            fact_vectors=_stack([f[3] for f in facts]),
+            fact_vectors=_stack([f[3] for f in facts], dimension),
+            fact_has_vector=np.array([f[3] is not None for f in facts], dtype=bool),
             mention_passages=np.array([passage_index[m[0]] for m in mentions], dtype=np.int64),
             mention_entities=np.array([entity_index[m[1]] for m in mentions], dtype=np.int64),
             synonym_a=np.array([entity_index[s[0]] for s in synonyms], dtype=np.int64),
@@ -352,7 +355,12 @@ class _Transaction:
             self._db.execute("ROLLBACK")
 
 
-def _stack(blobs: list[bytes]) -> np.ndarray:
-    if not blobs:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.vstack([np.frombuffer(b, dtype=np.float32) for b in blobs])
+def _stack(blobs: list[bytes | None], dimension: int | None = None) -> np.ndarray:
+    """Vectors stored as float32 blobs, one row each; a missing blob (None) becomes zeros."""
+    if dimension is None:
+        dimension = len(blobs[0]) // 4 if blobs else 0
+    matrix = np.zeros((len(blobs), dimension), dtype=np.float32)
+    for row, blob in enumerate(blobs):
+        if blob is not None:
+            matrix[row] = np.frombuffer(blob, dtype=np.float32)
+    return matrix
