@@ -17,6 +17,7 @@ from .ingest import Ingestor
 from .retrieve import DenseRetriever, GraphRetriever
 from .sources import Source, read_sources
 from .store.sqlite import SQLiteStore
+from .threads import single_blas_thread
 from .types import DEFAULT_NAMESPACE, Hit, Hits, IngestReport, Passage, Stats, StoredDocument
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,8 @@ class Memory:
         self._check_embedding_model()
         query_vector = self._embedder.embed([text])[0]
         retriever = GraphRetriever(view, self.config) if method == "hippograph" else DenseRetriever(view)
-        ranked = retriever.retrieve(text, query_vector, k)
+        with single_blas_thread():
+            ranked = retriever.retrieve(text, query_vector, k)
         passages = self._store.passages(view.data.passage_ids[r.passage] for r in ranked)
         hits = Hits()
         for r in ranked:

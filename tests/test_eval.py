@@ -63,3 +63,14 @@ def test_eval_retrieval_rejects_unknown_methods(tmp_path, capsys):
                  "--methods", "bm25", "--store", str(tmp_path / "s")])
     assert code == 1
     assert "unknown method(s) bm25" in capsys.readouterr().err
+
+
+def test_config_overrides_are_parsed_and_checked():
+    from hippograph.eval.retrieval import config_from
+
+    config = config_from(["damping=0.5", "synonym_threshold=null", "fact_weight=0.1"])
+    assert (config.damping, config.synonym_threshold, config.fact_weight) == (0.5, None, 0.1)
+    with pytest.raises(hippograph.HippographError, match="Config field"):
+        config_from(["dampning=0.5"])
+    with pytest.raises(hippograph.ConfigError, match="damping"):
+        config_from(["damping=2"])

@@ -40,7 +40,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--store", type=Path, required=True, help="store folder (emptied first unless --reuse)")
     parser.add_argument("--reuse", action="store_true", help="keep what the store holds (re-ingest is a no-op)")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a Config field, e.g. --set damping=0.5 (repeatable)")
     return parser
+
+
+def config_from(settings: list[str]) -> Config:
+    """A Config with NAME=VALUE overrides, each value read as JSON (numbers, null) or else as text."""
+    fields = {f.name for f in dataclasses.fields(Config)}
+    overrides = {}
+    for setting in settings:
+        name, sep, value = setting.partition("=")
+        if not sep or name not in fields:
+            raise HippographError(f"--set {setting!r}: use NAME=VALUE with a Config field ({', '.join(sorted(fields))})")
+        try:
+            overrides[name] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[name] = value
+    return Config(**overrides)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -53,7 +70,7 @@ def run(args: argparse.Namespace) -> dict:
     if extractor_kind == "precomputed" and not args.triples:
         raise HippographError("--extractor precomputed needs --triples FILE")
     questions = load_questions(args.questions)
-    config = Config()
+    config = config_from(args.settings)
     embedder = LocalEmbedder(config.embedding_model, config.embedding_batch_size)
     embedder.embed(["load the model before the clock starts"])
     extractor = PrecomputedExtractor(args.triples) if extractor_kind == "precomputed" else SpacyExtractor(config.spacy_model)
