@@ -7,6 +7,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import hippograph
@@ -334,3 +335,11 @@ def test_settings_out_of_range_are_refused():
         hippograph.Config(chunk_words=0)
     with pytest.raises(hippograph.ConfigError, match="damping"):
         hippograph.Config(damping=1.5)
+
+
+def test_a_single_query_embeds_like_a_batch(embedder):
+    """One text takes the frozen fast path; its vector must match the batch path's."""
+    texts = ["Where was the founder of Brightwater Labs born?", "Aschenbrödel", "x " * 400]
+    batch = embedder.embed(texts + ["a second text forces the batch path"])[:3]
+    for text, expected in zip(texts, batch):
+        np.testing.assert_allclose(embedder.embed([text])[0], expected, atol=1e-4)

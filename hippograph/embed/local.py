@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
+from .fast_query import FrozenQueryEncoder, build_fast_query_encoder
 
 log = logging.getLogger(__name__)
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
@@ -36,13 +37,16 @@ class LocalEmbedder:
     """Embeds texts with a sentence-transformers model on this machine, with no network.
 
     The model loads on first use. Texts are sorted by length before batching so
-    that short strings (entity names, facts) are not padded to passage length.
+    that short strings (entity names, facts) are not padded to passage length. A single
+    text (a query) goes through a frozen copy of the model when one can be built
+    (see fast_query.py).
     """
 
     def __init__(self, model: str | None = None, batch_size: int = 32) -> None:
         self._model_ref = model
         self._batch_size = batch_size
         self._model = None
+        self._query_encoder: FrozenQueryEncoder | None | bool = False  # False: not tried yet
 
     @property
     def name(self) -> str:
@@ -59,6 +63,11 @@ class LocalEmbedder:
         model = self._load()
         if not texts:
             return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
+        if len(texts) == 1:
+            if self._query_encoder is False:
+                self._query_encoder = build_fast_query_encoder(model)
+            if self._query_encoder is not None:
+                return self._query_encoder.embed(texts[0])[None, :]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         vectors = model.encode(
             [texts[i] for i in order],
