@@ -38,5 +38,7 @@ def normalize_entity(phrase: str) -> str:
 def match_key(phrase: str) -> str:
     """The key used to find an entity by name in a question or a title: the entity key with
     accents folded, so "Aschenbrodel" finds "Aschenbrödel"."""
-    decomposed = unicodedata.normalize("NFKD", normalize_entity(phrase))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    key = normalize_entity(phrase)
+    if key.isascii():
+        return key
+    return "".join(ch for ch in unicodedata.normalize("NFKD", key) if not unicodedata.combining(ch))

@@ -39,20 +39,18 @@ class EntityIndex:
         asked about.
         """
         words = [w.strip(_WORD_EDGES) for w in question.split()]
+        name_words = [0]  # name_words[i]: capitalised or numeric words before position i
+        for position, word in enumerate(words):
+            name_words.append(name_words[-1] + (position > 0 and (word[:1].isupper() or word[:1].isdigit())))
         taken = [False] * len(words)
         found: list[int] = []
         for size in range(min(_MAX_NAME_WORDS, len(words)), 0, -1):
             for start in range(len(words) - size + 1):
-                span = range(start, start + size)
-                if any(taken[i] for i in span) or not any(_is_name_word(words[i]) for i in span if i > 0):
+                end = start + size
+                if name_words[end] == name_words[start] or any(taken[start:end]):
                     continue
-                index = self.lookup(" ".join(words[i] for i in span))
+                index = self.lookup(" ".join(words[start:end]))
                 if index is not None:
                     found.append(index)
-                    for i in span:
-                        taken[i] = True
+                    taken[start:end] = [True] * size
         return list(dict.fromkeys(found))
-
-
-def _is_name_word(word: str) -> bool:
-    return word[:1].isupper() or word[:1].isdigit()

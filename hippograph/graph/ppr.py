@@ -28,6 +28,7 @@ class PageRank:
         self._inverse_sqrt = np.divide(1.0, self._sqrt_strength, out=np.zeros_like(strength), where=~self.dangling)
         scale = sp.diags(self._inverse_sqrt)
         self._symmetric = (scale @ adjacency @ scale).tocsr()
+        self._systems: dict[float, sp.csr_matrix] = {}  # damping -> I - damping·S
 
     def scores(self, seeds: np.ndarray, damping: float, tolerance: float = 1e-8, max_iterations: int = 200) -> np.ndarray:
         """The stationary distribution for restart weights `seeds` (any positive scale).
@@ -45,6 +46,10 @@ class PageRank:
 
     def _solve(self, b: np.ndarray, damping: float, tolerance: float, max_iterations: int) -> np.ndarray:
         """Conjugate gradients for (I - damping·S)·y = b."""
+        system = self._systems.get(damping)
+        if system is None:
+            identity = sp.identity(self._symmetric.shape[0], format="csr")
+            system = self._systems[damping] = (identity - damping * self._symmetric).tocsr()
         y = np.zeros_like(b)
         residual = b.copy()
         direction = residual.copy()
@@ -53,7 +58,7 @@ class PageRank:
         for _ in range(max_iterations):
             if rr <= stop:
                 break
-            product = direction - damping * (self._symmetric @ direction)
+            product = system @ direction
             step = rr / (direction @ product)
             y += step * direction
             residual -= step * product

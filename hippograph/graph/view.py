@@ -66,29 +66,37 @@ class GraphView:
         topics = set(zip(topic_passages, topic_entities))
         return cls(data, adjacency, PageRank(adjacency), counts, relations, entity_index, topics)
 
-    def path_from_seeds(self, passage: int, seed_weights: np.ndarray, max_hops: int = 4) -> list[int]:
-        """Nodes of a shortest path (fewest edges) from a seed entity to a passage, the heaviest
-        seed winning among equally near ones; empty when no seed is within `max_hops` edges."""
-        start = self.entity_count + passage
+    def paths_from_seeds(self, passages: list[int], seed_weights: np.ndarray, max_hops: int = 4) -> dict[int, list[int]]:
+        """For each passage, the nodes of a shortest path (fewest edges) from a seed entity to it,
+        the heaviest seed winning among equally near ones; [] when no seed is within `max_hops`.
+
+        One breadth-first search from all seeds at once, level by level, each level's nodes
+        ordered by the weight of the seed they were reached from, so the first parent found
+        comes from the heaviest seed. It stops when every passage is reached.
+        """
+        targets = np.asarray(passages, dtype=np.int64) + self.entity_count
         parent = np.full(self.adjacency.shape[0], -1)
-        parent[start] = start
-        frontier = np.array([start])
+        root_weight = np.zeros(self.adjacency.shape[0])
+        frontier = np.flatnonzero(seed_weights > 0)
+        frontier = frontier[np.argsort(-seed_weights[frontier], kind="stable")]
+        parent[frontier] = frontier
+        root_weight[frontier] = seed_weights[frontier]
         for _ in range(max_hops):
-            sources, neighbours = self._neighbours(frontier)  # level-synchronous BFS
+            if not len(frontier) or (parent[targets] >= 0).all():
+                break
+            sources, neighbours = self._neighbours(frontier)
             fresh = parent[neighbours] < 0
-            frontier, first = np.unique(neighbours[fresh], return_index=True)
-            if not len(frontier):
-                return []
-            parent[frontier] = sources[fresh][first]
-            entities = frontier[frontier < self.entity_count]
-            seeds = entities[seed_weights[entities] > 0]
-            if len(seeds):
-                node = int(seeds[np.argmax(seed_weights[seeds])])
-                path = [node]
-                while path[-1] != start:
-                    path.append(int(parent[path[-1]]))
-                return path
-        return []
+            nodes, first = np.unique(neighbours[fresh], return_index=True)
+            parent[nodes] = sources[fresh][first]
+            root_weight[nodes] = root_weight[parent[nodes]]
+            frontier = nodes[np.argsort(-root_weight[nodes], kind="stable")]
+        paths = {}
+        for target in targets.tolist():
+            path = [target] if parent[target] >= 0 else []
+            while path and parent[path[-1]] != path[-1]:
+                path.append(int(parent[path[-1]]))
+            paths[target - self.entity_count] = path[::-1]
+        return paths
 
     def _neighbours(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every edge leaving `nodes` as (source, target) arrays, read straight from the CSR

@@ -78,12 +78,13 @@ class GraphRetriever:
         )
         seed_names = tuple(data.entity_names[e] for e in top_indexes(entity_seeds, int(np.count_nonzero(entity_seeds))))
         named = tuple(data.entity_names[e] for e in np.flatnonzero(question_entities))
-        hits = []
-        for passage in top_indexes(passage_ranks, k):
-            path = view.describe_path(view.path_from_seeds(int(passage), entity_seeds))
-            explanation = Explanation("hippograph", seed_facts, seed_names, path, named)
-            hits.append(Ranked(int(passage), float(passage_ranks[passage]), explanation))
-        return hits
+        top = top_indexes(passage_ranks, k).tolist()
+        paths = view.paths_from_seeds(top, entity_seeds)
+        return [
+            Ranked(passage, float(passage_ranks[passage]),
+                   Explanation("hippograph", seed_facts, seed_names, view.describe_path(paths[passage]), named))
+            for passage in top
+        ]
 
     def _question_entity_seeds(self, question: str) -> np.ndarray:
         weights = np.zeros(self._view.entity_count)
