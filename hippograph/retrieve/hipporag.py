@@ -76,7 +76,8 @@ class GraphRetriever:
                      data.entity_names[data.fact_objects[f]], round(float(fact_scores[f]), 6))
             for f in top_facts
         )
-        seed_names = tuple(data.entity_names[e] for e in top_indexes(entity_seeds, int(np.count_nonzero(entity_seeds))))
+        seeded = np.flatnonzero(entity_seeds)
+        seed_names = tuple(data.entity_names[e] for e in seeded[np.argsort(-entity_seeds[seeded], kind="stable")])
         named = tuple(data.entity_names[e] for e in np.flatnonzero(question_entities))
         top = top_indexes(passage_ranks, k).tolist()
         paths = view.paths_from_seeds(top, entity_seeds)
