@@ -58,19 +58,26 @@ class GraphRetriever:
         if view.entity_count == 0:
             return self._dense.retrieve(question, query_vector, k)
 
-        question_entities = self._question_entity_seeds(question)
+        named = view.entity_index.named_in_question(question) if config.query_entity_weight > 0 else []
         fact_scores, top_facts = self._linked_facts(query_vector)
-        fact_entities = self._fact_entity_seeds(top_facts, fact_scores)
         similarity = (data.passage_vectors @ query_vector).astype(np.float64)
         passages = np.exp((similarity - similarity.max()) / config.passage_temperature)
-        entity_seeds = (config.query_entity_weight * _unit_sum(question_entities)
-                        + config.fact_weight * _unit_sum(fact_entities))
+        entity_seeds = (config.query_entity_weight * _unit_sum(self._question_entity_seeds(named))
+                        + config.fact_weight * _unit_sum(self._fact_entity_seeds(top_facts, fact_scores)))
         seeds = np.concatenate([entity_seeds, config.passage_weight * _unit_sum(passages)])
         if seeds.sum() <= 0:  # every weight set to zero, or nothing linked
             return self._dense.retrieve(question, query_vector, k)
         ranks = view.pagerank.scores(seeds, config.damping, config.ppr_tolerance, config.ppr_max_iterations)
         passage_ranks = ranks[view.entity_count :]
+        top = top_indexes(passage_ranks, k).tolist()
+        explain = self._explainer(entity_seeds, named, top_facts, fact_scores)
+        paths = view.paths_from_seeds(top, entity_seeds)
+        return [Ranked(passage, float(passage_ranks[passage]), explain(paths[passage])) for passage in top]
 
+    def _explainer(self, entity_seeds: np.ndarray, named: list[int], top_facts: np.ndarray, fact_scores: np.ndarray):
+        """A function from a hit's path (node indexes) to its Explanation; the parts every hit
+        shares are built once."""
+        view, data = self._view, self._view.data
         seed_facts = tuple(
             SeedFact(data.entity_names[data.fact_subjects[f]], data.fact_relations[f],
                      data.entity_names[data.fact_objects[f]], round(float(fact_scores[f]), 6))
@@ -78,20 +85,13 @@ class GraphRetriever:
         )
         seeded = np.flatnonzero(entity_seeds)
         seed_names = tuple(data.entity_names[e] for e in seeded[np.argsort(-entity_seeds[seeded], kind="stable")])
-        named = tuple(data.entity_names[e] for e in np.flatnonzero(question_entities))
-        top = top_indexes(passage_ranks, k).tolist()
-        paths = view.paths_from_seeds(top, entity_seeds)
-        return [
-            Ranked(passage, float(passage_ranks[passage]),
-                   Explanation("hippograph", seed_facts, seed_names, view.describe_path(paths[passage]), named))
-            for passage in top
-        ]
+        question_names = tuple(data.entity_names[e] for e in named)
+        return lambda path: Explanation("hippograph", seed_facts, seed_names, view.describe_path(path), question_names)
 
-    def _question_entity_seeds(self, question: str) -> np.ndarray:
+    def _question_entity_seeds(self, named: list[int]) -> np.ndarray:
         weights = np.zeros(self._view.entity_count)
-        if self._config.query_entity_weight > 0:
-            for entity in self._view.entity_index.named_in_question(question):
-                weights[entity] = 1.0 / max(self._view.entity_passage_counts[entity], 1.0)
+        for entity in named:
+            weights[entity] = 1.0 / max(self._view.entity_passage_counts[entity], 1.0)
         return weights
 
     def _linked_facts(self, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
