@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .errors import ConfigError
@@ -60,17 +61,21 @@ class Config:
                     "synonym_max_neighbors", "linking_top_k", "ppr_max_iterations")
         for name in positive:
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"Config.{name} must be a positive integer, not {value!r}")
-        if not 0 < self.damping < 1:
-            raise ConfigError(f"Config.damping must lie between 0 and 1, not {self.damping!r}")
-        if self.synonym_threshold is not None and not -1 <= self.synonym_threshold <= 1:
-            raise ConfigError(f"Config.synonym_threshold is a cosine similarity in [-1, 1], not {self.synonym_threshold!r}")
+        self._check_number("damping", 0, 1, open_low=True, open_high=True)
+        if self.synonym_threshold is not None:
+            self._check_number("synonym_threshold", 0, 1)  # a cosine similarity; edge weights must be >= 0
         for name in ("query_entity_weight", "fact_weight", "passage_weight", "topic_edge_weight"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"Config.{name} must be a number >= 0, not {value!r}")
+            self._check_number(name, 0, math.inf)
         if self.query_entity_weight + self.fact_weight + self.passage_weight <= 0:
             raise ConfigError("at least one of Config.query_entity_weight, fact_weight, passage_weight must be > 0")
-        if self.passage_temperature <= 0 or self.ppr_tolerance <= 0:
-            raise ConfigError("Config.passage_temperature and ppr_tolerance must be > 0")
+        self._check_number("passage_temperature", 0, math.inf, open_low=True)
+        self._check_number("ppr_tolerance", 0, 1, open_low=True)
+
+    def _check_number(self, name: str, low: float, high: float, open_low: bool = False, open_high: bool = False) -> None:
+        value = getattr(self, name)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not number or value < low or value > high or (open_low and value == low) or (open_high and value == high):
+            interval = f"{'(' if open_low else '['}{low}, {high}{')' if open_high or high == math.inf else ']'}"
+            raise ConfigError(f"Config.{name} must be a finite number in {interval}, not {value!r}")

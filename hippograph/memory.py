@@ -129,6 +129,9 @@ class Memory:
         cached = self._views.get(namespace)
         if cached is None or cached[0] != self._store.version():
             data = self._store.graph_data(namespace)
+            if self.config.fact_weight > 0 and len(data.fact_relations) and not data.fact_has_vector.any():
+                log.warning("fact linking is on but no stored fact has a vector: facts are embedded "
+                            "only when documents are ingested with Config.fact_weight > 0")
             cached = (data.version, GraphView.build(data, self.config.topic_edge_weight))
             self._views[namespace] = cached
         return cached[1]

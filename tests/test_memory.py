@@ -335,6 +335,10 @@ def test_settings_out_of_range_are_refused():
         hippograph.Config(chunk_words=0)
     with pytest.raises(hippograph.ConfigError, match="damping"):
         hippograph.Config(damping=1.5)
+    for bad in (dict(fact_weight=float("nan")), dict(passage_temperature=None), dict(synonym_threshold=-0.2),
+                dict(topic_edge_weight=True), dict(query_entity_weight=0, passage_weight=0)):
+        with pytest.raises(hippograph.ConfigError):
+            hippograph.Config(**bad)
 
 
 def test_a_single_query_embeds_like_a_batch(embedder):

@@ -1,4 +1,4 @@
-"""The graph view of a store (nodes, weighted edges, transition matrix) and Personalized PageRank."""
+"""The graph view of a store (nodes, weighted edges, name lookup) and Personalized PageRank."""
 
 from .ppr import PageRank
 from .synonyms import SynonymIndex

@@ -32,7 +32,8 @@ class EntityIndex:
         return {index for index in found if index is not None}
 
     def named_in_question(self, question: str) -> list[int]:
-        """Entities whose names appear in the question, longest names first, never overlapping.
+        """Entities whose names appear in the question, in question order; longer names are
+        matched first and matches never overlap.
 
         A match must contain a capitalised word or a number (not counting the question's first
         word): lowercase words such as "city" or "film" name generic hubs, not the things
@@ -43,7 +44,7 @@ class EntityIndex:
         for position, word in enumerate(words):
             name_words.append(name_words[-1] + (position > 0 and (word[:1].isupper() or word[:1].isdigit())))
         taken = [False] * len(words)
-        found: list[int] = []
+        found: list[tuple[int, int]] = []  # (start, entity)
         for size in range(min(_MAX_NAME_WORDS, len(words)), 0, -1):
             for start in range(len(words) - size + 1):
                 end = start + size
@@ -51,6 +52,6 @@ class EntityIndex:
                     continue
                 index = self.lookup(" ".join(words[start:end]))
                 if index is not None:
-                    found.append(index)
+                    found.append((start, index))
                     taken[start:end] = [True] * size
-        return list(dict.fromkeys(found))
+        return list(dict.fromkeys(index for _, index in sorted(found)))

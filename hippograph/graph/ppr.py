@@ -6,7 +6,8 @@ probability d, else jump to a seed, and a walker on a node without edges jumps t
 (as igraph's PRPACK does).
 
 Because A is symmetric, z = (I - d·T)⁻¹·r equals D^½·y where (I - d·S)·y = D^-½·r and
-S = D^-½·A·D^-½ is symmetric, so y is found by conjugate gradients. Its convergence rate
+S = D^-½·A·D^-½ is symmetric, so y is found by conjugate gradients (on a node without edges,
+z is simply r). Its convergence rate
 depends on the condition number (1 + d) / (1 - d) of that system: about 20 matrix-vector
 products for 1e-8 at d = 0.7, where power iteration needs over 50. The dangling-node term
 is a rank-one correction: x = (1 - d)·z / (1 - d·(mass of z on dangling nodes)).

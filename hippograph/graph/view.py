@@ -48,7 +48,8 @@ class GraphView:
             data.fact_subjects[not_loop], data.mention_passages + entities, data.synonym_a,
             np.asarray(topic_passages, dtype=np.int64) + entities,
         ])
-        cols = np.concatenate([data.fact_objects[not_loop], data.mention_entities, data.synonym_b, topic_entities])
+        cols = np.concatenate([data.fact_objects[not_loop], data.mention_entities, data.synonym_b,
+                               np.asarray(topic_entities, dtype=np.int64)])
         weights = np.concatenate([
             np.ones(int(not_loop.sum())), np.ones(len(data.mention_passages)), data.synonym_weights,
             np.full(len(topic_passages), topic_weight),

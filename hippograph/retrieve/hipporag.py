@@ -13,13 +13,11 @@ sum to 1 and then weighted (a kind with nothing to seed gives its share to the o
   at `passage_temperature`, so the few closest passages carry the weight.
 
 PageRank with `damping` then spreads the mass along facts, mentions, synonymy and title
-edges; passages are ranked by the mass they hold. With no fact and no entity in the store,
-it falls back to dense retrieval.
+edges; passages are ranked by the mass they hold. With no entity in the store, or no seed
+weight at all, it falls back to dense retrieval.
 """
 
 from __future__ import annotations
-
-import logging
 
 import numpy as np
 
@@ -28,8 +26,6 @@ from ..graph.view import GraphView
 from ..types import Explanation, SeedFact
 from .dense import DenseRetriever
 from .ranked import Ranked, top_indexes
-
-log = logging.getLogger(__name__)
 
 
 def _min_max(scores: np.ndarray) -> np.ndarray:
@@ -101,9 +97,6 @@ class GraphRetriever:
         scores = np.zeros(len(data.fact_relations))
         linkable = np.flatnonzero(data.fact_has_vector)
         if self._config.fact_weight <= 0 or len(linkable) == 0:
-            if self._config.fact_weight > 0:
-                log.warning("fact linking is on but no stored fact has a vector: facts are embedded "
-                            "only when documents are ingested with Config.fact_weight > 0")
             return scores, np.zeros(0, dtype=np.int64)
         scores[linkable] = _min_max((data.fact_vectors[linkable] @ query_vector).astype(np.float64))
         return scores, linkable[top_indexes(scores[linkable], self._config.linking_top_k)]
