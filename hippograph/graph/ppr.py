@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg.blas import daxpy, ddot
 
 
 class PageRank:
@@ -51,19 +52,21 @@ class PageRank:
         if system is None:
             identity = sp.identity(self._symmetric.shape[0], format="csr")
             system = self._systems[damping] = (identity - damping * self._symmetric).tocsr()
+        # In-place BLAS vector updates: temporaries cost as much as the matrix product here.
         y = np.zeros_like(b)
         residual = b.copy()
         direction = residual.copy()
-        rr = residual @ residual
-        stop = (tolerance * np.sqrt(b @ b)) ** 2
+        rr = ddot(residual, residual)
+        stop = tolerance**2 * rr
         for _ in range(max_iterations):
             if rr <= stop:
                 break
             product = system @ direction
-            step = rr / (direction @ product)
-            y += step * direction
-            residual -= step * product
-            rr_next = residual @ residual
-            direction = residual + (rr_next / rr) * direction
+            step = rr / ddot(direction, product)
+            daxpy(direction, y, a=step)
+            daxpy(product, residual, a=-step)
+            rr_next = ddot(residual, residual)
+            direction *= rr_next / rr
+            direction += residual
             rr = rr_next
         return y
