@@ -1,4 +1,4 @@
-"""The `hippograph` command: ingest, query, stats and delete on a store folder."""
+"""The `hippograph` command: ingest, query, answer, stats and delete on a store folder."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .errors import HippographError
+from .errors import HippographError, SourceError
 from .extract import PrecomputedExtractor
-from .memory import METHODS, Memory
+from .llm import LLMSettings
+from .memory import EXTRACTORS, METHODS, Memory
 from .types import Hits
 
 
@@ -28,11 +29,23 @@ def build_parser() -> argparse.ArgumentParser:
                              help="store folder (default: $HIPPOGRAPH_STORE)")
         return command
 
-    ingest = with_store(commands.add_parser("ingest", help="add .jsonl/.json/.txt/.md files or folders"))
-    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    def with_llm(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = command.add_argument_group("LLM endpoint (any OpenAI-compatible server)")
+        group.add_argument("--llm-url", help="base URL, e.g. http://127.0.0.1:8080/v1 (default: $OPENAI_BASE_URL)")
+        group.add_argument("--llm-model", help="model name (default: $HIPPOGRAPH_LLM_MODEL)")
+        group.add_argument("--llm-concurrency", type=int, help="calls in flight at once (default 4)")
+        group.add_argument("--llm-timeout", type=float, help="seconds to wait for one answer (default 120)")
+        return command
+
+    ingest = with_llm(with_store(commands.add_parser("ingest", help="add .jsonl/.json/.txt/.md files or folders")))
+    ingest.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.add_argument("--triples", type=Path, metavar="FILE",
                         help="import extracted triples (JSONL by id, or HippoRAG OpenIE JSON) instead of running spaCy")
+    ingest.add_argument("--extractor", choices=EXTRACTORS, default="spacy",
+                        help="spacy (offline, default) or llm (OpenIE by the configured LLM, cached)")
+    ingest.add_argument("--retry-failed", action="store_true",
+                        help="extract again the passages whose extraction failed (after ingesting PATHs, if any)")
 
     query = with_store(commands.add_parser("query", help="retrieve the passages that answer a question"))
     query.add_argument("text")
@@ -40,29 +53,42 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--method", choices=METHODS, default="hippograph")
     query.add_argument("--json", action="store_true", help="print one JSON object with a 'hits' list")
 
+    answer = with_llm(with_store(commands.add_parser("answer", help="answer a question with the LLM, citing passages")))
+    answer.add_argument("text")
+    answer.add_argument("-k", type=int, default=5, help="passages given to the LLM (default 5)")
+    answer.add_argument("--method", choices=METHODS, default="hippograph")
+    answer.add_argument("--json", action="store_true", help="print one JSON object: answer, citations, hits")
+
     stats = with_store(commands.add_parser("stats", help="count what the store holds"))
     stats.add_argument("--json", action="store_true")
 
     delete = with_store(commands.add_parser("delete", help="delete a document and all only it supported"))
     delete.add_argument("document_id")
 
-    benchmark = commands.add_parser("eval", help="benchmarks: `hippograph eval retrieval --help`")
-    benchmark.add_argument("benchmark", choices=("retrieval",))
+    benchmark = commands.add_parser("eval", help="benchmarks: `hippograph eval retrieval --help`, `eval qa --help`")
+    benchmark.add_argument("benchmark", choices=("retrieval", "qa"))
     return parser
+
+
+def llm_settings(args: argparse.Namespace) -> LLMSettings:
+    """LLM settings from the environment, with the command line's --llm-* options on top."""
+    return LLMSettings.from_env(base_url=args.llm_url, model=args.llm_model,
+                                max_concurrency=args.llm_concurrency, timeout=args.llm_timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:2] == ["eval", "retrieval"]:
-        from .eval.retrieval import main as eval_retrieval
+    if argv[:1] == ["eval"] and argv[1:2] in (["retrieval"], ["qa"]):
+        from .eval import qa, retrieval
 
-        return eval_retrieval(argv[2:])
+        return (retrieval if argv[1] == "retrieval" else qa).main(argv[2:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         triples = getattr(args, "triples", None)
-        extractor = PrecomputedExtractor(triples) if triples else None
-        with Memory(args.store, create=args.command == "ingest", extractor=extractor) as memory:
+        extractor = PrecomputedExtractor(triples) if triples else getattr(args, "extractor", None)
+        llm = llm_settings(args) if hasattr(args, "llm_url") else None
+        with Memory(args.store, create=args.command == "ingest", extractor=extractor, llm=llm) as memory:
             return COMMANDS[args.command](memory, args)
     except HippographError as err:
         print(f"hippograph: error: {err}", file=sys.stderr)
@@ -73,8 +99,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _ingest(memory: Memory, args: argparse.Namespace) -> int:
-    report = memory.ingest(args.paths, progress=not args.quiet)
-    print(report)
+    if not args.paths and not args.retry_failed:
+        raise SourceError("nothing to ingest: give one or more PATHs, or --retry-failed")
+    if args.paths:
+        print(memory.ingest(args.paths, progress=not args.quiet))
+    if args.retry_failed:
+        print("retried failed extractions:", memory.retry_failed(progress=not args.quiet))
+    else:
+        failed = memory.stats().failed_extractions
+        if failed:
+            print(f"{failed} passage(s) in the store have a failed extraction; run with --retry-failed to try again")
+    return 0
+
+
+def _answer(memory: Memory, args: argparse.Namespace) -> int:
+    answer = memory.answer(args.text, k=args.k, method=args.method)
+    print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else answer)
     return 0
 
 
@@ -117,7 +157,7 @@ def _delete(memory: Memory, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"ingest": _ingest, "query": _query, "stats": _stats, "delete": _delete}
+COMMANDS = {"ingest": _ingest, "query": _query, "answer": _answer, "stats": _stats, "delete": _delete}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -36,6 +36,8 @@ class Config:
         topic_edge_weight: weight of the edge between a passage and the entity its title
             names (0: no such edges).
         damping: PageRank damping (probability of following an edge).
+        llm_fact_filter: let the configured LLM drop linked facts that do not bear on the
+            question (HippoRAG 2's recognition memory); only acts when fact_weight > 0.
     """
 
     chunk_words: int = 200
@@ -55,6 +57,7 @@ class Config:
     damping: float = 0.7
     ppr_tolerance: float = 1e-5  # relative residual; MuSiQue top-10 lists are the same as at 1e-9
     ppr_max_iterations: int = 200
+    llm_fact_filter: bool = False
 
     def __post_init__(self) -> None:
         positive = ("chunk_words", "embedding_batch_size", "ingest_batch_size", "extract_processes",

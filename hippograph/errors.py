@@ -30,3 +30,20 @@ class ModelError(HippographError):
 
 class QueryError(HippographError):
     """A query cannot be run as given (empty text, bad k, unknown method)."""
+
+
+class LLMError(HippographError):
+    """An LLM endpoint cannot be used: unreachable, refusing the credentials or the model."""
+
+
+class LLMNotConfigured(LLMError):
+    """An LLM feature was asked for but no endpoint or model is set."""
+
+
+class LLMCallFailed(LLMError):
+    """One model call kept failing (server errors, timeouts, unreadable output); the work goes on
+    without its result and records the failure."""
+
+
+class LLMOutputError(LLMCallFailed):
+    """A model's output could not be read as the JSON asked for."""

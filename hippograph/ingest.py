@@ -59,19 +59,33 @@ class Ingestor:
         report = IngestReport()
         self._synonyms = {}  # loaded afresh: deletes may have happened since the last call
         todo = self._changed(self._usable(documents, report), report)
-        if todo:
+        return self._in_batches(todo, self._write, report, started, progress, desc="ingest", unit="doc")
+
+    def retry_failed(self, namespace: str | None = None, progress: bool = True) -> IngestReport:
+        """Extract again the passages stored with a recorded extraction failure and add what the
+        extractor finds now; passages that fail again keep a (new) failure record."""
+        started = time.perf_counter()
+        self._synonyms = {}
+        failed = self._store.failed_passages(namespace)
+        return self._in_batches(failed, self._write_retried, IngestReport(), started, progress, desc="retry",
+                                unit="passage")
+
+    def _in_batches(self, items: list, write, report: IngestReport, started: float, progress: bool,
+                    desc: str, unit: str) -> IngestReport:
+        """Write `items` in batches of `ingest_batch_size` (one transaction each), with progress."""
+        if items:
             before = self._store.stats()
             size = self._config.ingest_batch_size
-            with tqdm(total=len(todo), unit="doc", desc="ingest", disable=not progress) as bar:
-                for start in range(0, len(todo), size):
-                    batch = todo[start : start + size]
-                    self._write(batch, report)
+            with tqdm(total=len(items), unit=unit, desc=desc, disable=not progress) as bar:
+                for start in range(0, len(items), size):
+                    batch = items[start : start + size]
+                    write(batch, report)
                     bar.update(len(batch))
             after = self._store.stats()
             report.entities = after.entities - before.entities
             report.facts = after.facts - before.facts
         report.seconds = time.perf_counter() - started
-        log.info("ingest: %s", report)
+        log.info("%s: %s", desc, report)
         return report
 
     def _changed(self, documents: list[Document], report: IngestReport) -> list[tuple[Document, bool]]:
@@ -106,12 +120,20 @@ class Ingestor:
 
     def _write(self, batch: list[tuple[Document, bool]], report: IngestReport) -> None:
         write = WriteBatch()
-        passages = self._passages(batch, write, report)
-        texts = self._graph_records(passages, self._extractor.extract(passages), write)
+        self._write_passages(self._passages(batch, write, report), write, report)
+
+    def _write_retried(self, passages: list[Passage], report: IngestReport) -> None:
+        self._write_passages(passages, WriteBatch(), report)
+
+    def _write_passages(self, passages: list[Passage], write: WriteBatch, report: IngestReport) -> None:
+        """Extract, embed and store `passages` with whatever `write` already holds, in one transaction."""
+        extractions = self._extractor.extract(passages)
+        texts = self._graph_records(passages, extractions, write)
         vectors = self._vectors(texts, write, report)
         if self._config.synonym_threshold is not None:
             write.synonyms = self._synonym_edges([e for e in write.entities if e.embedding_key], vectors)
         report.passages += len(passages)
+        report.failed += sum(1 for e in extractions if e.error)
         removed = self._store.write(write, self._embedder.name)
         for index in self._synonyms.values():
             index.remove(removed)
@@ -142,10 +164,10 @@ class Ingestor:
         embed_facts = self._config.fact_weight > 0
         embed_names = self._config.synonym_threshold is not None
         texts: dict[str, str] = {}  # embedding key -> text
-        for passage in passages:
+        for passage, extraction in zip(passages, extractions):
             key = embedding_key(passage.embedding_text)
             texts[key] = passage.embedding_text
-            write.passages.append((passage, key, self._extractor.name))
+            write.passages.append((passage, key, self._extractor.name, extraction.error))
         entities = _BatchEntities(self._store, passages, extractions)
         facts: dict[str, FactRecord] = {}
         for passage, extraction in zip(passages, extractions):

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from pathlib import Path
 
+from .answer import Answerer
 from .config import Config
 from .embed.base import Embedder
 from .embed.local import LocalEmbedder
-from .errors import DocumentNotFound, QueryError, StoreError
+from .errors import ConfigError, DocumentNotFound, QueryError, StoreError
 from .extract.base import Extractor
+from .extract.llm import LLMExtractor
 from .extract.spacy_extractor import SpacyExtractor
 from .graph.view import GraphView
 from .ingest import Ingestor
+from .llm import CallCache, LLMClient, LLMSettings
 from .retrieve import DenseRetriever, GraphRetriever
+from .retrieve.recognition import FactFilter
 from .sources import Source, read_sources
 from .store.sqlite import SQLiteStore
 from .threads import single_blas_thread
-from .types import DEFAULT_NAMESPACE, Hit, Hits, IngestReport, Passage, Stats, StoredDocument
+from .types import DEFAULT_NAMESPACE, Answer, Hit, Hits, IngestReport, Passage, Stats, StoredDocument
 
 log = logging.getLogger(__name__)
 METHODS = ("hippograph", "dense")
+EXTRACTORS = ("spacy", "llm")
+LLM_CACHE_FILE = "llm-cache.sqlite"
 
 
 class Memory:
@@ -30,6 +37,12 @@ class Memory:
     Models load on first use, so opening a memory and reading stats is instant.
     Pass `embedder` / `extractor` to share loaded models between memories, and
     `create=False` to refuse a folder that holds no store yet.
+
+    `extractor` is an Extractor, "spacy" (the offline default) or "llm" (OpenIE by the LLM of
+    `llm`). `llm` says where the LLM is; by default it is read from OPENAI_BASE_URL,
+    OPENAI_API_KEY and HIPPOGRAPH_LLM_MODEL, and nothing calls it unless an LLM feature is
+    used (the "llm" extractor, `answer`, `Config.llm_fact_filter`). Model calls are cached in
+    `<folder>/llm-cache.sqlite`.
     """
 
     def __init__(
@@ -38,14 +51,39 @@ class Memory:
         config: Config | None = None,
         *,
         embedder: Embedder | None = None,
-        extractor: Extractor | None = None,
+        extractor: Extractor | str | None = None,
+        llm: LLMSettings | LLMClient | None = None,
         create: bool = True,
     ) -> None:
         self.config = config or Config()
+        if isinstance(extractor, str) and extractor not in EXTRACTORS:
+            raise ConfigError(f"unknown extractor {extractor!r}; use one of {', '.join(EXTRACTORS)} or an Extractor")
         self._store = SQLiteStore(path, create=create)
+        self._llm_client = llm if isinstance(llm, LLMClient) else None
+        self._llm_settings = llm if isinstance(llm, LLMSettings) else None
         self._embedder = embedder or LocalEmbedder(self.config.embedding_model, self.config.embedding_batch_size)
-        self._extractor = extractor or SpacyExtractor(self.config.spacy_model, processes=self.config.extract_processes)
+        if extractor == "llm":
+            extractor = LLMExtractor(self.llm)
+        elif extractor is None or extractor == "spacy":
+            extractor = SpacyExtractor(self.config.spacy_model, processes=self.config.extract_processes)
+        self._extractor = extractor
         self._views: dict[str, tuple[int, GraphView]] = {}  # namespace -> (store version, view)
+
+    @property
+    def extractor_name(self) -> str:
+        return self._extractor.name
+
+    @property
+    def embedding_model_name(self) -> str:
+        return self._embedder.name
+
+    @property
+    def llm(self) -> LLMClient:
+        """The LLM client (made on first use); LLMNotConfigured when no endpoint is set."""
+        if self._llm_client is None:
+            settings = self._llm_settings or LLMSettings.from_env()
+            self._llm_client = LLMClient(settings, CallCache(self._store.path.parent / LLM_CACHE_FILE))
+        return self._llm_client
 
     # -- writing -------------------------------------------------------------
 
@@ -58,7 +96,23 @@ class Memory:
         documents = read_sources(sources)
         self._check_embedding_model()
         ingestor = Ingestor(self._store, self._extractor, self._embedder, self.config)
-        return ingestor.ingest(documents, progress=progress)
+        return self._with_llm_usage(lambda: ingestor.ingest(documents, progress=progress))
+
+    def retry_failed(self, *, namespace: str | None = None, progress: bool = True) -> IngestReport:
+        """Extract again every passage whose extraction failed (see `Stats.failed_extractions`),
+        in one namespace or all."""
+        self._check_embedding_model()
+        ingestor = Ingestor(self._store, self._extractor, self._embedder, self.config)
+        return self._with_llm_usage(lambda: ingestor.retry_failed(namespace, progress=progress))
+
+    def _with_llm_usage(self, work) -> IngestReport:
+        """Run an ingest and add to its report what the extractor's model calls cost."""
+        client = getattr(self._extractor, "client", None)
+        before = dataclasses.replace(client.usage) if isinstance(client, LLMClient) else None
+        report = work()
+        if before is not None:
+            report.llm_usage = str(client.usage.since(before))
+        return report
 
     def delete(self, document_id: str, *, namespace: str = DEFAULT_NAMESPACE) -> None:
         """Delete a document and every passage, entity, fact and edge only it supported."""
@@ -79,7 +133,10 @@ class Memory:
             return Hits()
         self._check_embedding_model()
         query_vector = self._embedder.embed([text])[0]
-        retriever = GraphRetriever(view, self.config) if method == "hippograph" else DenseRetriever(view)
+        if method == "dense":
+            retriever = DenseRetriever(view)
+        else:
+            retriever = GraphRetriever(view, self.config, FactFilter(self.llm) if self.config.llm_fact_filter else None)
         with single_blas_thread():
             ranked = retriever.retrieve(text, query_vector, k)
         passages = self._store.passages(view.data.passage_ids[r.passage] for r in ranked)
@@ -88,6 +145,16 @@ class Memory:
             passage = passages[view.data.passage_ids[r.passage]]
             hits.append(Hit(passage.id, passage.document_id, passage.title, passage.text, r.score, r.explanation))
         return hits
+
+    def answer(self, question: str, k: int = 5, *, method: str = "hippograph",
+               namespace: str = DEFAULT_NAMESPACE) -> Answer:
+        """An LLM's short answer to `question` from the `k` passages `query` retrieves, citing
+        the passages it used. Needs an LLM endpoint (see `Memory`)."""
+        client = self.llm
+        hits = self.query(question, k, method=method, namespace=namespace)
+        if not hits:
+            return Answer(question, "unknown", (), hits)
+        return Answerer(client).answer(question, hits)
 
     def get(self, passage_id: str) -> Passage:
         """A stored passage by id."""
@@ -107,6 +174,8 @@ class Memory:
 
     def close(self) -> None:
         self._store.close()
+        if self._llm_client is not None:
+            self._llm_client.close()
 
     def __enter__(self) -> "Memory":
         return self

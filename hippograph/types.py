@@ -49,10 +49,12 @@ class Triple:
 
 @dataclass
 class Extraction:
-    """What an extractor found in one passage: entity phrases and triples."""
+    """What an extractor found in one passage: entity phrases and triples; `error` says why
+    extraction failed (the passage is stored with the failure recorded, to retry later)."""
 
     entities: list[str] = field(default_factory=list)
     triples: list[Triple] = field(default_factory=list)
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,30 @@ class Hits(list):
 
 
 @dataclass(frozen=True)
+class Answer:
+    """An LLM's answer to a question from retrieved passages, with the passages it cites."""
+
+    question: str
+    text: str
+    citations: tuple[Hit, ...]  # the retrieved passages the answer rests on, as the model cited them
+    hits: Hits  # every passage given to the model, best first
+
+    def __str__(self) -> str:
+        sources = [f"  [{self.hits.index(hit) + 1}] {hit.title or hit.document_id} ({hit.document_id})"
+                   for hit in self.citations]
+        return self.text + ("\ncited:\n" + "\n".join(sources) if sources else "\n(no passage cited)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of an answer (as `hippograph answer --json` prints it)."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "citations": [hit.id for hit in self.citations],
+            "hits": [hit.to_dict() for hit in self.hits],
+        }
+
+
+@dataclass(frozen=True)
 class StoredDocument:
     """A document as the store keeps it, with the ids of its passages."""
 
@@ -158,13 +184,20 @@ class IngestReport:
     facts: int = 0
     embedded: int = 0
     seconds: float = 0.0
+    failed: int = 0  # passages stored with a recorded extraction failure
+    llm_usage: str | None = None  # model calls, cache hits and tokens, when an LLM extracted
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.added} added, {self.replaced} replaced, {self.unchanged} unchanged, "
             f"{self.skipped} skipped; {self.passages} passages written, entities {self.entities:+d}, "
             f"facts {self.facts:+d}, {self.embedded} texts embedded in {self.seconds:.1f} s"
         )
+        if self.failed:
+            text += f"; extraction failed for {self.failed} passage(s) (retry with --retry-failed)"
+        if self.llm_usage:
+            text += f"\n{self.llm_usage}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -180,6 +213,7 @@ class Stats:
     embeddings: int
     path: str
     size_bytes: int
+    failed_extractions: int = 0  # passages stored without the graph records extraction failed to give
 
     def __str__(self) -> str:
         return "\n".join(f"{name}: {value}" for name, value in self.__dict__.items())

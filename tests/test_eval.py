@@ -66,7 +66,7 @@ def test_eval_retrieval_rejects_unknown_methods(tmp_path, capsys):
 
 
 def test_config_overrides_are_parsed_and_checked():
-    from hippograph.eval.retrieval import config_from
+    from hippograph.eval.bench import config_from
 
     config = config_from(["damping=0.5", "synonym_threshold=null", "fact_weight=0.1"])
     assert (config.damping, config.synonym_threshold, config.fact_weight) == (0.5, None, 0.1)

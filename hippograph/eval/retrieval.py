@@ -1,7 +1,7 @@
 """The retrieval benchmark: index a corpus, ask every question with each method, report Recall@k.
 
     python pipelines/eval_retrieval.py --corpus CORPUS.jsonl --questions Q.jsonl \\
-        [--triples T.jsonl] [--extractor spacy|precomputed] --methods dense,hippograph \\
+        [--triples T.jsonl] [--extractor spacy|precomputed|llm] --methods dense,hippograph \\
         --k 1,2,5,10 --store DIR --json OUT.json
 
 A hit counts for its document id, which is how corpus records and `supporting_ids` name passages.
@@ -13,76 +13,44 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shutil
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from ..config import Config
-from ..embed.local import LocalEmbedder
 from ..errors import HippographError
-from ..extract import PrecomputedExtractor, SpacyExtractor
 from ..memory import METHODS, Memory
+from .bench import add_corpus_arguments, config_from, indexed_memory
 from .metrics import recall_at_k
 from .questions import Question, load_questions
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eval_retrieval", description="Recall@k of retrieval methods on a QA set.")
-    parser.add_argument("--corpus", type=Path, required=True, help="JSONL records {id, title, text}")
-    parser.add_argument("--questions", type=Path, required=True, help="JSONL {id, question, answers, supporting_ids}")
-    parser.add_argument("--triples", type=Path, help="precomputed triples (implies --extractor precomputed)")
-    parser.add_argument("--extractor", choices=("spacy", "precomputed"), help="default: precomputed with --triples, else spacy")
+    add_corpus_arguments(parser)
     parser.add_argument("--methods", default="dense,hippograph", help="comma-separated: " + ", ".join(METHODS))
     parser.add_argument("--k", default="1,2,5,10", help="comma-separated cut-offs")
-    parser.add_argument("--store", type=Path, required=True, help="store folder (emptied first unless --reuse)")
-    parser.add_argument("--reuse", action="store_true", help="keep what the store holds (re-ingest is a no-op)")
-    parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a Config field, e.g. --set damping=0.5 (repeatable)")
     return parser
 
 
-def config_from(settings: list[str]) -> Config:
-    """A Config with NAME=VALUE overrides, each value read as JSON (numbers, null) or else as text."""
-    fields = {f.name for f in dataclasses.fields(Config)}
-    overrides = {}
-    for setting in settings:
-        name, sep, value = setting.partition("=")
-        if not sep or name not in fields:
-            raise HippographError(f"--set {setting!r}: use NAME=VALUE with a Config field ({', '.join(sorted(fields))})")
-        try:
-            overrides[name] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[name] = value
-    return Config(**overrides)
-
-
-def run(args: argparse.Namespace) -> dict:
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+def parse_methods(text: str) -> list[str]:
+    methods = [m.strip() for m in text.split(",") if m.strip()]
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise HippographError(f"unknown method(s) {', '.join(unknown)}; use {', '.join(METHODS)}")
+    return methods
+
+
+def run(args: argparse.Namespace) -> dict:
+    methods = parse_methods(args.methods)
     ks = sorted({int(k) for k in args.k.split(",")})
-    extractor_kind = args.extractor or ("precomputed" if args.triples else "spacy")
-    if extractor_kind == "precomputed" and not args.triples:
-        raise HippographError("--extractor precomputed needs --triples FILE")
     questions = load_questions(args.questions)
     config = config_from(args.settings)
-    embedder = LocalEmbedder(config.embedding_model, config.embedding_batch_size)
-    embedder.embed(["load the model before the clock starts"])
-    extractor = PrecomputedExtractor(args.triples) if extractor_kind == "precomputed" else SpacyExtractor(config.spacy_model)
-    if args.store.exists() and not args.reuse:
-        shutil.rmtree(args.store)
-
-    with Memory(args.store, config, embedder=embedder, extractor=extractor) as memory:
-        started = time.perf_counter()
-        report = memory.ingest(args.corpus)
-        index_s = time.perf_counter() - started
+    memory, report, index_s = indexed_memory(args, config)
+    with memory:
         memory.query("build the graph view before the clock starts", k=1)
         per_question, latencies = _ask(memory, questions, methods, max(ks))
+        extractor_name = memory.extractor_name
 
     scores = {
         method: {f"recall@{k}": float(np.mean([recall_at_k(q[method], q["supporting_ids"], k) for q in per_question]))
@@ -101,7 +69,7 @@ def run(args: argparse.Namespace) -> dict:
         },
         "config": {
             "corpus": str(args.corpus), "questions": str(args.questions), "questions_count": len(questions),
-            "extractor": extractor.name, "embedding_model": embedder.name, "ingest": str(report),
+            "extractor": extractor_name, "embedding_model": memory.embedding_model_name, "ingest": str(report),
             **dataclasses.asdict(config),
         },
     }

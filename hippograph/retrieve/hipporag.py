@@ -26,6 +26,7 @@ from ..graph.view import GraphView
 from ..types import Explanation, SeedFact
 from .dense import DenseRetriever
 from .ranked import Ranked, top_indexes
+from .recognition import FactFilter
 
 
 def _min_max(scores: np.ndarray) -> np.ndarray:
@@ -41,10 +42,13 @@ def _unit_sum(weights: np.ndarray) -> np.ndarray:
 
 
 class GraphRetriever:
-    def __init__(self, view: GraphView, config: Config) -> None:
+    """`fact_filter`, when given, lets an LLM drop linked facts that do not bear on the question."""
+
+    def __init__(self, view: GraphView, config: Config, fact_filter: FactFilter | None = None) -> None:
         self._view = view
         self._config = config
         self._dense = DenseRetriever(view)
+        self._fact_filter = fact_filter
 
     def retrieve(self, question: str, query_vector: np.ndarray, k: int) -> list[Ranked]:
         view, config = self._view, self._config
@@ -56,6 +60,8 @@ class GraphRetriever:
 
         named = view.entity_index.named_in_question(question) if config.query_entity_weight > 0 else []
         fact_scores, top_facts = self._linked_facts(query_vector)
+        if self._fact_filter is not None and len(top_facts):
+            top_facts = top_facts[self._fact_filter.relevant(question, [self._fact_words(f) for f in top_facts])]
         similarity = (data.passage_vectors @ query_vector).astype(np.float64)
         passages = np.exp((similarity - similarity.max()) / config.passage_temperature)
         entity_seeds = (config.query_entity_weight * _unit_sum(self._question_entity_seeds(named))
@@ -74,15 +80,15 @@ class GraphRetriever:
         """A function from a hit's path (node indexes) to its Explanation; the parts every hit
         shares are built once."""
         view, data = self._view, self._view.data
-        seed_facts = tuple(
-            SeedFact(data.entity_names[data.fact_subjects[f]], data.fact_relations[f],
-                     data.entity_names[data.fact_objects[f]], round(float(fact_scores[f]), 6))
-            for f in top_facts
-        )
+        seed_facts = tuple(SeedFact(*self._fact_words(f), round(float(fact_scores[f]), 6)) for f in top_facts)
         seeded = np.flatnonzero(entity_seeds)
         seed_names = tuple(data.entity_names[e] for e in seeded[np.argsort(-entity_seeds[seeded], kind="stable")])
         question_names = tuple(data.entity_names[e] for e in named)
         return lambda path: Explanation("hippograph", seed_facts, seed_names, view.describe_path(path), question_names)
+
+    def _fact_words(self, fact: int) -> tuple[str, str, str]:
+        data = self._view.data
+        return data.entity_names[data.fact_subjects[fact]], data.fact_relations[fact], data.entity_names[data.fact_objects[fact]]
 
     def _question_entity_seeds(self, named: list[int]) -> np.ndarray:
         weights = np.zeros(self._view.entity_count)

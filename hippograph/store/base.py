@@ -50,6 +50,10 @@ class Store(Protocol):
     def passages(self, ids: Iterable[str]) -> dict[str, Passage]:
         ...
 
+    def failed_passages(self, namespace: str | None = None) -> list[Passage]:
+        """Passages stored with a recorded extraction failure (all namespaces when None)."""
+        ...
+
     def graph_data(self, namespace: str) -> GraphData:
         ...
 

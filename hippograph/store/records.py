@@ -39,7 +39,8 @@ class WriteBatch:
 
     replaces: list[tuple[str, str]] = field(default_factory=list)  # (namespace, document id)
     documents: list[tuple[Document, str]] = field(default_factory=list)  # (document, content hash)
-    passages: list[tuple[Passage, str, str]] = field(default_factory=list)  # (passage, embedding key, extractor)
+    # (passage, embedding key, extractor, extraction error or None); a stored passage is updated
+    passages: list[tuple[Passage, str, str, str | None]] = field(default_factory=list)
     entities: list[EntityRecord] = field(default_factory=list)
     mentions: list[tuple[str, str]] = field(default_factory=list)  # (passage id, entity id)
     facts: list[FactRecord] = field(default_factory=list)

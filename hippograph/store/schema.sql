@@ -1,4 +1,4 @@
--- hippograph SQLite store, schema version 1.
+-- hippograph SQLite store, schema version 2 (version 1 lacked passages.extraction_error).
 -- Ids are content hashes; every record carries its namespace.
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS passages (
     embedding_key TEXT NOT NULL,
     extractor     TEXT NOT NULL,
     created_at    TEXT NOT NULL,
+    extraction_error TEXT,               -- NULL: extracted; else why extraction failed (retry later)
     FOREIGN KEY (namespace, document_id) REFERENCES documents (namespace, id) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages (namespace, document_id);

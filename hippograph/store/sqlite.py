@@ -15,7 +15,7 @@ from ..errors import DocumentNotFound, StoreError
 from ..types import Passage, Stats, StoredDocument
 from .records import GraphData, WriteBatch
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 STORE_FILE = "hippograph.sqlite"
 _MAX_PARAMS = 900  # stay under SQLite's bound-parameter limit
 _BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write to finish
@@ -56,8 +56,11 @@ class SQLiteStore:
 
     def _create_schema(self) -> None:
         version = self._meta("schema_version")
-        if version is not None and version != SCHEMA_VERSION:
+        if version is not None and version not in (SCHEMA_VERSION, "1"):
             raise StoreError(f"{self.path} has schema version {version}; this hippograph reads {SCHEMA_VERSION}")
+        if version == "1":  # upgrade in place: one added column
+            self._db.execute("ALTER TABLE passages ADD COLUMN extraction_error TEXT")
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
         schema = resources.files("hippograph.store").joinpath("schema.sql").read_text()
         self._db.executescript(schema)
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
@@ -139,6 +142,15 @@ class SQLiteStore:
             found.update((row[0], Passage(*row)) for row in rows)
         return found
 
+    def failed_passages(self, namespace: str | None = None) -> list[Passage]:
+        """Passages whose extraction failed, in one namespace or all, in id order."""
+        rows = self._db.execute(
+            "SELECT id, document_id, position, title, text, namespace FROM passages "
+            "WHERE extraction_error IS NOT NULL AND (?1 IS NULL OR namespace = ?1) ORDER BY id",
+            (namespace,),
+        )
+        return [Passage(*row) for row in rows]
+
     def graph_data(self, namespace: str) -> GraphData:
         with self._transaction(write=False):  # one snapshot, even while another process writes
             return self._graph_data(namespace)
@@ -198,6 +210,8 @@ class SQLiteStore:
             documents=count("documents"), passages=count("passages"), entities=count("entities"),
             facts=count("facts"), mentions=count("mentions"), synonym_edges=count("synonyms"),
             embeddings=count("embeddings"), path=str(self.path), size_bytes=size,
+            failed_extractions=self._db.execute(
+                "SELECT COUNT(*) FROM passages WHERE extraction_error IS NOT NULL").fetchone()[0],
         )
 
     # -- writes --------------------------------------------------------------
@@ -246,10 +260,12 @@ class SQLiteStore:
             ((d.namespace, d.id, d.title, d.source, json.dumps(d.metadata, sort_keys=True), digest, now)
              for d, digest in batch.documents),
         )
-        db.executemany(
-            "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((p.id, p.namespace, p.document_id, p.position, p.title, p.text, key, extractor, now)
-             for p, key, extractor in batch.passages),
+        db.executemany(  # a passage written again (a retried extraction) keeps its row and time
+            "INSERT INTO passages (id, namespace, document_id, position, title, text, embedding_key, extractor, "
+            "created_at, extraction_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+            "SET extractor = excluded.extractor, extraction_error = excluded.extraction_error",
+            ((p.id, p.namespace, p.document_id, p.position, p.title, p.text, key, extractor, now, error)
+             for p, key, extractor, error in batch.passages),
         )
         db.executemany(
             "INSERT INTO entities VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "

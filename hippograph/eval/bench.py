@@ -1,0 +1,71 @@
+"""What the benchmark pipelines share: corpus and store arguments, Config overrides, and a
+memory with the corpus ingested (timed, models loaded before the clock starts)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+
+from ..config import Config
+from ..embed.local import LocalEmbedder
+from ..errors import HippographError
+from ..extract import PrecomputedExtractor
+from ..llm import LLMSettings
+from ..memory import Memory
+from ..types import IngestReport
+
+
+def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--corpus", type=Path, required=True, help="JSONL records {id, title, text}")
+    parser.add_argument("--questions", type=Path, required=True, help="JSONL {id, question, answers, supporting_ids}")
+    parser.add_argument("--triples", type=Path, help="precomputed triples (implies --extractor precomputed)")
+    parser.add_argument("--extractor", choices=("spacy", "precomputed", "llm"),
+                        help="default: precomputed with --triples, else spacy")
+    parser.add_argument("--store", type=Path, required=True, help="store folder (emptied first unless --reuse)")
+    parser.add_argument("--reuse", action="store_true", help="keep what the store holds (re-ingest is a no-op)")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a Config field, e.g. --set damping=0.5 (repeatable)")
+    parser.add_argument("--llm-url", help="OpenAI-compatible base URL (default: $OPENAI_BASE_URL)")
+    parser.add_argument("--llm-model", help="model name (default: $HIPPOGRAPH_LLM_MODEL)")
+
+
+def config_from(settings: list[str]) -> Config:
+    """A Config with NAME=VALUE overrides, each value read as JSON (numbers, null) or else as text."""
+    fields = {f.name for f in dataclasses.fields(Config)}
+    overrides = {}
+    for setting in settings:
+        name, sep, value = setting.partition("=")
+        if not sep or name not in fields:
+            raise HippographError(f"--set {setting!r}: use NAME=VALUE with a Config field ({', '.join(sorted(fields))})")
+        try:
+            overrides[name] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[name] = value
+    return Config(**overrides)
+
+
+def indexed_memory(args: argparse.Namespace, config: Config) -> tuple[Memory, IngestReport, float]:
+    """A Memory on `args.store` (emptied first unless --reuse) with `args.corpus` ingested, the
+    ingest time in seconds, and its report. The caller closes the memory."""
+    kind = args.extractor or ("precomputed" if args.triples else "spacy")
+    if kind == "precomputed" and not args.triples:
+        raise HippographError("--extractor precomputed needs --triples FILE")
+    embedder = LocalEmbedder(config.embedding_model, config.embedding_batch_size)
+    embedder.embed(["load the model before the clock starts"])
+    if args.store.exists() and not args.reuse:
+        shutil.rmtree(args.store)
+    extractor = PrecomputedExtractor(args.triples) if kind == "precomputed" else kind
+    llm = LLMSettings.from_env(base_url=args.llm_url, model=args.llm_model)
+    memory = Memory(args.store, config, embedder=embedder, extractor=extractor, llm=llm)
+    try:
+        started = time.perf_counter()
+        report = memory.ingest(args.corpus)
+        return memory, report, time.perf_counter() - started
+    except BaseException:
+        memory.close()
+        raise

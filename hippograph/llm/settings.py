@@ -1,0 +1,81 @@
+"""Where the LLM is and how to call it: one settings object, from arguments or the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+
+from ..errors import ConfigError, LLMNotConfigured
+
+ENVIRONMENT = {"base_url": "OPENAI_BASE_URL", "api_key": "OPENAI_API_KEY", "model": "HIPPOGRAPH_LLM_MODEL"}
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """An OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp, LM Studio).
+
+    base_url: the server's ``/v1`` URL; None means OpenAI itself (then an api_key is needed).
+    api_key: sent as a bearer token; local servers usually accept any value.
+    model: the model name the server knows.
+    temperature: 0 keeps extraction and answers repeatable (and cacheable).
+    timeout: seconds to wait for one response.
+    max_concurrency: calls in flight at once during ingest.
+    max_retries: further attempts after a rate limit, server error, timeout or unparseable
+        output; waits grow as ``backoff * 2**attempt`` seconds (a server's Retry-After wins,
+        up to ``max_backoff``).
+    """
+
+    base_url: str | None = None
+    api_key: str | None = None
+    model: str | None = None
+    temperature: float = 0.0
+    timeout: float = 120.0
+    max_concurrency: int = 4
+    max_retries: int = 3
+    backoff: float = 1.0
+    max_backoff: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("timeout", "backoff", "max_backoff", "temperature"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"LLMSettings.{name} must be a finite number >= 0, not {value!r}")
+        if self.timeout == 0:
+            raise ConfigError("LLMSettings.timeout must be > 0")
+        for name, low in (("max_concurrency", 1), ("max_retries", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"LLMSettings.{name} must be a whole number >= {low}, not {value!r}")
+
+    @classmethod
+    def from_env(cls, **overrides) -> "LLMSettings":
+        """Settings from OPENAI_BASE_URL, OPENAI_API_KEY and HIPPOGRAPH_LLM_MODEL; an override
+        that is not None wins over its variable."""
+        values = {field: os.environ.get(variable) or None for field, variable in ENVIRONMENT.items()}
+        values.update({name: value for name, value in overrides.items() if value is not None})
+        return cls(**values)
+
+    @property
+    def configured(self) -> bool:
+        """Whether an endpoint is set: a base URL, or an API key for OpenAI itself."""
+        return bool(self.base_url or self.api_key)
+
+    def require(self) -> "LLMSettings":
+        """These settings, or LLMNotConfigured naming what is missing."""
+        if not self.configured:
+            raise LLMNotConfigured(
+                "no LLM endpoint is configured: set OPENAI_BASE_URL (and OPENAI_API_KEY if the server needs "
+                "one) or pass --llm-url; hippograph never calls a model unless told where it is"
+            )
+        if not self.model:
+            raise LLMNotConfigured("no LLM model is named: set HIPPOGRAPH_LLM_MODEL or pass --llm-model")
+        return self
+
+    def describe(self) -> str:
+        """Endpoint and model for logs and reports; never the API key."""
+        return f"{self.model} at {self.base_url or 'the OpenAI API'}"
+
+    def replace(self, **changes) -> "LLMSettings":
+        return dataclasses.replace(self, **changes)
