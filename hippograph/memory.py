@@ -28,7 +28,6 @@ from .types import DEFAULT_NAMESPACE, Answer, Hit, Hits, IngestReport, Passage, 
 log = logging.getLogger(__name__)
 METHODS = ("hippograph", "dense")
 EXTRACTORS = ("spacy", "llm")
-LLM_CACHE_FILE = "llm-cache.sqlite"
 
 
 class Memory:
@@ -41,8 +40,8 @@ class Memory:
     `extractor` is an Extractor, "spacy" (the offline default) or "llm" (OpenIE by the LLM of
     `llm`). `llm` says where the LLM is; by default it is read from OPENAI_BASE_URL,
     OPENAI_API_KEY and HIPPOGRAPH_LLM_MODEL, and nothing calls it unless an LLM feature is
-    used (the "llm" extractor, `answer`, `Config.llm_fact_filter`). Model calls are cached in
-    `<folder>/llm-cache.sqlite`.
+    used (the "llm" extractor, `answer`, `Config.llm_fact_filter`). Model calls are cached
+    (see `LLMSettings.cache_path`), so extracting the same passage again costs no call.
     """
 
     def __init__(
@@ -81,8 +80,9 @@ class Memory:
     def llm(self) -> LLMClient:
         """The LLM client (made on first use); LLMNotConfigured when no endpoint is set."""
         if self._llm_client is None:
-            settings = self._llm_settings or LLMSettings.from_env()
-            self._llm_client = LLMClient(settings, CallCache(self._store.path.parent / LLM_CACHE_FILE))
+            settings = (self._llm_settings or LLMSettings.from_env()).require()
+            cache_file = settings.cache_file()
+            self._llm_client = LLMClient(settings, CallCache(cache_file) if cache_file else None)
         return self._llm_client
 
     # -- writing -------------------------------------------------------------
@@ -96,17 +96,19 @@ class Memory:
         documents = read_sources(sources)
         self._check_embedding_model()
         ingestor = Ingestor(self._store, self._extractor, self._embedder, self.config)
-        return self._with_llm_usage(lambda: ingestor.ingest(documents, progress=progress))
+        return self._with_llm_usage(lambda: ingestor.ingest(documents, progress=progress), progress)
 
     def retry_failed(self, *, namespace: str | None = None, progress: bool = True) -> IngestReport:
         """Extract again every passage whose extraction failed (see `Stats.failed_extractions`),
         in one namespace or all."""
         self._check_embedding_model()
         ingestor = Ingestor(self._store, self._extractor, self._embedder, self.config)
-        return self._with_llm_usage(lambda: ingestor.retry_failed(namespace, progress=progress))
+        return self._with_llm_usage(lambda: ingestor.retry_failed(namespace, progress=progress), progress)
 
-    def _with_llm_usage(self, work) -> IngestReport:
+    def _with_llm_usage(self, work, progress: bool) -> IngestReport:
         """Run an ingest and add to its report what the extractor's model calls cost."""
+        if hasattr(self._extractor, "progress"):  # the LLM extractor's per-passage bar
+            self._extractor.progress = progress
         client = getattr(self._extractor, "client", None)
         before = dataclasses.replace(client.usage) if isinstance(client, LLMClient) else None
         report = work()

@@ -115,13 +115,18 @@ def _messages(task: str) -> list[dict]:
     return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": task}]
 
 
+def _has_word(text: str) -> bool:
+    """Whether a phrase holds a letter or digit (not empty, not a placeholder such as "...")."""
+    return any(c.isalnum() for c in text)
+
+
 def entity_list(value: Any) -> list[str]:
     """Entity names from {"entities": [...]} (or a bare list): strings kept once, in order."""
     items = value.get("entities", value.get("named_entities")) if isinstance(value, dict) else value
     if not isinstance(items, list):
         raise LLMOutputError(f"expected a list of entities, got {type(items).__name__}")
     names = [" ".join(item.split()) for item in items if isinstance(item, str)]
-    return list(dict.fromkeys(name for name in names if name))
+    return list(dict.fromkeys(name for name in names if _has_word(name)))
 
 
 def triple_list(value: Any) -> list[list[str]]:
@@ -135,7 +140,7 @@ def triple_list(value: Any) -> list[list[str]]:
         if isinstance(item, dict):
             item = [item.get("subject"), item.get("relation", item.get("predicate")), item.get("object")]
         parts = [" ".join(p.split()) if isinstance(p, str) else "" for p in item] if isinstance(item, list) else []
-        if len(parts) == 3 and all(parts):
+        if len(parts) == 3 and all(_has_word(part) for part in parts):
             triples.append(parts)
         else:
             skipped += 1

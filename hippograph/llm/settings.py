@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import ConfigError, LLMNotConfigured
 
-ENVIRONMENT = {"base_url": "OPENAI_BASE_URL", "api_key": "OPENAI_API_KEY", "model": "HIPPOGRAPH_LLM_MODEL"}
+ENVIRONMENT = {"base_url": "OPENAI_BASE_URL", "api_key": "OPENAI_API_KEY", "model": "HIPPOGRAPH_LLM_MODEL",
+               "cache_path": "HIPPOGRAPH_LLM_CACHE"}
+
+
+def default_cache_path() -> Path:
+    """$XDG_CACHE_HOME/hippograph/llm-calls.sqlite, else ~/.cache/hippograph/llm-calls.sqlite."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "hippograph" / "llm-calls.sqlite"
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,9 @@ class LLMSettings:
     max_retries: further attempts after a rate limit, server error, timeout or unparseable
         output; waits grow as ``backoff * 2**attempt`` seconds (a server's Retry-After wins,
         up to ``max_backoff``).
+    cache_path: the SQLite file caching model calls, shared by every store (calls are keyed by
+        model, prompt version and input, so sharing is safe); None: `default_cache_path()`.
+    use_cache: False makes every call afresh and stores nothing.
     """
 
     base_url: str | None = None
@@ -36,6 +46,8 @@ class LLMSettings:
     max_retries: int = 3
     backoff: float = 1.0
     max_backoff: float = 60.0
+    cache_path: str | Path | None = None
+    use_cache: bool = True
 
     def __post_init__(self) -> None:
         for name in ("timeout", "backoff", "max_backoff", "temperature"):
@@ -77,5 +89,6 @@ class LLMSettings:
         """Endpoint and model for logs and reports; never the API key."""
         return f"{self.model} at {self.base_url or 'the OpenAI API'}"
 
-    def replace(self, **changes) -> "LLMSettings":
-        return dataclasses.replace(self, **changes)
+    def cache_file(self) -> Path | None:
+        """Where model calls are cached, or None when caching is off."""
+        return (Path(self.cache_path) if self.cache_path else default_cache_path()) if self.use_cache else None
