@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 DEMO_STORE := .demo/store
 DEMO_QUESTION := Where was the founder of Brightwater Labs born?
 
-.PHONY: demo test install dev clean
+.PHONY: demo test test-fast install dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -e .
 	touch $@
 
+# The dev extras compile llama-cpp-python (no binary wheel): about 5 minutes the first time, then
+# pip's cache keeps the built wheel.
 $(VENV)/.dev-installed: $(VENV)/.installed
-	$(PIP) install -e ".[dev]"
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) install -e ".[dev]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -34,6 +36,9 @@ demo: install
 
 test: dev
 	$(BIN)/python -m pytest
+
+test-fast: dev
+	$(BIN)/python -m pytest -m "not slow"
 
 clean:
 	rm -rf .demo $(VENV)

@@ -17,7 +17,7 @@ from .extract.llm import LLMExtractor
 from .extract.spacy_extractor import SpacyExtractor
 from .graph.view import GraphView
 from .ingest import Ingestor
-from .llm import CallCache, LLMClient, LLMSettings
+from .llm import LLMClient, LLMSettings
 from .retrieve import DenseRetriever, GraphRetriever
 from .retrieve.recognition import FactFilter
 from .sources import Source, read_sources
@@ -80,9 +80,7 @@ class Memory:
     def llm(self) -> LLMClient:
         """The LLM client (made on first use); LLMNotConfigured when no endpoint is set."""
         if self._llm_client is None:
-            settings = (self._llm_settings or LLMSettings.from_env()).require()
-            cache_file = settings.cache_file()
-            self._llm_client = LLMClient(settings, CallCache(cache_file) if cache_file else None)
+            self._llm_client = LLMClient(self._llm_settings or LLMSettings.from_env())
         return self._llm_client
 
     # -- writing -------------------------------------------------------------

@@ -53,13 +53,17 @@ class Usage:
 
 
 class LLMClient:
-    """JSON results from chat completions, with retries, format fallback, a cache and usage counts."""
+    """JSON results from chat completions, with retries, format fallback, a cache and usage counts.
 
-    def __init__(self, settings: LLMSettings, cache: CallCache | None = None) -> None:
+    The cache is the file `settings.cache_file()` names (none when `settings.use_cache` is off).
+    """
+
+    def __init__(self, settings: LLMSettings) -> None:
         import openai
 
         self.settings = settings.require()
-        self.cache = cache
+        cache_file = settings.cache_file()
+        self.cache = CallCache(cache_file) if cache_file else None
         self.usage = Usage()
         self._openai = openai
         self._client = openai.OpenAI(
