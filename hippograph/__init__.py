@@ -4,9 +4,13 @@ from importlib import resources
 from pathlib import Path
 
 from .config import Config
-from .errors import ConfigError, DocumentNotFound, HippographError, ModelError, QueryError, SourceError, StoreError
+from .errors import (
+    ConfigError, DocumentNotFound, HippographError, LLMCallFailed, LLMError, LLMNotConfigured, LLMOutputError,
+    ModelError, QueryError, SourceError, StoreError,
+)
+from .llm import LLMSettings
 from .memory import Memory
-from .types import Document, Explanation, Hit, Hits, IngestReport, Passage, SeedFact, Stats, StoredDocument
+from .types import Answer, Document, Explanation, Hit, Hits, IngestReport, Passage, SeedFact, Stats, StoredDocument
 
 __version__ = "0.1.0"
 
@@ -17,6 +21,7 @@ def sample_corpus() -> Path:
 
 
 __all__ = [
+    "Answer", "LLMCallFailed", "LLMError", "LLMNotConfigured", "LLMOutputError", "LLMSettings",
     "Config", "ConfigError", "Document", "DocumentNotFound", "Explanation", "HippographError", "Hit", "Hits",
     "IngestReport", "Memory", "ModelError", "Passage", "QueryError", "SeedFact", "SourceError",
     "Stats", "StoreError", "StoredDocument", "sample_corpus",

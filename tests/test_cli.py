@@ -65,8 +65,13 @@ def test_stats_and_delete(store, capsys):
     (["delete", "no-such-doc"], "no document with id 'no-such-doc'"),
     (["ingest", "missing.jsonl"], "no such file or folder: missing.jsonl"),
     (["query", "  "], "the query text is empty"),
+    (["ingest"], "nothing to ingest: give one or more PATHs, or --retry-failed"),
+    (["answer", "Who founded Brightwater Labs?"], "no LLM endpoint is configured"),
+    (["ingest", "x.jsonl", "--extractor", "llm"], "no LLM endpoint is configured"),
 ])
-def test_errors_exit_non_zero_with_one_line(store, capsys, args, message):
+def test_errors_exit_non_zero_with_one_line(store, capsys, monkeypatch, args, message):
+    for variable in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
     assert main([*args, "--store", str(store)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"hippograph: error: {message}") and "\n" not in err
@@ -84,3 +89,8 @@ def test_reading_commands_do_not_create_a_store(tmp_path, capsys):
     assert main(["query", "anything", "--store", str(missing)]) == 1
     assert "no store at" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_retry_failed_on_a_store_without_failures_does_nothing(store, capsys):
+    assert main(["ingest", "--retry-failed", "--store", str(store), "--quiet"]) == 0
+    assert "retried failed extractions: 0 added" in capsys.readouterr().out

@@ -74,3 +74,48 @@ def test_config_overrides_are_parsed_and_checked():
         config_from(["dampning=0.5"])
     with pytest.raises(hippograph.ConfigError, match="damping"):
         config_from(["damping=2"])
+
+
+def test_exact_match_and_f1_follow_squad_normalisation():
+    from hippograph.eval.metrics import exact_match, token_f1
+
+    assert exact_match("The Leyton.", ["Leyton"]) == 1.0
+    assert exact_match("Leyton, London", ["Leyton"]) == 0.0
+    assert token_f1("Leyton, London", ["Leyton"]) == pytest.approx(2 / 3)
+    assert token_f1("in 1998", ["nineteen ninety-eight", "1998"]) == pytest.approx(2 / 3)
+    assert token_f1("", ["x"]) == 0.0 and exact_match("x", []) == 0.0
+
+
+def test_eval_qa_scores_llm_answers_and_writes_json(tmp_path, capsys, monkeypatch):
+    from .conftest import write_jsonl
+    from .scripted_llm import KNOWN, Reply, ScriptedLLM, good_openie
+
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", [{"id": f"d{n}", "text": t} for n, t in enumerate(KNOWN)])
+    questions = write_jsonl(tmp_path / "q.jsonl", [
+        {"id": "q1", "question": "Where was the founder of Brightwater Labs born?", "answers": ["Kessel"],
+         "supporting_ids": ["d0", "d1"]},
+        {"id": "q2", "question": "Which river does Kessel lie on?", "answers": ["the Aun", "Aun river"],
+         "supporting_ids": ["d2"]},
+    ])
+
+    def respond(body, number):
+        prompt = body["messages"][-1]["content"]
+        if not prompt.startswith("Passages:"):
+            return good_openie(body)
+        return Reply(json.dumps({"answer": "Kessel" if "Brightwater" in prompt.split("Question:")[1] else "Aun river, Kessel",
+                                 "citations": [1]}))
+
+    monkeypatch.setenv("HIPPOGRAPH_LLM_CACHE", str(tmp_path / "calls.sqlite"))
+    out = tmp_path / "qa.json"
+    with ScriptedLLM(respond) as server:
+        args = ["eval", "qa", "--corpus", str(corpus), "--questions", str(questions), "--store", str(tmp_path / "s"),
+                "--extractor", "llm", "--llm-url", server.url, "--llm-model", "scripted", "-k", "2", "--json", str(out)]
+        assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "EM" in printed and "hippograph" in printed and "2 questions" in printed
+    results = json.loads(out.read_text())
+    for method in ("dense", "hippograph"):
+        assert results["methods"][method]["em"] == 0.5  # q1 exact, q2 partly right
+        assert results["methods"][method]["f1"] == pytest.approx((1 + 0.8) / 2)
+        assert results["per_question"][0][method]["cited"]
+    assert results["config"]["k"] == 2 and results["config"]["extractor"] == "llm:scripted:openie-2"

@@ -346,3 +346,15 @@ def test_a_single_query_embeds_like_a_batch(embedder):
     batch = embedder.embed(texts + ["a second text forces the batch path"])[:3]
     for text, expected in zip(texts, batch):
         np.testing.assert_allclose(embedder.embed([text])[0], expected, atol=1e-4)
+
+
+def test_a_schema_1_store_is_upgraded_in_place(sample_memory, embedder, extractor):
+    path = sample_memory.stats().path
+    sample_memory.close()
+    with sqlite3.connect(path) as db:  # what hippograph 0.1 stores looked like: no extraction_error column
+        db.execute("ALTER TABLE passages DROP COLUMN extraction_error")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with Memory(Path(path).parent, embedder=embedder, extractor=extractor) as memory:
+        assert memory.stats().failed_extractions == 0 and memory.stats().passages == 36
+        assert memory.query("Where was the founder of Brightwater Labs born?", k=1)
+        assert sql(memory, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]

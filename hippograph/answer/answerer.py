@@ -8,7 +8,7 @@ from ..errors import LLMOutputError
 from ..llm.client import LLMClient
 from ..types import Answer, Hits
 
-PROMPT_VERSION = "answer-1"
+PROMPT_VERSION = "answer-2"
 _SYSTEM = ("You answer questions from the numbered passages you are given and from nothing else. You reply "
            "with JSON only, exactly in the shape asked for.")
 _TASK = """Passages:
@@ -20,13 +20,14 @@ Answer as briefly as the question allows: a name, a date, a number or a short ph
 of the passages the answer comes from. If the passages do not contain the answer, answer "unknown" and cite \
 no passage.
 
-Reply with JSON: {{"answer": "...", "citations": [1]}}"""
-ANSWER_SCHEMA = {
-    "type": "object",
-    "properties": {"answer": {"type": "string"}, "citations": {"type": "array", "items": {"type": "integer"}}},
-    "required": ["answer", "citations"],
-    "additionalProperties": False,
-}
+Reply with a JSON object with two fields: "answer", a string, and "citations", a list of passage numbers."""
+
+
+def answer_schema(passages: int) -> dict:
+    """The reply's JSON schema; at most one citation per passage (small models otherwise count on)."""
+    citations = {"type": "array", "items": {"type": "integer"}, "maxItems": passages}
+    return {"type": "object", "properties": {"answer": {"type": "string"}, "citations": citations},
+            "required": ["answer", "citations"], "additionalProperties": False}
 
 
 class Answerer:
@@ -37,8 +38,8 @@ class Answerer:
         passages = "\n\n".join(f"[{n}] {hit.title + ': ' if hit.title else ''}{hit.text}" for n, hit in enumerate(hits, 1))
         messages = [{"role": "system", "content": _SYSTEM},
                     {"role": "user", "content": _TASK.format(passages=passages, question=question)}]
-        text, cited = self.client.json(messages, ANSWER_SCHEMA, name="answer", prompt_version=PROMPT_VERSION,
-                                       validate=lambda value: answer_and_citations(value, len(hits)))
+        text, cited = self.client.json(messages, answer_schema(len(hits)), name="answer", prompt_version=PROMPT_VERSION,
+                                       validate=lambda value: answer_and_citations(value, len(hits)), max_tokens=256)
         return Answer(question, text, tuple(hits[n - 1] for n in cited), hits)
 
 
@@ -47,8 +48,8 @@ def answer_and_citations(value: Any, passages: int) -> tuple[str, list[int]]:
     if not isinstance(value, dict) or not isinstance(value.get("answer"), (str, int, float)):
         raise LLMOutputError('expected {"answer": "...", "citations": [...]}')
     text = " ".join(str(value["answer"]).split())
-    if not text:
-        raise LLMOutputError("the model gave an empty answer")
+    if not any(c.isalnum() for c in text):
+        raise LLMOutputError(f"the model gave no answer ({text!r})")
     raw = value.get("citations") or []
     numbers = []
     for item in raw if isinstance(raw, list) else [raw]:

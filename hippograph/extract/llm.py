@@ -22,7 +22,7 @@ from ..llm.client import LLMClient
 from ..types import Extraction, Passage, Triple
 
 log = logging.getLogger(__name__)
-PROMPT_VERSION = "openie-1"
+PROMPT_VERSION = "openie-2"
 
 _SYSTEM = ("You build a knowledge graph from text. You read one passage at a time and reply with JSON only, "
            "exactly in the shape asked for.")
@@ -32,7 +32,7 @@ products, dates and quantities that a question could ask about. Write each as it
 Passage:
 {passage}
 
-Reply with JSON: {{"entities": ["...", "..."]}}"""
+Reply with a JSON object with one field, "entities": a list of strings."""
 _TRIPLES_TASK = """Write the facts this passage states as subject, relation, object triples. Use the named \
 entities below as subjects and objects wherever they fit, spelled the same way; write each relation as a short \
 verb phrase ("was born in", "directed", "is the capital of"). Replace pronouns with the names they stand for. \
@@ -43,7 +43,8 @@ Passage:
 
 Named entities: {entities}
 
-Reply with JSON: {{"triples": [{{"subject": "...", "relation": "...", "object": "..."}}]}}"""
+Reply with a JSON object with one field, "triples": a list of objects, each with the string fields \
+"subject", "relation" and "object"."""
 
 ENTITIES_SCHEMA = {
     "type": "object",
@@ -99,11 +100,11 @@ class LLMExtractor:
         try:
             entities = self.client.json(
                 _messages(_ENTITIES_TASK.format(passage=text)), ENTITIES_SCHEMA,
-                name="named_entities", prompt_version=PROMPT_VERSION, validate=entity_list,
+                name="named_entities", prompt_version=PROMPT_VERSION, validate=entity_list, max_tokens=512,
             )
             triples = self.client.json(
                 _messages(_TRIPLES_TASK.format(passage=text, entities=json.dumps(entities, ensure_ascii=False))), TRIPLES_SCHEMA,
-                name="triples", prompt_version=PROMPT_VERSION, validate=triple_list,
+                name="triples", prompt_version=PROMPT_VERSION, validate=triple_list, max_tokens=1024,
             )
         except LLMCallFailed as err:
             log.info("passage %s: %s", passage.id, err)

@@ -80,11 +80,12 @@ class LLMClient:
         return FORMATS[self._format]
 
     def json(self, messages: list[dict], schema: dict, *, name: str, prompt_version: str,
-             validate: Callable[[Any], Any]) -> Any:
+             validate: Callable[[Any], Any], max_tokens: int = 1024) -> Any:
         """The validated JSON reply to `messages`, from the cache when this model answered the
         same messages under the same prompt version before.
 
-        `validate` turns parsed JSON into the result or raises LLMOutputError.
+        `validate` turns parsed JSON into the result or raises LLMOutputError. `max_tokens`
+        bounds each reply, so a model that rambles costs a bounded time (and a retry).
         """
         key = None
         if self.cache is not None:
@@ -93,15 +94,16 @@ class LLMClient:
             if cached is not None:
                 self._count(cached=1)
                 return cached
-        result = self._call_until_valid(list(messages), schema, name, validate)
+        result = self._call_until_valid(list(messages), schema, name, validate, max_tokens)
         if key is not None:
             self.cache.put(key, self.settings.model, prompt_version, result)
         return result
 
-    def _call_until_valid(self, messages: list[dict], schema: dict, name: str, validate: Callable[[Any], Any]) -> Any:
+    def _call_until_valid(self, messages: list[dict], schema: dict, name: str, validate: Callable[[Any], Any],
+                          max_tokens: int) -> Any:
         attempt = 0
         while True:
-            text = self._complete(messages, schema, name)
+            text = self._complete(messages, schema, name, max_tokens)
             try:
                 return validate(parse_json(text))
             except LLMOutputError as err:
@@ -112,7 +114,7 @@ class LLMClient:
                 messages = messages + [{"role": "assistant", "content": text or ""}, {"role": "user", "content": _REMINDER}]
                 attempt += 1
 
-    def _complete(self, messages: list[dict], schema: dict, name: str) -> str:
+    def _complete(self, messages: list[dict], schema: dict, name: str, max_tokens: int) -> str:
         """One completion's text, retrying transient failures and stepping down formats."""
         openai, attempt = self._openai, 0
         while True:
@@ -121,6 +123,7 @@ class LLMClient:
                 self._count(calls=1)
                 response = self._client.chat.completions.create(
                     model=self.settings.model, messages=messages, temperature=self.settings.temperature,
+                    max_tokens=max_tokens,
                     **_format_arguments(FORMATS[form], schema, name),
                 )
             except (openai.BadRequestError, openai.UnprocessableEntityError, openai.InternalServerError) as err:

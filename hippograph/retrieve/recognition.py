@@ -20,7 +20,7 @@ Candidate facts:
 Which of these facts could help answer the question? Keep a fact only if it is about something the question \
 asks about or a step towards the answer.
 
-Reply with JSON: {{"relevant": [1, 2]}}"""
+Reply with a JSON object with one field, "relevant": a list of the numbers of the facts to keep."""
 FILTER_SCHEMA = {
     "type": "object",
     "properties": {"relevant": {"type": "array", "items": {"type": "integer"}}},
@@ -41,7 +41,7 @@ class FactFilter:
         messages = [{"role": "system", "content": "You judge which facts matter for a question. Reply with JSON only."},
                     {"role": "user", "content": _TASK.format(question=question, facts=listing)}]
         kept = self.client.json(messages, FILTER_SCHEMA, name="relevant_facts", prompt_version=PROMPT_VERSION,
-                                validate=lambda value: _numbers(value, len(facts)))
+                                validate=lambda value: _numbers(value, len(facts)), max_tokens=128)
         return [n - 1 for n in kept]
 
 
