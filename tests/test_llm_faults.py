@@ -192,3 +192,25 @@ def test_nothing_calls_a_model_unless_an_llm_feature_is_used(tmp_path, embedder,
             memory.answer("Where was Mira Holt born?")
     with pytest.raises(LLMNotConfigured):
         Memory(tmp_path / "llm", embedder=embedder, extractor="llm")
+
+
+@pytest.mark.parametrize("kept", [[1], []])
+def test_fact_filter_keeps_only_the_facts_the_model_picks(tmp_path, embedder, kept):
+    def respond(body, number):
+        prompt = body["messages"][-1]["content"]
+        if prompt.startswith("Question:"):
+            assert "Candidate facts:\n1. (" in prompt
+            return Reply(json.dumps({"relevant": kept + [42]}))  # 42: no such fact, ignored
+        return good_openie(body)
+
+    config = Config(fact_weight=0.2, llm_fact_filter=True)
+    with ScriptedLLM(respond) as server, open_memory(tmp_path, embedder, settings(server, tmp_path), config=config) as memory:
+        memory.ingest(documents(), progress=False)
+        unfiltered = Memory(tmp_path / "store", Config(fact_weight=0.2), embedder=embedder, extractor="llm",
+                            llm=settings(server, tmp_path))
+        with unfiltered:
+            linked = unfiltered.query("Where was Mira Holt born?", k=1)[0].explanation.seed_facts
+        hit = memory.query("Where was Mira Holt born?", k=1)[0]
+        assert len(linked) == 3
+        assert hit.explanation.seed_facts == linked[: len(kept)]
+        assert sum(1 for r in server.requests if r["messages"][-1]["content"].startswith("Question:")) == 1
