@@ -19,12 +19,13 @@ class Reply:
     status: int = 200
     delay: float = 0.0  # seconds to wait before answering (longer than the client's timeout: a stall)
     headers: dict[str, str] = field(default_factory=dict)
+    finish_reason: str = "stop"  # "length": the reply hit max_tokens
 
 
-def completion(content: str) -> dict:
+def completion(content: str, finish_reason: str = "stop") -> dict:
     return {
         "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": "scripted",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
         "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
     }
 
@@ -46,7 +47,7 @@ class ScriptedLLM:
                     number = len(server.requests)
                 reply = server.respond(body, number)
                 time.sleep(reply.delay)
-                payload = (json.dumps(completion(reply.content)) if reply.status == 200
+                payload = (json.dumps(completion(reply.content, reply.finish_reason)) if reply.status == 200
                            else json.dumps({"error": {"message": f"scripted {reply.status}", "type": "test"}}))
                 try:
                     self.send_response(reply.status)

@@ -112,10 +112,11 @@ def test_unreachable_endpoint_stops_the_ingest_and_keeps_finished_batches(tmp_pa
 
 @pytest.mark.parametrize("bad", [
     Reply("I am sorry, I cannot help with that."),  # prose
-    Reply('{"triples": [{"subject": "Mira Holt", "relation": "was born'),  # cut off
+    Reply('{"triples": [{"subject": "Mira Holt", "relation": "was born'),  # half JSON
+    Reply('{"triples": [{"subject": "Mira Holt", "relation": "was', finish_reason="length"),  # cut at max_tokens
     Reply(status=500),  # a server error that persists
     Reply('{"entities": []}', delay=3.0),  # slower than the client's timeout
-], ids=["garbage", "half-json", "server-error", "timeout"])
+], ids=["garbage", "half-json", "cut-off", "server-error", "timeout"])
 def test_a_failing_passage_is_recorded_and_retried_later(tmp_path, embedder, bad):
     broken = "Mira Holt was born in Kessel."
 
@@ -134,9 +135,11 @@ def test_a_failing_passage_is_recorded_and_retried_later(tmp_path, embedder, bad
             assert memory.stats().failed_extractions == 1
             assert memory.stats().facts == 2, "the other passages went on"
             assert rows(memory, "SELECT COUNT(*) FROM passages")[0][0] == 3, "the failed passage is stored"
-            if bad.status == 200 and not bad.delay:  # unreadable output: the retry asked again with a reminder
-                retried = [r for r in server.requests if len(r["messages"]) > 2]
+            retried = [r for r in server.requests if len(r["messages"]) > 2]
+            if bad.status == 200 and not bad.delay and bad.finish_reason == "stop":  # asked again, with a reminder
                 assert retried and "only the JSON object" in retried[0]["messages"][-1]["content"]
+            else:  # a reply cut off at max_tokens, or no reply at all: nothing to remind of
+                assert retried == []
         server.respond = good_openie  # the model behaves now
         with open_memory(tmp_path, embedder, llm) as memory:
             again = memory.retry_failed(progress=False)

@@ -103,10 +103,13 @@ class LLMClient:
                           max_tokens: int) -> Any:
         attempt = 0
         while True:
-            text = self._complete(messages, schema, name, max_tokens)
+            text, cut_off = self._complete(messages, schema, name, max_tokens)
             try:
                 return validate(parse_json(text))
             except LLMOutputError as err:
+                if cut_off:  # asking again would run into the same limit
+                    self._count(failed=1)
+                    raise LLMOutputError(f"the reply was cut off at {max_tokens} tokens: {err}") from err
                 if attempt >= self.settings.max_retries:
                     self._count(failed=1)
                     raise
@@ -114,8 +117,9 @@ class LLMClient:
                 messages = messages + [{"role": "assistant", "content": text or ""}, {"role": "user", "content": _REMINDER}]
                 attempt += 1
 
-    def _complete(self, messages: list[dict], schema: dict, name: str, max_tokens: int) -> str:
-        """One completion's text, retrying transient failures and stepping down formats."""
+    def _complete(self, messages: list[dict], schema: dict, name: str, max_tokens: int) -> tuple[str, bool]:
+        """One completion's text and whether it stopped at `max_tokens`, retrying transient
+        failures and stepping down formats."""
         openai, attempt = self._openai, 0
         while True:
             form = self._format
@@ -162,7 +166,9 @@ class LLMClient:
             self._count(prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
                         completion_tokens=getattr(usage, "completion_tokens", 0) or 0)
             choices = getattr(response, "choices", None) or []
-            return (choices[0].message.content or "") if choices else ""
+            if not choices:
+                return "", False
+            return choices[0].message.content or "", choices[0].finish_reason == "length"
 
     def _step_down(self, form: int, err: Exception) -> bool:
         """Move to the next format if `form` never worked here and the server rejected it."""
