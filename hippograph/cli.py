@@ -42,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.add_argument("--triples", type=Path, metavar="FILE",
                         help="import extracted triples (JSONL by id, or HippoRAG OpenIE JSON) instead of running spaCy")
-    ingest.add_argument("--extractor", choices=EXTRACTORS, default="spacy",
-                        help="spacy (offline, default) or llm (OpenIE by the configured LLM, cached)")
+    ingest.add_argument("--extractor", choices=EXTRACTORS,
+                        help="spacy (offline; the default) or llm (OpenIE by the configured LLM, cached); "
+                             "--retry-failed alone defaults to llm")
     ingest.add_argument("--retry-failed", action="store_true",
                         help="extract again the passages whose extraction failed (after ingesting PATHs, if any)")
 
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         triples = getattr(args, "triples", None)
-        extractor = PrecomputedExtractor(triples) if triples else getattr(args, "extractor", None)
+        extractor = PrecomputedExtractor(triples) if triples else _extractor_kind(args)
         llm = llm_settings(args) if hasattr(args, "llm_url") else None
         with Memory(args.store, create=args.command == "ingest", extractor=extractor, llm=llm) as memory:
             return COMMANDS[args.command](memory, args)
@@ -96,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hippograph: interrupted; every committed batch is kept", file=sys.stderr)
         return 130
+
+
+def _extractor_kind(args: argparse.Namespace) -> str | None:
+    """--extractor as given; for `ingest --retry-failed` without paths, llm (only the LLM
+    extractor records failures); else the default (spacy)."""
+    if args.command != "ingest" or args.extractor:
+        return getattr(args, "extractor", None)
+    return "llm" if args.retry_failed and not args.paths else None
 
 
 def _ingest(memory: Memory, args: argparse.Namespace) -> int:

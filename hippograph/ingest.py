@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from .chunking import chunk_text
 from .config import Config
 from .embed.base import Embedder
+from .errors import ConfigError
 from .extract.base import Extractor
 from .extract.normalize import clean_phrase, normalize_entity
 from .graph.synonyms import SynonymIndex
@@ -38,6 +39,11 @@ def document_hash(document: Document) -> str:
 
 def embedding_key(text: str) -> str:
     return content_hash("text", text)
+
+
+def _kind(extractor_name: str) -> str:
+    """The kind of an extractor from its name: "llm:gpt-4o-mini:openie-2" -> "llm"."""
+    return extractor_name.split(":", 1)[0]
 
 
 def _is_name(key: str) -> bool:
@@ -63,10 +69,20 @@ class Ingestor:
 
     def retry_failed(self, namespace: str | None = None, progress: bool = True) -> IngestReport:
         """Extract again the passages stored with a recorded extraction failure and add what the
-        extractor finds now; passages that fail again keep a (new) failure record."""
+        extractor finds now; passages that fail again keep a (new) failure record.
+
+        The extractor must be of the kind that failed ("llm" for "llm:MODEL:PROMPT"): another
+        kind would clear the record without doing the work that failed.
+        """
         started = time.perf_counter()
         self._synonyms = {}
-        failed = self._store.failed_passages(namespace)
+        failed_with = self._store.failed_passages(namespace)
+        kind = _kind(self._extractor.name)
+        others = sorted({name for _, name in failed_with if _kind(name) != kind})
+        if others:
+            raise ConfigError(f"{len(failed_with)} passage(s) failed with extractor {', '.join(others)}; retry them "
+                              f"with that kind of extractor (e.g. --extractor {_kind(others[0])}), not {kind}")
+        failed = [passage for passage, _ in failed_with]
         return self._in_batches(failed, self._write_retried, IngestReport(), started, progress, desc="retry",
                                 unit="passage")
 
@@ -123,7 +139,7 @@ class Ingestor:
         self._write_passages(self._passages(batch, write, report), write, report)
 
     def _write_retried(self, passages: list[Passage], report: IngestReport) -> None:
-        self._write_passages(passages, WriteBatch(), report)
+        self._write_passages(passages, WriteBatch(retried=True), report)
 
     def _write_passages(self, passages: list[Passage], write: WriteBatch, report: IngestReport) -> None:
         """Extract, embed and store `passages` with whatever `write` already holds, in one transaction."""

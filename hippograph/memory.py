@@ -57,15 +57,16 @@ class Memory:
         self.config = config or Config()
         if isinstance(extractor, str) and extractor not in EXTRACTORS:
             raise ConfigError(f"unknown extractor {extractor!r}; use one of {', '.join(EXTRACTORS)} or an Extractor")
-        self._store = SQLiteStore(path, create=create)
         self._llm_client = llm if isinstance(llm, LLMClient) else None
+        self._owns_llm_client = False  # a client passed in is the caller's to close
         self._llm_settings = llm if isinstance(llm, LLMSettings) else None
-        self._embedder = embedder or LocalEmbedder(self.config.embedding_model, self.config.embedding_batch_size)
-        if extractor == "llm":
+        if extractor == "llm":  # before the store opens: no endpoint configured raises here
             extractor = LLMExtractor(self.llm)
         elif extractor is None or extractor == "spacy":
             extractor = SpacyExtractor(self.config.spacy_model, processes=self.config.extract_processes)
         self._extractor = extractor
+        self._embedder = embedder or LocalEmbedder(self.config.embedding_model, self.config.embedding_batch_size)
+        self._store = SQLiteStore(path, create=create)
         self._views: dict[str, tuple[int, GraphView]] = {}  # namespace -> (store version, view)
 
     @property
@@ -81,6 +82,7 @@ class Memory:
         """The LLM client (made on first use); LLMNotConfigured when no endpoint is set."""
         if self._llm_client is None:
             self._llm_client = LLMClient(self._llm_settings or LLMSettings.from_env())
+            self._owns_llm_client = True
         return self._llm_client
 
     # -- writing -------------------------------------------------------------
@@ -174,7 +176,7 @@ class Memory:
 
     def close(self) -> None:
         self._store.close()
-        if self._llm_client is not None:
+        if self._owns_llm_client:
             self._llm_client.close()
 
     def __enter__(self) -> "Memory":

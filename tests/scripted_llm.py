@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @dataclass
 class Reply:
-    content: str | None = None  # the assistant message; None with a status other than 200
+    content: str | None = None  # the assistant message, or with another status the error message
     status: int = 200
     delay: float = 0.0  # seconds to wait before answering (longer than the client's timeout: a stall)
     headers: dict[str, str] = field(default_factory=dict)
@@ -48,7 +48,7 @@ class ScriptedLLM:
                 reply = server.respond(body, number)
                 time.sleep(reply.delay)
                 payload = (json.dumps(completion(reply.content, reply.finish_reason)) if reply.status == 200
-                           else json.dumps({"error": {"message": f"scripted {reply.status}", "type": "test"}}))
+                           else json.dumps({"error": {"message": reply.content or f"scripted {reply.status}", "type": "test"}}))
                 try:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")

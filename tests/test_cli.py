@@ -89,8 +89,3 @@ def test_reading_commands_do_not_create_a_store(tmp_path, capsys):
     assert main(["query", "anything", "--store", str(missing)]) == 1
     assert "no store at" in capsys.readouterr().err
     assert not missing.exists()
-
-
-def test_retry_failed_on_a_store_without_failures_does_nothing(store, capsys):
-    assert main(["ingest", "--retry-failed", "--store", str(store), "--quiet"]) == 0
-    assert "retried failed extractions: 0 added" in capsys.readouterr().out

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 
 import pytest
 
-from hippograph import Config, Document, Memory
+from hippograph import Config, ConfigError, Document, Memory
 from hippograph.errors import LLMError, LLMNotConfigured
 from hippograph.llm import LLMSettings
 
-from .scripted_llm import KNOWN, Reply, ScriptedLLM, good_openie, is_entity_step
+from .scripted_llm import KNOWN, Reply, ScriptedLLM, good_openie, is_entity_step, user_text
 
 PASSAGES = list(KNOWN)
 
@@ -44,8 +45,8 @@ def failures(memory: Memory) -> list[tuple]:
 
 def test_extracts_facts_and_steps_down_from_a_rejected_json_schema(tmp_path, embedder):
     def respond(body, number):
-        if body.get("response_format", {}).get("type") == "json_schema":
-            return Reply(status=500)  # as llama.cpp's server does
+        if body.get("response_format", {}).get("type") == "json_schema":  # as llama.cpp's server does
+            return Reply("body.response_format.type: Input should be 'text' or 'json_object'", status=500)
         return good_openie(body)
 
     with ScriptedLLM(respond) as server, open_memory(tmp_path, embedder, settings(server, tmp_path, max_concurrency=1)) as memory:
@@ -81,12 +82,25 @@ def test_reingest_costs_no_calls_even_into_a_new_store(tmp_path, embedder):
 
 def test_rate_limit_is_retried_after_the_servers_delay(tmp_path, embedder):
     def respond(body, number):
-        return Reply(status=429, headers={"Retry-After": "0.2"}) if number == 1 else good_openie(body)
+        return Reply(status=429, headers={"Retry-After": "0.5"}) if number == 1 else good_openie(body)
 
     with ScriptedLLM(respond) as server, open_memory(tmp_path, embedder, settings(server, tmp_path)) as memory:
+        started = time.monotonic()
         report = memory.ingest(documents(PASSAGES[:1]), progress=False)
+        assert time.monotonic() - started >= 0.5, "the client waited as long as the server asked"
         assert report.failed == 0 and memory.stats().facts == 1
         assert len(server.requests) == 3
+
+
+def test_a_server_error_before_the_first_answer_is_retried_not_taken_as_a_format_refusal(tmp_path, embedder):
+    def respond(body, number):  # llama.cpp's server while its model loads
+        return Reply("Loading model", status=503) if number <= 2 else good_openie(body)
+
+    llm = settings(server := ScriptedLLM(respond), tmp_path, max_concurrency=1)
+    with server, open_memory(tmp_path, embedder, llm) as memory:
+        report = memory.ingest(documents(PASSAGES[:1]), progress=False)
+        assert report.failed == 0 and memory.llm.response_format == "json_schema"
+        assert all(r["response_format"]["type"] == "json_schema" for r in server.requests)
 
 
 def test_unreachable_endpoint_stops_the_ingest_and_keeps_finished_batches(tmp_path, embedder):
@@ -121,7 +135,7 @@ def test_a_failing_passage_is_recorded_and_retried_later(tmp_path, embedder, bad
     broken = "Mira Holt was born in Kessel."
 
     def respond(body, number):
-        if broken in body["messages"][-1]["content"] or any(broken in m["content"] for m in body["messages"]):
+        if any(broken in m["content"] for m in body["messages"]):
             return bad if not is_entity_step(body) or bad.status != 200 or bad.delay else good_openie(body)
         return good_openie(body)
 
@@ -217,3 +231,24 @@ def test_fact_filter_keeps_only_the_facts_the_model_picks(tmp_path, embedder, ke
         assert len(linked) == 3
         assert hit.explanation.seed_facts == linked[: len(kept)]
         assert sum(1 for r in server.requests if r["messages"][-1]["content"].startswith("Question:")) == 1
+
+
+def test_retry_from_the_command_line_uses_the_llm_and_refuses_another_extractor(tmp_path, embedder, monkeypatch):
+    from hippograph.cli import main
+
+    def garbage_for_kessel(body, number):
+        return Reply("no idea") if "Kessel lies" in user_text(body) else good_openie(body)
+
+    with ScriptedLLM(garbage_for_kessel) as server:
+        with open_memory(tmp_path, embedder, settings(server, tmp_path, max_retries=0)) as memory:
+            assert memory.ingest(documents(), progress=False).failed == 1
+        with pytest.raises(ConfigError, match="failed with extractor llm:scripted"):
+            with Memory(tmp_path / "store", embedder=embedder) as offline:  # spaCy would clear the record
+                offline.retry_failed(progress=False)
+        server.respond = good_openie
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        monkeypatch.setenv("HIPPOGRAPH_LLM_MODEL", "scripted")
+        monkeypatch.setenv("HIPPOGRAPH_LLM_CACHE", str(tmp_path / "llm-calls.sqlite"))
+        assert main(["ingest", "--retry-failed", "--store", str(tmp_path / "store"), "--quiet"]) == 0
+    with Memory(tmp_path / "store", embedder=embedder) as memory:
+        assert memory.stats().failed_extractions == 0 and memory.stats().facts == 3

@@ -18,12 +18,16 @@ from hippograph.llm.parse import parse_json
     ("{'a': 'it\\'s', 'b': True, 'c': None,}", {"a": "it's", "b": True, "c": None}),
     ('[["x", "y", "z"]]', [["x", "y", "z"]]),
     ('{"name": "Ölberg – \\"quoted\\""}', {"name": 'Ölberg – "quoted"'}),
+    ("{'a': 'caf\\u00e9', 'b': [1, 2,], }", {"a": "café", "b": [1, 2]}),
 ])
 def test_json_is_found_in_untidy_output(text, expected):
     assert parse_json(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "   ", "no json here", '{"a": [1, 2', "{'a': __import__('os')}"])
+@pytest.mark.parametrize("text", [
+    "", "   ", "no json here", '{"a": [1, 2', "{'a': __import__('os')}", '{"entities": [Zürich]}',
+    "[" * 5000 + "]" * 5000, '{"n": ' + "1" * 5000 + "}",
+])
 def test_unreadable_output_is_an_error_never_evaluated(text):
     with pytest.raises(LLMOutputError):
         parse_json(text)
@@ -35,11 +39,17 @@ def test_validators_keep_what_has_the_right_shape():
     assert triple_list({"triples": [
         {"subject": "A", "relation": "r", "object": "B"}, ["C", "s", "D"], ["too", "short"], {"subject": "E"}, "x",
     ]}) == [["A", "r", "B"], ["C", "s", "D"]]
-    with pytest.raises(LLMOutputError):
-        triple_list({"facts": []})
-    assert answer_and_citations({"answer": " 1998 ", "citations": [2, "[1]", 2, 7, 0]}, 3) == ("1998", [2, 1])
-    with pytest.raises(LLMOutputError):
-        answer_and_citations({"answer": ""}, 3)
+    for wrong in ({"facts": []}, {"triples": [["A", "r"], {"name": "X"}]}):
+        with pytest.raises(LLMOutputError):
+            triple_list(wrong)
+    with pytest.raises(LLMOutputError):  # only placeholders: a failure, not "no entities"
+        entity_list({"entities": ["...", ""]})
+    assert triple_list({"triples": []}) == [] and entity_list({"entities": []}) == []
+    cited = {"answer": " 1998 ", "citations": [2, "[1]", 2, 7, 0, -1, 3.0, True, "2 and 3"]}
+    assert answer_and_citations(cited, 3) == ("1998", [2, 1, 3])
+    for wrong in ({"answer": ""}, {"answer": "..."}, {"answer": True}, ["1998"]):
+        with pytest.raises(LLMOutputError):
+            answer_and_citations(wrong, 3)
 
 
 def test_settings_come_from_the_environment_and_arguments_win(monkeypatch, tmp_path):

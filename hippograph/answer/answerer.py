@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..errors import LLMOutputError
@@ -45,15 +46,24 @@ class Answerer:
 
 def answer_and_citations(value: Any, passages: int) -> tuple[str, list[int]]:
     """The answer text and the cited passage numbers (1-based, each once, only those that exist)."""
-    if not isinstance(value, dict) or not isinstance(value.get("answer"), (str, int, float)):
+    answer = value.get("answer") if isinstance(value, dict) else None
+    if not isinstance(answer, (str, int, float)) or isinstance(answer, bool):
         raise LLMOutputError('expected {"answer": "...", "citations": [...]}')
-    text = " ".join(str(value["answer"]).split())
+    text = " ".join(str(answer).split())
     if not any(c.isalnum() for c in text):
         raise LLMOutputError(f"the model gave no answer ({text!r})")
     raw = value.get("citations") or []
-    numbers = []
-    for item in raw if isinstance(raw, list) else [raw]:
-        digits = "".join(c for c in str(item) if c.isdigit())  # 2, "2", "[2]"
-        if digits and 1 <= int(digits) <= passages:
-            numbers.append(int(digits))
-    return text, list(dict.fromkeys(numbers))
+    numbers = [_passage_number(item) for item in (raw if isinstance(raw, list) else [raw])]
+    return text, list(dict.fromkeys(n for n in numbers if n is not None and 1 <= n <= passages))
+
+
+def _passage_number(item: Any) -> int | None:
+    """2, 2.0, "2" and "[2]" name passage 2; anything else names none."""
+    if isinstance(item, bool):
+        return None
+    if isinstance(item, float) and item.is_integer():
+        return int(item)
+    if isinstance(item, int):
+        return item
+    match = re.fullmatch(r"\s*\[?\s*(\d+)\s*\]?\s*", item) if isinstance(item, str) else None
+    return int(match.group(1)) if match else None

@@ -19,6 +19,7 @@ import sys
 import numpy as np
 
 from ..errors import HippographError, LLMCallFailed
+from ..llm import LLMSettings
 from .bench import add_corpus_arguments, config_from, indexed_memory
 from .metrics import exact_match, token_f1
 from .questions import load_questions
@@ -38,10 +39,13 @@ def run(args: argparse.Namespace) -> dict:
     methods = parse_methods(args.methods)
     questions = load_questions(args.questions)[: args.limit]
     config = config_from(args.settings)
+    LLMSettings.from_env(base_url=args.llm_url, model=args.llm_model).require()  # before the long ingest
+    if not questions:
+        raise HippographError(f"{args.questions}: no questions (with --limit {args.limit})")
     memory, report, index_s = indexed_memory(args, config)
     per_question = []
     with memory:
-        client = memory.llm  # no endpoint configured: fails here, before the first question
+        client = memory.llm
         for question in questions:
             row = {"id": question.id, "question": question.question, "answers": list(question.answers)}
             for method in methods:

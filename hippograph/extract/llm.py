@@ -127,7 +127,10 @@ def entity_list(value: Any) -> list[str]:
     if not isinstance(items, list):
         raise LLMOutputError(f"expected a list of entities, got {type(items).__name__}")
     names = [" ".join(item.split()) for item in items if isinstance(item, str)]
-    return list(dict.fromkeys(name for name in names if _has_word(name)))
+    kept = list(dict.fromkeys(name for name in names if _has_word(name)))
+    if items and not kept:
+        raise LLMOutputError(f"none of the {len(items)} entities is a name: {str(items)[:120]}")
+    return kept
 
 
 def triple_list(value: Any) -> list[list[str]]:
@@ -145,6 +148,8 @@ def triple_list(value: Any) -> list[list[str]]:
             triples.append(parts)
         else:
             skipped += 1
+    if items and not triples:
+        raise LLMOutputError(f"none of the {len(items)} triples has the right shape: {str(items)[:120]}")
     if skipped:
         log.info("skipped %d triple(s) of the wrong shape", skipped)
     return triples

@@ -1,7 +1,8 @@
 """A persistent cache of model calls, so that extracting the same passage again costs nothing.
 
-One SQLite file. The key is a hash of (model, prompt version, step, input): a new model
-or a changed prompt misses the cache, the same passage through the same prompt hits it.
+One SQLite file. The key is a hash of (endpoint, model and temperature; prompt version; the
+messages sent): another model or a changed prompt misses the cache, the same passage through
+the same prompt and model hits it.
 Only parsed, valid results are stored, so a failure is retried next time.
 """
 
@@ -37,6 +38,7 @@ class CallCache:
 
     @staticmethod
     def key(model: str, prompt_version: str, text: str) -> str:
+        """`model` identifies who answers (endpoint, model name, temperature)."""
         return content_hash("llm-call", model, prompt_version, text)
 
     def get(self, key: str) -> Any | None:

@@ -75,6 +75,11 @@ class LLMClient:
         self._format_confirmed = False
 
     @property
+    def _cache_identity(self) -> str:
+        """What besides the prompt decides a reply: the endpoint, the model and its temperature."""
+        return f"{self.settings.base_url or 'openai'}|{self.settings.model}|{self.settings.temperature:g}"
+
+    @property
     def response_format(self) -> str:
         """The structured-output form in use (it steps down when a server rejects one)."""
         return FORMATS[self._format]
@@ -89,7 +94,7 @@ class LLMClient:
         """
         key = None
         if self.cache is not None:
-            key = CallCache.key(self.settings.model, prompt_version, repr(messages))
+            key = CallCache.key(self._cache_identity, prompt_version, repr(messages))
             cached = self.cache.get(key)
             if cached is not None:
                 self._count(cached=1)
@@ -131,7 +136,7 @@ class LLMClient:
                     **_format_arguments(FORMATS[form], schema, name),
                 )
             except (openai.BadRequestError, openai.UnprocessableEntityError, openai.InternalServerError) as err:
-                if self._step_down(form, err):
+                if _rejects_format(err) and self._step_down(form, err):
                     continue
                 if isinstance(err, openai.InternalServerError) and attempt < self.settings.max_retries:
                     attempt = self._wait(attempt, err)
@@ -214,6 +219,15 @@ def _format_arguments(form: str, schema: dict, name: str) -> dict:
     if form == "json_object":
         return {"response_format": {"type": "json_object"}}
     return {}
+
+
+def _rejects_format(err: Exception) -> bool:
+    """Whether an error says "this server does not take that response_format": its message
+    names the format (llama.cpp's server answers json_schema with a 500 about 'response_format',
+    OpenAI with a 400). Other errors, such as a prompt over the context length or a 503 while a
+    model loads, are not a reason to give up structured output."""
+    message = f"{getattr(err, 'message', '')} {getattr(err, 'body', '')}".lower()
+    return any(word in message for word in ("response_format", "json_schema", "json_object", "schema"))
 
 
 def _status(err: Exception) -> str:

@@ -16,6 +16,9 @@ from ..errors import LLMOutputError
 
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*\s*\n?(.*?)```", re.DOTALL)
 _PYTHON_WORDS = {"True": "true", "False": "false", "None": "null"}
+_WORD = re.compile(r"\w+")
+_TRAILING_COMMA = re.compile(r",\s*[}\]]")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "\\": "\\", "'": "'", '"': '"', "/": "/"}
 
 
 def parse_json(text: str | None) -> Any:
@@ -29,7 +32,7 @@ def parse_json(text: str | None) -> Any:
     for attempt in (candidate, _json_from_python_style(candidate)):
         try:
             return json.loads(attempt)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # ValueError: bad JSON, or a number too long to read
             continue
     raise LLMOutputError(f"the model output is not valid JSON: {_snippet(candidate)}")
 
@@ -72,12 +75,11 @@ def _json_from_python_style(text: str) -> str:
             out.append(json.dumps(value, ensure_ascii=False))
             position = end
         elif char == ",":
-            rest = text[position + 1 :].lstrip()
-            if not rest.startswith(("}", "]")):
+            if not _TRAILING_COMMA.match(text, position):
                 out.append(char)
             position += 1
-        elif char.isalpha():
-            word = re.match(r"[A-Za-z_]+", text[position:]).group(0)
+        elif char.isalpha() or char == "_":
+            word = _WORD.match(text, position).group(0)
             out.append(_PYTHON_WORDS.get(word, word))
             position += len(word)
         else:
@@ -89,11 +91,14 @@ def _json_from_python_style(text: str) -> str:
 def _read_string(text: str, start: int) -> tuple[int, str]:
     """A quoted string starting at `start`: (index after it, its value)."""
     quote, chars, position = text[start], [], start + 1
-    escapes = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "/": "/"}
     while position < len(text):
         char = text[position]
-        if char == "\\" and position + 1 < len(text):
-            chars.append(escapes.get(text[position + 1], text[position + 1]))
+        code = text[position + 2 : position + 6]
+        if char == "\\" and text[position + 1 : position + 2] == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", code):
+            chars.append(chr(int(code, 16)))
+            position += 6
+        elif char == "\\" and position + 1 < len(text):
+            chars.append(_ESCAPES.get(text[position + 1], text[position + 1]))
             position += 2
         elif char == quote:
             return position + 1, "".join(chars)

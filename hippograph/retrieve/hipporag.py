@@ -19,14 +19,19 @@ weight at all, it falls back to dense retrieval.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from ..config import Config
+from ..errors import LLMCallFailed
 from ..graph.view import GraphView
 from ..types import Explanation, SeedFact
 from .dense import DenseRetriever
 from .ranked import Ranked, top_indexes
 from .recognition import FactFilter
+
+log = logging.getLogger(__name__)
 
 
 def _min_max(scores: np.ndarray) -> np.ndarray:
@@ -61,7 +66,7 @@ class GraphRetriever:
         named = view.entity_index.named_in_question(question) if config.query_entity_weight > 0 else []
         fact_scores, top_facts = self._linked_facts(query_vector)
         if self._fact_filter is not None and len(top_facts):
-            top_facts = top_facts[self._fact_filter.relevant(question, [self._fact_words(f) for f in top_facts])]
+            top_facts = self._filtered(question, top_facts)
         similarity = (data.passage_vectors @ query_vector).astype(np.float64)
         passages = np.exp((similarity - similarity.max()) / config.passage_temperature)
         entity_seeds = (config.query_entity_weight * _unit_sum(self._question_entity_seeds(named))
@@ -85,6 +90,14 @@ class GraphRetriever:
         seed_names = tuple(data.entity_names[e] for e in seeded[np.argsort(-entity_seeds[seeded], kind="stable")])
         question_names = tuple(data.entity_names[e] for e in named)
         return lambda path: Explanation("hippograph", seed_facts, seed_names, view.describe_path(path), question_names)
+
+    def _filtered(self, question: str, top_facts: np.ndarray) -> np.ndarray:
+        """The linked facts the LLM keeps; all of them when its call fails (logged)."""
+        try:
+            return top_facts[self._fact_filter.relevant(question, [self._fact_words(f) for f in top_facts])]
+        except LLMCallFailed as err:
+            log.warning("the LLM fact filter failed (%s); using the linked facts unfiltered", err)
+            return top_facts
 
     def _fact_words(self, fact: int) -> tuple[str, str, str]:
         data = self._view.data

@@ -50,8 +50,9 @@ class Store(Protocol):
     def passages(self, ids: Iterable[str]) -> dict[str, Passage]:
         ...
 
-    def failed_passages(self, namespace: str | None = None) -> list[Passage]:
-        """Passages stored with a recorded extraction failure (all namespaces when None)."""
+    def failed_passages(self, namespace: str | None = None) -> list[tuple[Passage, str]]:
+        """Passages stored with a recorded extraction failure (all namespaces when None), each
+        with the name of the extractor that failed."""
         ...
 
     def graph_data(self, namespace: str) -> GraphData:

@@ -47,6 +47,7 @@ class WriteBatch:
     fact_sources: list[tuple[str, str]] = field(default_factory=list)  # (fact id, passage id)
     synonyms: list[tuple[str, str, float]] = field(default_factory=list)  # (entity a < entity b, weight)
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)
+    retried: bool = False  # the passages are stored already (a retried extraction): they must still exist
 
 
 @dataclass

@@ -58,13 +58,27 @@ class SQLiteStore:
         version = self._meta("schema_version")
         if version is not None and version not in (SCHEMA_VERSION, "1"):
             raise StoreError(f"{self.path} has schema version {version}; this hippograph reads {SCHEMA_VERSION}")
-        if version == "1":  # upgrade in place: one added column
-            self._db.execute("ALTER TABLE passages ADD COLUMN extraction_error TEXT")
-            self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
+        if version == "1":
+            self._upgrade_from_1()
         schema = resources.files("hippograph.store").joinpath("schema.sql").read_text()
         self._db.executescript(schema)
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('version', '0')")
+
+    def _upgrade_from_1(self) -> None:
+        """Add passages.extraction_error, in one transaction that re-checks under the write lock
+        (another process may be upgrading the same file)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._meta("schema_version") == "1":
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(passages)")}
+                if "extraction_error" not in columns:
+                    self._db.execute("ALTER TABLE passages ADD COLUMN extraction_error TEXT")
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def _meta(self, key: str) -> str | None:
         try:
@@ -142,14 +156,15 @@ class SQLiteStore:
             found.update((row[0], Passage(*row)) for row in rows)
         return found
 
-    def failed_passages(self, namespace: str | None = None) -> list[Passage]:
-        """Passages whose extraction failed, in one namespace or all, in id order."""
+    def failed_passages(self, namespace: str | None = None) -> list[tuple[Passage, str]]:
+        """Passages whose extraction failed, each with the extractor that failed, in one
+        namespace or all, in id order."""
         rows = self._db.execute(
-            "SELECT id, document_id, position, title, text, namespace FROM passages "
+            "SELECT id, document_id, position, title, text, namespace, extractor FROM passages "
             "WHERE extraction_error IS NOT NULL AND (?1 IS NULL OR namespace = ?1) ORDER BY id",
             (namespace,),
         )
-        return [Passage(*row) for row in rows]
+        return [(Passage(*row[:6]), row[6]) for row in rows]
 
     def graph_data(self, namespace: str) -> GraphData:
         with self._transaction(write=False):  # one snapshot, even while another process writes
@@ -222,6 +237,9 @@ class SQLiteStore:
             removed: list[str] = []
             for namespace, document_id in batch.replaces:
                 removed += self._delete_document(namespace, document_id, collect_embeddings=False)
+            if batch.retried and not all(self._exists("passages", p.id) for p, *_ in batch.passages):
+                raise StoreError("a document was deleted or replaced while its failed passages were extracted "
+                                 "again; nothing of this batch was written, run the retry again")
             self._insert(batch)
             if batch.replaces:
                 self._delete_unused_embeddings()
