@@ -154,6 +154,7 @@ def test_a_failing_passage_is_recorded_and_retried_later(tmp_path, embedder, bad
                 assert retried and "only the JSON object" in retried[0]["messages"][-1]["content"]
             else:  # a reply cut off at max_tokens, or no reply at all: nothing to remind of
                 assert retried == []
+            assert memory.llm.slots.limit == (1 if bad.delay else 2), "a timeout halves the calls in flight"
         server.respond = good_openie  # the model behaves now
         with open_memory(tmp_path, embedder, llm) as memory:
             again = memory.retry_failed(progress=False)

@@ -8,6 +8,8 @@ call in that form succeeded), remembering what works. Whatever comes back is rea
 tolerant parser and checked by the caller's validator; bad output is retried with a
 reminder to answer in JSON.
 
+Calls in flight are bounded by `max_concurrency`, halved after each timeout (see slots.py).
+
 Errors: an endpoint that cannot be used (unreachable, wrong key, unknown model, rate limit
 that does not lift) raises LLMError and stops the work; one call that keeps failing (server
 errors, timeouts, unreadable output) raises LLMCallFailed, which callers record and go past.
@@ -27,6 +29,7 @@ from ..errors import LLMCallFailed, LLMError, LLMOutputError
 from .cache import CallCache
 from .parse import parse_json
 from .settings import LLMSettings
+from .slots import CallSlots
 
 log = logging.getLogger(__name__)
 FORMATS = ("json_schema", "json_object_with_schema", "json_object", "prompt_only")
@@ -71,6 +74,7 @@ class LLMClient:
             timeout=settings.timeout, max_retries=0,  # retries are ours: counted, and format-aware
         )
         self._lock = threading.Lock()
+        self.slots = CallSlots(settings.max_concurrency)
         self._format = 0  # index into FORMATS
         self._format_confirmed = False
 
@@ -130,11 +134,11 @@ class LLMClient:
             form = self._format
             try:
                 self._count(calls=1)
-                response = self._client.chat.completions.create(
-                    model=self.settings.model, messages=messages, temperature=self.settings.temperature,
-                    max_tokens=max_tokens,
-                    **_format_arguments(FORMATS[form], schema, name),
-                )
+                with self.slots.slot():
+                    response = self._client.chat.completions.create(
+                        model=self.settings.model, messages=messages, temperature=self.settings.temperature,
+                        max_tokens=max_tokens, **_format_arguments(FORMATS[form], schema, name),
+                    )
             except (openai.BadRequestError, openai.UnprocessableEntityError, openai.InternalServerError) as err:
                 if _rejects_format(err) and self._step_down(form, err):
                     continue
@@ -150,6 +154,7 @@ class LLMClient:
                 raise LLMError(f"the LLM endpoint keeps rate-limiting ({_message(err)}) after "
                                f"{attempt + 1} tries; lower the concurrency or try later") from err
             except openai.APITimeoutError as err:
+                self.slots.halve()
                 if attempt < self.settings.max_retries:
                     attempt = self._wait(attempt, err)
                     continue
