@@ -78,9 +78,10 @@ class Ingestor:
         self._synonyms = {}
         failed_with = self._store.failed_passages(namespace)
         kind = _kind(self._extractor.name)
-        others = sorted({name for _, name in failed_with if _kind(name) != kind})
+        other_names = [name for _, name in failed_with if _kind(name) != kind]
+        others = sorted(set(other_names))
         if others:
-            raise ConfigError(f"{len(failed_with)} passage(s) failed with extractor {', '.join(others)}; retry them "
+            raise ConfigError(f"{len(other_names)} passage(s) failed with extractor {', '.join(others)}; retry them "
                               f"with that kind of extractor (e.g. --extractor {_kind(others[0])}), not {kind}")
         failed = [passage for passage, _ in failed_with]
         return self._in_batches(failed, self._write_retried, IngestReport(), started, progress, desc="retry",

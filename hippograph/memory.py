@@ -65,8 +65,13 @@ class Memory:
         elif extractor is None or extractor == "spacy":
             extractor = SpacyExtractor(self.config.spacy_model, processes=self.config.extract_processes)
         self._extractor = extractor
-        self._embedder = embedder or LocalEmbedder(self.config.embedding_model, self.config.embedding_batch_size)
-        self._store = SQLiteStore(path, create=create)
+        try:
+            self._embedder = embedder or LocalEmbedder(self.config.embedding_model, self.config.embedding_batch_size)
+            self._store = SQLiteStore(path, create=create)
+        except BaseException:
+            if self._owns_llm_client:
+                self._llm_client.close()
+            raise
         self._views: dict[str, tuple[int, GraphView]] = {}  # namespace -> (store version, view)
 
     @property

@@ -19,6 +19,8 @@ from hippograph.llm.parse import parse_json
     ('[["x", "y", "z"]]', [["x", "y", "z"]]),
     ('{"name": "Ölberg – \\"quoted\\""}', {"name": 'Ölberg – "quoted"'}),
     ("{'a': 'caf\\u00e9', 'b': [1, 2,], }", {"a": "café", "b": [1, 2]}),
+    ('{"e": ["\\ud83d\\ude00 Fan Club",]}', {"e": ["\U0001F600 Fan Club"]}),  # a surrogate pair, fallback path
+    ('{"e": "lone \\ud83d half"}', {"e": "lone \ufffd half"}),
 ])
 def test_json_is_found_in_untidy_output(text, expected):
     assert parse_json(text) == expected

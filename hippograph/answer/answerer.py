@@ -65,5 +65,5 @@ def _passage_number(item: Any) -> int | None:
         return int(item)
     if isinstance(item, int):
         return item
-    match = re.fullmatch(r"\s*\[?\s*(\d+)\s*\]?\s*", item) if isinstance(item, str) else None
+    match = re.fullmatch(r"\s*\[?\s*(\d{1,6})\s*\]?\s*", item) if isinstance(item, str) else None
     return int(match.group(1)) if match else None

@@ -134,7 +134,7 @@ class LLMClient:
             form = self._format
             try:
                 self._count(calls=1)
-                with self.slots.slot():
+                with self.slots.slot() as started_under:
                     response = self._client.chat.completions.create(
                         model=self.settings.model, messages=messages, temperature=self.settings.temperature,
                         max_tokens=max_tokens, **_format_arguments(FORMATS[form], schema, name),
@@ -154,7 +154,7 @@ class LLMClient:
                 raise LLMError(f"the LLM endpoint keeps rate-limiting ({_message(err)}) after "
                                f"{attempt + 1} tries; lower the concurrency or try later") from err
             except openai.APITimeoutError as err:
-                self.slots.halve()
+                self.slots.halve(started_under)
                 if attempt < self.settings.max_retries:
                     attempt = self._wait(attempt, err)
                     continue

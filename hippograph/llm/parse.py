@@ -31,10 +31,22 @@ def parse_json(text: str | None) -> Any:
         raise LLMOutputError(f"no JSON object in the model output: {_snippet(text)}")
     for attempt in (candidate, _json_from_python_style(candidate)):
         try:
-            return json.loads(attempt)
+            return _whole_characters(json.loads(attempt))
         except (ValueError, RecursionError):  # ValueError: bad JSON, or a number too long to read
             continue
     raise LLMOutputError(f"the model output is not valid JSON: {_snippet(candidate)}")
+
+
+def _whole_characters(value: Any) -> Any:
+    """`value` with "\\ud83d\\ude00"-style surrogate halves joined and lone ones replaced, so that
+    every string can be written as UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_whole_characters(item) for item in value]
+    if isinstance(value, dict):
+        return {_whole_characters(key): _whole_characters(item) for key, item in value.items()}
+    return value
 
 
 def _first_value(text: str) -> str | None:
