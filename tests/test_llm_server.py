@@ -116,7 +116,7 @@ def test_cli_ingest_is_cached_and_answer_cites_retrieved_passages(llm_server, tm
         assert (a["entities"], a["facts"], a["failed_extractions"]) == (b["entities"], b["facts"], 0)
 
     answer = json.loads(run("answer", "Where was the founder of Brightwater Labs born?", "--store",
-                            str(tmp_path / "a"), "-k", "3", "--json", env=env).stdout)
+                            str(tmp_path / "a"), "-k", "2", "--json", env=env).stdout)
     assert answer["answer"].strip()
     assert len(answer["hits"]) == 2
     assert set(answer["citations"]) <= {hit["id"] for hit in answer["hits"]}
