@@ -1,5 +1,5 @@
-"""What the benchmark pipelines share: corpus and store arguments, Config overrides, and a
-memory with the corpus ingested (timed, models loaded before the clock starts)."""
+"""What the benchmark pipelines share: corpus and store arguments, Config overrides, a memory
+with the corpus ingested (timed, models loaded before the clock starts), and the main loop."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import argparse
 import dataclasses
 import json
 import shutil
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..config import Config
@@ -69,3 +71,18 @@ def indexed_memory(args: argparse.Namespace, config: Config) -> tuple[Memory, In
     except BaseException:
         memory.close()
         raise
+
+
+def benchmark_main(argv: list[str] | None, parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], dict],
+                   format_table: Callable[[dict], str]) -> int:
+    """Parse, run, print the table, write --json; a HippographError is one line on stderr, exit 1."""
+    args = parser.parse_args(argv)
+    try:
+        results = run(args)
+    except HippographError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
+    print(format_table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    return 0

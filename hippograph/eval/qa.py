@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import sys
 
 import numpy as np
 
 from ..errors import HippographError, LLMCallFailed
 from ..llm import LLMSettings
-from .bench import add_corpus_arguments, config_from, indexed_memory
+from .bench import add_corpus_arguments, benchmark_main, config_from, indexed_memory
 from .metrics import exact_match, token_f1
 from .questions import load_questions
 from .retrieval import parse_methods
@@ -81,13 +79,4 @@ def format_table(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        results = run(args)
-    except HippographError as err:
-        print(f"eval_qa: error: {err}", file=sys.stderr)
-        return 1
-    print(format_table(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    return 0
+    return benchmark_main(argv, build_parser(), run, format_table)

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import sys
 import time
 
 import numpy as np
 
 from ..errors import HippographError
 from ..memory import METHODS, Memory
-from .bench import add_corpus_arguments, config_from, indexed_memory
+from .bench import add_corpus_arguments, benchmark_main, config_from, indexed_memory
 from .metrics import recall_at_k
 from .questions import Question, load_questions
 
@@ -101,13 +99,4 @@ def format_table(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        results = run(args)
-    except HippographError as err:
-        print(f"eval_retrieval: error: {err}", file=sys.stderr)
-        return 1
-    print(format_table(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
-    return 0
+    return benchmark_main(argv, build_parser(), run, format_table)
