@@ -49,20 +49,26 @@ def test_extracts_facts_and_steps_down_from_a_rejected_json_schema(tmp_path, emb
             return Reply("body.response_format.type: Input should be 'text' or 'json_object'", status=500)
         return good_openie(body)
 
-    with ScriptedLLM(respond) as server, open_memory(tmp_path, embedder, settings(server, tmp_path, max_concurrency=1)) as memory:
-        report = memory.ingest(documents(), progress=False)
-        assert report.passages == 3 and report.failed == 0
-        facts = rows(memory, "SELECT s.name, f.relation, o.name FROM facts f JOIN entities s ON s.id = f.subject_id "
-                             "JOIN entities o ON o.id = f.object_id ORDER BY s.name, o.name")
-        assert facts == [("Kessel", "lies on", "Aun"), ("Mira Holt", "founded", "Brightwater Labs"),
-                         ("Mira Holt", "was born in", "Kessel")]
-        formats = [r.get("response_format", {}) for r in server.requests]
-        assert formats[0]["type"] == "json_schema" and formats[0]["json_schema"]["schema"]["required"] == ["entities"]
-        assert all(f == {"type": "json_object", "schema": f.get("schema")} and f["schema"] for f in formats[1:])
-        assert memory.llm.response_format == "json_object_with_schema"
-        assert report.llm_usage.startswith("7 LLM calls, 0 cached, 0 failed")
-        assert memory.llm.usage.calls == 7  # one rejected json_schema call, then 2 per passage
-        assert memory.llm.usage.prompt_tokens == 6 * 11  # the rejected call reported no usage
+    with ScriptedLLM(respond) as server:
+        with open_memory(tmp_path, embedder, settings(server, tmp_path, max_concurrency=1)) as memory:
+            report = memory.ingest(documents(), progress=False)
+            assert report.passages == 3 and report.failed == 0
+            facts = rows(memory, "SELECT s.name, f.relation, o.name FROM facts f JOIN entities s ON s.id = f.subject_id "
+                                 "JOIN entities o ON o.id = f.object_id ORDER BY s.name, o.name")
+            assert facts == [("Kessel", "lies on", "Aun"), ("Mira Holt", "founded", "Brightwater Labs"),
+                             ("Mira Holt", "was born in", "Kessel")]
+            formats = [r.get("response_format", {}) for r in server.requests]
+            assert formats[0]["type"] == "json_schema" and formats[0]["json_schema"]["schema"]["required"] == ["entities"]
+            assert all(f == {"type": "json_object", "schema": f.get("schema")} and f["schema"] for f in formats[1:])
+            assert memory.llm.response_format == "json_object_with_schema"
+            assert report.llm_usage.startswith("7 LLM calls, 0 cached, 0 failed")
+            assert memory.llm.usage.calls == 7  # one rejected json_schema call, then 2 per passage
+            assert memory.llm.usage.prompt_tokens == 6 * 11  # the rejected call reported no usage
+        seen = len(server.requests)
+        with open_memory(tmp_path, embedder, settings(server, tmp_path), name="second") as memory:  # a new client
+            memory.ingest([Document(text="Mira Holt founded Brightwater Labs.", id="new", title="Holt")], progress=False)
+        assert [r["response_format"]["type"] for r in server.requests[seen:]] == ["json_object", "json_object"], \
+            "the cache remembered the form this server takes: no json_schema probe"
 
 
 def test_reingest_costs_no_calls_even_into_a_new_store(tmp_path, embedder):

@@ -3,7 +3,9 @@
 One SQLite file. The key is a hash of (endpoint, model and temperature; prompt version; the
 messages sent): another model or a changed prompt misses the cache, the same passage through
 the same prompt and model hits it.
-Only parsed, valid results are stored, so a failure is retried next time.
+Only parsed, valid results are stored, so a failure is retried next time. The file also
+remembers which structured-output form each model's server took, so that a new process does
+not probe the forms that server rejects again.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class CallCache:
                 "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, model TEXT NOT NULL, "
                 "prompt TEXT NOT NULL, result TEXT NOT NULL, created_at TEXT NOT NULL)"
             )
+            self._db.execute("CREATE TABLE IF NOT EXISTS formats (model TEXT PRIMARY KEY, format TEXT NOT NULL)")
         except (OSError, sqlite3.Error) as err:
             raise StoreError(f"cannot open the LLM call cache {self.path}: {err}") from err
 
@@ -53,6 +56,16 @@ class CallCache:
                 "INSERT OR REPLACE INTO calls (key, model, prompt, result, created_at) VALUES (?, ?, ?, ?, ?)",
                 (key, model, prompt_version, json.dumps(result, ensure_ascii=False), now),
             )
+
+    def response_format(self, model: str) -> str | None:
+        """The structured-output form that last worked for `model` (endpoint, name, temperature)."""
+        with self._lock:
+            row = self._db.execute("SELECT format FROM formats WHERE model = ?", (model,)).fetchone()
+        return row[0] if row else None
+
+    def remember_format(self, model: str, form: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO formats VALUES (?, ?)", (model, form))
 
     def __len__(self) -> int:
         with self._lock:

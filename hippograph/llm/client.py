@@ -3,8 +3,8 @@
 Servers differ in structured output: OpenAI and vLLM take a JSON schema
 (``response_format: json_schema``), llama.cpp's server rejects that but takes a schema inside
 ``json_object``, others only know ``json_object`` or nothing. The client starts with the
-strictest form and steps down when the server rejects one (HTTP 400, 422 or 500 before any
-call in that form succeeded), remembering what works. Whatever comes back is read by the
+strictest form and steps down when the server rejects one (an error naming the format, before
+any call in that form succeeded), remembering what works in the call cache. Whatever comes back is read by the
 tolerant parser and checked by the caller's validator; bad output is retried with a
 reminder to answer in JSON.
 
@@ -75,7 +75,8 @@ class LLMClient:
         )
         self._lock = threading.Lock()
         self.slots = CallSlots(settings.max_concurrency)
-        self._format = 0  # index into FORMATS
+        remembered = self.cache.response_format(self._cache_identity) if self.cache is not None else None
+        self._format = FORMATS.index(remembered) if remembered in FORMATS else 0  # index into FORMATS
         self._format_confirmed = False
 
     @property
@@ -192,8 +193,11 @@ class LLMClient:
 
     def _confirm(self, form: int) -> None:
         with self._lock:
-            if form == self._format:
-                self._format_confirmed = True
+            if form != self._format or self._format_confirmed:
+                return
+            self._format_confirmed = True
+        if self.cache is not None:
+            self.cache.remember_format(self._cache_identity, FORMATS[form])
 
     def _wait(self, attempt: int, err: Exception) -> int:
         delay = self.settings.backoff * 2**attempt
