@@ -63,9 +63,7 @@ class Config:
         positive = ("chunk_words", "embedding_batch_size", "ingest_batch_size", "extract_processes",
                     "synonym_max_neighbors", "linking_top_k", "ppr_max_iterations")
         for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"Config.{name} must be a positive integer, not {value!r}")
+            check_whole(self, name, 1)
         self._check_number("damping", 0, 1, open_low=True, open_high=True)
         if self.synonym_threshold is not None:
             self._check_number("synonym_threshold", 0, 1)  # a cosine similarity; edge weights must be >= 0
@@ -77,8 +75,22 @@ class Config:
         self._check_number("ppr_tolerance", 0, 1, open_low=True)
 
     def _check_number(self, name: str, low: float, high: float, open_low: bool = False, open_high: bool = False) -> None:
-        value = getattr(self, name)
-        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        if not number or value < low or value > high or (open_low and value == low) or (open_high and value == high):
-            interval = f"{'(' if open_low else '['}{low}, {high}{')' if open_high or high == math.inf else ']'}"
-            raise ConfigError(f"Config.{name} must be a finite number in {interval}, not {value!r}")
+        check_number(self, name, low, high, open_low, open_high)
+
+
+def check_number(settings: object, name: str, low: float, high: float, open_low: bool = False,
+                 open_high: bool = False) -> None:
+    """ConfigError unless `settings.name` is a finite number (not a bool) in the interval."""
+    value = getattr(settings, name)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or value < low or value > high or (open_low and value == low) or (open_high and value == high):
+        interval = f"{'(' if open_low else '['}{low}, {high}{')' if open_high or high == math.inf else ']'}"
+        raise ConfigError(f"{type(settings).__name__}.{name} must be a finite number in {interval}, not {value!r}")
+
+
+def check_whole(settings: object, name: str, low: int) -> None:
+    """ConfigError unless `settings.name` is an integer (not a bool) of at least `low`."""
+    value = getattr(settings, name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ConfigError(f"{type(settings).__name__}.{name} must be {kind}, not {value!r}")

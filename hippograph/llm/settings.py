@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError, LLMNotConfigured
+from ..config import check_number, check_whole
+from ..errors import LLMNotConfigured
 
 ENVIRONMENT = {"base_url": "OPENAI_BASE_URL", "api_key": "OPENAI_API_KEY", "model": "HIPPOGRAPH_LLM_MODEL",
                "cache_path": "HIPPOGRAPH_LLM_CACHE"}
@@ -50,16 +51,11 @@ class LLMSettings:
     use_cache: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("timeout", "backoff", "max_backoff", "temperature"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-                raise ConfigError(f"LLMSettings.{name} must be a finite number >= 0, not {value!r}")
-        if self.timeout == 0:
-            raise ConfigError("LLMSettings.timeout must be > 0")
-        for name, low in (("max_concurrency", 1), ("max_retries", 0)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ConfigError(f"LLMSettings.{name} must be a whole number >= {low}, not {value!r}")
+        for name in ("backoff", "max_backoff", "temperature"):
+            check_number(self, name, 0, math.inf)
+        check_number(self, "timeout", 0, math.inf, open_low=True)
+        check_whole(self, "max_concurrency", 1)
+        check_whole(self, "max_retries", 0)
 
     @classmethod
     def from_env(cls, **overrides) -> "LLMSettings":
