@@ -66,19 +66,14 @@ class SQLiteStore:
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('version', '0')")
 
     def _upgrade_from_1(self) -> None:
-        """Add passages.extraction_error, in one transaction that re-checks under the write lock
+        """Add passages.extraction_error, in one write transaction that re-checks under the lock
         (another process may be upgrading the same file)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             if self._meta("schema_version") == "1":
                 columns = {row[1] for row in self._db.execute("PRAGMA table_info(passages)")}
                 if "extraction_error" not in columns:
                     self._db.execute("ALTER TABLE passages ADD COLUMN extraction_error TEXT")
                 self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def _meta(self, key: str) -> str | None:
         try:
