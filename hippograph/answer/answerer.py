@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from ..errors import LLMOutputError
-from ..llm.client import LLMClient
+from ..llm.client import LLMClient, chat
 from ..types import Answer, Hits
 
 PROMPT_VERSION = "answer-2"
@@ -37,8 +37,7 @@ class Answerer:
 
     def answer(self, question: str, hits: Hits) -> Answer:
         passages = "\n\n".join(f"[{n}] {hit.title + ': ' if hit.title else ''}{hit.text}" for n, hit in enumerate(hits, 1))
-        messages = [{"role": "system", "content": _SYSTEM},
-                    {"role": "user", "content": _TASK.format(passages=passages, question=question)}]
+        messages = chat(_SYSTEM, _TASK.format(passages=passages, question=question))
         text, cited = self.client.json(messages, answer_schema(len(hits)), name="answer", prompt_version=PROMPT_VERSION,
                                        validate=lambda value: answer_and_citations(value, len(hits)), max_tokens=256)
         return Answer(question, text, tuple(hits[n - 1] for n in cited), hits)

@@ -18,7 +18,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..errors import LLMCallFailed, LLMOutputError
-from ..llm.client import LLMClient
+from ..llm.client import LLMClient, chat
 from ..types import Extraction, Passage, Triple
 
 log = logging.getLogger(__name__)
@@ -99,21 +99,17 @@ class LLMExtractor:
         text = passage.embedding_text
         try:
             entities = self.client.json(
-                _messages(_ENTITIES_TASK.format(passage=text)), ENTITIES_SCHEMA,
+                chat(_SYSTEM, _ENTITIES_TASK.format(passage=text)), ENTITIES_SCHEMA,
                 name="named_entities", prompt_version=PROMPT_VERSION, validate=entity_list, max_tokens=512,
             )
+            task = _TRIPLES_TASK.format(passage=text, entities=json.dumps(entities, ensure_ascii=False))
             triples = self.client.json(
-                _messages(_TRIPLES_TASK.format(passage=text, entities=json.dumps(entities, ensure_ascii=False))), TRIPLES_SCHEMA,
-                name="triples", prompt_version=PROMPT_VERSION, validate=triple_list, max_tokens=1024,
+                chat(_SYSTEM, task), TRIPLES_SCHEMA, name="triples", prompt_version=PROMPT_VERSION, validate=triple_list, max_tokens=1024,
             )
         except LLMCallFailed as err:
             log.info("passage %s: %s", passage.id, err)
             return Extraction(error=str(err) or type(err).__name__)
         return Extraction(entities=entities, triples=[Triple(*t) for t in triples])
-
-
-def _messages(task: str) -> list[dict]:
-    return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": task}]
 
 
 def _has_word(text: str) -> bool:

@@ -220,6 +220,11 @@ class LLMClient:
             self.cache.close()
 
 
+def chat(system: str, user: str) -> list[dict]:
+    """The messages of a one-turn request: instructions, then the task."""
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
 def _format_arguments(form: str, schema: dict, name: str) -> dict:
     if form == "json_schema":
         return {"response_format": {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}}

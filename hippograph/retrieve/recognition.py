@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import LLMOutputError
-from ..llm.client import LLMClient
+from ..llm.client import LLMClient, chat
 
 PROMPT_VERSION = "fact-filter-1"
 _TASK = """Question: {question}
@@ -38,8 +38,8 @@ class FactFilter:
         if not facts:
             return []
         listing = "\n".join(f"{n}. ({s}; {r}; {o})" for n, (s, r, o) in enumerate(facts, 1))
-        messages = [{"role": "system", "content": "You judge which facts matter for a question. Reply with JSON only."},
-                    {"role": "user", "content": _TASK.format(question=question, facts=listing)}]
+        messages = chat("You judge which facts matter for a question. Reply with JSON only.",
+                        _TASK.format(question=question, facts=listing))
         kept = self.client.json(messages, FILTER_SCHEMA, name="relevant_facts", prompt_version=PROMPT_VERSION,
                                 validate=lambda value: _numbers(value, len(facts)), max_tokens=128)
         return [n - 1 for n in kept]
