@@ -26,6 +26,16 @@ class Config:
             synonymy edge (HippoRAG 2 uses 0.8); None, the default, makes no synonymy
             edges and embeds no entity names. Applies to documents ingested afterwards.
         synonym_max_neighbors: at most this many synonymy edges per new entity.
+        link_threshold: cosine similarity above which a new note is linked to an earlier note
+            of its namespace (A-MEM's note links); None makes no links.
+        link_max_neighbors: at most this many links made per new note.
+        link_edge_weight: weight of a link in the PageRank graph, times its similarity.
+        evolve_notes: let a new note add its tags to the notes it links to (each change kept
+            in the note's history, revertible). Off by default.
+        exclusive_relations: relations a subject holds with one object at a time ("live in",
+            "work for"): a later fact of the same subject and relation, naming another
+            object, ends the earlier one's validity (matched in any tense: see
+            `relation_key`). Empty: facts never end.
     Retrieval (see hippograph/retrieve/hipporag.py and pipelines/README.md for what each is worth):
         query_entity_weight: share of the PageRank restart mass on entities named in the question.
         fact_weight: share on the entities of the `linking_top_k` facts most similar to the
@@ -48,6 +58,14 @@ class Config:
     ingest_batch_size: int = 512
     synonym_threshold: float | None = None
     synonym_max_neighbors: int = 50
+    link_threshold: float | None = 0.6
+    link_max_neighbors: int = 5
+    link_edge_weight: float = 1.0
+    evolve_notes: bool = False
+    exclusive_relations: tuple[str, ...] = (
+        "live in", "work at", "work for", "move to", "be married to", "be engaged to", "be ceo of",
+        "be president of", "be head of", "be based in", "be headquartered in",
+    )
     linking_top_k: int = 5
     query_entity_weight: float = 0.7
     fact_weight: float = 0.0
@@ -61,13 +79,18 @@ class Config:
 
     def __post_init__(self) -> None:
         positive = ("chunk_words", "embedding_batch_size", "ingest_batch_size", "extract_processes",
-                    "synonym_max_neighbors", "linking_top_k", "ppr_max_iterations")
+                    "synonym_max_neighbors", "link_max_neighbors", "linking_top_k", "ppr_max_iterations")
         for name in positive:
             check_whole(self, name, 1)
         self._check_number("damping", 0, 1, open_low=True, open_high=True)
         if self.synonym_threshold is not None:
             self._check_number("synonym_threshold", 0, 1)  # a cosine similarity; edge weights must be >= 0
-        for name in ("query_entity_weight", "fact_weight", "passage_weight", "topic_edge_weight"):
+        if self.link_threshold is not None:
+            self._check_number("link_threshold", 0, 1)
+        if isinstance(self.exclusive_relations, str) or not all(
+                isinstance(r, str) and r.strip() for r in self.exclusive_relations):
+            raise ConfigError("Config.exclusive_relations must be a tuple of relation phrases such as ('live in',)")
+        for name in ("query_entity_weight", "fact_weight", "passage_weight", "topic_edge_weight", "link_edge_weight"):
             self._check_number(name, 0, math.inf)
         if self.query_entity_weight + self.fact_weight + self.passage_weight <= 0:
             raise ConfigError("at least one of Config.query_entity_weight, fact_weight, passage_weight must be > 0")

@@ -21,11 +21,12 @@ from .config import Config
 from .embed.base import Embedder
 from .errors import ConfigError
 from .extract.base import Extractor
-from .extract.normalize import clean_phrase, normalize_entity
-from .graph.synonyms import SynonymIndex
+from .extract.normalize import clean_phrase, normalize_entity, relation_key
+from .graph.neighbours import NeighbourIndex
 from .ids import content_hash
+from .notes import NoteLinker, offline_attributes
 from .store.base import Store
-from .store.records import EntityRecord, FactRecord, WriteBatch
+from .store.records import EntityRecord, FactRecord, PassageRecord, WriteBatch
 from .types import Document, Extraction, IngestReport, Passage
 
 log = logging.getLogger(__name__)
@@ -58,14 +59,41 @@ class Ingestor:
         self._extractor = extractor
         self._embedder = embedder
         self._config = config
-        self._synonyms: dict[str, SynonymIndex] = {}
+        self._exclusive = {relation_key(r) for r in config.exclusive_relations}
+        self._synonyms: dict[str, NeighbourIndex] = {}
+        self._linker = NoteLinker(store, config)
+        self._version: int | None = None  # the store version after this ingestor's last write
 
-    def ingest(self, documents: Sequence[Document], progress: bool = True) -> IngestReport:
+    def ingest(self, documents: Sequence[Document], progress: bool = True, as_notes: bool = False) -> IngestReport:
+        """Store new and changed documents. With `as_notes` each document is one note (not
+        chunked), whose id depends on its namespace and document id only, so it survives
+        updates of its text."""
         started = time.perf_counter()
         report = IngestReport()
-        self._synonyms = {}  # loaded afresh: deletes may have happened since the last call
+        self._reset()
         todo = self._changed(self._usable(documents, report), report)
-        return self._in_batches(todo, self._write, report, started, progress, desc="ingest", unit="doc")
+        write = lambda batch, report: self._write(batch, report, as_notes)  # noqa: E731
+        return self._in_batches(todo, write, report, started, progress, desc="ingest", unit="doc")
+
+    def update(self, note: Passage, document: Document) -> IngestReport:
+        """Give a stored note (the one passage of `document`) the document's new text and
+        metadata: extracted, embedded and linked again, its old text kept in its history."""
+        started = time.perf_counter()
+        report = IngestReport(replaced=1)
+        self._reset()
+        self._linker.forget([note.id])
+        write = WriteBatch(refreshes=[note.id], document_updates=[(document, document_hash(document))])
+        changed = dataclasses.replace(note, text=document.text, title=document.title)
+        return self._in_batches([changed], lambda batch, report: self._write_passages(batch, write, report),
+                                report, started, progress=False, desc="update", unit="note")
+
+    def _reset(self) -> None:
+        """Load the neighbour indexes afresh when anything else wrote to the store since this
+        ingestor's last write (a delete, another process), else keep them: many small writes
+        (`Memory.add`) then cost no reloading."""
+        if self._store.version() != self._version:
+            self._synonyms = {}
+            self._linker = NoteLinker(self._store, self._config)
 
     def retry_failed(self, namespace: str | None = None, progress: bool = True) -> IngestReport:
         """Extract again the passages stored with a recorded extraction failure and add what the
@@ -75,7 +103,7 @@ class Ingestor:
         kind would clear the record without doing the work that failed.
         """
         started = time.perf_counter()
-        self._synonyms = {}
+        self._reset()
         failed_with = self._store.failed_passages(namespace)
         kind = _kind(self._extractor.name)
         other_names = [name for _, name in failed_with if _kind(name) != kind]
@@ -135,9 +163,9 @@ class Ingestor:
             latest[key] = document
         return list(latest.values())
 
-    def _write(self, batch: list[tuple[Document, bool]], report: IngestReport) -> None:
+    def _write(self, batch: list[tuple[Document, bool]], report: IngestReport, as_notes: bool) -> None:
         write = WriteBatch()
-        self._write_passages(self._passages(batch, write, report), write, report)
+        self._write_passages(self._passages(batch, write, report, as_notes), write, report)
 
     def _write_retried(self, passages: list[Passage], report: IngestReport) -> None:
         self._write_passages(passages, WriteBatch(retried=True), report)
@@ -145,32 +173,58 @@ class Ingestor:
     def _write_passages(self, passages: list[Passage], write: WriteBatch, report: IngestReport) -> None:
         """Extract, embed and store `passages` with whatever `write` already holds, in one transaction."""
         extractions = self._extractor.extract(passages)
-        texts = self._graph_records(passages, extractions, write)
+        texts, names = self._graph_records(passages, extractions, write)
         vectors = self._vectors(texts, write, report)
+        self._note_records(passages, extractions, names, write)
         if self._config.synonym_threshold is not None:
             write.synonyms = self._synonym_edges([e for e in write.entities if e.embedding_key], vectors)
+        if self._config.link_threshold is not None:
+            write.links = self._linker.links(write.passages, vectors)
+            if self._config.evolve_notes:
+                write.changes = self._linker.evolution(write.passages, write.links)
         report.passages += len(passages)
         report.failed += sum(1 for e in extractions if e.error)
+        self._version = None  # should the write fail, the indexes (holding this batch) are reloaded
         removed = self._store.write(write, self._embedder.name)
+        self._version = self._store.version()
         for index in self._synonyms.values():
             index.remove(removed)
 
-    def _passages(self, batch: list[tuple[Document, bool]], write: WriteBatch, report: IngestReport) -> list[Passage]:
+    def _passages(self, batch: list[tuple[Document, bool]], write: WriteBatch, report: IngestReport,
+                  as_notes: bool) -> list[Passage]:
         passages: list[Passage] = []
         for document, replaces in batch:
             if replaces:
                 write.replaces.append((document.namespace, document.id))
+                self._linker.forget(list(self._store.document(document.namespace, document.id).passage_ids))
                 report.replaced += 1
             else:
                 report.added += 1
             write.documents.append((document, document_hash(document)))
-            for position, text in enumerate(chunk_text(document.text, self._config.chunk_words)):
-                passage_id = content_hash(document.namespace, document.id, str(position), text)
-                passages.append(Passage(passage_id, document.id, position, document.title, text, document.namespace))
+            texts = [document.text] if as_notes else chunk_text(document.text, self._config.chunk_words)
+            for position, text in enumerate(texts):
+                passage_id = (content_hash(document.namespace, document.id, "note") if as_notes
+                              else content_hash(document.namespace, document.id, str(position), text))
+                passages.append(Passage(passage_id, document.id, position, document.title, text, document.namespace,
+                                        document.timestamp))
         return passages
 
-    def _graph_records(self, passages: list[Passage], extractions: list[Extraction], write: WriteBatch) -> dict[str, str]:
-        """Fill the batch's passages, entities, mentions and facts; return the texts to embed by key.
+    def _note_records(self, passages: list[Passage], extractions: list[Extraction], names: list[list[EntityRecord]],
+                      write: WriteBatch) -> None:
+        """The batch's passages with their note attributes (see hippograph/notes/attributes.py)."""
+        counts = self._store.entity_passage_counts({e.id for entities in names for e in entities})
+        for entities in names:
+            for entity in entities:
+                counts[entity.id] = counts.get(entity.id, 0) + 1
+        for passage, extraction, entities in zip(passages, extractions, names):
+            attributes = offline_attributes(passage, [e.name for e in entities], [counts[e.id] for e in entities])
+            key = embedding_key(passage.embedding_text)
+            write.passages.append(PassageRecord(passage, key, self._extractor.name, extraction.error, attributes))
+
+    def _graph_records(self, passages: list[Passage], extractions: list[Extraction],
+                       write: WriteBatch) -> tuple[dict[str, str], list[list[EntityRecord]]]:
+        """Fill the batch's entities, mentions and facts; return the texts to embed by key, and
+        each passage's entities in order of first appearance.
 
         Passages are always embedded. Fact sentences are embedded only when fact linking is on
         (`Config.fact_weight` > 0), entity names only when synonymy edges are on
@@ -181,29 +235,31 @@ class Ingestor:
         embed_facts = self._config.fact_weight > 0
         embed_names = self._config.synonym_threshold is not None
         texts: dict[str, str] = {}  # embedding key -> text
-        for passage, extraction in zip(passages, extractions):
-            key = embedding_key(passage.embedding_text)
-            texts[key] = passage.embedding_text
-            write.passages.append((passage, key, self._extractor.name, extraction.error))
+        for passage in passages:
+            texts[embedding_key(passage.embedding_text)] = passage.embedding_text
         entities = _BatchEntities(self._store, passages, extractions)
         facts: dict[str, FactRecord] = {}
+        names: list[list[EntityRecord]] = []
         for passage, extraction in zip(passages, extractions):
             namespace = passage.namespace
-            mentioned = {e.id for e in (entities.get(namespace, p) for p in extraction.entities) if e}
+            mentioned = {e.id: e for e in (entities.get(namespace, p) for p in extraction.entities) if e}
             for triple in extraction.triples:
                 subject, obj = entities.get(namespace, triple.subject), entities.get(namespace, triple.object)
                 relation = " ".join(triple.relation.split()).lower()
                 if subject is None or obj is None or not relation:
                     continue
-                mentioned |= {subject.id, obj.id}
+                mentioned.update({subject.id: subject, obj.id: obj})
                 entities.in_facts |= {subject.id, obj.id}
                 fact_text = f"{subject.name} {relation} {obj.name}"
                 fact_id = content_hash(namespace, subject.key, relation, obj.key)
-                facts[fact_id] = FactRecord(fact_id, namespace, subject.id, relation, obj.id, embedding_key(fact_text))
+                group = relation_key(relation) if relation_key(relation) in self._exclusive else None
+                facts[fact_id] = FactRecord(fact_id, namespace, subject.id, relation, obj.id, embedding_key(fact_text),
+                                            group)
                 if embed_facts:
                     texts[embedding_key(fact_text)] = fact_text
                 write.fact_sources.append((fact_id, passage.id))
             write.mentions += [(passage.id, entity_id) for entity_id in sorted(mentioned)]
+            names.append(list(mentioned.values()))
         for entity in entities.mentioned(write.mentions):
             if embed_names and entity.embedding_key is None and entity.id in entities.in_facts and _is_name(entity.key):
                 entity = dataclasses.replace(entity, embedding_key=embedding_key(entity.name))
@@ -211,7 +267,7 @@ class Ingestor:
                 texts[entity.embedding_key] = entity.name
             write.entities.append(entity)
         write.facts = list(facts.values())
-        return texts
+        return texts, names
 
     def _vectors(self, texts: dict[str, str], write: WriteBatch, report: IngestReport) -> dict[str, np.ndarray]:
         """Vectors of every text of the batch: stored ones reused, the rest embedded once."""
@@ -235,9 +291,9 @@ class Ingestor:
                                 self._config.synonym_threshold, self._config.synonym_max_neighbors)
         return edges
 
-    def _synonym_index(self, namespace: str) -> SynonymIndex:
+    def _synonym_index(self, namespace: str) -> NeighbourIndex:
         if namespace not in self._synonyms:
-            self._synonyms[namespace] = SynonymIndex(*self._store.entity_vectors(namespace))
+            self._synonyms[namespace] = NeighbourIndex(*self._store.entity_vectors(namespace))
         return self._synonyms[namespace]
 
 

@@ -3,31 +3,50 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Iterable
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from .answer import Answerer
 from .config import Config
 from .embed.base import Embedder
 from .embed.local import LocalEmbedder
-from .errors import ConfigError, DocumentNotFound, QueryError, StoreError
+from .errors import ConfigError, DocumentNotFound, QueryError, SourceError, StoreError
 from .extract.base import Extractor
 from .extract.llm import LLMExtractor
+from .extract.normalize import normalize_entity
 from .extract.spacy_extractor import SpacyExtractor
 from .graph.view import GraphView
-from .ingest import Ingestor
+from .ids import content_hash
+from .ingest import Ingestor, document_hash
 from .llm import LLMClient, LLMSettings
 from .retrieve import DenseRetriever, GraphRetriever
 from .retrieve.recognition import FactFilter
 from .sources import Source, read_sources
 from .store.sqlite import SQLiteStore
 from .threads import single_blas_thread
-from .types import DEFAULT_NAMESPACE, Answer, Hit, Hits, IngestReport, Passage, Stats, StoredDocument
+from .timestamps import now, to_utc
+from .types import (DEFAULT_NAMESPACE, Answer, Change, Document, Hit, Hits, IngestReport, Note, Stats,
+                    StoredDocument, StoredFact)
 
 log = logging.getLogger(__name__)
 METHODS = ("hippograph", "dense")
 EXTRACTORS = ("spacy", "llm")
+MAX_NOTE_CHARACTERS = 100_000  # a longer text is a document: ingest() splits it into passages
+Time = datetime | date | str
+
+
+def _namespace(value: str | None, error: type[Exception]) -> str:
+    if value is None:
+        return DEFAULT_NAMESPACE
+    if not isinstance(value, str) or not value.strip():
+        raise error(f"a namespace is a non-empty string, not {value!r}")
+    return value
 
 
 class Memory:
@@ -72,7 +91,8 @@ class Memory:
             if self._owns_llm_client:
                 self._llm_client.close()
             raise
-        self._views: dict[str, tuple[int, GraphView]] = {}  # namespace -> (store version, view)
+        self._views: dict[tuple[str, str | None], tuple[int, GraphView]] = {}  # (namespace, as_of) -> (version, view)
+        self._ingest: Ingestor | None = None  # made on first write; keeps its neighbour indexes between writes
 
     @property
     def extractor_name(self) -> str:
@@ -100,14 +120,14 @@ class Memory:
         """
         documents = read_sources(sources)
         self._check_embedding_model()
-        ingestor = Ingestor(self._store, self._extractor, self._embedder, self.config)
+        ingestor = self._ingestor()
         return self._with_llm_usage(lambda: ingestor.ingest(documents, progress=progress), progress)
 
     def retry_failed(self, *, namespace: str | None = None, progress: bool = True) -> IngestReport:
         """Extract again every passage whose extraction failed (see `Stats.failed_extractions`),
         in one namespace or all."""
         self._check_embedding_model()
-        ingestor = Ingestor(self._store, self._extractor, self._embedder, self.config)
+        ingestor = self._ingestor()
         return self._with_llm_usage(lambda: ingestor.retry_failed(namespace, progress=progress), progress)
 
     def _with_llm_usage(self, work, progress: bool) -> IngestReport:
@@ -121,22 +141,107 @@ class Memory:
             report.llm_usage = str(client.usage.since(before))
         return report
 
-    def delete(self, document_id: str, *, namespace: str = DEFAULT_NAMESPACE) -> None:
+    def add(self, text: str, *, namespace: str | None = None, timestamp: Time | None = None,
+            metadata: dict[str, Any] | None = None, id: str | None = None) -> Note:
+        """Store one memory (a chat turn, an observation, a fact) as a note and return it.
+
+        `timestamp` is when it was said (a datetime, a date or an ISO 8601 string; a time
+        without a zone is UTC); by default, now. `id` names the note's document (unique in the
+        namespace; by default a hash of text, time and metadata). Adding the same id again with
+        the same content returns the stored note; with other content it is refused: use
+        `update`. The note is extracted, embedded and linked to related notes at once.
+        """
+        namespace = _namespace(namespace, SourceError)
+        if not isinstance(text, str) or not text.strip():
+            raise SourceError("a note's text is empty")
+        if len(text) > MAX_NOTE_CHARACTERS:
+            raise SourceError(f"a note holds at most {MAX_NOTE_CHARACTERS} characters, this text has {len(text)}; "
+                              "ingest() it as a document, which splits it into passages")
+        time = now() if timestamp is None else to_utc(timestamp, "timestamp", SourceError)
+        metadata = _checked_metadata(metadata)
+        if id is None:
+            id = content_hash(namespace, text, time, json.dumps(metadata, sort_keys=True))
+        elif not isinstance(id, str) or not id.strip():
+            raise SourceError(f"a note id is a non-empty string, not {id!r}")
+        document = Document(text, id=id, metadata=metadata, namespace=namespace, timestamp=time)
+        stored_hash = self._store.document_hashes(namespace, [id]).get(id)
+        if stored_hash is not None and stored_hash != document_hash(document):
+            raise SourceError(f"namespace {namespace!r} already holds {id!r} with other content; change it with update()")
+        self._check_embedding_model()
+        self._ingestor().ingest([document], progress=False, as_notes=True)
+        note_id = content_hash(namespace, id, "note")
+        if note_id not in self._store.notes(namespace, [note_id]):
+            raise SourceError(f"{id!r} of namespace {namespace!r} is a document ingested in passages, not a note")
+        return self.get(note_id, namespace=namespace)
+
+    def update(self, note_id: str, text: str | None = None, *, metadata: dict[str, Any] | None = None,
+               namespace: str | None = None) -> Note:
+        """Give a note a new text and/or metadata: it is extracted, embedded and linked again,
+        and its old text and attributes are kept in its history."""
+        namespace = _namespace(namespace, SourceError)
+        note = self.get(note_id, namespace=namespace)
+        stored = self._single_note_document(note)
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise SourceError("a note's text is empty")
+        document = Document(text if text is not None else note.text, id=stored.id, title=stored.title,
+                            source=stored.source, namespace=namespace, timestamp=note.created_at,
+                            metadata=_checked_metadata(metadata) if metadata is not None else stored.metadata)
+        if document.text == note.text and document.metadata == stored.metadata:
+            return note
+        self._check_embedding_model()
+        self._ingestor().update(self._store.passages([note.id])[note.id], document)
+        return self.get(note_id, namespace=namespace)
+
+    def delete_note(self, note_id: str, *, namespace: str | None = None) -> None:
+        """Delete a note, its links from every neighbour, and the entities and facts only it
+        supported."""
+        namespace = _namespace(namespace, SourceError)
+        note = self.get(note_id, namespace=namespace)
+        self._store.delete_document(namespace, self._single_note_document(note).id)
+
+    def delete(self, document_id: str, *, namespace: str | None = None) -> None:
         """Delete a document and every passage, entity, fact and edge only it supported."""
-        self._store.delete_document(namespace, document_id)
+        self._store.delete_document(_namespace(namespace, SourceError), document_id)
+
+    def delete_namespace(self, namespace: str) -> int:
+        """Delete everything a namespace holds; return how many documents (notes included) it had."""
+        return self._store.delete_namespace(_namespace(namespace, SourceError))
+
+    def revert(self, change_id: int, *, namespace: str | None = None) -> Change:
+        """Undo one recorded change of a note (see `history`), recording the undoing as a change.
+        Refused when the same attribute changed again since."""
+        namespace = _namespace(namespace, SourceError)
+        change = self._store.change(namespace, change_id)
+        if change.field != "text":
+            return self._store.revert(namespace, change_id)
+        note = self.get(change.note_id, namespace=namespace)
+        if note.text != change.new:
+            raise StoreError(f"the text of note {note.id} changed again after change {change_id}; "
+                             "revert the later changes first")
+        self.update(note.id, change.old, namespace=namespace)
+        return self.history(note.id, namespace=namespace)[-1]
 
     # -- reading -------------------------------------------------------------
 
-    def query(self, text: str, k: int = 5, *, method: str = "hippograph", namespace: str = DEFAULT_NAMESPACE) -> Hits:
-        """The k passages that best answer `text`; method "hippograph" (graph + PPR) or "dense"."""
+    def query(self, text: str, k: int = 5, *, method: str = "hippograph", namespace: str | None = None,
+              since: Time | None = None, until: Time | None = None, as_of: Time | None = None) -> Hits:
+        """The k passages that best answer `text`; method "hippograph" (graph + PPR) or "dense".
+
+        `since` / `until` keep only notes whose time is in [since, until]; `as_of` searches the
+        memory as it was then: notes written by then, facts valid then.
+        """
         if not isinstance(text, str) or not text.strip():
             raise QueryError("the query text is empty")
         if not isinstance(k, int) or k < 1:
             raise QueryError(f"k must be a whole number of at least 1, not {k!r}")
         if method not in METHODS:
             raise QueryError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-        view = self._graph_view(namespace)
-        if view.passage_count == 0:
+        namespace = _namespace(namespace, QueryError)
+        window = [None if t is None else to_utc(t, name, QueryError)
+                  for name, t in (("since", since), ("until", until), ("as_of", as_of))]
+        view = self._graph_view(namespace, window[2])
+        allowed = _in_window(view.data.passage_times, window[0], window[1])
+        if view.passage_count == 0 or (allowed is not None and not allowed.any()):
             return Hits()
         self._check_embedding_model()
         query_vector = self._embedder.embed([text])[0]
@@ -145,16 +250,17 @@ class Memory:
         else:
             retriever = GraphRetriever(view, self.config, FactFilter(self.llm) if self.config.llm_fact_filter else None)
         with single_blas_thread():
-            ranked = retriever.retrieve(text, query_vector, k)
+            ranked = retriever.retrieve(text, query_vector, k, allowed)
         passages = self._store.passages(view.data.passage_ids[r.passage] for r in ranked)
         hits = Hits()
         for r in ranked:
             passage = passages[view.data.passage_ids[r.passage]]
-            hits.append(Hit(passage.id, passage.document_id, passage.title, passage.text, r.score, r.explanation))
+            hits.append(Hit(passage.id, passage.document_id, passage.title, passage.text, r.score, r.explanation,
+                            passage.time))
         return hits
 
     def answer(self, question: str, k: int = 5, *, method: str = "hippograph",
-               namespace: str = DEFAULT_NAMESPACE) -> Answer:
+               namespace: str | None = None) -> Answer:
         """An LLM's short answer to `question` from the `k` passages `query` retrieves, citing
         the passages it used. Needs an LLM endpoint (see `Memory`)."""
         client = self.llm
@@ -163,19 +269,43 @@ class Memory:
             return Answer(question, "unknown", (), hits)
         return Answerer(client).answer(question, hits)
 
-    def get(self, passage_id: str) -> Passage:
-        """A stored passage by id."""
-        found = self._store.passages([passage_id])
-        if passage_id not in found:
-            raise DocumentNotFound(f"no passage with id {passage_id!r}")
-        return found[passage_id]
+    def get(self, note_id: str, *, namespace: str | None = None) -> Note:
+        """A stored note (any passage is one) of the namespace by id, with its attributes and links."""
+        namespace = _namespace(namespace, QueryError)
+        found = self._store.notes(namespace, [note_id])
+        if note_id not in found:
+            raise DocumentNotFound(f"no note with id {note_id!r} in namespace {namespace!r}")
+        return found[note_id]
 
-    def document(self, document_id: str, *, namespace: str = DEFAULT_NAMESPACE) -> StoredDocument:
+    def history(self, note_id: str, *, namespace: str | None = None) -> list[Change]:
+        """Every change of a note's text or attributes since it was stored, oldest first."""
+        namespace = _namespace(namespace, QueryError)
+        self.get(note_id, namespace=namespace)
+        return self._store.history(namespace, note_id)
+
+    def facts(self, subject: str | None = None, *, namespace: str | None = None,
+              as_of: Time | None = None) -> list[StoredFact]:
+        """The facts of a namespace (about `subject`, a name, when given), with when they held;
+        with `as_of`, only those valid then."""
+        namespace = _namespace(namespace, QueryError)
+        subjects = None if subject is None else [content_hash(namespace, normalize_entity(subject))]
+        facts = self._store.facts(namespace, subjects)
+        if as_of is None:
+            return facts
+        time = to_utc(as_of, "as_of", QueryError)
+        return [fact for fact in facts if fact.valid_at(time)]
+
+    def document(self, document_id: str, *, namespace: str | None = None) -> StoredDocument:
         """A stored document by id, with the ids of its passages."""
-        return self._store.document(namespace, document_id)
+        return self._store.document(_namespace(namespace, QueryError), document_id)
 
-    def stats(self) -> Stats:
-        return self._store.stats()
+    def namespaces(self) -> list[str]:
+        """The namespaces that hold something."""
+        return self._store.namespaces()
+
+    def stats(self, namespace: str | None = None) -> Stats:
+        """Counts of the whole store, or of one namespace."""
+        return self._store.stats(None if namespace is None else _namespace(namespace, QueryError))
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -201,13 +331,55 @@ class Memory:
                 "open it with the same model or use a new store"
             )
 
-    def _graph_view(self, namespace: str) -> GraphView:
-        cached = self._views.get(namespace)
+    def _graph_view(self, namespace: str, as_of: str | None = None) -> GraphView:
+        """The namespace's graph view (as it was at `as_of`), built again after any write."""
+        cached = self._views.get((namespace, as_of))
         if cached is None or cached[0] != self._store.version():
             data = self._store.graph_data(namespace)
             if self.config.fact_weight > 0 and len(data.fact_relations) and not data.fact_has_vector.any():
                 log.warning("fact linking is on but no stored fact has a vector: facts are embedded "
                             "only when documents are ingested with Config.fact_weight > 0")
-            cached = (data.version, GraphView.build(data, self.config.topic_edge_weight))
-            self._views[namespace] = cached
+            if as_of is not None:
+                data = data.as_of(as_of)
+            cached = (data.version, GraphView.build(data, self.config.topic_edge_weight, self.config.link_edge_weight))
+            self._views = {key: value for key, value in self._views.items() if key[1] is None}  # one as_of kept
+            self._views[(namespace, as_of)] = cached
         return cached[1]
+
+    def _ingestor(self) -> Ingestor:
+        if self._ingest is None:
+            self._ingest = Ingestor(self._store, self._extractor, self._embedder, self.config)
+        return self._ingest
+
+    def _single_note_document(self, note: Note) -> StoredDocument:
+        """The document a note is the only passage of; a passage of a longer document cannot
+        change alone (re-ingest or delete the document)."""
+        document = self._store.document(note.namespace, note.document_id)
+        if len(document.passage_ids) != 1:
+            raise StoreError(f"note {note.id} is one of the {len(document.passage_ids)} passages of document "
+                             f"{document.id!r}; change the document by ingesting it again, or delete it")
+        return document
+
+
+def _checked_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """Metadata as stored: a JSON object (SourceError otherwise)."""
+    if metadata is None:
+        return {}
+    try:
+        if not isinstance(metadata, dict):
+            raise TypeError(f"it is a {type(metadata).__name__}")
+        return json.loads(json.dumps(metadata))
+    except (TypeError, ValueError) as err:
+        raise SourceError(f"metadata must be a JSON object (a dict of strings, numbers, lists): {err}") from None
+
+
+def _in_window(times: np.ndarray, since: str | None, until: str | None) -> np.ndarray | None:
+    """A mask of the notes whose time is in [since, until]; None when there is no window."""
+    if since is None and until is None:
+        return None
+    allowed = np.ones(len(times), dtype=bool)
+    if since is not None:
+        allowed &= times >= since
+    if until is not None:
+        allowed &= times <= until
+    return allowed

@@ -19,6 +19,7 @@ class Document:
     source: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     namespace: str = DEFAULT_NAMESPACE
+    timestamp: str | None = None  # when it was said or written (UTC ISO 8601); None: when stored
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Passage:
     title: str
     text: str
     namespace: str = DEFAULT_NAMESPACE
+    time: str | None = None  # the note's time (UTC ISO 8601); None: not stored yet, no time given
 
     @property
     def embedding_text(self) -> str:
@@ -55,6 +57,85 @@ class Extraction:
     entities: list[str] = field(default_factory=list)
     triples: list[Triple] = field(default_factory=list)
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class NoteAttributes:
+    """What a note says about itself (A-MEM): keywords (most specific first), tags, and a
+    one-line context."""
+
+    keywords: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    context: str = ""
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link from a note to a related note of its namespace: its kind ("similar", "llm"),
+    why it was made, and its weight as a graph edge."""
+
+    note_id: str
+    kind: str
+    reason: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Note:
+    """A stored memory: a passage with its note attributes, times and links."""
+
+    id: str
+    namespace: str
+    document_id: str
+    text: str
+    title: str
+    keywords: tuple[str, ...]
+    tags: tuple[str, ...]
+    context: str
+    created_at: str  # the note's time (UTC ISO 8601)
+    updated_at: str | None  # last change of its text or attributes
+    links: tuple[Link, ...]
+    metadata: dict[str, Any] = field(default_factory=dict)  # its document's
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of a note."""
+        return {**{k: v for k, v in self.__dict__.items() if k != "links"},
+                "keywords": list(self.keywords), "tags": list(self.tags),
+                "links": [link.__dict__ for link in self.links]}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of a note's text or attribute, as its history keeps it."""
+
+    id: int
+    note_id: str
+    field: str  # "text", "keywords", "tags" or "context"
+    old: Any
+    new: Any
+    changed_by: str  # "update", "evolution" or "revert"
+    source_note: str | None  # the note whose arrival caused an evolution
+    changed_at: str
+
+
+@dataclass(frozen=True)
+class StoredFact:
+    """A fact as stored: its words, the notes stating it, and when it held (valid_to None:
+    it still does)."""
+
+    subject: str
+    relation: str
+    object: str
+    valid_from: str | None
+    valid_to: str | None
+    note_ids: tuple[str, ...]
+
+    def valid_at(self, time: str) -> bool:
+        return (self.valid_from is None or self.valid_from <= time) and (self.valid_to is None or time < self.valid_to)
+
+    def __str__(self) -> str:
+        until = f" until {self.valid_to}" if self.valid_to else ""
+        return f"({self.subject}, {self.relation}, {self.object}) from {self.valid_from}{until}"
 
 
 @dataclass(frozen=True)
@@ -105,6 +186,7 @@ class Hit:
     text: str
     score: float
     explanation: Explanation
+    time: str | None = None  # the note's time (UTC ISO 8601)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of a hit (as `hippograph query --json` prints it)."""
@@ -114,6 +196,7 @@ class Hit:
             "title": self.title,
             "text": self.text,
             "score": self.score,
+            "time": self.time,
             "why": str(self.explanation),
         }
 
@@ -214,6 +297,7 @@ class Stats:
     path: str
     size_bytes: int
     failed_extractions: int = 0  # passages stored without the graph records extraction failed to give
+    links: int = 0  # note–note links
 
     def __str__(self) -> str:
         return "\n".join(f"{name}: {value}" for name, value in self.__dict__.items())

@@ -351,10 +351,19 @@ def test_a_single_query_embeds_like_a_batch(embedder):
 def test_a_schema_1_store_is_upgraded_in_place(sample_memory, embedder, extractor):
     path = sample_memory.stats().path
     sample_memory.close()
-    with sqlite3.connect(path) as db:  # what hippograph 0.1 stores looked like: no extraction_error column
-        db.execute("ALTER TABLE passages DROP COLUMN extraction_error")
+    with sqlite3.connect(path) as db:  # what hippograph 0.1 stores looked like
+        for table, column in [("passages", "extraction_error"), ("passages", "keywords"), ("passages", "tags"),
+                              ("passages", "context"), ("passages", "updated_at"), ("facts", "relation_group"),
+                              ("facts", "valid_from"), ("facts", "valid_to")]:
+            db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        db.execute("DROP TABLE links")
+        db.execute("DROP TABLE note_history")
         db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     with Memory(Path(path).parent, embedder=embedder, extractor=extractor) as memory:
         assert memory.stats().failed_extractions == 0 and memory.stats().passages == 36
         assert memory.query("Where was the founder of Brightwater Labs born?", k=1)
-        assert sql(memory, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+        assert sql(memory, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+        assert sql(memory, "SELECT COUNT(*) FROM facts WHERE valid_from IS NULL") == [(0,)]
+        note = memory.get(memory.document("sample-01").passage_ids[0])
+        assert note.keywords == () and note.links == ()  # older notes have no attributes; new ones will
+        assert "Tessaly" in memory.add("Mira Holt now lives in Tessaly.").keywords  # new notes get attributes

@@ -42,3 +42,27 @@ def match_key(phrase: str) -> str:
     if key.isascii():
         return key
     return "".join(ch for ch in unicodedata.normalize("NFKD", key) if not unicodedata.combining(ch))
+
+
+_BE = {"is", "was", "are", "were", "be", "been", "being", "am"}
+_HAVE = {"has", "had", "have", "having"}
+_VERB_ENDINGS = (("ies", "y"), ("ied", "y"), ("ing", ""), ("es", ""), ("ed", ""), ("s", ""), ("e", ""))
+
+
+def relation_key(relation: str) -> str:
+    """The key two relations share when they differ only in tense or number: the first word
+    crudely stemmed ("lives in", "lived in", "live in" -> "liv in"; "is"/"was" -> "be")."""
+    words = relation.lower().split()
+    if not words:
+        return ""
+    first = words[0]
+    if first in _BE:
+        first = "be"
+    elif first in _HAVE:
+        first = "have"
+    else:
+        for ending, replacement in _VERB_ENDINGS:
+            if first.endswith(ending) and len(first) - len(ending) >= 2:
+                first = first[: -len(ending)] + replacement
+                break
+    return " ".join([first, *words[1:]])

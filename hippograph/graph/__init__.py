@@ -1,7 +1,7 @@
 """The graph view of a store (nodes, weighted edges, name lookup) and Personalized PageRank."""
 
 from .ppr import PageRank
-from .synonyms import SynonymIndex
+from .neighbours import NeighbourIndex
 from .view import GraphView
 
-__all__ = ["GraphView", "PageRank", "SynonymIndex"]
+__all__ = ["GraphView", "PageRank", "NeighbourIndex"]

@@ -2,9 +2,10 @@
 
 Node order: entities first (sorted by id), then passages (sorted by id). Edge
 weights: 1 per fact between two entities, 1 per passage–entity mention, the
-cosine similarity for synonymy edges, and `topic_weight` between a passage and
+cosine similarity for synonymy edges, `topic_weight` between a passage and
 the entity its title names (the passage is *about* that entity, so a walk that
-reaches the entity should mostly go on to it). Built once per store version.
+reaches the entity should mostly go on to it), and `link_weight` times the
+link's own weight between linked notes. Built once per store version.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class GraphView:
         return len(self.data.passage_ids)
 
     @classmethod
-    def build(cls, data: GraphData, topic_weight: float = 0.0) -> "GraphView":
+    def build(cls, data: GraphData, topic_weight: float = 0.0, link_weight: float = 1.0) -> "GraphView":
         entities, passages = len(data.entity_ids), len(data.passage_ids)
         size = entities + passages
         entity_index = EntityIndex(data.entity_names)
@@ -46,13 +47,13 @@ class GraphView:
         not_loop = data.fact_subjects != data.fact_objects
         rows = np.concatenate([
             data.fact_subjects[not_loop], data.mention_passages + entities, data.synonym_a,
-            np.asarray(topic_passages, dtype=np.int64) + entities,
+            np.asarray(topic_passages, dtype=np.int64) + entities, data.link_a + entities,
         ])
         cols = np.concatenate([data.fact_objects[not_loop], data.mention_entities, data.synonym_b,
-                               np.asarray(topic_entities, dtype=np.int64)])
+                               np.asarray(topic_entities, dtype=np.int64), data.link_b + entities])
         weights = np.concatenate([
             np.ones(int(not_loop.sum())), np.ones(len(data.mention_passages)), data.synonym_weights,
-            np.full(len(topic_passages), topic_weight),
+            np.full(len(topic_passages), topic_weight), link_weight * data.link_weights,
         ])
         upper = sp.coo_matrix((weights, (rows, cols)), shape=(size, size))
         adjacency = (upper + upper.T).tocsr()
@@ -123,6 +124,8 @@ class GraphView:
         return tuple(steps)
 
     def _edge_label(self, source: int, target: int) -> str:
+        if source >= self.entity_count and target >= self.entity_count:
+            return "linked note"
         if source >= self.entity_count:
             return "is about" if (source - self.entity_count, target) in self.topics else "mentions"
         if target >= self.entity_count:

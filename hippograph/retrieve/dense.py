@@ -13,9 +13,11 @@ class DenseRetriever:
     def __init__(self, view: GraphView) -> None:
         self._view = view
 
-    def retrieve(self, question: str, query_vector: np.ndarray, k: int) -> list[Ranked]:
+    def retrieve(self, question: str, query_vector: np.ndarray, k: int,
+                 allowed: np.ndarray | None = None) -> list[Ranked]:
+        """The k passages closest to the query (among those `allowed`, a bool mask, if given)."""
         if self._view.passage_count == 0:
             return []
         scores = (self._view.data.passage_vectors @ query_vector).astype(np.float64)
         explanation = Explanation(method="dense")
-        return [Ranked(int(i), float(scores[i]), explanation) for i in top_indexes(scores, k)]
+        return [Ranked(int(i), float(scores[i]), explanation) for i in top_indexes(scores, k, allowed)]

@@ -13,8 +13,9 @@ sum to 1 and then weighted (a kind with nothing to seed gives its share to the o
   at `passage_temperature`, so the few closest passages carry the weight.
 
 PageRank with `damping` then spreads the mass along facts, mentions, synonymy and title
-edges; passages are ranked by the mass they hold. With no entity in the store, or no seed
-weight at all, it falls back to dense retrieval.
+and note-link edges; passages are ranked by the mass they hold (only those of a time window,
+when the caller gives an `allowed` mask). With no entity in the store, or no seed weight at
+all, it falls back to dense retrieval.
 """
 
 from __future__ import annotations
@@ -55,13 +56,14 @@ class GraphRetriever:
         self._dense = DenseRetriever(view)
         self._fact_filter = fact_filter
 
-    def retrieve(self, question: str, query_vector: np.ndarray, k: int) -> list[Ranked]:
+    def retrieve(self, question: str, query_vector: np.ndarray, k: int,
+                 allowed: np.ndarray | None = None) -> list[Ranked]:
         view, config = self._view, self._config
         data = view.data
         if view.passage_count == 0:
             return []
         if view.entity_count == 0:
-            return self._dense.retrieve(question, query_vector, k)
+            return self._dense.retrieve(question, query_vector, k, allowed)
 
         named = view.entity_index.named_in_question(question) if config.query_entity_weight > 0 else []
         fact_scores, top_facts = self._linked_facts(query_vector)
@@ -73,10 +75,10 @@ class GraphRetriever:
                         + config.fact_weight * _unit_sum(self._fact_entity_seeds(top_facts, fact_scores)))
         seeds = np.concatenate([entity_seeds, config.passage_weight * _unit_sum(passages)])
         if seeds.sum() <= 0:  # every weight set to zero, or nothing linked
-            return self._dense.retrieve(question, query_vector, k)
+            return self._dense.retrieve(question, query_vector, k, allowed)
         ranks = view.pagerank.scores(seeds, config.damping, config.ppr_tolerance, config.ppr_max_iterations)
         passage_ranks = ranks[view.entity_count :]
-        top = top_indexes(passage_ranks, k).tolist()
+        top = top_indexes(passage_ranks, k, allowed).tolist()
         explain = self._explainer(entity_seeds, named, top_facts, fact_scores)
         paths = view.paths_from_seeds(top, entity_seeds)
         return [Ranked(passage, float(passage_ranks[passage]), explain(paths[passage])) for passage in top]

@@ -16,8 +16,12 @@ class Ranked:
     explanation: Explanation
 
 
-def top_indexes(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indexes of the k highest scores, ties broken by index (so by id): deterministic."""
+def top_indexes(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Indexes of the k highest scores, ties broken by index (so by id): deterministic. With
+    `allowed` (a bool mask), only among the indexes it allows."""
+    if allowed is not None:
+        candidates = np.flatnonzero(allowed)
+        return candidates[top_indexes(scores[candidates], k)]
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
     if k >= len(scores):

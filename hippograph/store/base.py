@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..types import Passage, Stats, StoredDocument
+from ..types import Change, Note, Passage, Stats, StoredDocument, StoredFact
 from .records import GraphData, WriteBatch
 
 
@@ -33,7 +33,15 @@ class Store(Protocol):
         ...
 
     def entity_vectors(self, namespace: str) -> tuple[list[str], np.ndarray]:
-        """Every entity id of a namespace and its vector (rows in id order)."""
+        """Every entity id of a namespace with a vector, and the vectors (rows in id order)."""
+        ...
+
+    def passage_vectors(self, namespace: str) -> tuple[list[str], np.ndarray]:
+        """Every passage id of a namespace and its vector (rows in id order)."""
+        ...
+
+    def entity_passage_counts(self, ids: Iterable[str]) -> dict[str, int]:
+        """How many passages mention each of the entities among `ids` (absent: none)."""
         ...
 
     def write(self, batch: WriteBatch, embedding_model: str) -> list[str]:
@@ -44,10 +52,34 @@ class Store(Protocol):
         """Delete a document and all that only it supported; return removed entity ids."""
         ...
 
+    def delete_namespace(self, namespace: str) -> int:
+        """Delete all a namespace holds; return how many documents it had."""
+        ...
+
+    def revert(self, namespace: str, change_id: int) -> Change:
+        """Undo a recorded attribute change of a note, recording that as a change."""
+        ...
+
     def document(self, namespace: str, document_id: str) -> StoredDocument:
         ...
 
     def passages(self, ids: Iterable[str]) -> dict[str, Passage]:
+        ...
+
+    def notes(self, namespace: str, ids: Iterable[str]) -> dict[str, Note]:
+        """The notes of `namespace` among `ids`, with their attributes and links."""
+        ...
+
+    def history(self, namespace: str, passage_id: str) -> list[Change]:
+        ...
+
+    def change(self, namespace: str, change_id: int) -> Change:
+        ...
+
+    def namespaces(self) -> list[str]:
+        ...
+
+    def facts(self, namespace: str, subject_ids: Iterable[str] | None = None) -> list[StoredFact]:
         ...
 
     def failed_passages(self, namespace: str | None = None) -> list[tuple[Passage, str]]:
@@ -58,7 +90,7 @@ class Store(Protocol):
     def graph_data(self, namespace: str) -> GraphData:
         ...
 
-    def stats(self) -> Stats:
+    def stats(self, namespace: str | None = None) -> Stats:
         ...
 
     def close(self) -> None:

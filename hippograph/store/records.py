@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..types import Document, Passage
+from ..types import Document, NoteAttributes, Passage
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,39 @@ class FactRecord:
     relation: str
     object_id: str
     embedding_key: str
+    relation_group: str | None = None  # set when the relation is exclusive (see Config.exclusive_relations)
+
+
+@dataclass(frozen=True)
+class PassageRecord:
+    """A passage to store: its vector key, the extractor that read it (and why that failed,
+    if it did) and its note attributes."""
+
+    passage: Passage
+    embedding_key: str
+    extractor: str
+    error: str | None
+    attributes: NoteAttributes
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    a: str  # passage id, a < b
+    b: str
+    kind: str
+    reason: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class AttributeChange:
+    """A new value for one attribute of a stored note; the store keeps the old one in its history."""
+
+    passage_id: str
+    field: str  # "keywords", "tags" or "context"
+    value: tuple[str, ...] | str
+    changed_by: str
+    source_note: str | None = None
 
 
 @dataclass
@@ -34,18 +68,23 @@ class WriteBatch:
 
     Documents listed in `replaces` are deleted (with cascade) before the rest is
     written. Facts and embeddings already stored are left as they are; an entity
-    already stored keeps its name and gains a vector key if it had none.
+    already stored keeps its name and gains a vector key if it had none. Passages
+    listed in `refreshes` (an updated note) lose their mentions, fact sources and
+    links first, and their stored text, vector and attributes are overwritten.
     """
 
     replaces: list[tuple[str, str]] = field(default_factory=list)  # (namespace, document id)
     documents: list[tuple[Document, str]] = field(default_factory=list)  # (document, content hash)
-    # (passage, embedding key, extractor, extraction error or None); a stored passage is updated
-    passages: list[tuple[Passage, str, str, str | None]] = field(default_factory=list)
+    passages: list[PassageRecord] = field(default_factory=list)  # a stored one gets the new extraction
     entities: list[EntityRecord] = field(default_factory=list)
     mentions: list[tuple[str, str]] = field(default_factory=list)  # (passage id, entity id)
     facts: list[FactRecord] = field(default_factory=list)
     fact_sources: list[tuple[str, str]] = field(default_factory=list)  # (fact id, passage id)
     synonyms: list[tuple[str, str, float]] = field(default_factory=list)  # (entity a < entity b, weight)
+    links: list[LinkRecord] = field(default_factory=list)
+    changes: list[AttributeChange] = field(default_factory=list)  # evolution of stored notes
+    document_updates: list[tuple[Document, str]] = field(default_factory=list)  # (document, content hash)
+    refreshes: list[str] = field(default_factory=list)  # passage ids whose text changed
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)
     retried: bool = False  # the passages are stored already (a retried extraction): they must still exist
 
@@ -59,14 +98,43 @@ class GraphData:
     entity_names: list[str]
     passage_ids: list[str]
     passage_titles: list[str]
+    passage_times: np.ndarray  # (passages,) str: UTC ISO times
     passage_vectors: np.ndarray  # (passages, dim) float32
     fact_subjects: np.ndarray  # (facts,) entity index
     fact_objects: np.ndarray  # (facts,) entity index
     fact_relations: list[str]
     fact_vectors: np.ndarray  # (facts, dim) float32; zeros where a fact has no vector
     fact_has_vector: np.ndarray  # (facts,) bool: embedded for fact linking
+    fact_valid_from: np.ndarray  # (facts,) str: UTC ISO times, "" when unknown
+    fact_valid_to: np.ndarray  # (facts,) str: "" while still valid
     mention_passages: np.ndarray  # (mentions,) passage index
     mention_entities: np.ndarray  # (mentions,) entity index
     synonym_a: np.ndarray  # (synonyms,) entity index
     synonym_b: np.ndarray
     synonym_weights: np.ndarray
+    link_a: np.ndarray  # (links,) passage index
+    link_b: np.ndarray
+    link_weights: np.ndarray
+    link_kinds: list[str]
+
+    def as_of(self, time: str) -> "GraphData":
+        """The graph as it was at `time` (UTC ISO): the notes written by then, and the facts valid
+        then (stated by then and not yet ended); entities stay, unconnected if nothing names them."""
+        kept = np.flatnonzero(self.passage_times <= time)
+        index = np.full(len(self.passage_ids), -1)
+        index[kept] = np.arange(len(kept))
+        facts = (self.fact_valid_from <= time) & ((self.fact_valid_to == "") | (self.fact_valid_to > time))
+        mentions = index[self.mention_passages] >= 0
+        links = (index[self.link_a] >= 0) & (index[self.link_b] >= 0)
+        return dataclasses.replace(
+            self,
+            passage_ids=[self.passage_ids[i] for i in kept], passage_titles=[self.passage_titles[i] for i in kept],
+            passage_times=self.passage_times[kept], passage_vectors=self.passage_vectors[kept],
+            fact_subjects=self.fact_subjects[facts], fact_objects=self.fact_objects[facts],
+            fact_relations=[r for r, keep in zip(self.fact_relations, facts) if keep],
+            fact_vectors=self.fact_vectors[facts], fact_has_vector=self.fact_has_vector[facts],
+            fact_valid_from=self.fact_valid_from[facts], fact_valid_to=self.fact_valid_to[facts],
+            mention_passages=index[self.mention_passages[mentions]], mention_entities=self.mention_entities[mentions],
+            link_a=index[self.link_a[links]], link_b=index[self.link_b[links]],
+            link_weights=self.link_weights[links], link_kinds=[k for k, keep in zip(self.link_kinds, links) if keep],
+        )

@@ -1,5 +1,6 @@
--- hippograph SQLite store, schema version 2 (version 1 lacked passages.extraction_error).
--- Ids are content hashes; every record carries its namespace.
+-- hippograph SQLite store, schema version 3. Version 2 lacked the note attributes, times, fact
+-- validity, links and note history; version 1 also lacked passages.extraction_error.
+-- Ids are content hashes; every record carries its namespace (links and history through their notes).
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -31,11 +32,16 @@ CREATE TABLE IF NOT EXISTS passages (
     text          TEXT NOT NULL,
     embedding_key TEXT NOT NULL,
     extractor     TEXT NOT NULL,
-    created_at    TEXT NOT NULL,
+    created_at    TEXT NOT NULL,         -- the note's time (given with it, else when it was stored), UTC ISO
     extraction_error TEXT,               -- NULL: extracted; else why extraction failed (retry later)
+    keywords      TEXT NOT NULL DEFAULT '[]',  -- JSON list, most specific first
+    tags          TEXT NOT NULL DEFAULT '[]',  -- JSON list
+    context       TEXT NOT NULL DEFAULT '',    -- one line: what the note is about
+    updated_at    TEXT,                  -- last change of text or attributes; NULL: never changed
     FOREIGN KEY (namespace, document_id) REFERENCES documents (namespace, id) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages (namespace, document_id);
+CREATE INDEX IF NOT EXISTS passages_by_time ON passages (namespace, created_at);
 
 CREATE TABLE IF NOT EXISTS entities (
     id            TEXT PRIMARY KEY,
@@ -60,7 +66,10 @@ CREATE TABLE IF NOT EXISTS facts (
     subject_id    TEXT NOT NULL REFERENCES entities (id),
     relation      TEXT NOT NULL,
     object_id     TEXT NOT NULL REFERENCES entities (id),
-    embedding_key TEXT NOT NULL
+    embedding_key TEXT NOT NULL,
+    relation_group TEXT,                 -- set for exclusive relations: a subject holds one object at a time
+    valid_from    TEXT,                  -- the time of the earliest note stating it
+    valid_to      TEXT                   -- NULL: still valid; else when a later exclusive fact replaced it
 );
 CREATE INDEX IF NOT EXISTS facts_by_subject ON facts (subject_id);
 CREATE INDEX IF NOT EXISTS facts_by_object ON facts (object_id);
@@ -81,3 +90,32 @@ CREATE TABLE IF NOT EXISTS synonyms (
     PRIMARY KEY (a, b)
 );
 CREATE INDEX IF NOT EXISTS synonyms_by_b ON synonyms (b);
+
+-- note–note links (a < b), undirected; both notes are in one namespace (the trigger below)
+CREATE TABLE IF NOT EXISTS links (
+    a          TEXT NOT NULL REFERENCES passages (id) ON DELETE CASCADE,
+    b          TEXT NOT NULL REFERENCES passages (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,            -- "similar" (embeddings) or "llm" (confirmed by the LLM)
+    reason     TEXT NOT NULL,
+    weight     REAL NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (a, b),
+    CHECK (a < b)
+);
+CREATE INDEX IF NOT EXISTS links_by_b ON links (b);
+CREATE TRIGGER IF NOT EXISTS links_in_one_namespace BEFORE INSERT ON links
+WHEN (SELECT namespace FROM passages WHERE id = NEW.a) IS NOT (SELECT namespace FROM passages WHERE id = NEW.b)
+BEGIN SELECT RAISE(ABORT, 'a link must join two notes of one namespace'); END;
+
+-- every change of a note's text or attributes after it was stored, to inspect and revert
+CREATE TABLE IF NOT EXISTS note_history (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    passage_id  TEXT NOT NULL REFERENCES passages (id) ON DELETE CASCADE,
+    field       TEXT NOT NULL,           -- "tags", "context", "keywords" or "text"
+    old_value   TEXT NOT NULL,           -- JSON
+    new_value   TEXT NOT NULL,           -- JSON
+    changed_by  TEXT NOT NULL,           -- "evolution", "update" or "revert"
+    source_note TEXT,                    -- the note whose arrival caused an evolution
+    changed_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS note_history_by_passage ON note_history (passage_id);

@@ -5,29 +5,51 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+import dataclasses
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DocumentNotFound, StoreError
-from ..types import Passage, Stats, StoredDocument
-from .records import GraphData, WriteBatch
+from ..timestamps import now
+from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFact
+from .records import AttributeChange, GraphData, PassageRecord, WriteBatch
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
+# Columns added since schema version 1, by table: what an upgrade adds to an older file.
+_ADDED_COLUMNS = {
+    "passages": {"extraction_error": "TEXT", "keywords": "TEXT NOT NULL DEFAULT '[]'",
+                 "tags": "TEXT NOT NULL DEFAULT '[]'", "context": "TEXT NOT NULL DEFAULT ''", "updated_at": "TEXT"},
+    "facts": {"relation_group": "TEXT", "valid_from": "TEXT", "valid_to": "TEXT"},
+}
+NOTE_FIELDS = ("keywords", "tags", "context")  # the attributes evolution may change
 STORE_FILE = "hippograph.sqlite"
 _MAX_PARAMS = 900  # stay under SQLite's bound-parameter limit
 _BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write to finish
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def _chunks(items: Sequence, size: int = _MAX_PARAMS) -> Iterable[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# What Stats counts, in the whole store (?1 NULL) or one namespace.
+_IN_NAMESPACE = "?1 IS NULL OR namespace = ?1"
+_COUNTS = {
+    "documents": f"SELECT COUNT(*) FROM documents WHERE {_IN_NAMESPACE}",
+    "passages": f"SELECT COUNT(*) FROM passages WHERE {_IN_NAMESPACE}",
+    "entities": f"SELECT COUNT(*) FROM entities WHERE {_IN_NAMESPACE}",
+    "facts": f"SELECT COUNT(*) FROM facts WHERE {_IN_NAMESPACE}",
+    "mentions": f"SELECT COUNT(*) FROM mentions JOIN passages ON id = passage_id WHERE {_IN_NAMESPACE}",
+    "synonym_edges": f"SELECT COUNT(*) FROM synonyms JOIN entities ON id = a WHERE {_IN_NAMESPACE}",
+    "links": f"SELECT COUNT(*) FROM links JOIN passages ON id = a WHERE {_IN_NAMESPACE}",
+    "embeddings": "SELECT COUNT(*) FROM embeddings WHERE ?1 IS NULL OR key IN (SELECT embedding_key FROM passages "
+                  "WHERE namespace = ?1 UNION SELECT embedding_key FROM entities WHERE namespace = ?1 "
+                  "UNION SELECT embedding_key FROM facts WHERE namespace = ?1)",
+    "failed_extractions": f"SELECT COUNT(*) FROM passages WHERE extraction_error IS NOT NULL AND ({_IN_NAMESPACE})",
+}
+_PASSAGE_COLUMNS = "id, document_id, position, title, text, namespace, created_at"  # a Passage's fields
 
 
 def _placeholders(count: int) -> str:
@@ -56,24 +78,29 @@ class SQLiteStore:
 
     def _create_schema(self) -> None:
         version = self._meta("schema_version")
-        if version is not None and version not in (SCHEMA_VERSION, "1"):
+        if version is not None and version not in (SCHEMA_VERSION, "1", "2"):
             raise StoreError(f"{self.path} has schema version {version}; this hippograph reads {SCHEMA_VERSION}")
-        if version == "1":
-            self._upgrade_from_1()
+        if version in ("1", "2"):
+            self._upgrade()
         schema = resources.files("hippograph.store").joinpath("schema.sql").read_text()
         self._db.executescript(schema)
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('version', '0')")
 
-    def _upgrade_from_1(self) -> None:
-        """Add passages.extraction_error, in one write transaction that re-checks under the lock
-        (another process may be upgrading the same file)."""
+    def _upgrade(self) -> None:
+        """Add the columns of later schema versions (the new tables come with the schema script),
+        in one write transaction that re-checks under the lock (another process may be
+        upgrading the same file). Facts get their validity from their notes' times."""
         with self._transaction():
-            if self._meta("schema_version") == "1":
-                columns = {row[1] for row in self._db.execute("PRAGMA table_info(passages)")}
-                if "extraction_error" not in columns:
-                    self._db.execute("ALTER TABLE passages ADD COLUMN extraction_error TEXT")
-                self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
+            if self._meta("schema_version") == SCHEMA_VERSION:
+                return
+            for table, added in _ADDED_COLUMNS.items():
+                columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                for column, kind in added.items():
+                    if column not in columns:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            self._set_valid_from([r[0] for r in self._db.execute("SELECT id FROM facts")])
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
 
     def _meta(self, key: str) -> str | None:
         try:
@@ -117,12 +144,27 @@ class SQLiteStore:
         return found
 
     def entity_vectors(self, namespace: str) -> tuple[list[str], np.ndarray]:
+        return self._vectors_of("entities", namespace)
+
+    def passage_vectors(self, namespace: str) -> tuple[list[str], np.ndarray]:
+        return self._vectors_of("passages", namespace)
+
+    def _vectors_of(self, table: str, namespace: str) -> tuple[list[str], np.ndarray]:
         rows = self._db.execute(
-            "SELECT e.id, v.vector FROM entities e JOIN embeddings v ON v.key = e.embedding_key "
-            "WHERE e.namespace = ? ORDER BY e.id",
+            f"SELECT r.id, v.vector FROM {table} r JOIN embeddings v ON v.key = r.embedding_key "
+            "WHERE r.namespace = ? ORDER BY r.id",
             (namespace,),
         ).fetchall()
         return [r[0] for r in rows], _stack([r[1] for r in rows])
+
+    def entity_passage_counts(self, ids: Iterable[str]) -> dict[str, int]:
+        """How many stored passages mention each of the entities among `ids` (absent: none)."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            found.update(self._db.execute(
+                f"SELECT entity_id, COUNT(*) FROM mentions WHERE entity_id IN ({_placeholders(len(chunk))}) "
+                "GROUP BY entity_id", chunk))
+        return found
 
     def document(self, namespace: str, document_id: str) -> StoredDocument:
         row = self._db.execute(
@@ -144,10 +186,7 @@ class SQLiteStore:
         found: dict[str, Passage] = {}
         for chunk in _chunks(list(ids)):
             rows = self._db.execute(
-                "SELECT id, document_id, position, title, text, namespace FROM passages "
-                f"WHERE id IN ({_placeholders(len(chunk))})",
-                chunk,
-            )
+                f"SELECT {_PASSAGE_COLUMNS} FROM passages WHERE id IN ({_placeholders(len(chunk))})", chunk)
             found.update((row[0], Passage(*row)) for row in rows)
         return found
 
@@ -155,11 +194,75 @@ class SQLiteStore:
         """Passages whose extraction failed, each with the extractor that failed, in one
         namespace or all, in id order."""
         rows = self._db.execute(
-            "SELECT id, document_id, position, title, text, namespace, extractor FROM passages "
+            f"SELECT {_PASSAGE_COLUMNS}, extractor FROM passages "
             "WHERE extraction_error IS NOT NULL AND (?1 IS NULL OR namespace = ?1) ORDER BY id",
             (namespace,),
         )
-        return [(Passage(*row[:6]), row[6]) for row in rows]
+        return [(Passage(*row[:7]), row[7]) for row in rows]
+
+    def notes(self, namespace: str, ids: Iterable[str]) -> dict[str, Note]:
+        """The notes of `namespace` among `ids`, with their links (ids of other namespaces are
+        not found)."""
+        found: dict[str, Note] = {}
+        for chunk in _chunks(list(ids)):
+            marks = _placeholders(len(chunk))
+            links: dict[str, list[Link]] = {}
+            for a, b, kind, reason, weight in self._db.execute(
+                    f"SELECT a, b, kind, reason, weight FROM links WHERE a IN ({marks}) "
+                    f"UNION SELECT a, b, kind, reason, weight FROM links WHERE b IN ({marks}) ORDER BY 1, 2",
+                    (*chunk, *chunk)):
+                links.setdefault(a, []).append(Link(b, kind, reason, weight))
+                links.setdefault(b, []).append(Link(a, kind, reason, weight))
+            rows = self._db.execute(
+                "SELECT p.id, p.namespace, p.document_id, p.text, p.title, p.keywords, p.tags, p.context, "
+                "p.created_at, p.updated_at, d.metadata FROM passages p "
+                "JOIN documents d ON d.namespace = p.namespace AND d.id = p.document_id "
+                f"WHERE p.namespace = ? AND p.id IN ({marks})",
+                (namespace, *chunk),
+            )
+            for row in rows:
+                found[row[0]] = Note(
+                    *row[:5], keywords=tuple(json.loads(row[5])), tags=tuple(json.loads(row[6])), context=row[7],
+                    created_at=row[8], updated_at=row[9], links=tuple(links.get(row[0], ())),
+                    metadata=json.loads(row[10]))
+        return found
+
+    def history(self, namespace: str, passage_id: str) -> list[Change]:
+        """Every recorded change of a note of `namespace`, oldest first."""
+        return self._changes(namespace, "h.passage_id = ?", passage_id)
+
+    def change(self, namespace: str, change_id: int) -> Change:
+        """One recorded change of a note of `namespace`."""
+        found = self._changes(namespace, "h.id = ?", change_id)
+        if not found:
+            raise DocumentNotFound(f"no change {change_id!r} of a note in namespace {namespace!r}")
+        return found[0]
+
+    def _changes(self, namespace: str, condition: str, value: str | int) -> list[Change]:
+        rows = self._db.execute(
+            "SELECT h.id, h.passage_id, h.field, h.old_value, h.new_value, h.changed_by, h.source_note, h.changed_at "
+            f"FROM note_history h JOIN passages p ON p.id = h.passage_id WHERE p.namespace = ? AND {condition} "
+            "ORDER BY h.id",
+            (namespace, value),
+        )
+        return [Change(r[0], r[1], r[2], _from_json(r[3]), _from_json(r[4]), *r[5:]) for r in rows]
+
+    def namespaces(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT DISTINCT namespace FROM documents ORDER BY 1")]
+
+    def facts(self, namespace: str, subject_ids: Iterable[str] | None = None) -> list[StoredFact]:
+        """The facts of `namespace` (only those about `subject_ids` when given), in id order."""
+        subjects = None if subject_ids is None else json.dumps(sorted(set(subject_ids)))
+        rows = self._db.execute(
+            "SELECT f.id, s.name, f.relation, o.name, f.valid_from, f.valid_to, "
+            "(SELECT json_group_array(passage_id) FROM (SELECT passage_id FROM fact_sources "
+            " WHERE fact_id = f.id ORDER BY passage_id)) "
+            "FROM facts f JOIN entities s ON s.id = f.subject_id JOIN entities o ON o.id = f.object_id "
+            "WHERE f.namespace = ?1 AND (?2 IS NULL OR f.subject_id IN (SELECT value FROM json_each(?2))) "
+            "ORDER BY f.id",
+            (namespace, subjects),
+        )
+        return [StoredFact(*r[1:6], note_ids=tuple(json.loads(r[6]))) for r in rows]
 
     def graph_data(self, namespace: str) -> GraphData:
         with self._transaction(write=False):  # one snapshot, even while another process writes
@@ -170,13 +273,13 @@ class SQLiteStore:
         entities = db.execute("SELECT id, name FROM entities WHERE namespace = ? ORDER BY id", (namespace,)).fetchall()
         entity_index = {entity_id: i for i, (entity_id, _) in enumerate(entities)}
         passages = db.execute(
-            "SELECT p.id, v.vector, p.title FROM passages p JOIN embeddings v ON v.key = p.embedding_key "
+            "SELECT p.id, v.vector, p.title, p.created_at FROM passages p JOIN embeddings v ON v.key = p.embedding_key "
             "WHERE p.namespace = ? ORDER BY p.id",
             (namespace,),
         ).fetchall()
         passage_index = {row[0]: i for i, row in enumerate(passages)}
         facts = db.execute(
-            "SELECT f.subject_id, f.object_id, f.relation, v.vector FROM facts f "
+            "SELECT f.subject_id, f.object_id, f.relation, v.vector, f.valid_from, f.valid_to FROM facts f "
             "LEFT JOIN embeddings v ON v.key = f.embedding_key WHERE f.namespace = ? ORDER BY f.id",
             (namespace,),
         ).fetchall()
@@ -190,6 +293,11 @@ class SQLiteStore:
             "WHERE e.namespace = ? ORDER BY s.a, s.b",
             (namespace,),
         ).fetchall()
+        links = db.execute(
+            "SELECT l.a, l.b, l.weight, l.kind FROM links l JOIN passages p ON p.id = l.a "
+            "WHERE p.namespace = ? ORDER BY l.a, l.b",
+            (namespace,),
+        ).fetchall()
         passage_vectors = _stack([p[1] for p in passages])
         dimension = passage_vectors.shape[1]
         return GraphData(
@@ -198,31 +306,32 @@ class SQLiteStore:
             entity_names=[e[1] for e in entities],
             passage_ids=[p[0] for p in passages],
             passage_titles=[p[2] for p in passages],
+            passage_times=np.array([p[3] for p in passages], dtype=str),
             passage_vectors=passage_vectors,
             fact_subjects=np.array([entity_index[f[0]] for f in facts], dtype=np.int64),
             fact_objects=np.array([entity_index[f[1]] for f in facts], dtype=np.int64),
             fact_relations=[f[2] for f in facts],
             fact_vectors=_stack([f[3] for f in facts], dimension),
             fact_has_vector=np.array([f[3] is not None for f in facts], dtype=bool),
+            fact_valid_from=np.array([f[4] or "" for f in facts], dtype=str),
+            fact_valid_to=np.array([f[5] or "" for f in facts], dtype=str),
             mention_passages=np.array([passage_index[m[0]] for m in mentions], dtype=np.int64),
             mention_entities=np.array([entity_index[m[1]] for m in mentions], dtype=np.int64),
             synonym_a=np.array([entity_index[s[0]] for s in synonyms], dtype=np.int64),
             synonym_b=np.array([entity_index[s[1]] for s in synonyms], dtype=np.int64),
             synonym_weights=np.array([s[2] for s in synonyms], dtype=np.float64),
+            link_a=np.array([passage_index[link[0]] for link in links], dtype=np.int64),
+            link_b=np.array([passage_index[link[1]] for link in links], dtype=np.int64),
+            link_weights=np.array([link[2] for link in links], dtype=np.float64),
+            link_kinds=[link[3] for link in links],
         )
 
-    def stats(self) -> Stats:
-        def count(table: str) -> int:
-            return self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-
+    def stats(self, namespace: str | None = None) -> Stats:
+        """Counts of the whole store, or of one namespace (`embeddings` then counts the vectors
+        its records use; `size_bytes` is always the file's)."""
+        counts = {name: self._db.execute(sql, (namespace,)).fetchone()[0] for name, sql in _COUNTS.items()}
         size = sum(p.stat().st_size for p in self.path.parent.glob(STORE_FILE + "*"))
-        return Stats(
-            documents=count("documents"), passages=count("passages"), entities=count("entities"),
-            facts=count("facts"), mentions=count("mentions"), synonym_edges=count("synonyms"),
-            embeddings=count("embeddings"), path=str(self.path), size_bytes=size,
-            failed_extractions=self._db.execute(
-                "SELECT COUNT(*) FROM passages WHERE extraction_error IS NOT NULL").fetchone()[0],
-        )
+        return Stats(**counts, path=str(self.path), size_bytes=size)
 
     # -- writes --------------------------------------------------------------
 
@@ -230,20 +339,59 @@ class SQLiteStore:
         with self._transaction():
             self._check_embedding_model(embedding_model)
             removed: list[str] = []
+            touched = _Touched()
             for namespace, document_id in batch.replaces:
-                removed += self._delete_document(namespace, document_id, collect_embeddings=False)
-            if batch.retried and not all(self._exists("passages", p.id) for p, *_ in batch.passages):
-                raise StoreError("a document was deleted or replaced while its failed passages were extracted "
-                                 "again; nothing of this batch was written, run the retry again")
+                removed += self._delete_document(namespace, document_id, touched)
+            stored = [r.passage.id for r in batch.passages if batch.retried or r.passage.id in batch.refreshes]
+            if stored and not all(self._exists("passages", passage_id) for passage_id in stored):
+                raise StoreError("a note was deleted or replaced while it was extracted again; nothing of this "
+                                 "batch was written, run it again")
+            removed += self._clear_passages(batch.refreshes, touched)
             self._insert(batch)
-            if batch.replaces:
+            self._apply_changes(batch.changes)
+            touched.facts |= {f.id for f in batch.facts}
+            self._refresh_validity(touched)
+            if batch.replaces or batch.refreshes:
                 self._delete_unused_embeddings()
             return [entity for entity in removed if not self._exists("entities", entity)]
 
     def delete_document(self, namespace: str, document_id: str) -> list[str]:
         with self._transaction():
-            removed = self._delete_document(namespace, document_id, collect_embeddings=True)
+            touched = _Touched()
+            removed = self._delete_document(namespace, document_id, touched)
+            self._refresh_validity(touched)
+            self._delete_unused_embeddings()
         return removed
+
+    def delete_namespace(self, namespace: str) -> int:
+        """Delete everything of a namespace in one transaction; return how many documents it held."""
+        with self._transaction():
+            db = self._db
+            documents = db.execute("SELECT COUNT(*) FROM documents WHERE namespace = ?", (namespace,)).fetchone()[0]
+            # Cascades remove passages, mentions, fact sources, links and history; synonyms go with entities.
+            db.execute("DELETE FROM documents WHERE namespace = ?", (namespace,))
+            db.execute("DELETE FROM facts WHERE namespace = ?", (namespace,))
+            db.execute("DELETE FROM entities WHERE namespace = ?", (namespace,))
+            self._delete_unused_embeddings()
+        return documents
+
+    def revert(self, namespace: str, change_id: int) -> Change:
+        """Put back the value a recorded attribute change replaced, recording that as a change;
+        refused when the attribute changed again since."""
+        with self._transaction():
+            change = self.change(namespace, change_id)
+            if change.field not in NOTE_FIELDS:
+                raise StoreError(f"change {change_id} is a text change; revert it by updating the note's text")
+            if self._attribute(change.note_id, change.field) != change.new:
+                raise StoreError(f"the {change.field} of note {change.note_id} changed again after change "
+                                 f"{change_id}; revert the later changes first")
+            self._apply_changes([AttributeChange(change.note_id, change.field, change.old, "revert")])
+            return self.history(namespace, change.note_id)[-1]
+
+    def _attribute(self, passage_id: str, field: str) -> tuple[str, ...] | str:
+        """A note attribute as AttributeChange holds it: keywords and tags as tuples."""
+        value = self._db.execute(f"SELECT {field} FROM passages WHERE id = ?", (passage_id,)).fetchone()[0]
+        return value if field == "context" else tuple(json.loads(value))
 
     def close(self) -> None:
         self._db.close()
@@ -263,22 +411,34 @@ class SQLiteStore:
 
     def _insert(self, batch: WriteBatch) -> None:
         db = self._db
-        now = _now()
+        time = now()
         db.executemany(
             "INSERT OR IGNORE INTO embeddings VALUES (?, ?)",
             ((key, np.asarray(vector, dtype=np.float32).tobytes()) for key, vector in batch.embeddings.items()),
         )
         db.executemany(
             "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((d.namespace, d.id, d.title, d.source, json.dumps(d.metadata, sort_keys=True), digest, now)
+            ((d.namespace, d.id, d.title, d.source, json.dumps(d.metadata, sort_keys=True), digest, time)
              for d, digest in batch.documents),
         )
-        db.executemany(  # a passage written again (a retried extraction) keeps its row and time
+        db.executemany(
+            "UPDATE documents SET title = ?, metadata = ?, content_hash = ? WHERE namespace = ? AND id = ?",
+            ((d.title, json.dumps(d.metadata, sort_keys=True), digest, d.namespace, d.id)
+             for d, digest in batch.document_updates),
+        )
+        refreshed = set(batch.refreshes)
+        self._record_refreshes([r for r in batch.passages if r.passage.id in refreshed], time)
+        db.executemany(  # a passage written again keeps its row and time; see WriteBatch
             "INSERT INTO passages (id, namespace, document_id, position, title, text, embedding_key, extractor, "
-            "created_at, extraction_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
-            "SET extractor = excluded.extractor, extraction_error = excluded.extraction_error",
-            ((p.id, p.namespace, p.document_id, p.position, p.title, p.text, key, extractor, now, error)
-             for p, key, extractor, error in batch.passages),
+            "created_at, extraction_error, keywords, tags, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET title = excluded.title, text = excluded.text, "
+            "embedding_key = excluded.embedding_key, extractor = excluded.extractor, "
+            "extraction_error = excluded.extraction_error, keywords = excluded.keywords, tags = excluded.tags, "
+            "context = excluded.context",
+            ((r.passage.id, r.passage.namespace, r.passage.document_id, r.passage.position, r.passage.title,
+              r.passage.text, r.embedding_key, r.extractor, r.passage.time or time, r.error,
+              json.dumps(r.attributes.keywords), json.dumps(r.attributes.tags), r.attributes.context)
+             for r in batch.passages),
         )
         db.executemany(
             "INSERT INTO entities VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
@@ -287,8 +447,10 @@ class SQLiteStore:
         )
         db.executemany("INSERT OR IGNORE INTO mentions VALUES (?, ?)", batch.mentions)
         db.executemany(
-            "INSERT OR IGNORE INTO facts VALUES (?, ?, ?, ?, ?, ?)",
-            ((f.id, f.namespace, f.subject_id, f.relation, f.object_id, f.embedding_key) for f in batch.facts),
+            "INSERT OR IGNORE INTO facts (id, namespace, subject_id, relation, object_id, embedding_key, "
+            "relation_group) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ((f.id, f.namespace, f.subject_id, f.relation, f.object_id, f.embedding_key, f.relation_group)
+             for f in batch.facts),
         )
         db.executemany("INSERT OR IGNORE INTO fact_sources VALUES (?, ?)", batch.fact_sources)
         db.executemany(  # an edge to an entity that a replaced document took away is dropped
@@ -296,24 +458,95 @@ class SQLiteStore:
             "AND EXISTS (SELECT 1 FROM entities WHERE id = ?2)",
             batch.synonyms,
         )
+        db.executemany(  # a link to a note that a replaced document took away is dropped
+            "INSERT INTO links SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM passages WHERE id = ?1) "
+            "AND EXISTS (SELECT 1 FROM passages WHERE id = ?2) "
+            "ON CONFLICT (a, b) DO UPDATE SET kind = excluded.kind, reason = excluded.reason, weight = excluded.weight",
+            ((link.a, link.b, link.kind, link.reason, link.weight, time) for link in batch.links),
+        )
 
-    def _delete_document(self, namespace: str, document_id: str, collect_embeddings: bool) -> list[str]:
+    def _record_refreshes(self, records: list[PassageRecord], time: str) -> None:
+        """History rows for the text and attributes an update changes, and its update time."""
+        for record in records:
+            passage_id = record.passage.id
+            old_text = self._db.execute("SELECT text FROM passages WHERE id = ?", (passage_id,)).fetchone()[0]
+            old_values = (old_text, *(self._attribute(passage_id, field) for field in NOTE_FIELDS))
+            attributes = record.attributes
+            new_values = (record.passage.text, attributes.keywords, attributes.tags, attributes.context)
+            for field, before, after in zip(("text", *NOTE_FIELDS), old_values, new_values):
+                if before != after:
+                    self._record_change(passage_id, field, before, after, "update", None, time)
+            self._db.execute("UPDATE passages SET updated_at = ? WHERE id = ?", (time, passage_id))
+
+    def _apply_changes(self, changes: list[AttributeChange]) -> None:
+        """Set evolved (or reverted) note attributes, keeping each old value in the note's history."""
+        time = now()
+        for change in changes:
+            if change.field not in NOTE_FIELDS:
+                raise StoreError(f"a note has no attribute {change.field!r}; use one of {', '.join(NOTE_FIELDS)}")
+            if not self._exists("passages", change.passage_id):  # it went away in this batch (a replaced document)
+                continue
+            before = self._attribute(change.passage_id, change.field)
+            after = change.value if change.field == "context" else tuple(change.value)
+            if before == after:
+                continue
+            stored = after if change.field == "context" else json.dumps(after)
+            self._db.execute(f"UPDATE passages SET {change.field} = ?, updated_at = ? WHERE id = ?",
+                             (stored, time, change.passage_id))
+            self._record_change(change.passage_id, change.field, before, after, change.changed_by,
+                                change.source_note, time)
+
+    def _record_change(self, passage_id: str, field: str, before, after, changed_by: str, source_note: str | None,
+                       time: str) -> None:
+        self._db.execute(
+            "INSERT INTO note_history (passage_id, field, old_value, new_value, changed_by, source_note, changed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (passage_id, field, json.dumps(before), json.dumps(after), changed_by, source_note, time),
+        )
+
+    def _clear_passages(self, passage_ids: list[str], touched: _Touched) -> list[str]:
+        """Remove the mentions, fact sources and links of passages about to get a new text, and
+        the facts and entities nothing else supports; return the removed entity ids."""
+        db = self._db
+        entity_ids, fact_ids = self._graph_records_of(passage_ids, touched)
+        for chunk in _chunks(passage_ids):
+            marks = _placeholders(len(chunk))
+            db.execute(f"DELETE FROM mentions WHERE passage_id IN ({marks})", chunk)
+            db.execute(f"DELETE FROM fact_sources WHERE passage_id IN ({marks})", chunk)
+            db.execute(f"DELETE FROM links WHERE a IN ({marks}) OR b IN ({marks})", (*chunk, *chunk))
+        return self._delete_unsupported(entity_ids, fact_ids)
+
+    def _delete_document(self, namespace: str, document_id: str, touched: _Touched) -> list[str]:
         """Delete a document, its passages, and the facts and entities nothing else supports."""
         db = self._db
         if not self._exists_document(namespace, document_id):
             raise DocumentNotFound(f"no document with id {document_id!r} in namespace {namespace!r}")
         passage_ids = [r[0] for r in db.execute(
             "SELECT id FROM passages WHERE namespace = ? AND document_id = ?", (namespace, document_id))]
+        entity_ids, fact_ids = self._graph_records_of(passage_ids, touched)
+        # Cascades remove the passages' mentions, fact sources, links and history.
+        db.execute("DELETE FROM documents WHERE namespace = ? AND id = ?", (namespace, document_id))
+        return self._delete_unsupported(entity_ids, fact_ids)
+
+    def _graph_records_of(self, passage_ids: list[str], touched: _Touched) -> tuple[set[str], set[str]]:
+        """The entities the passages mention and the facts they state (noted in `touched`, with
+        their exclusive groups, before anything is deleted)."""
         entity_ids: set[str] = set()
         fact_ids: set[str] = set()
         for chunk in _chunks(passage_ids):
             marks = _placeholders(len(chunk))
-            entity_ids.update(r[0] for r in db.execute(
+            entity_ids.update(r[0] for r in self._db.execute(
                 f"SELECT entity_id FROM mentions WHERE passage_id IN ({marks})", chunk))
-            fact_ids.update(r[0] for r in db.execute(
+            fact_ids.update(r[0] for r in self._db.execute(
                 f"SELECT fact_id FROM fact_sources WHERE passage_id IN ({marks})", chunk))
-        # Cascades remove the passages' mentions and fact sources.
-        db.execute("DELETE FROM documents WHERE namespace = ? AND id = ?", (namespace, document_id))
+        touched.facts |= fact_ids
+        touched.groups |= self._groups_of(fact_ids)
+        return entity_ids, fact_ids
+
+    def _delete_unsupported(self, entity_ids: set[str], fact_ids: set[str]) -> list[str]:
+        """Delete the facts no passage states any more, then the entities nothing refers to;
+        return the removed entity ids."""
+        db = self._db
         for chunk in _chunks(sorted(fact_ids)):
             db.execute(
                 f"DELETE FROM facts WHERE id IN ({_placeholders(len(chunk))}) "
@@ -330,9 +563,36 @@ class SQLiteStore:
                 chunk,
             )
             removed.extend(r[0] for r in rows)
-        if collect_embeddings:
-            self._delete_unused_embeddings()
         return removed
+
+    def _groups_of(self, fact_ids: set[str]) -> set[tuple[str, str]]:
+        """The (subject, relation group) pairs of the exclusive facts among `fact_ids`."""
+        groups: set[tuple[str, str]] = set()
+        for chunk in _chunks(sorted(fact_ids)):
+            groups.update(self._db.execute(
+                f"SELECT subject_id, relation_group FROM facts WHERE id IN ({_placeholders(len(chunk))}) "
+                "AND relation_group IS NOT NULL", chunk))
+        return groups
+
+    def _refresh_validity(self, touched: _Touched) -> None:
+        """Work out again when the touched facts (and the exclusive facts that share a subject
+        and relation group with them) hold: from the earliest note stating one, until a later
+        fact of its group names another object."""
+        self._set_valid_from(sorted(touched.facts))
+        for subject_id, group in sorted(touched.groups | self._groups_of(touched.facts)):
+            rows = self._db.execute(
+                "SELECT id, object_id, valid_from FROM facts WHERE subject_id = ? AND relation_group = ? "
+                "ORDER BY valid_from, id", (subject_id, group)).fetchall()
+            for position, (fact_id, object_id, valid_from) in enumerate(rows):
+                ends = (later for _, other, later in rows[position + 1:] if other != object_id and later > valid_from)
+                self._db.execute("UPDATE facts SET valid_to = ? WHERE id = ?", (next(ends, None), fact_id))
+
+    def _set_valid_from(self, fact_ids: list[str]) -> None:
+        for chunk in _chunks(fact_ids):
+            self._db.execute(
+                "UPDATE facts SET valid_from = (SELECT MIN(p.created_at) FROM fact_sources s "
+                "JOIN passages p ON p.id = s.passage_id WHERE s.fact_id = facts.id) "
+                f"WHERE id IN ({_placeholders(len(chunk))})", chunk)
 
     def _delete_unused_embeddings(self) -> None:
         self._db.execute(
@@ -348,6 +608,14 @@ class SQLiteStore:
 
     def _exists(self, table: str, record_id: str) -> bool:
         return self._db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (record_id,)).fetchone() is not None
+
+
+@dataclasses.dataclass
+class _Touched:
+    """Facts whose sources changed in a write, and the exclusive groups they were in."""
+
+    facts: set[str] = dataclasses.field(default_factory=set)
+    groups: set[tuple[str, str]] = dataclasses.field(default_factory=set)
 
 
 class _Transaction:
@@ -382,6 +650,12 @@ class _Transaction:
     def _rollback(self) -> None:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
+
+
+def _from_json(value: str):
+    """A history value as the attribute takes it back: lists become tuples."""
+    loaded = json.loads(value)
+    return tuple(loaded) if isinstance(loaded, list) else loaded
 
 
 def _stack(blobs: list[bytes | None], dimension: int | None = None) -> np.ndarray:

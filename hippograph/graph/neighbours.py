@@ -1,16 +1,16 @@
-"""Synonymy edges: pairs of entities whose embeddings are closer than a threshold."""
+"""Nearest neighbours by embedding: synonymy edges between entities, links between notes."""
 
 from __future__ import annotations
 
 import numpy as np
 
 
-class SynonymIndex:
-    """The entity vectors of one namespace, kept in memory while an ingest runs.
+class NeighbourIndex:
+    """The vectors of one namespace's entities (or notes), kept in memory while an ingest runs.
 
-    Each entity of a batch is linked to at most `max_neighbors` others above the
-    threshold, chosen among the entities known at that moment: the same input in
-    the same order always gives the same edges.
+    Each item of a batch is paired with at most `max_neighbors` others above the
+    threshold, chosen among the items known at that moment: the same input in the
+    same order always gives the same pairs.
     """
 
     def __init__(self, ids: list[str], vectors: np.ndarray) -> None:
@@ -19,17 +19,17 @@ class SynonymIndex:
         self._vectors = vectors
 
     def remove(self, removed_ids: list[str]) -> None:
-        gone = {entity_id for entity_id in removed_ids if entity_id in self._position}
+        gone = {item for item in removed_ids if item in self._position}
         if not gone:
             return
-        keep = [i for i, entity_id in enumerate(self._ids) if entity_id not in gone]
+        keep = [i for i, item in enumerate(self._ids) if item not in gone]
         self._ids = [self._ids[i] for i in keep]
-        self._position = {entity_id: i for i, entity_id in enumerate(self._ids)}
+        self._position = {item: i for i, item in enumerate(self._ids)}
         self._vectors = self._vectors[keep]
 
     def link(self, ids: list[str], vectors: np.ndarray, threshold: float, max_neighbors: int) -> list[tuple[str, str, float]]:
-        """Add the entities not yet indexed; return synonymy edges (a < b, similarity) of all given."""
-        new = [i for i, entity_id in enumerate(ids) if entity_id not in self._position]
+        """Add the items not yet indexed; return the pairs (a < b, cosine similarity) of all given."""
+        new = [i for i, item in enumerate(ids) if item not in self._position]
         for i in new:
             self._position[ids[i]] = len(self._ids)
             self._ids.append(ids[i])
