@@ -15,7 +15,7 @@ from pathlib import Path
 from ..config import Config
 from ..embed.local import LocalEmbedder
 from ..errors import HippographError
-from ..extract import PrecomputedExtractor
+from ..extract import Extractor, PrecomputedExtractor
 from ..llm import LLMSettings
 from ..memory import Memory
 from ..types import IngestReport
@@ -51,19 +51,26 @@ def config_from(settings: list[str]) -> Config:
     return Config(**overrides)
 
 
+def open_memory(store: Path, config: Config, *, reuse: bool, extractor: Extractor | str = "spacy",
+                llm: LLMSettings | None = None) -> Memory:
+    """A Memory on `store` (emptied first unless `reuse`) whose embedding model is already loaded,
+    so that timings leave loading it out. The caller closes the memory."""
+    embedder = LocalEmbedder(config.embedding_model, config.embedding_batch_size)
+    embedder.embed(["load the model before the clock starts"])
+    if store.exists() and not reuse:
+        shutil.rmtree(store)
+    return Memory(store, config, embedder=embedder, extractor=extractor, llm=llm)
+
+
 def indexed_memory(args: argparse.Namespace, config: Config) -> tuple[Memory, IngestReport, float]:
     """A Memory on `args.store` (emptied first unless --reuse) with `args.corpus` ingested, the
     ingest time in seconds, and its report. The caller closes the memory."""
     kind = args.extractor or ("precomputed" if args.triples else "spacy")
     if kind == "precomputed" and not args.triples:
         raise HippographError("--extractor precomputed needs --triples FILE")
-    embedder = LocalEmbedder(config.embedding_model, config.embedding_batch_size)
-    embedder.embed(["load the model before the clock starts"])
-    if args.store.exists() and not args.reuse:
-        shutil.rmtree(args.store)
     extractor = PrecomputedExtractor(args.triples) if kind == "precomputed" else kind
     llm = LLMSettings.from_env(base_url=args.llm_url, model=args.llm_model)
-    memory = Memory(args.store, config, embedder=embedder, extractor=extractor, llm=llm)
+    memory = open_memory(args.store, config, reuse=args.reuse, extractor=extractor, llm=llm)
     try:
         started = time.perf_counter()
         report = memory.ingest(args.corpus)

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import HippographError
 from ..memory import METHODS, Memory
+from ..types import DEFAULT_NAMESPACE
 from .bench import add_corpus_arguments, benchmark_main, config_from, indexed_memory
 from .metrics import recall_at_k
 from .questions import Question, load_questions
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> dict:
     memory, report, index_s = indexed_memory(args, config)
     with memory:
         memory.query("build the graph view before the clock starts", k=1)
-        per_question, latencies = _ask(memory, questions, methods, max(ks))
+        per_question, latencies = ask(memory, questions, methods, max(ks))
         extractor_name = memory.extractor_name
 
     scores = {
@@ -73,14 +74,18 @@ def run(args: argparse.Namespace) -> dict:
     }
 
 
-def _ask(memory: Memory, questions: list[Question], methods: list[str], depth: int) -> tuple[list[dict], dict]:
+def ask(memory: Memory, questions: list[Question], methods: list[str], depth: int,
+        namespace: str = DEFAULT_NAMESPACE) -> tuple[list[dict], dict[str, list[float]]]:
+    """Each question's ranked document ids by method (one row a question), and each method's
+    query times in milliseconds."""
     per_question: list[dict] = []
     latencies: dict[str, list[float]] = {m: [] for m in methods}
     for question in questions:
-        row: dict = {"id": question.id, "question": question.question, "supporting_ids": list(question.supporting_ids)}
+        row: dict = {"id": question.id, "question": question.question, "type": question.type,
+                     "supporting_ids": list(question.supporting_ids)}
         for method in methods:
             started = time.perf_counter()
-            hits = memory.query(question.question, k=depth, method=method)
+            hits = memory.query(question.question, k=depth, method=method, namespace=namespace)
             latencies[method].append((time.perf_counter() - started) * 1000)
             row[method] = list(dict.fromkeys(h.document_id for h in hits))
         per_question.append(row)
