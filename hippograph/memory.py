@@ -219,7 +219,7 @@ class Memory:
             raise StoreError(f"the text of note {note.id} changed again after change {change_id}; "
                              "revert the later changes first")
         self.update(note.id, change.old, namespace=namespace)
-        return self.history(note.id, namespace=namespace)[-1]
+        return [c for c in self.history(note.id, namespace=namespace) if c.field == "text"][-1]
 
     # -- reading -------------------------------------------------------------
 
