@@ -15,7 +15,7 @@ from .errors import HippographError, SourceError
 from .extract import PrecomputedExtractor
 from .llm import LLMSettings
 from .memory import EXTRACTORS, METHODS, Memory
-from .types import Hits
+from .types import Hits, Note
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
         default = os.environ.get("HIPPOGRAPH_STORE")
         command.add_argument("--store", default=default, required=default is None,
                              help="store folder (default: $HIPPOGRAPH_STORE)")
+        command.add_argument("--namespace", default=os.environ.get("HIPPOGRAPH_NAMESPACE"),
+                             help="the memory within the store to use (default: $HIPPOGRAPH_NAMESPACE, else 'default')")
+        return command
+
+    def with_time_window(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = command.add_argument_group("time (ISO 8601, e.g. 2024-05-01 or 2024-05-01T13:56:00+02:00)")
+        group.add_argument("--since", help="only notes from this time on")
+        group.add_argument("--until", help="only notes up to this time")
+        group.add_argument("--as-of", dest="as_of", help="the memory as it was then: notes written and facts valid")
         return command
 
     def with_llm(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -48,13 +57,24 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--retry-failed", action="store_true",
                         help="extract again the passages whose extraction failed (after ingesting PATHs, if any)")
 
-    query = with_store(commands.add_parser("query", help="retrieve the passages that answer a question"))
+    add = with_store(commands.add_parser("add", help="store one memory (a chat turn, an observation) as a note"))
+    add.add_argument("text")
+    add.add_argument("--time", help="when it was said, ISO 8601 (default: now)")
+    add.add_argument("--id", help="the note's id in its namespace (default: a hash of text and time)")
+    add.add_argument("--json", action="store_true", help="print the stored note as JSON")
+
+    note = with_store(commands.add_parser("note", help="show a note: attributes, links and history"))
+    note.add_argument("note_id")
+    note.add_argument("--json", action="store_true")
+
+    query = with_time_window(with_store(commands.add_parser("query", help="retrieve the passages that answer a question")))
     query.add_argument("text")
     query.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
     query.add_argument("--method", choices=METHODS, default="hippograph")
     query.add_argument("--json", action="store_true", help="print one JSON object with a 'hits' list")
 
-    answer = with_llm(with_store(commands.add_parser("answer", help="answer a question with the LLM, citing passages")))
+    answer = with_time_window(with_llm(with_store(
+        commands.add_parser("answer", help="answer a question with the LLM, citing passages"))))
     answer.add_argument("text")
     answer.add_argument("-k", type=int, default=5, help="passages given to the LLM (default 5)")
     answer.add_argument("--method", choices=METHODS, default="hippograph")
@@ -63,11 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     stats = with_store(commands.add_parser("stats", help="count what the store holds"))
     stats.add_argument("--json", action="store_true")
 
-    delete = with_store(commands.add_parser("delete", help="delete a document and all only it supported"))
-    delete.add_argument("document_id")
+    delete = with_store(commands.add_parser("delete", help="delete a document (or note) and all only it supported"))
+    delete.add_argument("document_id", nargs="?", help="a document id, or the id given to `add`")
+    delete.add_argument("--all", action="store_true", help="delete the whole namespace instead")
 
-    benchmark = commands.add_parser("eval", help="benchmarks: `hippograph eval retrieval --help`, `eval qa --help`")
-    benchmark.add_argument("benchmark", choices=("retrieval", "qa"))
+    benchmark = commands.add_parser(
+        "eval", help="benchmarks: `hippograph eval retrieval --help`, `eval qa --help`, `eval locomo --help`")
+    benchmark.add_argument("benchmark", choices=BENCHMARKS)
     return parser
 
 
@@ -79,17 +101,17 @@ def llm_settings(args: argparse.Namespace) -> LLMSettings:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["eval"] and argv[1:2] in (["retrieval"], ["qa"]):
-        from .eval import qa, retrieval
+    if argv[:1] == ["eval"] and argv[1:2] and argv[1] in BENCHMARKS:
+        from .eval import locomo_retrieval, qa, retrieval
 
-        return (retrieval if argv[1] == "retrieval" else qa).main(argv[2:])
+        return {"retrieval": retrieval, "qa": qa, "locomo": locomo_retrieval}[argv[1]].main(argv[2:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         triples = getattr(args, "triples", None)
         extractor = PrecomputedExtractor(triples) if triples else _extractor_kind(args)
         llm = llm_settings(args) if hasattr(args, "llm_url") else None
-        with Memory(args.store, create=args.command == "ingest", extractor=extractor, llm=llm) as memory:
+        with Memory(args.store, create=args.command in ("ingest", "add"), extractor=extractor, llm=llm) as memory:
             return COMMANDS[args.command](memory, args)
     except HippographError as err:
         print(f"hippograph: error: {err}", file=sys.stderr)
@@ -111,24 +133,26 @@ def _ingest(memory: Memory, args: argparse.Namespace) -> int:
     if not args.paths and not args.retry_failed:
         raise SourceError("nothing to ingest: give one or more PATHs, or --retry-failed")
     if args.paths:
-        print(memory.ingest(args.paths, progress=not args.quiet))
+        print(memory.ingest(args.paths, namespace=args.namespace, progress=not args.quiet))
     if args.retry_failed:
-        print("retried failed extractions:", memory.retry_failed(progress=not args.quiet))
+        print("retried failed extractions:", memory.retry_failed(namespace=args.namespace, progress=not args.quiet))
     else:
-        failed = memory.stats().failed_extractions
+        failed = memory.stats(args.namespace).failed_extractions
         if failed:
             print(f"{failed} passage(s) in the store have a failed extraction; run with --retry-failed to try again")
     return 0
 
 
 def _answer(memory: Memory, args: argparse.Namespace) -> int:
-    answer = memory.answer(args.text, k=args.k, method=args.method)
+    answer = memory.answer(args.text, k=args.k, method=args.method, namespace=args.namespace, since=args.since,
+                           until=args.until, as_of=args.as_of)
     print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else answer)
     return 0
 
 
 def _query(memory: Memory, args: argparse.Namespace) -> int:
-    hits = memory.query(args.text, k=args.k, method=args.method)
+    hits = memory.query(args.text, k=args.k, method=args.method, namespace=args.namespace, since=args.since,
+                        until=args.until, as_of=args.as_of)
     if args.json:
         print(json.dumps({"query": args.text, "method": args.method, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
     else:
@@ -155,18 +179,57 @@ def format_hits(hits: Hits) -> str:
 
 
 def _stats(memory: Memory, args: argparse.Namespace) -> int:
-    stats = memory.stats()
+    stats = memory.stats(args.namespace)
     print(json.dumps(dataclasses.asdict(stats)) if args.json else stats)
     return 0
 
 
 def _delete(memory: Memory, args: argparse.Namespace) -> int:
-    memory.delete(args.document_id)
-    print(f"deleted {args.document_id}")
+    if args.all == bool(args.document_id):
+        raise SourceError("give a DOCUMENT_ID, or --all to delete the whole namespace (not both)")
+    if args.all:
+        if args.namespace is None:
+            raise SourceError("--all deletes a namespace: name it with --namespace")
+        print(f"deleted namespace {args.namespace!r}: {memory.delete_namespace(args.namespace)} document(s)")
+    else:
+        memory.delete(args.document_id, namespace=args.namespace)
+        print(f"deleted {args.document_id}")
     return 0
 
 
-COMMANDS = {"ingest": _ingest, "query": _query, "answer": _answer, "stats": _stats, "delete": _delete}
+def _add(memory: Memory, args: argparse.Namespace) -> int:
+    note = memory.add(args.text, namespace=args.namespace, timestamp=args.time, id=args.id)
+    print(json.dumps(note.to_dict(), ensure_ascii=False) if args.json else format_note(note))
+    return 0
+
+
+def _note(memory: Memory, args: argparse.Namespace) -> int:
+    note = memory.get(args.note_id, namespace=args.namespace)
+    history = memory.history(note.id, namespace=args.namespace)
+    if args.json:
+        changes = [dataclasses.asdict(change) for change in history]
+        print(json.dumps({**note.to_dict(), "history": changes}, ensure_ascii=False))
+    else:
+        lines = [format_note(note)]
+        lines += [f"  change {c.id} at {c.changed_at} by {c.changed_by}: {c.field} {c.old!r} -> {c.new!r}"
+                  for c in history]
+        print("\n".join(lines))
+    return 0
+
+
+def format_note(note: Note) -> str:
+    """A note as readable text: id, time, text, attributes and links."""
+    lines = [f"note {note.id}  [{note.document_id}]  {note.created_at}",
+             textwrap.indent(textwrap.fill(note.text, 96), "   "),
+             f"   keywords: {', '.join(note.keywords) or '-'}", f"   tags: {', '.join(note.tags) or '-'}",
+             f"   context: {note.context}"]
+    lines += [f"   linked to {link.note_id} ({link.reason})" for link in note.links]
+    return "\n".join(lines)
+
+
+COMMANDS = {"ingest": _ingest, "add": _add, "note": _note, "query": _query, "answer": _answer, "stats": _stats,
+            "delete": _delete}
+BENCHMARKS = ("retrieval", "qa", "locomo")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -58,8 +58,8 @@ class Config:
     ingest_batch_size: int = 512
     synonym_threshold: float | None = None
     synonym_max_neighbors: int = 50
-    link_threshold: float | None = 0.6
-    link_max_neighbors: int = 5
+    link_threshold: float | None = 0.8  # lower ones cost recall on LoCoMo: see pipelines/README.md
+    link_max_neighbors: int = 3
     link_edge_weight: float = 1.0
     evolve_notes: bool = False
     exclusive_relations: tuple[str, ...] = (

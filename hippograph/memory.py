@@ -112,13 +112,19 @@ class Memory:
 
     # -- writing -------------------------------------------------------------
 
-    def ingest(self, sources: Source | Iterable[Source], *, progress: bool = True) -> IngestReport:
+    def ingest(self, sources: Source | Iterable[Source], *, namespace: str | None = None,
+               progress: bool = True) -> IngestReport:
         """Add texts, Documents or files (``pathlib.Path``: .jsonl/.json/.txt/.md or folders).
 
         Every source is read and validated before anything is stored. Re-ingesting
         an unchanged document does nothing; a changed one with the same id replaces it.
+        `namespace` puts every document into that namespace; otherwise Documents keep their
+        own and texts and files go to the default one.
         """
         documents = read_sources(sources)
+        if namespace is not None:
+            namespace = _namespace(namespace, SourceError)
+            documents = [dataclasses.replace(document, namespace=namespace) for document in documents]
         self._check_embedding_model()
         ingestor = self._ingestor()
         return self._with_llm_usage(lambda: ingestor.ingest(documents, progress=progress), progress)
@@ -259,12 +265,12 @@ class Memory:
                             passage.time))
         return hits
 
-    def answer(self, question: str, k: int = 5, *, method: str = "hippograph",
-               namespace: str | None = None) -> Answer:
-        """An LLM's short answer to `question` from the `k` passages `query` retrieves, citing
-        the passages it used. Needs an LLM endpoint (see `Memory`)."""
+    def answer(self, question: str, k: int = 5, *, method: str = "hippograph", namespace: str | None = None,
+               since: Time | None = None, until: Time | None = None, as_of: Time | None = None) -> Answer:
+        """An LLM's short answer to `question` from the `k` passages `query` retrieves (with the
+        same options), citing the passages it used. Needs an LLM endpoint (see `Memory`)."""
         client = self.llm
-        hits = self.query(question, k, method=method, namespace=namespace)
+        hits = self.query(question, k, method=method, namespace=namespace, since=since, until=until, as_of=as_of)
         if not hits:
             return Answer(question, "unknown", (), hits)
         return Answerer(client).answer(question, hits)

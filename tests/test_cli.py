@@ -89,3 +89,27 @@ def test_reading_commands_do_not_create_a_store(tmp_path, capsys):
     assert main(["query", "anything", "--store", str(missing)]) == 1
     assert "no store at" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_add_note_query_and_delete_a_namespace_from_the_command_line(tmp_path):
+    folder = str(tmp_path / "store")
+    for namespace, place, time in (("alice", "Paris", "2020-01-01"), ("alice", "Berlin", "2022-06-01"),
+                                   ("bob", "Rome", "2021-01-01")):
+        added = run("add", f"Mira Holt lives in {place}.", "--store", folder, "--namespace", namespace,
+                    "--time", time, "--id", place.lower(), "--json")
+        assert added.returncode == 0, added.stderr
+        assert place in json.loads(added.stdout)["keywords"]
+    then = run("query", "Where does Mira Holt live?", "--store", folder, "--namespace", "alice",
+               "--as-of", "2021-01-01", "--json")
+    assert [h["document_id"] for h in json.loads(then.stdout)["hits"]] == ["paris"]
+    now = run("query", "Where does Mira Holt live?", "--store", folder, "--namespace", "alice", "--json")
+    assert {h["document_id"] for h in json.loads(now.stdout)["hits"]} == {"paris", "berlin"}
+    note_id = json.loads(now.stdout)["hits"][0]["id"]
+    shown = run("note", note_id, "--store", folder, "--namespace", "alice")
+    assert shown.returncode == 0 and "keywords: Mira Holt" in shown.stdout
+    assert run("note", note_id, "--store", folder, "--namespace", "bob").returncode == 1
+    assert run("delete", "--all", "--store", folder).returncode == 1  # a namespace must be named
+    dropped = run("delete", "--all", "--store", folder, "--namespace", "alice")
+    assert dropped.returncode == 0 and "2 document(s)" in dropped.stdout
+    stats = json.loads(run("stats", "--store", folder, "--json").stdout)
+    assert stats["documents"] == 1
