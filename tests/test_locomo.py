@@ -92,7 +92,8 @@ def test_stored_turns_are_notes_found_by_dia_id_in_their_namespace(tmp_path, mak
     memory = make_memory()
     store_conversation(memory, conversation, "conv-x")
     stored = memory.document("D1:2", namespace="conv-x")
-    assert stored.metadata == {"speaker": "Ben", "time": "2023-05-08T13:56:00+00:00"}
+    note = memory.get(stored.passage_ids[0], namespace="conv-x")
+    assert stored.metadata == {"speaker": "Ben"} and note.created_at == "2023-05-08T13:56:00+00:00"
     [hit] = memory.query("Which dog did Ben adopt?", k=1, method="dense", namespace="conv-x")
     assert hit.document_id == "D2:1" and hit.text == "Ben: I adopted a beagle named Pip."
     assert not memory.query("Which dog did Ben adopt?", k=1, namespace="other")
