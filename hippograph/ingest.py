@@ -38,6 +38,11 @@ def document_hash(document: Document) -> str:
     return content_hash(document.title, document.text, metadata)
 
 
+def whole_note_id(namespace: str, document_id: str) -> str:
+    """The passage id of a note stored whole (`Memory.add`): its text can change, its id does not."""
+    return content_hash(namespace, document_id, "note")
+
+
 def embedding_key(text: str) -> str:
     return content_hash("text", text)
 
@@ -203,7 +208,7 @@ class Ingestor:
             write.documents.append((document, document_hash(document)))
             texts = [document.text] if as_notes else chunk_text(document.text, self._config.chunk_words)
             for position, text in enumerate(texts):
-                passage_id = (content_hash(document.namespace, document.id, "note") if as_notes
+                passage_id = (whole_note_id(document.namespace, document.id) if as_notes
                               else content_hash(document.namespace, document.id, str(position), text))
                 passages.append(Passage(passage_id, document.id, position, document.title, text, document.namespace,
                                         document.timestamp))
@@ -252,9 +257,9 @@ class Ingestor:
                 entities.in_facts |= {subject.id, obj.id}
                 fact_text = f"{subject.name} {relation} {obj.name}"
                 fact_id = content_hash(namespace, subject.key, relation, obj.key)
-                group = relation_key(relation) if relation_key(relation) in self._exclusive else None
+                group = relation_key(relation)
                 facts[fact_id] = FactRecord(fact_id, namespace, subject.id, relation, obj.id, embedding_key(fact_text),
-                                            group)
+                                            group if group in self._exclusive else None)
                 if embed_facts:
                     texts[embedding_key(fact_text)] = fact_text
                 write.fact_sources.append((fact_id, passage.id))

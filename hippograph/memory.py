@@ -23,7 +23,7 @@ from .extract.normalize import normalize_entity
 from .extract.spacy_extractor import SpacyExtractor
 from .graph.view import GraphView
 from .ids import content_hash
-from .ingest import Ingestor, document_hash
+from .ingest import Ingestor, document_hash, whole_note_id
 from .llm import LLMClient, LLMSettings
 from .retrieve import DenseRetriever, GraphRetriever
 from .retrieve.recognition import FactFilter
@@ -175,10 +175,10 @@ class Memory:
             raise SourceError(f"namespace {namespace!r} already holds {id!r} with other content; change it with update()")
         self._check_embedding_model()
         self._ingestor().ingest([document], progress=False, as_notes=True)
-        note_id = content_hash(namespace, id, "note")
-        if note_id not in self._store.notes(namespace, [note_id]):
+        found = self._store.notes(namespace, [whole_note_id(namespace, id)])
+        if not found:
             raise SourceError(f"{id!r} of namespace {namespace!r} is a document ingested in passages, not a note")
-        return self.get(note_id, namespace=namespace)
+        return next(iter(found.values()))
 
     def update(self, note_id: str, text: str | None = None, *, metadata: dict[str, Any] | None = None,
                namespace: str | None = None) -> Note:
