@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from .config import Config
 from .errors import HippographError, SourceError
 from .extract import PrecomputedExtractor
 from .llm import LLMSettings
@@ -38,15 +39,20 @@ def build_parser() -> argparse.ArgumentParser:
         group.add_argument("--as-of", dest="as_of", help="the memory as it was then: notes written and facts valid")
         return command
 
-    def with_llm(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    def with_llm(command: argparse.ArgumentParser, notes: bool = False) -> argparse.ArgumentParser:
         group = command.add_argument_group("LLM endpoint (any OpenAI-compatible server)")
+        if notes:
+            group.add_argument("--llm-notes", action="store_true",
+                               help="the LLM writes each new note's keywords, tags and context and chooses its "
+                                    "links (two cached calls per note; see Config.llm_notes)")
         group.add_argument("--llm-url", help="base URL, e.g. http://127.0.0.1:8080/v1 (default: $OPENAI_BASE_URL)")
         group.add_argument("--llm-model", help="model name (default: $HIPPOGRAPH_LLM_MODEL)")
         group.add_argument("--llm-concurrency", type=int, help="calls in flight at once (default 4)")
         group.add_argument("--llm-timeout", type=float, help="seconds to wait for one answer (default 120)")
         return command
 
-    ingest = with_llm(with_store(commands.add_parser("ingest", help="add .jsonl/.json/.txt/.md files or folders")))
+    ingest = with_llm(with_store(commands.add_parser("ingest", help="add .jsonl/.json/.txt/.md files or folders")),
+                      notes=True)
     ingest.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.add_argument("--triples", type=Path, metavar="FILE",
@@ -57,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--retry-failed", action="store_true",
                         help="extract again the passages whose extraction failed (after ingesting PATHs, if any)")
 
-    add = with_store(commands.add_parser("add", help="store one memory (a chat turn, an observation) as a note"))
+    add = with_llm(with_store(commands.add_parser("add", help="store one memory (a chat turn, an observation) as a note")),
+                   notes=True)
     add.add_argument("text")
     add.add_argument("--time", help="when it was said, ISO 8601 (default: now)")
     add.add_argument("--id", help="the note's id in its namespace (default: a hash of text and time)")
@@ -111,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         triples = getattr(args, "triples", None)
         extractor = PrecomputedExtractor(triples) if triples else _extractor_kind(args)
         llm = llm_settings(args) if hasattr(args, "llm_url") else None
-        with Memory(args.store, create=args.command in ("ingest", "add"), extractor=extractor, llm=llm) as memory:
+        config = Config(llm_notes=getattr(args, "llm_notes", False))
+        with Memory(args.store, config, create=args.command in ("ingest", "add"), extractor=extractor,
+                    llm=llm) as memory:
             return COMMANDS[args.command](memory, args)
     except HippographError as err:
         print(f"hippograph: error: {err}", file=sys.stderr)

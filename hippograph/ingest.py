@@ -24,7 +24,8 @@ from .extract.base import Extractor
 from .extract.normalize import clean_phrase, normalize_entity, relation_key
 from .graph.neighbours import NeighbourIndex
 from .ids import content_hash
-from .notes import NoteLinker, offline_attributes
+from .llm import LLMClient
+from .notes import LinkJudge, LLMAttributes, NoteLinker, offline_attributes
 from .store.base import Store
 from .store.records import EntityRecord, FactRecord, PassageRecord, WriteBatch
 from .types import Document, Extraction, IngestReport, Passage
@@ -59,15 +60,20 @@ def _is_name(key: str) -> bool:
 class Ingestor:
     """Turns documents into store writes, one transaction per batch of documents."""
 
-    def __init__(self, store: Store, extractor: Extractor, embedder: Embedder, config: Config) -> None:
+    def __init__(self, store: Store, extractor: Extractor, embedder: Embedder, config: Config,
+                 notes_llm: LLMClient | None = None) -> None:
+        """`notes_llm` writes note attributes and judges links (Config.llm_notes); None: offline."""
         self._store = store
         self._extractor = extractor
         self._embedder = embedder
         self._config = config
         self._exclusive = {relation_key(r) for r in config.exclusive_relations}
         self._synonyms: dict[str, NeighbourIndex] = {}
-        self._linker = NoteLinker(store, config)
+        self._llm_attributes = LLMAttributes(notes_llm) if notes_llm else None
+        self._judge = LinkJudge(notes_llm) if notes_llm else None
+        self._linker = NoteLinker(store, config, self._judge)
         self._version: int | None = None  # the store version after this ingestor's last write
+        self._progress = True  # LLM note work shows its own bars when the ingest does
 
     def ingest(self, documents: Sequence[Document], progress: bool = True, as_notes: bool = False) -> IngestReport:
         """Store new and changed documents. With `as_notes` each document is one note (not
@@ -76,6 +82,7 @@ class Ingestor:
         started = time.perf_counter()
         report = IngestReport()
         self._reset()
+        self._progress = progress
         todo = self._changed(self._usable(documents, report), report)
         write = lambda batch, report: self._write(batch, report, as_notes)  # noqa: E731
         return self._in_batches(todo, write, report, started, progress, desc="ingest", unit="doc")
@@ -86,6 +93,7 @@ class Ingestor:
         started = time.perf_counter()
         report = IngestReport(replaced=1)
         self._reset()
+        self._progress = False
         self._linker.forget([note.id])
         write = WriteBatch(refreshes=[note.id], document_updates=[(document, document_hash(document))])
         changed = dataclasses.replace(note, text=document.text, title=document.title)
@@ -98,7 +106,7 @@ class Ingestor:
         (`Memory.add`) then cost no reloading."""
         if self._store.version() != self._version:
             self._synonyms = {}
-            self._linker = NoteLinker(self._store, self._config)
+            self._linker = NoteLinker(self._store, self._config, self._judge)
 
     def retry_failed(self, namespace: str | None = None, progress: bool = True) -> IngestReport:
         """Extract again the passages stored with a recorded extraction failure and add what the
@@ -109,6 +117,7 @@ class Ingestor:
         """
         started = time.perf_counter()
         self._reset()
+        self._progress = progress
         failed_with = self._store.failed_passages(namespace)
         kind = _kind(self._extractor.name)
         other_names = [name for _, name in failed_with if _kind(name) != kind]
@@ -180,13 +189,13 @@ class Ingestor:
         extractions = self._extractor.extract(passages)
         texts, names = self._graph_records(passages, extractions, write)
         vectors = self._vectors(texts, write, report)
-        self._note_records(passages, extractions, names, write)
+        entities = self._note_records(passages, extractions, names, write, report)
         if self._config.synonym_threshold is not None:
             write.synonyms = self._synonym_edges([e for e in write.entities if e.embedding_key], vectors)
         if self._config.link_threshold is not None:
-            write.links = self._linker.links(write.passages, vectors)
-            if self._config.evolve_notes:
-                write.changes = self._linker.evolution(write.passages, write.links)
+            linked = self._linker.link(write.passages, vectors, entities, self._progress)
+            write.links, write.changes = linked.links, linked.changes
+            report.notes_offline += linked.fallbacks
         report.passages += len(passages)
         report.failed += sum(1 for e in extractions if e.error)
         self._version = None  # should the write fail, the indexes (holding this batch) are reloaded
@@ -215,16 +224,23 @@ class Ingestor:
         return passages
 
     def _note_records(self, passages: list[Passage], extractions: list[Extraction], names: list[list[EntityRecord]],
-                      write: WriteBatch) -> None:
-        """The batch's passages with their note attributes (see hippograph/notes/attributes.py)."""
+                      write: WriteBatch, report: IngestReport) -> dict[str, list[str]]:
+        """The batch's passages with their note attributes (see hippograph/notes/); returns each
+        passage's entity ids, the most specific (mentioned by the fewest notes) first."""
         counts = self._store.entity_passage_counts({e.id for entities in names for e in entities})
         for entities in names:
             for entity in entities:
                 counts[entity.id] = counts.get(entity.id, 0) + 1
-        for passage, extraction, entities in zip(passages, extractions, names):
-            attributes = offline_attributes(passage, [e.name for e in entities], [counts[e.id] for e in entities])
+        attributes = [offline_attributes(passage, [e.name for e in entities], [counts[e.id] for e in entities])
+                      for passage, entities in zip(passages, names)]
+        if self._llm_attributes is not None:
+            attributes, failed = self._llm_attributes.write(passages, attributes, self._progress)
+            report.notes_offline += failed
+        for passage, extraction, note in zip(passages, extractions, attributes):
             key = embedding_key(passage.embedding_text)
-            write.passages.append(PassageRecord(passage, key, self._extractor.name, extraction.error, attributes))
+            write.passages.append(PassageRecord(passage, key, self._extractor.name, extraction.error, note))
+        return {passage.id: [e.id for e in sorted(entities, key=lambda e: counts[e.id])]
+                for passage, entities in zip(passages, names)}
 
     def _graph_records(self, passages: list[Passage], extractions: list[Extraction],
                        write: WriteBatch) -> tuple[dict[str, str], list[list[EntityRecord]]]:

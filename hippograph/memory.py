@@ -59,8 +59,9 @@ class Memory:
     `extractor` is an Extractor, "spacy" (the offline default) or "llm" (OpenIE by the LLM of
     `llm`). `llm` says where the LLM is; by default it is read from OPENAI_BASE_URL,
     OPENAI_API_KEY and HIPPOGRAPH_LLM_MODEL, and nothing calls it unless an LLM feature is
-    used (the "llm" extractor, `answer`, `Config.llm_fact_filter`). Model calls are cached
-    (see `LLMSettings.cache_path`), so extracting the same passage again costs no call.
+    used (the "llm" extractor, `answer`, `Config.llm_notes`, `Config.llm_fact_filter`). Model
+    calls are cached (see `LLMSettings.cache_path`), so extracting the same passage again
+    costs no call.
     """
 
     def __init__(
@@ -79,7 +80,9 @@ class Memory:
         self._llm_client = llm if isinstance(llm, LLMClient) else None
         self._owns_llm_client = False  # a client passed in is the caller's to close
         self._llm_settings = llm if isinstance(llm, LLMSettings) else None
-        if extractor == "llm":  # before the store opens: no endpoint configured raises here
+        # Before the store opens: an LLM feature asked for without an endpoint configured raises here.
+        self._notes_llm = self.llm if self.config.llm_notes else None
+        if extractor == "llm":
             extractor = LLMExtractor(self.llm)
         elif extractor is None or extractor == "spacy":
             extractor = SpacyExtractor(self.config.spacy_model, processes=self.config.extract_processes)
@@ -137,14 +140,16 @@ class Memory:
         return self._with_llm_usage(lambda: ingestor.retry_failed(namespace, progress=progress), progress)
 
     def _with_llm_usage(self, work, progress: bool) -> IngestReport:
-        """Run an ingest and add to its report what the extractor's model calls cost."""
+        """Run an ingest and add to its report what its model calls cost (extraction and notes)."""
         if hasattr(self._extractor, "progress"):  # the LLM extractor's per-passage bar
             self._extractor.progress = progress
-        client = getattr(self._extractor, "client", None)
-        before = dataclasses.replace(client.usage) if isinstance(client, LLMClient) else None
+        clients = [getattr(self._extractor, "client", None), self._notes_llm]
+        clients = list({id(c): c for c in clients if isinstance(c, LLMClient)}.values())
+        before = [dataclasses.replace(client.usage) for client in clients]
         report = work()
-        if before is not None:
-            report.llm_usage = str(client.usage.since(before))
+        if clients:
+            used = [client.usage.since(earlier) for client, earlier in zip(clients, before)]
+            report.llm_usage = str(sum(used[1:], used[0]))
         return report
 
     def add(self, text: str, *, namespace: str | None = None, timestamp: Time | None = None,
@@ -354,7 +359,7 @@ class Memory:
 
     def _ingestor(self) -> Ingestor:
         if self._ingest is None:
-            self._ingest = Ingestor(self._store, self._extractor, self._embedder, self.config)
+            self._ingest = Ingestor(self._store, self._extractor, self._embedder, self.config, self._notes_llm)
         return self._ingest
 
     def _single_note_document(self, note: Note) -> StoredDocument:

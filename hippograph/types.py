@@ -113,7 +113,7 @@ class Change:
     field: str  # "text", "keywords", "tags" or "context"
     old: Any
     new: Any
-    changed_by: str  # "update", "evolution" or "revert"
+    changed_by: str  # "update", "evolution" (offline), "llm-evolution" or "revert"
     source_note: str | None  # the note whose arrival caused an evolution
     changed_at: str
 
@@ -268,7 +268,8 @@ class IngestReport:
     embedded: int = 0
     seconds: float = 0.0
     failed: int = 0  # passages stored with a recorded extraction failure
-    llm_usage: str | None = None  # model calls, cache hits and tokens, when an LLM extracted
+    notes_offline: int = 0  # with Config.llm_notes: LLM note calls that failed, offline attributes or links used
+    llm_usage: str | None = None  # model calls, cache hits and tokens, when an LLM was used
 
     def __str__(self) -> str:
         text = (
@@ -278,6 +279,8 @@ class IngestReport:
         )
         if self.failed:
             text += f"; extraction failed for {self.failed} passage(s) (retry with --retry-failed)"
+        if self.notes_offline:
+            text += f"; {self.notes_offline} LLM note call(s) failed, offline attributes or links used instead"
         if self.llm_usage:
             text += f"\n{self.llm_usage}"
         return text

@@ -120,3 +120,20 @@ def test_cli_ingest_is_cached_and_answer_cites_retrieved_passages(llm_server, tm
     assert answer["answer"].strip()
     assert len(answer["hits"]) == 2
     assert set(answer["citations"]) <= {hit["id"] for hit in answer["hits"]}
+
+
+def test_cli_llm_notes_are_stored_and_cached(llm_server, tmp_path):
+    corpus = tmp_path / "three.jsonl"
+    corpus.write_text("".join(SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)[:3]), encoding="utf-8")
+    env = {**os.environ, "OPENAI_BASE_URL": llm_server, "HIPPOGRAPH_LLM_MODEL": MODEL,
+           "HIPPOGRAPH_LLM_CACHE": str(tmp_path / "calls.sqlite")}
+    env.pop("OPENAI_API_KEY", None)
+    first = usage(run("ingest", str(corpus), "--store", str(tmp_path / "a"), "--llm-notes", "--quiet", env=env))
+    assert first["calls"] >= 3 and first["cached"] == 0  # an attribute call a note, a link call for later ones
+    second = usage(run("ingest", str(corpus), "--store", str(tmp_path / "b"), "--llm-notes", "--quiet", env=env))
+    assert second["cached"] > 0
+    assert first["failed"] or second["calls"] == 0, "a run without failures is served from the cache in full"
+    note = json.loads(run("add", "Mira Holt visited Kessel again in May.", "--store", str(tmp_path / "a"),
+                          "--llm-notes", "--json", env=env).stdout)
+    assert note["context"].strip(), "the model's context line, or the offline one if its reply was unusable"
+    assert all(link["kind"] in ("llm", "similar") and link["reason"] for link in note["links"])

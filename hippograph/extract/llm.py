@@ -12,13 +12,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-from tqdm.auto import tqdm
 
 from ..errors import LLMCallFailed, LLMOutputError
 from ..llm.client import LLMClient, chat
+from ..llm.pool import call_each
 from ..types import Extraction, Passage, Triple
 
 log = logging.getLogger(__name__)
@@ -77,18 +75,8 @@ class LLMExtractor:
         return f"llm:{self.client.settings.model}:{PROMPT_VERSION}"
 
     def extract(self, passages: Sequence[Passage]) -> list[Extraction]:
-        results: list[Extraction | None] = [None] * len(passages)
-        workers = min(self.client.settings.max_concurrency, max(len(passages), 1))
-        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hippograph-llm")
-        try:
-            futures = [executor.submit(self._extract_one, passage) for passage in passages]
-            with tqdm(total=len(passages), unit="passage", desc="LLM extraction", leave=False,
-                      disable=not self.progress or len(passages) < 2) as bar:
-                for index, future in enumerate(futures):
-                    results[index] = future.result()  # an LLMError stops here; `finally` cancels the rest
-                    bar.update(1)
-        finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+        results = call_each(self._extract_one, passages, workers=self.client.settings.max_concurrency,
+                            desc="LLM extraction", unit="passage", progress=self.progress)
         failed = sum(1 for r in results if r.error)
         if failed:
             log.warning("LLM extraction failed for %d of %d passage(s); they are stored with the failure "

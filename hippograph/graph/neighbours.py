@@ -27,8 +27,8 @@ class NeighbourIndex:
         self._position = {item: i for i, item in enumerate(self._ids)}
         self._vectors = self._vectors[keep]
 
-    def link(self, ids: list[str], vectors: np.ndarray, threshold: float, max_neighbors: int) -> list[tuple[str, str, float]]:
-        """Add the items not yet indexed; return the pairs (a < b, cosine similarity) of all given."""
+    def add(self, ids: list[str], vectors: np.ndarray) -> None:
+        """Index the items not indexed yet, after those already known."""
         new = [i for i, item in enumerate(ids) if item not in self._position]
         for i in new:
             self._position[ids[i]] = len(self._ids)
@@ -36,6 +36,10 @@ class NeighbourIndex:
         if new:
             added = vectors[new]
             self._vectors = added if len(self._ids) == len(new) else np.vstack([self._vectors, added])
+
+    def link(self, ids: list[str], vectors: np.ndarray, threshold: float, max_neighbors: int) -> list[tuple[str, str, float]]:
+        """Add the items not yet indexed; return the pairs (a < b, cosine similarity) of all given."""
+        self.add(ids, vectors)
         edges: dict[tuple[str, str], float] = {}
         for start in range(0, len(ids), 1024):
             similarity = vectors[start : start + 1024] @ self._vectors.T
@@ -49,3 +53,23 @@ class NeighbourIndex:
                     a, b = sorted((self._ids[own], self._ids[other]))
                     edges[(a, b)] = float(scores[other])
         return [(a, b, weight) for (a, b), weight in sorted(edges.items())]
+
+    def nearest_earlier(self, item_id: str, count: int) -> list[str]:
+        """The `count` items indexed before `item_id` that are closest to it, closest first."""
+        own = self._position[item_id]
+        if own == 0:
+            return []
+        scores = self._vectors[:own] @ self._vectors[own]
+        order = np.argsort(-scores, kind="stable")[:count]
+        return [self._ids[i] for i in order]
+
+    def similarity(self, item_id: str, other_id: str) -> float:
+        """Cosine similarity of two indexed items."""
+        return float(self._vectors[self._position[item_id]] @ self._vectors[self._position[other_id]])
+
+    def is_before(self, item_id: str, other_id: str) -> bool:
+        """Whether `item_id` was indexed before `other_id`."""
+        return self._position[item_id] < self._position[other_id]
+
+    def __contains__(self, item_id: str) -> bool:
+        return item_id in self._position

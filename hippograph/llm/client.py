@@ -48,7 +48,13 @@ class Usage:
 
     def since(self, earlier: "Usage") -> "Usage":
         """What was used after `earlier` (a copy of this usage taken before)."""
-        return Usage(*(getattr(self, f.name) - getattr(earlier, f.name) for f in dataclasses.fields(self)))
+        return self._combined(earlier, -1)
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return self._combined(other, 1)
+
+    def _combined(self, other: "Usage", sign: int) -> "Usage":
+        return Usage(*(getattr(self, f.name) + sign * getattr(other, f.name) for f in dataclasses.fields(self)))
 
     def __str__(self) -> str:
         return (f"{self.calls} LLM calls, {self.cached} cached, {self.failed} failed; "

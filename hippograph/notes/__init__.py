@@ -2,5 +2,7 @@
 
 from .attributes import offline_attributes
 from .links import NoteLinker
+from .llm_attributes import LLMAttributes
+from .llm_links import LinkJudge
 
-__all__ = ["NoteLinker", "offline_attributes"]
+__all__ = ["LLMAttributes", "LinkJudge", "NoteLinker", "offline_attributes"]

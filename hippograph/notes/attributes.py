@@ -15,6 +15,7 @@ from ..types import NoteAttributes, Passage
 MAX_KEYWORDS = 8
 MAX_TAGS = 5
 TAG_MIN_NOTES = 3
+MAX_EVOLVED_TAGS = 8  # evolution leaves a note at most this many tags
 CONTEXT_WORDS = 30
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 

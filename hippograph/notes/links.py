@@ -1,27 +1,52 @@
-"""Note links: each new note is linked to the notes of its namespace whose embeddings are closest
-(above `Config.link_threshold`, at most `link_max_neighbors`); with `Config.evolve_notes` the
-earlier notes it links to take on its tags (each change kept in their history)."""
+"""Note links (A-MEM): each new note is linked to related earlier notes of its namespace.
+
+Offline, the related notes are the closest by embedding (cosine at least
+`Config.link_threshold`, at most `link_max_neighbors`); with `Config.evolve_notes` the earlier
+notes a new note links to take on its tags. With `Config.llm_notes` the LLM chooses among
+candidates (the nearest notes and notes sharing the new note's most specific entities), gives
+a reason for each link and, with evolution on, suggests new tags and context for the notes it
+links to. A note whose LLM call fails is linked offline instead. Every attribute change is
+kept in the changed note's history.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..config import Config
+from ..errors import LLMCallFailed
 from ..graph.neighbours import NeighbourIndex
+from ..llm.pool import call_each
 from ..store.base import Store
 from ..store.records import AttributeChange, LinkRecord, PassageRecord
+from .attributes import MAX_EVOLVED_TAGS
+from .llm_links import Judgment, LinkJudge, NoteView
 
-MAX_EVOLVED_TAGS = 8  # evolution adds tags to a note up to this many
+log = logging.getLogger(__name__)
+SHARED_ENTITIES = 3  # candidates sharing an entity are looked up for the note's most specific ones
+LLM_LINK_WEIGHT = 1.0  # a link the LLM confirmed weighs as much as identical texts
+
+
+@dataclass
+class Linked:
+    """What linking a batch of notes decided."""
+
+    links: list[LinkRecord] = field(default_factory=list)
+    changes: list[AttributeChange] = field(default_factory=list)  # evolution of earlier notes
+    fallbacks: int = 0  # notes linked offline because their LLM call failed
 
 
 class NoteLinker:
     """Holds the note vectors of each namespace while an ingest runs (loaded on first use)."""
 
-    def __init__(self, store: Store, config: Config) -> None:
+    def __init__(self, store: Store, config: Config, judge: LinkJudge | None = None) -> None:
         self._store = store
         self._config = config
+        self._judge = judge
         self._indexes: dict[str, NeighbourIndex] = {}
         self._forgotten: set[str] = set()
 
@@ -32,17 +57,106 @@ class NoteLinker:
         for index in self._indexes.values():
             index.remove(passage_ids)
 
-    def links(self, records: list[PassageRecord], vectors: dict[str, np.ndarray]) -> list[LinkRecord]:
-        """Links of the new notes to the notes already indexed and to each other."""
+    def link(self, records: list[PassageRecord], vectors: dict[str, np.ndarray],
+             entities: dict[str, list[str]], progress: bool = False) -> Linked:
+        """Links of the new notes to the notes already indexed and to each other, and the
+        evolution they cause. `entities` holds each new note's entity ids, most specific first."""
+        if self._judge is None:
+            links = self._similar_links(records, vectors)
+            return Linked(links, self.evolution(records, links) if self._config.evolve_notes else [])
+        return self._confirmed_links(records, vectors, entities, progress)
+
+    def _similar_links(self, records: list[PassageRecord], vectors: dict[str, np.ndarray]) -> list[LinkRecord]:
         found: list[LinkRecord] = []
         for namespace in sorted({r.passage.namespace for r in records}):
             members = [r for r in records if r.passage.namespace == namespace]
             matrix = np.vstack([vectors[r.embedding_key] for r in members])
             pairs = self._index(namespace).link([r.passage.id for r in members], matrix,
                                                 self._config.link_threshold, self._config.link_max_neighbors)
-            found += [LinkRecord(a, b, "similar", f"similar text (cosine {weight:.2f})", weight)
-                      for a, b, weight in pairs]
+            found += [_similar(a, b, weight) for a, b, weight in pairs]
         return found
+
+    def _confirmed_links(self, records: list[PassageRecord], vectors: dict[str, np.ndarray],
+                         entities: dict[str, list[str]], progress: bool) -> Linked:
+        """Ask the LLM which candidates each new note relates to; offline links where that fails."""
+        jobs = self._jobs(records, vectors, entities)
+        judgments = call_each(self._judge_one, jobs, workers=self._judge.client.settings.max_concurrency,
+                              desc="LLM note links", unit="note", progress=progress)
+        linked, fallback_links = Linked(), []
+        for (record, candidate_ids, _), judgment in zip(jobs, judgments):
+            index = self._indexes[record.passage.namespace]
+            if judgment is None:
+                linked.fallbacks += 1
+                fallback_links += self._offline_choice(record.passage.id, candidate_ids, index)
+                continue
+            kept = judgment.links[: self._config.link_max_neighbors]
+            for number, reason in kept:
+                a, b = sorted((record.passage.id, candidate_ids[number]))
+                linked.links.append(LinkRecord(a, b, "llm", reason, LLM_LINK_WEIGHT))
+            if self._config.evolve_notes:
+                targets = {number: candidate_ids[number] for number, _ in kept}
+                linked.changes += _suggested_changes(record.passage.id, targets, judgment)
+        if linked.fallbacks:
+            log.warning("the LLM could not judge the links of %d note(s); they are linked by similarity instead",
+                        linked.fallbacks)
+        linked.links += fallback_links
+        if self._config.evolve_notes and fallback_links:
+            linked.changes += self.evolution(records, fallback_links)
+        return linked
+
+    def _jobs(self, records: list[PassageRecord], vectors: dict[str, np.ndarray],
+              entities: dict[str, list[str]]) -> list[tuple[PassageRecord, list[str], list[NoteView]]]:
+        """Each new note that has earlier notes, with its candidates' ids and what the LLM is shown of them."""
+        jobs = []
+        for namespace in sorted({r.passage.namespace for r in records}):
+            members = [r for r in records if r.passage.namespace == namespace]
+            index = self._index(namespace)
+            index.add([r.passage.id for r in members], np.vstack([vectors[r.embedding_key] for r in members]))
+            in_batch = defaultdict(list)  # entity id -> the new notes mentioning it
+            for member in members:
+                for entity_id in entities.get(member.passage.id, []):
+                    in_batch[entity_id].append(member.passage.id)
+            candidates = {r.passage.id: self._candidates(r.passage.id, namespace, index, entities, in_batch)
+                          for r in members}
+            views = self._views(namespace, members, {c for found in candidates.values() for c in found})
+            jobs += [(r, candidates[r.passage.id], [views[c] for c in candidates[r.passage.id]])
+                     for r in members if candidates[r.passage.id]]
+        return jobs
+
+    def _candidates(self, note_id: str, namespace: str, index: NeighbourIndex, entities: dict[str, list[str]],
+                    in_batch: dict[str, list[str]]) -> list[str]:
+        """Up to `link_candidates` earlier notes: half the nearest by embedding, then notes sharing
+        the note's most specific entities (the latest first), then more of the nearest."""
+        count = self._config.link_candidates
+        nearest = index.nearest_earlier(note_id, count)
+        sharing = []
+        for entity_id in entities.get(note_id, [])[:SHARED_ENTITIES]:
+            sharing += in_batch[entity_id][::-1] + self._store.passages_mentioning(namespace, entity_id, count)
+        sharing = [other for other in sharing if other in index and index.is_before(other, note_id)]
+        half = count - count // 2
+        return list(dict.fromkeys([*nearest[:half], *sharing, *nearest[half:]]))[:count]
+
+    def _views(self, namespace: str, members: list[PassageRecord], ids: set[str]) -> dict[str, NoteView]:
+        """What the LLM is shown of each candidate: new notes as this batch has them, others as stored."""
+        views = {r.passage.id: NoteView(r.passage.text, r.attributes, r.passage.time) for r in members}
+        stored = self._store.notes(namespace, ids - views.keys())
+        views.update((note_id, NoteView.of(note)) for note_id, note in stored.items())
+        return views
+
+    def _judge_one(self, job: tuple[PassageRecord, list[str], list[NoteView]]) -> Judgment | None:
+        record, _, candidates = job
+        note = NoteView(record.passage.text, record.attributes, record.passage.time)
+        try:
+            return self._judge.judge(note, candidates, self._config.evolve_notes)
+        except LLMCallFailed as err:
+            log.info("note %s: %s", record.passage.id, err)
+            return None
+
+    def _offline_choice(self, note_id: str, candidate_ids: list[str], index: NeighbourIndex) -> list[LinkRecord]:
+        """The candidates similar enough for an offline link."""
+        scored = sorted(((index.similarity(note_id, other), other) for other in candidate_ids), reverse=True)
+        chosen = [(s, other) for s, other in scored if s >= self._config.link_threshold]
+        return [_similar(*sorted((note_id, other)), s) for s, other in chosen[: self._config.link_max_neighbors]]
 
     def evolution(self, records: list[PassageRecord], links: list[LinkRecord]) -> list[AttributeChange]:
         """Each new note adds its tags to the earlier notes it links to (stored ones, or ones
@@ -74,3 +188,22 @@ class NoteLinker:
             self._indexes[namespace] = NeighbourIndex(*self._store.passage_vectors(namespace))
             self._indexes[namespace].remove(sorted(self._forgotten))
         return self._indexes[namespace]
+
+
+def _similar(a: str, b: str, weight: float) -> LinkRecord:
+    return LinkRecord(a, b, "similar", f"similar text (cosine {weight:.2f})", weight)
+
+
+def _suggested_changes(source: str, targets: dict[int, str], judgment: Judgment) -> list[AttributeChange]:
+    """The LLM's new tags and context for the notes the source links to (`targets`, by candidate
+    number); an empty suggestion changes nothing."""
+    changes = []
+    for update in judgment.updates:
+        target = targets.get(update.candidate)
+        if target is None:
+            continue
+        if update.tags:
+            changes.append(AttributeChange(target, "tags", update.tags, "llm-evolution", source))
+        if update.context:
+            changes.append(AttributeChange(target, "context", update.context, "llm-evolution", source))
+    return changes

@@ -44,6 +44,10 @@ class Store(Protocol):
         """How many passages mention each of the entities among `ids` (absent: none)."""
         ...
 
+    def passages_mentioning(self, namespace: str, entity_id: str, limit: int) -> list[str]:
+        """Up to `limit` passages of `namespace` that mention the entity, the latest notes first."""
+        ...
+
     def write(self, batch: WriteBatch, embedding_model: str) -> list[str]:
         """Apply a batch in one transaction; return the ids of entities it removed."""
         ...

@@ -166,6 +166,12 @@ class SQLiteStore:
                 "GROUP BY entity_id", chunk))
         return found
 
+    def passages_mentioning(self, namespace: str, entity_id: str, limit: int) -> list[str]:
+        rows = self._db.execute(
+            "SELECT p.id FROM mentions m JOIN passages p ON p.id = m.passage_id WHERE m.entity_id = ? "
+            "AND p.namespace = ? ORDER BY p.created_at DESC, p.id LIMIT ?", (entity_id, namespace, limit))
+        return [row[0] for row in rows]
+
     def document(self, namespace: str, document_id: str) -> StoredDocument:
         row = self._db.execute(
             "SELECT id, title, source, metadata, content_hash FROM documents WHERE namespace = ? AND id = ?",
