@@ -27,8 +27,8 @@ class Config:
             edges and embeds no entity names. Applies to documents ingested afterwards.
         synonym_max_neighbors: at most this many synonymy edges per new entity.
         link_threshold: cosine similarity above which a new note is linked to an earlier note
-            of its namespace (A-MEM's note links); None makes no links. With llm_notes the LLM
-            chooses the links, and the threshold only applies to a note whose LLM call failed.
+            of its namespace (A-MEM's note links); None makes no links at all. With llm_notes the
+            LLM chooses the links, and the threshold only applies to a note whose LLM call failed.
         link_max_neighbors: at most this many links made per new note.
         link_edge_weight: weight of a link in the PageRank graph, times its similarity.
         evolve_notes: let a new note change the notes it links to (each change kept in the
@@ -38,7 +38,7 @@ class Config:
             choose its links among `link_candidates` earlier notes (the nearest by embedding and
             notes sharing its most specific entities), giving a reason for each (A-MEM). Calls
             are cached; a note whose call fails gets the offline attributes or links instead.
-            Costs two calls per new note. Off by default.
+            Costs two calls per new note (one for a namespace's first). Off by default.
         link_candidates: with llm_notes, the most earlier notes the LLM is shown per new note.
         exclusive_relations: relations a subject holds with one object at a time ("live in",
             "work for"): a later fact of the same subject and relation, naming another
@@ -89,7 +89,8 @@ class Config:
 
     def __post_init__(self) -> None:
         positive = ("chunk_words", "embedding_batch_size", "ingest_batch_size", "extract_processes",
-                    "synonym_max_neighbors", "link_max_neighbors", "link_candidates", "linking_top_k", "ppr_max_iterations")
+                    "synonym_max_neighbors", "link_max_neighbors", "link_candidates", "linking_top_k",
+                    "ppr_max_iterations")
         for name in positive:
             check_whole(self, name, 1)
         self._check_number("damping", 0, 1, open_low=True, open_high=True)

@@ -126,6 +126,7 @@ class Ingestor:
             raise ConfigError(f"{len(other_names)} passage(s) failed with extractor {', '.join(others)}; retry them "
                               f"with that kind of extractor (e.g. --extractor {_kind(others[0])}), not {kind}")
         failed = [passage for passage, _ in failed_with]
+        self._linker.forget([passage.id for passage in failed])  # linked again as they are written, like new notes
         return self._in_batches(failed, self._write_retried, IngestReport(), started, progress, desc="retry",
                                 unit="passage")
 
@@ -186,6 +187,7 @@ class Ingestor:
 
     def _write_passages(self, passages: list[Passage], write: WriteBatch, report: IngestReport) -> None:
         """Extract, embed and store `passages` with whatever `write` already holds, in one transaction."""
+        self._version = None  # the indexes take this batch in before it is written: should anything fail, reload them
         extractions = self._extractor.extract(passages)
         texts, names = self._graph_records(passages, extractions, write)
         vectors = self._vectors(texts, write, report)
@@ -198,7 +200,6 @@ class Ingestor:
             report.notes_offline += linked.fallbacks
         report.passages += len(passages)
         report.failed += sum(1 for e in extractions if e.error)
-        self._version = None  # should the write fail, the indexes (holding this batch) are reloaded
         removed = self._store.write(write, self._embedder.name)
         self._version = self._store.version()
         for index in self._synonyms.values():

@@ -13,7 +13,7 @@ import socket
 import pytest
 
 from hippograph import Config, Document, Memory
-from hippograph.errors import LLMError, LLMNotConfigured
+from hippograph.errors import LLMError, LLMNotConfigured, LLMOutputError
 from hippograph.llm import LLMSettings
 from hippograph.notes import llm_attributes
 from hippograph.notes.llm_attributes import note_attributes
@@ -192,16 +192,61 @@ def test_unusable_endpoint_stops_the_write_and_keeps_stored_notes(tmp_path, embe
         Memory(tmp_path / "store", Config(llm_notes=True), embedder=embedder, extractor=extractor)
 
 
+def test_an_endpoint_lost_at_the_link_step_leaves_the_memory_usable(tmp_path, embedder, extractor):
+    down = {"links": False}
+
+    def respond(body, number):
+        if is_links(body) and down["links"]:
+            return Reply("invalid API key", status=401)
+        return scripted(link_to(CAT, "same person"))(body, number)
+
+    with ScriptedLLM(respond) as server:
+        with open_memory(tmp_path, embedder, extractor, settings(server, tmp_path, use_cache=False)) as memory:
+            cat = memory.add(CAT, timestamp=TIMES[0]).id
+            down["links"] = True
+            with pytest.raises(LLMError, match="refused"):
+                memory.add(HIKE, timestamp=TIMES[1])
+            assert memory.stats().passages == 1
+            down["links"] = False
+            new = memory.add(NEW, timestamp=TIMES[2])
+            shown = shown_candidates([body for body in server.requests if is_links(body)][-1])
+            assert shown == [CAT], "the note that was never written is no candidate"
+            assert [link.note_id for link in new.links] == [cat]
+
+
+def test_offline_evolution_of_a_failed_note_builds_on_the_llm_changes_of_its_batch(tmp_path, embedder, extractor):
+    twin = "Maria Lopez adopted a grey cat called Pepper in March."
+
+    def respond(body, number):
+        if is_links(body) and user_text(body).split("Earlier notes")[0].count(twin):
+            return Reply("overloaded", status=500)
+        if is_attributes(body) and twin in user_text(body):
+            return Reply(json.dumps({"keywords": ["Pepper"], "tags": ["adoption"], "context": "A cat adopted."}))
+        return scripted(link_to(CAT, "same cat", [{"note": "linked", "tags": ["pets", "llm-tag"], "context": "x"}]))(
+            body, number)
+
+    with ScriptedLLM(respond) as server:
+        with open_memory(tmp_path, embedder, extractor, settings(server, tmp_path), evolve_notes=True) as memory:
+            cat = memory.add(CAT, timestamp=TIMES[0], id="cat").id
+            report = memory.ingest([Document(NEW, id="new", timestamp=TIMES[1]),
+                                    Document(twin, id="twin", timestamp=TIMES[2])], progress=False)
+            assert report.notes_offline == 1
+            history = memory.history(cat)
+            assert [(c.changed_by, c.field, c.new) for c in history if c.field == "tags"] == [
+                ("llm-evolution", "tags", ("pets", "llm-tag")), ("evolution", "tags", ("pets", "llm-tag", "adoption"))]
+            assert memory.get(cat).tags == ("pets", "llm-tag", "adoption")
+
+
 def test_malformed_replies_are_read_leniently_or_refused():
     assert note_attributes({"keywords": ["  Pepper ", "", "Pepper", 7], "tags": ["Pets", "pets"], "context": "A cat."}) \
         == note_attributes({"keywords": ["Pepper"], "tags": ["pets"], "context": "A cat."})
     for unusable in ([], {"keywords": ["a"], "tags": []}, {"keywords": [], "tags": [], "context": " ... "}):
-        with pytest.raises(Exception, match="context|JSON object"):
+        with pytest.raises(LLMOutputError, match="context|JSON object"):
             note_attributes(unusable)
     found = judgment({"links": [{"note": 2, "reason": ""}, {"note": 5}, {"note": True}, "x"],
                       "updates": [{"note": 1, "tags": ["a"]}, {"note": 2, "tags": ["B", "b"], "context": 3}]}, 3)
     assert found == {"links": [[1, "related (LLM)"]], "updates": [[1, ["b"], ""]]}, "updates only for linked notes"
     assert judgment({"links": [], "updates": "none"}, 3) == {"links": [], "updates": []}
     for unusable in ({"links": [{"note": 4}]}, {"linked": [1]}, ["1"]):
-        with pytest.raises(Exception, match="links"):
+        with pytest.raises(LLMOutputError, match="links"):
             judgment(unusable, 3)

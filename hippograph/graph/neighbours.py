@@ -38,7 +38,8 @@ class NeighbourIndex:
             self._vectors = added if len(self._ids) == len(new) else np.vstack([self._vectors, added])
 
     def link(self, ids: list[str], vectors: np.ndarray, threshold: float, max_neighbors: int) -> list[tuple[str, str, float]]:
-        """Add the items not yet indexed; return the pairs (a < b, cosine similarity) of all given."""
+        """Index the items not indexed yet; return the pairs (a < b, cosine similarity) of each
+        given item with the items indexed (given ones included)."""
         self.add(ids, vectors)
         edges: dict[tuple[str, str], float] = {}
         for start in range(0, len(ids), 1024):

@@ -7,6 +7,10 @@ candidates (the nearest notes and notes sharing the new note's most specific ent
 a reason for each link and, with evolution on, suggests new tags and context for the notes it
 links to. A note whose LLM call fails is linked offline instead. Every attribute change is
 kept in the changed note's history.
+
+"Earlier" means indexed before it: a note of the batch can link to the stored notes of its
+namespace and to the notes before it in the batch. A note written again (its text updated, or
+its failed extraction retried) joins the batch like a new note.
 """
 
 from __future__ import annotations
@@ -29,6 +33,15 @@ from .llm_links import Judgment, LinkJudge, NoteView
 log = logging.getLogger(__name__)
 SHARED_ENTITIES = 3  # candidates sharing an entity are looked up for the note's most specific ones
 LLM_LINK_WEIGHT = 1.0  # a link the LLM confirmed weighs as much as identical texts
+
+
+@dataclass(frozen=True)
+class _LinkJob:
+    """A new note to ask the LLM about: its record, its candidates and what the LLM is shown of them."""
+
+    record: PassageRecord
+    candidate_ids: list[str]
+    candidates: list[NoteView]
 
 
 @dataclass
@@ -83,7 +96,8 @@ class NoteLinker:
         judgments = call_each(self._judge_one, jobs, workers=self._judge.client.settings.max_concurrency,
                               desc="LLM note links", unit="note", progress=progress)
         linked, fallback_links = Linked(), []
-        for (record, candidate_ids, _), judgment in zip(jobs, judgments):
+        for job, judgment in zip(jobs, judgments):
+            record, candidate_ids = job.record, job.candidate_ids
             index = self._indexes[record.passage.namespace]
             if judgment is None:
                 linked.fallbacks += 1
@@ -101,12 +115,12 @@ class NoteLinker:
                         linked.fallbacks)
         linked.links += fallback_links
         if self._config.evolve_notes and fallback_links:
-            linked.changes += self.evolution(records, fallback_links)
+            linked.changes += self.evolution(records, fallback_links, linked.changes)
         return linked
 
     def _jobs(self, records: list[PassageRecord], vectors: dict[str, np.ndarray],
-              entities: dict[str, list[str]]) -> list[tuple[PassageRecord, list[str], list[NoteView]]]:
-        """Each new note that has earlier notes, with its candidates' ids and what the LLM is shown of them."""
+              entities: dict[str, list[str]]) -> list[_LinkJob]:
+        """A job for each new note that has earlier notes."""
         jobs = []
         for namespace in sorted({r.passage.namespace for r in records}):
             members = [r for r in records if r.passage.namespace == namespace]
@@ -119,7 +133,7 @@ class NoteLinker:
             candidates = {r.passage.id: self._candidates(r.passage.id, namespace, index, entities, in_batch)
                           for r in members}
             views = self._views(namespace, members, {c for found in candidates.values() for c in found})
-            jobs += [(r, candidates[r.passage.id], [views[c] for c in candidates[r.passage.id]])
+            jobs += [_LinkJob(r, candidates[r.passage.id], [views[c] for c in candidates[r.passage.id]])
                      for r in members if candidates[r.passage.id]]
         return jobs
 
@@ -143,13 +157,13 @@ class NoteLinker:
         views.update((note_id, NoteView.of(note)) for note_id, note in stored.items())
         return views
 
-    def _judge_one(self, job: tuple[PassageRecord, list[str], list[NoteView]]) -> Judgment | None:
-        record, _, candidates = job
-        note = NoteView(record.passage.text, record.attributes, record.passage.time)
+    def _judge_one(self, job: _LinkJob) -> Judgment | None:
+        passage = job.record.passage
+        note = NoteView(passage.text, job.record.attributes, passage.time)
         try:
-            return self._judge.judge(note, candidates, self._config.evolve_notes)
+            return self._judge.judge(note, job.candidates, self._config.evolve_notes)
         except LLMCallFailed as err:
-            log.info("note %s: %s", record.passage.id, err)
+            log.info("note %s: %s", passage.id, err)
             return None
 
     def _offline_choice(self, note_id: str, candidate_ids: list[str], index: NeighbourIndex) -> list[LinkRecord]:
@@ -158,9 +172,10 @@ class NoteLinker:
         chosen = [(s, other) for s, other in scored if s >= self._config.link_threshold]
         return [_similar(*sorted((note_id, other)), s) for s, other in chosen[: self._config.link_max_neighbors]]
 
-    def evolution(self, records: list[PassageRecord], links: list[LinkRecord]) -> list[AttributeChange]:
+    def evolution(self, records: list[PassageRecord], links: list[LinkRecord],
+                  pending: list[AttributeChange] = ()) -> list[AttributeChange]:
         """Each new note adds its tags to the earlier notes it links to (stored ones, or ones
-        before it in the batch)."""
+        before it in the batch), on top of the `pending` changes this batch makes already."""
         arrival = {r.passage.id: i for i, r in enumerate(records)}
         neighbours: dict[str, list[str]] = defaultdict(list)
         for link in links:
@@ -171,6 +186,7 @@ class NoteLinker:
             stored = {other for r in records if r.passage.namespace == namespace
                       for other in neighbours[r.passage.id] if other not in arrival}
             tags.update((note_id, note.tags) for note_id, note in self._store.notes(namespace, stored).items())
+        tags.update((change.passage_id, change.value) for change in pending if change.field == "tags")
         changes = []
         for record in records:
             source = record.passage.id
