@@ -99,12 +99,23 @@ def usage(done: subprocess.CompletedProcess) -> dict[str, int]:
     return {"calls": calls, "cached": cached, "failed": failed}
 
 
-def test_cli_ingest_is_cached_and_answer_cites_retrieved_passages(llm_server, tmp_path):
-    corpus = tmp_path / "two.jsonl"
-    corpus.write_text("".join(SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)[:2]), encoding="utf-8")
+def sample_corpus(tmp_path: Path, count: int) -> Path:
+    """The first `count` documents of the sample corpus, as a JSONL file."""
+    corpus = tmp_path / f"sample-{count}.jsonl"
+    corpus.write_text("".join(SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)[:count]), encoding="utf-8")
+    return corpus
+
+
+def cli_env(llm_server: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a CLI run against the test's server, with a call cache of the test's own."""
     env = {**os.environ, "OPENAI_BASE_URL": llm_server, "HIPPOGRAPH_LLM_MODEL": MODEL,
            "HIPPOGRAPH_LLM_CACHE": str(tmp_path / "calls.sqlite")}
     env.pop("OPENAI_API_KEY", None)
+    return env
+
+
+def test_cli_ingest_is_cached_and_answer_cites_retrieved_passages(llm_server, tmp_path):
+    corpus, env = sample_corpus(tmp_path, 2), cli_env(llm_server, tmp_path)
     first = usage(run("ingest", str(corpus), "--store", str(tmp_path / "a"), "--extractor", "llm", "--quiet", env=env))
     assert first["calls"] >= 2 and first["cached"] == 0  # at least one call a passage
     second = usage(run("ingest", str(corpus), "--store", str(tmp_path / "b"), "--extractor", "llm", "--quiet", env=env))
@@ -123,11 +134,7 @@ def test_cli_ingest_is_cached_and_answer_cites_retrieved_passages(llm_server, tm
 
 
 def test_cli_llm_notes_are_stored_and_cached(llm_server, tmp_path):
-    corpus = tmp_path / "three.jsonl"
-    corpus.write_text("".join(SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)[:3]), encoding="utf-8")
-    env = {**os.environ, "OPENAI_BASE_URL": llm_server, "HIPPOGRAPH_LLM_MODEL": MODEL,
-           "HIPPOGRAPH_LLM_CACHE": str(tmp_path / "calls.sqlite")}
-    env.pop("OPENAI_API_KEY", None)
+    corpus, env = sample_corpus(tmp_path, 3), cli_env(llm_server, tmp_path)
     first = usage(run("ingest", str(corpus), "--store", str(tmp_path / "a"), "--llm-notes", "--quiet", env=env))
     assert first["calls"] >= 3 and first["cached"] == 0  # an attribute call a note, a link call for later ones
     second = usage(run("ingest", str(corpus), "--store", str(tmp_path / "b"), "--llm-notes", "--quiet", env=env))
