@@ -114,7 +114,7 @@ CREATE TABLE IF NOT EXISTS note_history (
     field       TEXT NOT NULL,           -- "tags", "context", "keywords" or "text"
     old_value   TEXT NOT NULL,           -- JSON
     new_value   TEXT NOT NULL,           -- JSON
-    changed_by  TEXT NOT NULL,           -- "evolution", "update" or "revert"
+    changed_by  TEXT NOT NULL,           -- "update", "evolution", "llm-evolution" or "revert"
     source_note TEXT,                    -- the note whose arrival caused an evolution
     changed_at  TEXT NOT NULL
 );
