@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("document_id", nargs="?", help="a document id, or the id given to `add`")
     delete.add_argument("--all", action="store_true", help="delete the whole namespace instead")
 
+    export = with_store(commands.add_parser("export", help="write the whole store (all namespaces) to a JSON-lines file"))
+    export.add_argument("-o", "--output", type=Path, help="the file to write (default: standard output)")
+
+    load = with_store(commands.add_parser("import", help="read a file `hippograph export` wrote into an empty store"))
+    load.add_argument("file", type=Path)
+
     benchmark = commands.add_parser(
         "eval", help="benchmarks: `hippograph eval retrieval --help`, `eval qa --help`, `eval locomo --help`")
     benchmark.add_argument("benchmark", choices=BENCHMARKS)
@@ -119,11 +125,14 @@ def main(argv: list[str] | None = None) -> int:
         extractor = PrecomputedExtractor(triples) if triples else _extractor_kind(args)
         llm = llm_settings(args) if hasattr(args, "llm_url") else None
         config = Config(llm_notes=getattr(args, "llm_notes", False))
-        with Memory(args.store, config, create=args.command in ("ingest", "add"), extractor=extractor,
+        with Memory(args.store, config, create=args.command in ("ingest", "add", "import"), extractor=extractor,
                     llm=llm) as memory:
             return COMMANDS[args.command](memory, args)
     except HippographError as err:
         print(f"hippograph: error: {err}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader went away (`hippograph export --store s | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that Python's exit flush is quiet
         return 1
     except KeyboardInterrupt:
         print("hippograph: interrupted; every committed batch is kept", file=sys.stderr)
@@ -236,8 +245,23 @@ def format_note(note: Note) -> str:
     return "\n".join(lines)
 
 
+def _export(memory: Memory, args: argparse.Namespace) -> int:
+    counts = memory.export(args.output) if args.output else memory.export(sys.stdout)
+    print(f"exported {_counts(counts)}" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+    return 0
+
+
+def _import(memory: Memory, args: argparse.Namespace) -> int:
+    print(f"imported {_counts(memory.import_export(args.file))} into {args.store}")
+    return 0
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count} {kind}" for kind, count in counts.items() if count) or "nothing"
+
+
 COMMANDS = {"ingest": _ingest, "add": _add, "note": _note, "query": _query, "answer": _answer, "stats": _stats,
-            "delete": _delete}
+            "delete": _delete, "export": _export, "import": _import}
 BENCHMARKS = ("retrieval", "qa", "locomo")
 
 if __name__ == "__main__":

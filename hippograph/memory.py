@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from .retrieve import DenseRetriever, GraphRetriever
 from .retrieve.recognition import FactFilter
 from .sources import Source, read_sources
 from .store.sqlite import SQLiteStore
+from .store.transfer import RECORDS, Record, read_export, write_export
 from .threads import single_blas_thread
 from .timestamps import now, to_utc
 from .types import (DEFAULT_NAMESPACE, Answer, Change, Document, Hit, Hits, IngestReport, Note, Stats,
@@ -318,6 +319,41 @@ class Memory:
         """Counts of the whole store, or of one namespace."""
         return self._store.stats(None if namespace is None else _namespace(namespace, QueryError))
 
+    # -- moving between stores -----------------------------------------------
+
+    def export(self, destination: str | Path | TextIO) -> dict[str, int]:
+        """Write every record of this memory (all namespaces, vectors included) to a JSON-lines
+        file, or to an open text file; return how many records of each type. `import_export`
+        reads it into another store (see hippograph/store/transfer.py for the format)."""
+        if not isinstance(destination, (str, Path)):
+            return write_export(self._store.embedding_model(), self._store.records(), destination)
+        path = Path(destination)
+        partial = path.with_name(path.name + ".partial")  # a failed export leaves no half file behind
+        try:
+            with open(partial, "w", encoding="utf-8") as out:
+                counts = write_export(self._store.embedding_model(), self._store.records(), out)
+            partial.replace(path)
+        except OSError as err:
+            partial.unlink(missing_ok=True)
+            raise SourceError(f"cannot write {path}: {err}") from None
+        return counts
+
+    def import_export(self, source: str | Path) -> dict[str, int]:
+        """Read a file `export` wrote into this memory, whose store must be empty: all of it in one
+        transaction, or nothing. Return how many records of each type."""
+        path = Path(source)
+        try:
+            with open(path, encoding="utf-8") as lines:
+                model, records = read_export(lines, str(path))
+                if model is not None and model != self._embedder.name:
+                    raise StoreError(f"{path} holds vectors of embedding model {model!r}, not {self._embedder.name!r}; "
+                                     "import it with that model")
+                counts = dict.fromkeys(RECORDS, 0)
+                self._store.load(model, _counted(records, counts))
+        except (OSError, UnicodeDecodeError) as err:
+            raise SourceError(f"cannot read {path}: {err}") from None
+        return counts
+
     # -- lifecycle -----------------------------------------------------------
 
     def close(self) -> None:
@@ -370,6 +406,12 @@ class Memory:
             raise StoreError(f"note {note.id} is one of the {len(document.passage_ids)} passages of document "
                              f"{document.id!r}; change the document by ingesting it again, or delete it")
         return document
+
+
+def _counted(records: Iterable[Record], counts: dict[str, int]) -> Iterable[Record]:
+    for kind, values in records:
+        counts[kind] += 1
+        yield kind, values
 
 
 def _checked_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:

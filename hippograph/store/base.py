@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 import numpy as np
 
 from ..types import Change, Note, Passage, Stats, StoredDocument, StoredFact
 from .records import GraphData, WriteBatch
+from .transfer import Record
 
 
 class Store(Protocol):
@@ -95,6 +96,14 @@ class Store(Protocol):
         ...
 
     def stats(self, namespace: str | None = None) -> Stats:
+        ...
+
+    def records(self) -> Iterator[Record]:
+        """Every record in the export format (see transfer.py), in a stable order."""
+        ...
+
+    def load(self, embedding_model: str | None, records: Iterable[Record]) -> None:
+        """Write exported records into this empty store in one transaction (StoreError: nothing written)."""
         ...
 
     def close(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 import dataclasses
 from importlib import resources
 from pathlib import Path
@@ -15,6 +15,7 @@ from ..errors import DocumentNotFound, StoreError
 from ..timestamps import now
 from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFact
 from .records import AttributeChange, GraphData, PassageRecord, WriteBatch
+from .transfer import RECORDS, Record, decode_vector, encode_vector
 
 SCHEMA_VERSION = "3"
 # Columns added since schema version 1, by table: what an upgrade adds to an older file.
@@ -49,6 +50,14 @@ _COUNTS = {
                   "UNION SELECT embedding_key FROM facts WHERE namespace = ?1)",
     "failed_extractions": f"SELECT COUNT(*) FROM passages WHERE extraction_error IS NOT NULL AND ({_IN_NAMESPACE})",
 }
+# Export record type -> (table, the order its rows are exported in); fields stored as JSON text.
+_TABLES = {
+    "embedding": ("embeddings", "key"), "document": ("documents", "namespace, id"), "passage": ("passages", "id"),
+    "entity": ("entities", "id"), "mention": ("mentions", "passage_id, entity_id"), "fact": ("facts", "id"),
+    "fact_source": ("fact_sources", "fact_id, passage_id"), "synonym": ("synonyms", "a, b"), "link": ("links", "a, b"),
+    "note_change": ("note_history", "id"),
+}
+_JSON_FIELDS = {"document": ("metadata",), "passage": ("keywords", "tags"), "note_change": ("old_value", "new_value")}
 _PASSAGE_COLUMNS = "id, document_id, position, title, text, namespace, created_at"  # a Passage's fields
 
 
@@ -398,6 +407,41 @@ class SQLiteStore:
         """A note attribute as AttributeChange holds it: keywords and tags as tuples."""
         value = self._db.execute(f"SELECT {field} FROM passages WHERE id = ?", (passage_id,)).fetchone()[0]
         return value if field == "context" else tuple(json.loads(value))
+
+    def records(self) -> Iterator[Record]:
+        """Every record, in the export format (see transfer.py), in a stable order."""
+        for kind, fields in RECORDS.items():
+            table, order = _TABLES[kind]
+            for row in self._db.execute(f"SELECT {', '.join(fields)} FROM {table} ORDER BY {order}"):
+                values = dict(zip(fields, row))
+                if kind == "embedding":
+                    values["vector"] = encode_vector(np.frombuffer(values["vector"], dtype=np.float32))
+                for name in _JSON_FIELDS.get(kind, ()):
+                    values[name] = json.loads(values[name])
+                yield kind, values
+
+    def load(self, embedding_model: str | None, records: Iterable[Record]) -> None:
+        """Write exported records into this store, which must be empty, in one transaction."""
+        with self._transaction():
+            if self._db.execute("SELECT EXISTS (SELECT 1 FROM documents) OR EXISTS (SELECT 1 FROM embeddings)").fetchone()[0]:
+                raise StoreError(f"{self.path} is not empty; import into a new store")
+            if embedding_model is not None:
+                self._check_embedding_model(embedding_model)
+            try:
+                for kind, values in records:
+                    self._load_one(kind, values)
+            except (ValueError, TypeError, sqlite3.IntegrityError) as err:
+                raise StoreError(f"the export does not fit together ({err}); nothing was imported") from None
+
+    def _load_one(self, kind: str, values: dict) -> None:
+        row = dict(values)
+        if kind == "embedding":
+            row["vector"] = decode_vector(row["vector"]).tobytes()
+        for name in _JSON_FIELDS.get(kind, ()):
+            row[name] = json.dumps(row[name], sort_keys=kind == "document")
+        fields = RECORDS[kind]
+        self._db.execute(f"INSERT INTO {_TABLES[kind][0]} ({', '.join(fields)}) VALUES ({_placeholders(len(fields))})",
+                         [row[name] for name in fields])
 
     def close(self) -> None:
         self._db.close()

@@ -1,0 +1,92 @@
+"""Moving a memory between stores (`hippograph export` / `hippograph import`): every record as one
+JSON line, in a format no backend owns.
+
+The first line is a header naming the format, its version and the embedding model of the
+vectors. Then come the records, each ``{"record": TYPE, FIELD: VALUE, ...}`` with exactly the
+fields RECORDS lists, every record after the records it refers to. Vectors are base64 of
+little-endian float32. Exporting the same store twice gives the same lines.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+import numpy as np
+
+from ..errors import SourceError
+
+FORMAT = "hippograph-export"
+VERSION = 1
+# record type -> its fields, in the order a store writes and reads them back
+RECORDS: dict[str, tuple[str, ...]] = {
+    "embedding": ("key", "vector"),
+    "document": ("namespace", "id", "title", "source", "metadata", "content_hash", "created_at"),
+    "passage": ("id", "namespace", "document_id", "position", "title", "text", "embedding_key", "extractor",
+                "created_at", "extraction_error", "keywords", "tags", "context", "updated_at"),
+    "entity": ("id", "namespace", "key", "name", "embedding_key"),
+    "mention": ("passage_id", "entity_id"),
+    "fact": ("id", "namespace", "subject_id", "relation", "object_id", "embedding_key", "relation_group",
+             "valid_from", "valid_to"),
+    "fact_source": ("fact_id", "passage_id"),
+    "synonym": ("a", "b", "weight"),
+    "link": ("a", "b", "kind", "reason", "weight", "created_at"),
+    "note_change": ("id", "passage_id", "field", "old_value", "new_value", "changed_by", "source_note", "changed_at"),
+}
+Record = tuple[str, dict[str, Any]]
+
+
+def encode_vector(vector: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+def decode_vector(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text, validate=True), dtype="<f4").astype(np.float32)
+
+
+def write_export(embedding_model: str | None, records: Iterable[Record], out: TextIO) -> dict[str, int]:
+    """Write the header and `records` as JSON lines; return how many records of each type."""
+    out.write(json.dumps({"format": FORMAT, "version": VERSION, "embedding_model": embedding_model}) + "\n")
+    counts = dict.fromkeys(RECORDS, 0)
+    for kind, values in records:
+        out.write(json.dumps({"record": kind, **{name: values[name] for name in RECORDS[kind]}},
+                             ensure_ascii=False, sort_keys=False) + "\n")
+        counts[kind] += 1
+    return counts
+
+
+def read_export(lines: Iterable[str], source: str) -> tuple[str | None, Iterator[Record]]:
+    """The embedding model a file's vectors come from, and its records (checked as they are read:
+    a SourceError names the line of anything malformed)."""
+    numbered = enumerate(lines, 1)
+    header = _json(next(numbered, (1, ""))[1], source, 1)
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise SourceError(f"{source} is not a hippograph export (its first line names no {FORMAT!r} format)")
+    if header.get("version") != VERSION:
+        raise SourceError(f"{source} is a version {header.get('version')!r} export; this hippograph reads version {VERSION}")
+    return header.get("embedding_model"), _records(numbered, source)
+
+
+def _records(numbered: Iterator[tuple[int, str]], source: str) -> Iterator[Record]:
+    for number, line in numbered:
+        if not line.strip():
+            continue
+        value = _json(line, source, number)
+        kind = value.get("record") if isinstance(value, dict) else None
+        if kind not in RECORDS:
+            raise SourceError(f"{source}, line {number}: unknown record type {kind!r}")
+        fields = set(value) - {"record"}
+        if fields != set(RECORDS[kind]):
+            missing, extra = set(RECORDS[kind]) - fields, fields - set(RECORDS[kind])
+            raise SourceError(f"{source}, line {number}: a {kind} record needs the fields {', '.join(RECORDS[kind])} "
+                              f"(missing: {', '.join(sorted(missing)) or '-'}; unknown: {', '.join(sorted(extra)) or '-'})")
+        yield kind, {name: value[name] for name in RECORDS[kind]}
+
+
+def _json(line: str, source: str, number: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as err:
+        raise SourceError(f"{source}, line {number}: not JSON ({err.msg})") from None

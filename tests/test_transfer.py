@@ -1,0 +1,115 @@
+"""Export and import (`Memory.export`, `Memory.import_export`, `hippograph export/import`): a memory
+moved to another store answers the same, and a bad file imports nothing. Real SQLite files,
+the real spaCy and MiniLM models."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hippograph import Config, Memory, SourceError, Stats, StoreError
+
+QUESTION = "Where was the founder of Brightwater Labs born?"
+
+
+def answers(memory: Memory, namespace: str | None = None) -> dict:
+    return {method: [(h.id, h.score, str(h.explanation)) for h in memory.query(QUESTION, k=10, method=method,
+                                                                              namespace=namespace)]
+            for method in ("hippograph", "dense")}
+
+
+def sizes(memory: Memory, namespace: str | None) -> Stats:
+    """A memory's counts, without where its file is and how big."""
+    return dataclasses.replace(memory.stats(namespace), path="", size_bytes=0)
+
+
+def folder(memory: Memory) -> Path:
+    return Path(memory.stats().path).parent
+
+
+@pytest.fixture
+def full_memory(sample_memory, embedder, extractor):
+    """The sample store (synonymy edges, fact vectors) plus a namespace of notes with links,
+    evolution history and a reverted change."""
+    store = folder(sample_memory)
+    sample_memory.close()
+    memory = Memory(store, Config(evolve_notes=True, link_threshold=0.6),
+                    embedder=embedder, extractor=extractor)
+    first = memory.add("Mira Holt founded Brightwater Labs in Veloria.", namespace="chat", timestamp="2024-01-01")
+    memory.add("Mira Holt and Brightwater Labs are in Veloria, Mira Holt said.", namespace="chat", timestamp="2024-01-02")
+    memory.update(first.id, "Mira Holt founded Brightwater Labs in Veloria in 1990.", namespace="chat")
+    yield memory
+    memory.close()
+
+
+def test_an_exported_memory_imports_into_a_new_store_unchanged(full_memory, tmp_path, embedder, extractor):
+    counts = full_memory.export(tmp_path / "memory.jsonl")
+    assert counts["synonym"] > 0 and counts["link"] > 0 and counts["note_change"] > 0 and counts["fact"] > 50
+    with Memory(tmp_path / "copy", embedder=embedder, extractor=extractor) as copy:
+        assert copy.import_export(tmp_path / "memory.jsonl") == counts
+        copy.export(tmp_path / "again.jsonl")
+        assert (tmp_path / "again.jsonl").read_bytes() == (tmp_path / "memory.jsonl").read_bytes()
+        assert answers(copy) == answers(full_memory)
+        assert answers(copy, "chat") == answers(full_memory, "chat")
+        for namespace in (None, "chat"):
+            assert sizes(copy, namespace) == sizes(full_memory, namespace)
+        note_id = full_memory.query("Veloria", namespace="chat", k=1)[0].id
+        assert copy.get(note_id, namespace="chat") == full_memory.get(note_id, namespace="chat")
+        assert copy.history(note_id, namespace="chat") == full_memory.history(note_id, namespace="chat")
+        copy.add("Arvid Koss repairs boats.", namespace="chat", timestamp="2024-01-03")  # the copy takes writes
+        assert copy.stats("chat").passages == full_memory.stats("chat").passages + 1
+
+
+def test_import_refuses_a_store_that_holds_anything(full_memory, tmp_path):
+    full_memory.export(tmp_path / "memory.jsonl")
+    before = full_memory.stats()
+    with pytest.raises(StoreError, match="is not empty; import into a new store"):
+        full_memory.import_export(tmp_path / "memory.jsonl")
+    assert full_memory.stats() == before
+
+
+def test_a_bad_export_imports_nothing(full_memory, tmp_path, embedder, extractor):
+    full_memory.export(tmp_path / "memory.jsonl")
+    header, *lines = (tmp_path / "memory.jsonl").read_text(encoding="utf-8").splitlines()
+    mention = next(n for n, line in enumerate(lines) if line.startswith('{"record": "mention"'))
+    orphan = json.dumps({**json.loads(lines[mention]), "passage_id": "no-such-passage"})
+    no_field = json.dumps({k: v for k, v in json.loads(lines[mention]).items() if k != "entity_id"})
+    bad_vector = json.dumps({**json.loads(lines[0]), "vector": "not base64!"})
+    cases = {
+        "not an export": (['{"format": "something else"}', *lines], SourceError, "is not a hippograph export"),
+        "newer version": ([header.replace('"version": 1', '"version": 9'), *lines], SourceError, "version 9 export"),
+        "broken line": ([header, *lines[:5], "{not json", *lines[5:]], SourceError, "line 7: not JSON"),
+        "unknown record": ([header, '{"record": "table"}', *lines], SourceError, "unknown record type 'table'"),
+        "missing field": ([header, *lines[:mention], no_field], SourceError, "missing: entity_id"),
+        "dangling reference": ([header, *lines[:mention], orphan], StoreError, "does not fit together"),
+        "bad vector": ([header, bad_vector, *lines[1:]], StoreError, "does not fit together"),
+        "other model": ([header.replace("all-MiniLM-L6-v2", "another-model"), *lines], StoreError, "another-model"),
+    }
+    for name, (content, error, message) in cases.items():
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("\n".join(content) + "\n", encoding="utf-8")
+        with Memory(tmp_path / name, embedder=embedder, extractor=extractor) as target:
+            with pytest.raises(error, match=message):
+                target.import_export(path)
+            stats = target.stats()
+            assert (stats.documents, stats.passages, stats.embeddings) == (0, 0, 0), name
+
+
+def test_cli_export_and_import(full_memory, tmp_path):
+    store = str(folder(full_memory))
+    full_memory.close()
+    run = lambda *args: subprocess.run([sys.executable, "-m", "hippograph.cli", *args],  # noqa: E731
+                                       capture_output=True, text=True, timeout=300)
+    exported = run("export", "--store", store, "-o", str(tmp_path / "m.jsonl"))
+    assert exported.returncode == 0 and "38 document, 38 passage" in exported.stderr
+    imported = run("import", str(tmp_path / "m.jsonl"), "--store", str(tmp_path / "copy"))
+    assert imported.returncode == 0 and "38 document, 38 passage" in imported.stdout
+    again = run("import", str(tmp_path / "m.jsonl"), "--store", str(tmp_path / "copy"))
+    assert again.returncode == 1 and "is not empty" in again.stderr
+    to_stdout = run("export", "--store", str(tmp_path / "copy"))
+    assert to_stdout.stdout == (tmp_path / "m.jsonl").read_text(encoding="utf-8")
