@@ -33,6 +33,17 @@ def embedder() -> LocalEmbedder:
 
 
 @pytest.fixture(scope="session")
+def bolt_server(tmp_path_factory):
+    """A real Bolt server (ArcadeDB, see bolt_server.py) for the whole session; tests take a
+    database of their own with `bolt_server.new_database()`."""
+    pytest.importorskip("arcadedb_embedded", reason="arcadedb-embedded is not installed (pip install -e '.[dev]')")
+    from .bolt_server import BoltServer
+
+    with BoltServer(tmp_path_factory.mktemp("bolt")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def extractor() -> SpacyExtractor:
     return SpacyExtractor()
 

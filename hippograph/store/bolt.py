@@ -1,0 +1,86 @@
+"""Connecting to a graph database server (Neo4j, or one that speaks its Bolt protocol and Cypher)
+with the official `neo4j` driver.
+
+Settings come from arguments, else NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD and
+NEO4J_DATABASE. Failures become StoreErrors that say what to check; the password never
+appears in a message, a log line or a repr.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+from ..errors import StoreError
+
+log = logging.getLogger(__name__)
+CONNECT_SECONDS = 15.0
+SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+ENVIRONMENT = {"uri": "NEO4J_URI", "username": "NEO4J_USERNAME", "password": "NEO4J_PASSWORD",
+               "database": "NEO4J_DATABASE"}
+
+
+def is_server_uri(location: object) -> bool:
+    """Whether a store location names a graph server ("bolt://host:7687") rather than a folder."""
+    return isinstance(location, str) and location.split("://", 1)[0].lower() in SCHEMES and "://" in location
+
+
+@dataclass(frozen=True)
+class BoltSettings:
+    """Where the server is and who connects. `database` None: the server's default database."""
+
+    uri: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    database: str | None = None
+
+    @classmethod
+    def from_env(cls, uri: str | None = None, auth: tuple[str, str] | None = None,
+                 database: str | None = None) -> "BoltSettings":
+        """Settings from the arguments given, the NEO4J_* variables for the rest."""
+        values = {name: os.environ.get(variable) or None for name, variable in ENVIRONMENT.items()}
+        if uri is not None:
+            values["uri"] = uri
+        if auth is not None:
+            values["username"], values["password"] = auth
+        if database is not None:
+            values["database"] = database
+        if not values["uri"]:
+            raise StoreError("no graph server named: pass a bolt:// or neo4j:// URI, or set NEO4J_URI")
+        if not is_server_uri(values["uri"]):
+            raise StoreError(f"{values['uri']!r} is not a graph server URI; use one of the schemes {', '.join(SCHEMES)}")
+        return cls(**values)
+
+    def describe(self) -> str:
+        """The server, user and database for messages; never the password."""
+        return f"{self.uri} as {self.username or '(no user)'}, database {self.database or '(default)'}"
+
+
+def connect(settings: BoltSettings):
+    """A driver whose server answered a query on the settings' database (StoreError otherwise)."""
+    import neo4j
+
+    auth = (settings.username, settings.password or "") if settings.username else None
+    try:
+        driver = neo4j.GraphDatabase.driver(settings.uri, auth=auth, connection_timeout=CONNECT_SECONDS)
+    except (neo4j.exceptions.ConfigurationError, ValueError) as err:
+        raise StoreError(f"cannot use the graph server URI {settings.uri!r}: {err}") from None
+    try:
+        with driver.session(database=settings.database) as session:  # one try: execute_query would retry for 30 s
+            session.run("RETURN 1").consume()
+    except neo4j.exceptions.AuthError:
+        driver.close()
+        raise StoreError(f"the graph server {settings.uri} refused user {settings.username!r}: check "
+                         "NEO4J_USERNAME and NEO4J_PASSWORD") from None
+    except neo4j.exceptions.ServiceUnavailable as err:
+        driver.close()
+        raise StoreError(f"cannot reach the graph server {settings.uri} ({type(err).__name__}); is it running?") from None
+    except neo4j.exceptions.ClientError as err:
+        driver.close()
+        if "DatabaseNotFound" in (err.code or ""):
+            raise StoreError(f"the graph server {settings.uri} has no database {settings.database!r}; create it "
+                             "first or set NEO4J_DATABASE") from None
+        raise StoreError(f"the graph server {settings.uri} refused the connection: {err.message}") from None
+    log.info("connected to %s (%s)", settings.describe(), driver.get_server_info().agent)
+    return driver
