@@ -246,7 +246,7 @@ def format_note(note: Note) -> str:
 
 
 def _export(memory: Memory, args: argparse.Namespace) -> int:
-    counts = memory.export(args.output) if args.output else memory.export(sys.stdout)
+    counts = memory.export(args.output or sys.stdout)
     print(f"exported {_counts(counts)}" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
     return 0
 

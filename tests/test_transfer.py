@@ -100,11 +100,13 @@ def test_a_bad_export_imports_nothing(full_memory, tmp_path, embedder, extractor
             assert (stats.documents, stats.passages, stats.embeddings) == (0, 0, 0), name
 
 
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hippograph.cli", *args], capture_output=True, text=True, timeout=300)
+
+
 def test_cli_export_and_import(full_memory, tmp_path):
     store = str(folder(full_memory))
     full_memory.close()
-    run = lambda *args: subprocess.run([sys.executable, "-m", "hippograph.cli", *args],  # noqa: E731
-                                       capture_output=True, text=True, timeout=300)
     exported = run("export", "--store", store, "-o", str(tmp_path / "m.jsonl"))
     assert exported.returncode == 0 and "38 document, 38 passage" in exported.stderr
     imported = run("import", str(tmp_path / "m.jsonl"), "--store", str(tmp_path / "copy"))

@@ -23,7 +23,10 @@ ENVIRONMENT = {"uri": "NEO4J_URI", "username": "NEO4J_USERNAME", "password": "NE
 
 def is_server_uri(location: object) -> bool:
     """Whether a store location names a graph server ("bolt://host:7687") rather than a folder."""
-    return isinstance(location, str) and location.split("://", 1)[0].lower() in SCHEMES and "://" in location
+    if not isinstance(location, str):
+        return False
+    scheme, separator, _ = location.partition("://")
+    return bool(separator) and scheme.lower() in SCHEMES
 
 
 @dataclass(frozen=True)
@@ -69,18 +72,23 @@ def connect(settings: BoltSettings):
     try:
         with driver.session(database=settings.database) as session:  # one try: execute_query would retry for 30 s
             session.run("RETURN 1").consume()
-    except neo4j.exceptions.AuthError:
+    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as err:
         driver.close()
-        raise StoreError(f"the graph server {settings.uri} refused user {settings.username!r}: check "
-                         "NEO4J_USERNAME and NEO4J_PASSWORD") from None
-    except neo4j.exceptions.ServiceUnavailable as err:
-        driver.close()
-        raise StoreError(f"cannot reach the graph server {settings.uri} ({type(err).__name__}); is it running?") from None
-    except neo4j.exceptions.ClientError as err:
-        driver.close()
-        if "DatabaseNotFound" in (err.code or ""):
-            raise StoreError(f"the graph server {settings.uri} has no database {settings.database!r}; create it "
-                             "first or set NEO4J_DATABASE") from None
-        raise StoreError(f"the graph server {settings.uri} refused the connection: {err.message}") from None
+        raise StoreError(_refusal(settings, err)) from None
     log.info("connected to %s (%s)", settings.describe(), driver.get_server_info().agent)
     return driver
+
+
+def _refusal(settings: BoltSettings, err: Exception) -> str:
+    """What a failed first query says to check."""
+    import neo4j
+
+    if isinstance(err, neo4j.exceptions.AuthError):
+        return (f"the graph server {settings.uri} refused user {settings.username!r}: check NEO4J_USERNAME and "
+                "NEO4J_PASSWORD")
+    if isinstance(err, neo4j.exceptions.ServiceUnavailable):
+        return f"cannot reach the graph server {settings.uri} ({type(err).__name__}); is it running?"
+    if "DatabaseNotFound" in (getattr(err, "code", None) or ""):
+        return (f"the graph server {settings.uri} has no database {settings.database!r}; create it first or set "
+                "NEO4J_DATABASE")
+    return f"the graph server {settings.uri} refused the connection: {getattr(err, 'message', None) or err}"

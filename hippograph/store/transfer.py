@@ -52,7 +52,7 @@ def write_export(embedding_model: str | None, records: Iterable[Record], out: Te
     counts = dict.fromkeys(RECORDS, 0)
     for kind, values in records:
         out.write(json.dumps({"record": kind, **{name: values[name] for name in RECORDS[kind]}},
-                             ensure_ascii=False, sort_keys=False) + "\n")
+                             ensure_ascii=False) + "\n")
         counts[kind] += 1
     return counts
 
