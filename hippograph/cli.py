@@ -24,12 +24,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def with_store(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    def with_store(command: argparse.ArgumentParser, namespaced: bool = True) -> argparse.ArgumentParser:
         default = os.environ.get("HIPPOGRAPH_STORE")
         command.add_argument("--store", default=default, required=default is None,
                              help="store folder (default: $HIPPOGRAPH_STORE)")
-        command.add_argument("--namespace", default=os.environ.get("HIPPOGRAPH_NAMESPACE"),
-                             help="the memory within the store to use (default: $HIPPOGRAPH_NAMESPACE, else 'default')")
+        if namespaced:
+            command.add_argument("--namespace", default=os.environ.get("HIPPOGRAPH_NAMESPACE"),
+                                 help="the memory within the store to use (default: $HIPPOGRAPH_NAMESPACE, else 'default')")
         return command
 
     def with_time_window(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -94,10 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("document_id", nargs="?", help="a document id, or the id given to `add`")
     delete.add_argument("--all", action="store_true", help="delete the whole namespace instead")
 
-    export = with_store(commands.add_parser("export", help="write the whole store (all namespaces) to a JSON-lines file"))
+    export = with_store(commands.add_parser("export", help="write the whole store (all namespaces) to a JSON-lines file"),
+                        namespaced=False)
     export.add_argument("-o", "--output", type=Path, help="the file to write (default: standard output)")
 
-    load = with_store(commands.add_parser("import", help="read a file `hippograph export` wrote into an empty store"))
+    load = with_store(commands.add_parser("import", help="read a file `hippograph export` wrote into an empty store"),
+                      namespaced=False)
     load.add_argument("file", type=Path)
 
     benchmark = commands.add_parser(

@@ -113,5 +113,7 @@ def test_cli_export_and_import(full_memory, tmp_path):
     assert imported.returncode == 0 and "38 document, 38 passage" in imported.stdout
     again = run("import", str(tmp_path / "m.jsonl"), "--store", str(tmp_path / "copy"))
     assert again.returncode == 1 and "is not empty" in again.stderr
+    one_namespace = run("export", "--store", str(tmp_path / "copy"), "--namespace", "chat")
+    assert one_namespace.returncode == 2 and "--namespace" in one_namespace.stderr, "the whole store or nothing"
     to_stdout = run("export", "--store", str(tmp_path / "copy"))
     assert to_stdout.stdout == (tmp_path / "m.jsonl").read_text(encoding="utf-8")
