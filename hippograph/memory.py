@@ -28,6 +28,8 @@ from .llm import LLMClient, LLMSettings
 from .retrieve import DenseRetriever, GraphRetriever
 from .retrieve.recognition import FactFilter
 from .sources import Source, read_sources
+from .store.base import Store
+from .store.bolt import is_server_uri
 from .store.sqlite import SQLiteStore
 from .store.transfer import RECORDS, Record, read_export, write_export
 from .threads import single_blas_thread
@@ -52,6 +54,8 @@ def _namespace(value: str | None, error: type[Exception]) -> str:
 
 class Memory:
     """A persistent knowledge memory in a folder: ``Memory("./mem")`` creates or reopens it.
+    On a graph server: ``Memory("bolt://host:7687")`` (credentials and database from the NEO4J_*
+    variables) or ``Memory(store=Neo4jStore(uri, auth, database))``; the memory closes its store.
 
     Models load on first use, so opening a memory and reading stats is instant.
     Pass `embedder` / `extractor` to share loaded models between memories, and
@@ -67,9 +71,10 @@ class Memory:
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | None = None,
         config: Config | None = None,
         *,
+        store: Store | None = None,
         embedder: Embedder | None = None,
         extractor: Extractor | str | None = None,
         llm: LLMSettings | LLMClient | None = None,
@@ -90,7 +95,7 @@ class Memory:
         self._extractor = extractor
         try:
             self._embedder = embedder or LocalEmbedder(self.config.embedding_model, self.config.embedding_batch_size)
-            self._store = SQLiteStore(path, create=create)
+            self._store = store if store is not None else _open_store(path, create)
         except BaseException:
             if self._owns_llm_client:
                 self._llm_client.close()
@@ -406,6 +411,18 @@ class Memory:
             raise StoreError(f"note {note.id} is one of the {len(document.passage_ids)} passages of document "
                              f"{document.id!r}; change the document by ingesting it again, or delete it")
         return document
+
+
+def _open_store(location: str | Path | None, create: bool) -> Store:
+    """The store at a folder, or on a graph server ("bolt://host:7687", "neo4j://..."; user,
+    password and database from NEO4J_USERNAME, NEO4J_PASSWORD and NEO4J_DATABASE)."""
+    if location is None:
+        raise ConfigError("give a Memory a folder, a graph server URI or a store=")
+    if is_server_uri(location):
+        from .store.neo4j import Neo4jStore
+
+        return Neo4jStore(str(location))
+    return SQLiteStore(location, create=create)
 
 
 def _counted(records: Iterable[Record], counts: dict[str, int]) -> Iterable[Record]:

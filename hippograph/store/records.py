@@ -117,6 +117,42 @@ class GraphData:
     link_weights: np.ndarray
     link_kinds: list[str]
 
+    @classmethod
+    def from_rows(cls, version: int, entities: list, passages: list, facts: list, mentions: list, synonyms: list,
+                  links: list) -> "GraphData":
+        """A snapshot from what a store read, each list in id order: entities (id, name); passages
+        (id, float32 vector bytes, title, time); facts (subject id, object id, relation, vector
+        bytes or None, valid_from, valid_to); mentions (passage id, entity id); synonyms (a, b,
+        weight); links (a, b, weight, kind)."""
+        entity_index = {entity_id: i for i, (entity_id, _) in enumerate(entities)}
+        passage_index = {row[0]: i for i, row in enumerate(passages)}
+        passage_vectors = stack_vectors([p[1] for p in passages])
+        return cls(
+            version=version,
+            entity_ids=[e[0] for e in entities],
+            entity_names=[e[1] for e in entities],
+            passage_ids=[p[0] for p in passages],
+            passage_titles=[p[2] for p in passages],
+            passage_times=np.array([p[3] for p in passages], dtype=str),
+            passage_vectors=passage_vectors,
+            fact_subjects=np.array([entity_index[f[0]] for f in facts], dtype=np.int64),
+            fact_objects=np.array([entity_index[f[1]] for f in facts], dtype=np.int64),
+            fact_relations=[f[2] for f in facts],
+            fact_vectors=stack_vectors([f[3] for f in facts], passage_vectors.shape[1]),
+            fact_has_vector=np.array([f[3] is not None for f in facts], dtype=bool),
+            fact_valid_from=np.array([f[4] or "" for f in facts], dtype=str),
+            fact_valid_to=np.array([f[5] or "" for f in facts], dtype=str),
+            mention_passages=np.array([passage_index[m[0]] for m in mentions], dtype=np.int64),
+            mention_entities=np.array([entity_index[m[1]] for m in mentions], dtype=np.int64),
+            synonym_a=np.array([entity_index[s[0]] for s in synonyms], dtype=np.int64),
+            synonym_b=np.array([entity_index[s[1]] for s in synonyms], dtype=np.int64),
+            synonym_weights=np.array([s[2] for s in synonyms], dtype=np.float64),
+            link_a=np.array([passage_index[link[0]] for link in links], dtype=np.int64),
+            link_b=np.array([passage_index[link[1]] for link in links], dtype=np.int64),
+            link_weights=np.array([link[2] for link in links], dtype=np.float64),
+            link_kinds=[link[3] for link in links],
+        )
+
     def as_of(self, time: str) -> "GraphData":
         """The graph as it was at `time` (UTC ISO): the notes written by then, and the facts valid
         then (stated by then and not yet ended); entities stay, unconnected if nothing names them."""
@@ -138,3 +174,14 @@ class GraphData:
             link_a=index[self.link_a[links]], link_b=index[self.link_b[links]],
             link_weights=self.link_weights[links], link_kinds=[k for k, keep in zip(self.link_kinds, links) if keep],
         )
+
+
+def stack_vectors(blobs: list[bytes | None], dimension: int | None = None) -> np.ndarray:
+    """Vectors stored as float32 bytes, one row each; a missing one (None) becomes zeros."""
+    if dimension is None:
+        dimension = len(blobs[0]) // 4 if blobs else 0
+    matrix = np.zeros((len(blobs), dimension), dtype=np.float32)
+    for row, blob in enumerate(blobs):
+        if blob is not None:
+            matrix[row] = np.frombuffer(blob, dtype=np.float32)
+    return matrix

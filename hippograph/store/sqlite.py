@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-import dataclasses
 from importlib import resources
 from pathlib import Path
 
@@ -14,7 +13,8 @@ import numpy as np
 from ..errors import DocumentNotFound, StoreError
 from ..timestamps import now
 from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFact
-from .records import AttributeChange, GraphData, PassageRecord, WriteBatch
+from .records import AttributeChange, GraphData, PassageRecord, WriteBatch, stack_vectors
+from .rules import NOTE_FIELDS, Touched, ends_of, history_value
 from .transfer import RECORDS, Record, decode_vector, encode_vector
 
 SCHEMA_VERSION = "3"
@@ -24,7 +24,6 @@ _ADDED_COLUMNS = {
                  "tags": "TEXT NOT NULL DEFAULT '[]'", "context": "TEXT NOT NULL DEFAULT ''", "updated_at": "TEXT"},
     "facts": {"relation_group": "TEXT", "valid_from": "TEXT", "valid_to": "TEXT"},
 }
-NOTE_FIELDS = ("keywords", "tags", "context")  # the attributes evolution may change
 STORE_FILE = "hippograph.sqlite"
 _MAX_PARAMS = 900  # stay under SQLite's bound-parameter limit
 _BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write to finish
@@ -164,7 +163,7 @@ class SQLiteStore:
             "WHERE r.namespace = ? ORDER BY r.id",
             (namespace,),
         ).fetchall()
-        return [r[0] for r in rows], _stack([r[1] for r in rows])
+        return [r[0] for r in rows], stack_vectors([r[1] for r in rows])
 
     def entity_passage_counts(self, ids: Iterable[str]) -> dict[str, int]:
         """How many stored passages mention each of the entities among `ids` (absent: none)."""
@@ -260,7 +259,7 @@ class SQLiteStore:
             "ORDER BY h.id",
             (namespace, value),
         )
-        return [Change(r[0], r[1], r[2], _from_json(r[3]), _from_json(r[4]), *r[5:]) for r in rows]
+        return [Change(r[0], r[1], r[2], history_value(r[3]), history_value(r[4]), *r[5:]) for r in rows]
 
     def namespaces(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT DISTINCT namespace FROM documents ORDER BY 1")]
@@ -286,13 +285,11 @@ class SQLiteStore:
     def _graph_data(self, namespace: str) -> GraphData:
         db = self._db
         entities = db.execute("SELECT id, name FROM entities WHERE namespace = ? ORDER BY id", (namespace,)).fetchall()
-        entity_index = {entity_id: i for i, (entity_id, _) in enumerate(entities)}
         passages = db.execute(
             "SELECT p.id, v.vector, p.title, p.created_at FROM passages p JOIN embeddings v ON v.key = p.embedding_key "
             "WHERE p.namespace = ? ORDER BY p.id",
             (namespace,),
         ).fetchall()
-        passage_index = {row[0]: i for i, row in enumerate(passages)}
         facts = db.execute(
             "SELECT f.subject_id, f.object_id, f.relation, v.vector, f.valid_from, f.valid_to FROM facts f "
             "LEFT JOIN embeddings v ON v.key = f.embedding_key WHERE f.namespace = ? ORDER BY f.id",
@@ -313,33 +310,7 @@ class SQLiteStore:
             "WHERE p.namespace = ? ORDER BY l.a, l.b",
             (namespace,),
         ).fetchall()
-        passage_vectors = _stack([p[1] for p in passages])
-        dimension = passage_vectors.shape[1]
-        return GraphData(
-            version=self.version(),
-            entity_ids=[e[0] for e in entities],
-            entity_names=[e[1] for e in entities],
-            passage_ids=[p[0] for p in passages],
-            passage_titles=[p[2] for p in passages],
-            passage_times=np.array([p[3] for p in passages], dtype=str),
-            passage_vectors=passage_vectors,
-            fact_subjects=np.array([entity_index[f[0]] for f in facts], dtype=np.int64),
-            fact_objects=np.array([entity_index[f[1]] for f in facts], dtype=np.int64),
-            fact_relations=[f[2] for f in facts],
-            fact_vectors=_stack([f[3] for f in facts], dimension),
-            fact_has_vector=np.array([f[3] is not None for f in facts], dtype=bool),
-            fact_valid_from=np.array([f[4] or "" for f in facts], dtype=str),
-            fact_valid_to=np.array([f[5] or "" for f in facts], dtype=str),
-            mention_passages=np.array([passage_index[m[0]] for m in mentions], dtype=np.int64),
-            mention_entities=np.array([entity_index[m[1]] for m in mentions], dtype=np.int64),
-            synonym_a=np.array([entity_index[s[0]] for s in synonyms], dtype=np.int64),
-            synonym_b=np.array([entity_index[s[1]] for s in synonyms], dtype=np.int64),
-            synonym_weights=np.array([s[2] for s in synonyms], dtype=np.float64),
-            link_a=np.array([passage_index[link[0]] for link in links], dtype=np.int64),
-            link_b=np.array([passage_index[link[1]] for link in links], dtype=np.int64),
-            link_weights=np.array([link[2] for link in links], dtype=np.float64),
-            link_kinds=[link[3] for link in links],
-        )
+        return GraphData.from_rows(self.version(), entities, passages, facts, mentions, synonyms, links)
 
     def stats(self, namespace: str | None = None) -> Stats:
         """Counts of the whole store, or of one namespace (`embeddings` then counts the vectors
@@ -354,7 +325,7 @@ class SQLiteStore:
         with self._transaction():
             self._check_embedding_model(embedding_model)
             removed: list[str] = []
-            touched = _Touched()
+            touched = Touched()
             for namespace, document_id in batch.replaces:
                 removed += self._delete_document(namespace, document_id, touched)
             stored = [r.passage.id for r in batch.passages if batch.retried or r.passage.id in batch.refreshes]
@@ -372,7 +343,7 @@ class SQLiteStore:
 
     def delete_document(self, namespace: str, document_id: str) -> list[str]:
         with self._transaction():
-            touched = _Touched()
+            touched = Touched()
             removed = self._delete_document(namespace, document_id, touched)
             self._refresh_validity(touched)
             self._delete_unused_embeddings()
@@ -554,7 +525,7 @@ class SQLiteStore:
             (passage_id, field, json.dumps(before), json.dumps(after), changed_by, source_note, time),
         )
 
-    def _clear_passages(self, passage_ids: list[str], touched: _Touched) -> list[str]:
+    def _clear_passages(self, passage_ids: list[str], touched: Touched) -> list[str]:
         """Remove the mentions, fact sources and links of passages about to get a new text, and
         the facts and entities nothing else supports; return the removed entity ids."""
         db = self._db
@@ -566,7 +537,7 @@ class SQLiteStore:
             db.execute(f"DELETE FROM links WHERE a IN ({marks}) OR b IN ({marks})", (*chunk, *chunk))
         return self._delete_unsupported(entity_ids, fact_ids)
 
-    def _delete_document(self, namespace: str, document_id: str, touched: _Touched) -> list[str]:
+    def _delete_document(self, namespace: str, document_id: str, touched: Touched) -> list[str]:
         """Delete a document, its passages, and the facts and entities nothing else supports."""
         db = self._db
         if not self._exists_document(namespace, document_id):
@@ -578,7 +549,7 @@ class SQLiteStore:
         db.execute("DELETE FROM documents WHERE namespace = ? AND id = ?", (namespace, document_id))
         return self._delete_unsupported(entity_ids, fact_ids)
 
-    def _graph_records_of(self, passage_ids: list[str], touched: _Touched) -> tuple[set[str], set[str]]:
+    def _graph_records_of(self, passage_ids: list[str], touched: Touched) -> tuple[set[str], set[str]]:
         """The entities the passages mention and the facts they state (noted in `touched`, with
         their exclusive groups, before anything is deleted)."""
         entity_ids: set[str] = set()
@@ -624,7 +595,7 @@ class SQLiteStore:
                 "AND relation_group IS NOT NULL", chunk))
         return groups
 
-    def _refresh_validity(self, touched: _Touched) -> None:
+    def _refresh_validity(self, touched: Touched) -> None:
         """Work out again when the touched facts (and the exclusive facts that share a subject
         and relation group with them) hold: from the earliest note stating one, until a later
         fact of its group names another object."""
@@ -633,9 +604,8 @@ class SQLiteStore:
             rows = self._db.execute(
                 "SELECT id, object_id, valid_from FROM facts WHERE subject_id = ? AND relation_group = ? "
                 "ORDER BY valid_from, id", (subject_id, group)).fetchall()
-            for position, (fact_id, object_id, valid_from) in enumerate(rows):
-                ends = (later for _, other, later in rows[position + 1:] if other != object_id and later > valid_from)
-                self._db.execute("UPDATE facts SET valid_to = ? WHERE id = ?", (next(ends, None), fact_id))
+            self._db.executemany("UPDATE facts SET valid_to = ? WHERE id = ?",
+                                 [(valid_to, fact_id) for fact_id, valid_to in ends_of(rows)])
 
     def _set_valid_from(self, fact_ids: list[str]) -> None:
         for chunk in _chunks(fact_ids):
@@ -658,14 +628,6 @@ class SQLiteStore:
 
     def _exists(self, table: str, record_id: str) -> bool:
         return self._db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (record_id,)).fetchone() is not None
-
-
-@dataclasses.dataclass
-class _Touched:
-    """Facts whose sources changed in a write, and the exclusive groups they were in."""
-
-    facts: set[str] = dataclasses.field(default_factory=set)
-    groups: set[tuple[str, str]] = dataclasses.field(default_factory=set)
 
 
 class _Transaction:
@@ -700,20 +662,3 @@ class _Transaction:
     def _rollback(self) -> None:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
-
-
-def _from_json(value: str):
-    """A history value as the attribute takes it back: lists become tuples."""
-    loaded = json.loads(value)
-    return tuple(loaded) if isinstance(loaded, list) else loaded
-
-
-def _stack(blobs: list[bytes | None], dimension: int | None = None) -> np.ndarray:
-    """Vectors stored as float32 blobs, one row each; a missing blob (None) becomes zeros."""
-    if dimension is None:
-        dimension = len(blobs[0]) // 4 if blobs else 0
-    matrix = np.zeros((len(blobs), dimension), dtype=np.float32)
-    for row, blob in enumerate(blobs):
-        if blob is not None:
-            matrix[row] = np.frombuffer(blob, dtype=np.float32)
-    return matrix
