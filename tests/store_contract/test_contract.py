@@ -1,0 +1,160 @@
+"""One contract for every store: the same operations on the SQLite store and on a graph server
+(a real Bolt server, ArcadeDB, see tests/bolt_server.py) leave the same records (time fields
+aside) and give the same answers, and no record ever points at one that is gone."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+import hippograph
+from hippograph import Config, Document, Memory
+from hippograph.sources import read_sources
+from hippograph.store.neo4j import Neo4jStore
+
+from ..conftest import EVERY_RECORD
+
+TIME_FIELDS = ("created_at", "updated_at", "valid_from", "valid_to", "changed_at")
+QUESTIONS = ["Where was the founder of Brightwater Labs born?", "Who is Ida Marsh married to?"]
+NOTES = Config(synonym_threshold=0.8, fact_weight=0.1, evolve_notes=True, link_threshold=0.6)
+
+
+@pytest.fixture(params=["sqlite", "bolt"])
+def open_memory(request, tmp_path, embedder, extractor):
+    """Opens (and reopens, by name) a Memory on a store of the kind under test."""
+    databases: dict[str, str] = {}
+    opened: list[Memory] = []
+
+    def open_(name: str = "store", config: Config = EVERY_RECORD) -> Memory:
+        if request.param == "sqlite":
+            store = None
+            memory = Memory(tmp_path / name, config, embedder=embedder, extractor=extractor)
+        else:
+            server = request.getfixturevalue("bolt_server")
+            if name not in databases:
+                databases[name] = server.new_database()
+            store = Neo4jStore(server.uri, server.auth, databases[name])
+            memory = Memory(config=config, store=store, embedder=embedder, extractor=extractor)
+        opened.append(memory)
+        return memory
+
+    yield open_
+    for memory in opened:
+        memory.close()
+
+
+@pytest.fixture
+def reference(tmp_path, embedder, extractor):
+    def open_(config: Config = EVERY_RECORD) -> Memory:
+        return Memory(tmp_path / "reference", config, embedder=embedder, extractor=extractor)
+    return open_
+
+
+def records(memory: Memory) -> list[dict]:
+    out = io.StringIO()
+    memory.export(out)
+    found = [json.loads(line) for line in out.getvalue().splitlines()[1:]]
+    for record in found:
+        for field in TIME_FIELDS:
+            record.pop(field, None)
+    return found
+
+
+def answers(memory: Memory, namespace: str | None = None) -> list:
+    return [[(h.id, round(h.score, 9)) for h in memory.query(q, k=10, method=m, namespace=namespace)]
+            for q in QUESTIONS for m in ("hippograph", "dense")]
+
+
+def dangling(found: list[dict]) -> list[str]:
+    """Records that point at records the store does not hold, or that nothing uses."""
+    ids = {kind: set() for kind in ("embedding", "document", "passage", "entity", "fact")}
+    for r in found:
+        if r["record"] in ids:
+            ids[r["record"]].add(r["key"] if r["record"] == "embedding" else
+                                 (r["namespace"], r["id"]) if r["record"] == "document" else r["id"])
+    used_keys = {r.get("embedding_key") for r in found if r["record"] in ("passage", "entity", "fact")}
+    mentioned = {r["entity_id"] for r in found if r["record"] == "mention"}
+    in_facts = {r[side] for r in found if r["record"] == "fact" for side in ("subject_id", "object_id")}
+    stated = {r["fact_id"] for r in found if r["record"] == "fact_source"}
+    problems = []
+    for r in found:
+        kind = r["record"]
+        refs = {"passage": [("document", (r.get("namespace"), r.get("document_id"))), ("embedding", r.get("embedding_key"))],
+                "mention": [("passage", r.get("passage_id")), ("entity", r.get("entity_id"))],
+                "fact": [("entity", r.get("subject_id")), ("entity", r.get("object_id")), ("embedding", r.get("embedding_key"))],
+                "fact_source": [("fact", r.get("fact_id")), ("passage", r.get("passage_id"))],
+                "synonym": [("entity", r.get("a")), ("entity", r.get("b"))],
+                "link": [("passage", r.get("a")), ("passage", r.get("b"))],
+                "note_change": [("passage", r.get("passage_id"))]}.get(kind, [])
+        problems += [f"{kind} -> missing {target} {value}" for target, value in refs if value not in ids[target]]
+        if kind == "entity" and r["id"] not in mentioned | in_facts:
+            problems.append(f"entity {r['id']} nothing refers to")
+        if kind == "fact" and r["id"] not in stated:
+            problems.append(f"fact {r['id']} no note states")
+        if kind == "embedding" and r["key"] not in used_keys:
+            problems.append(f"embedding {r['key']} nothing uses")
+    return problems
+
+
+def corpus_changes(memory: Memory) -> None:
+    """Ingest the sample corpus, again unchanged, then replace one document and delete another."""
+    corpus = read_sources(hippograph.sample_corpus())
+    memory.ingest(corpus, progress=False)
+    memory.ingest(corpus, progress=False)
+    memory.ingest(Document("Mira Holt retired to Saltmarsh, where she restores boats with Arvid Koss.", id="sample-02",
+                           title="Mira Holt"), progress=False)
+    memory.delete("sample-18")
+
+
+def notes_changes(memory: Memory) -> None:
+    """Notes in two namespaces with links, evolution, an update, a revert and a deleted namespace."""
+    for namespace in ("a", "b", "c"):
+        first = memory.add("Mira Holt founded Brightwater Labs in Veloria.", namespace=namespace, timestamp="2024-01-01")
+        memory.add("Mira Holt lives in Veloria and works at Brightwater Labs.", namespace=namespace, timestamp="2024-01-02")
+        memory.add("Mira Holt moved to Saltmarsh; she lives in Saltmarsh now.", namespace=namespace, timestamp="2024-02-01")
+        memory.update(first.id, "Mira Holt founded Brightwater Labs in Veloria in 1990.", namespace=namespace)
+        changes = [c for c in memory.history(first.id, namespace=namespace) if c.field != "text"]
+        if changes:
+            memory.revert(changes[-1].id, namespace=namespace)
+    memory.delete_namespace("c")
+
+
+def test_corpus_ingest_replace_and_delete_match_the_sqlite_store(open_memory, reference):
+    memory = open_memory()
+    corpus_changes(memory)
+    with reference() as expected:
+        corpus_changes(expected)
+        assert records(memory) == records(expected)
+        assert answers(memory) == answers(expected)
+        assert memory.stats().__dict__ | {"path": "", "size_bytes": 0} == \
+            expected.stats().__dict__ | {"path": "", "size_bytes": 0}
+    assert dangling(records(memory)) == []
+
+
+def test_notes_namespaces_and_history_match_the_sqlite_store(open_memory, reference):
+    memory = open_memory(config=NOTES)
+    notes_changes(memory)
+    with reference(NOTES) as expected:
+        notes_changes(expected)
+        assert records(memory) == records(expected)
+        for namespace in ("a", "b"):
+            assert answers(memory, namespace) == answers(expected, namespace)
+            assert memory.facts("Mira Holt", namespace=namespace, as_of="2024-01-15") == \
+                expected.facts("Mira Holt", namespace=namespace, as_of="2024-01-15")
+        assert memory.namespaces() == expected.namespaces() == ["a", "b"]
+    assert dangling(records(memory)) == []
+
+
+def test_reopened_and_imported_stores_hold_the_same(open_memory, tmp_path):
+    memory = open_memory()
+    memory.ingest(hippograph.sample_corpus(), progress=False)
+    before, asked = records(memory), answers(memory)
+    memory.close()
+    again = open_memory()
+    assert records(again) == before and answers(again) == asked
+    again.export(tmp_path / "memory.jsonl")
+    copy = open_memory("copy")
+    copy.import_export(tmp_path / "memory.jsonl")
+    assert records(copy) == before and answers(copy) == asked
