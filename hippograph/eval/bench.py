@@ -18,6 +18,7 @@ from ..errors import HippographError
 from ..extract import Extractor, PrecomputedExtractor
 from ..llm import LLMSettings
 from ..memory import Memory
+from ..store.bolt import is_server_uri
 from ..types import IngestReport
 
 
@@ -27,7 +28,9 @@ def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--triples", type=Path, help="precomputed triples (implies --extractor precomputed)")
     parser.add_argument("--extractor", choices=("spacy", "precomputed", "llm"),
                         help="default: precomputed with --triples, else spacy")
-    parser.add_argument("--store", type=Path, required=True, help="store folder (emptied first unless --reuse)")
+    parser.add_argument("--store", type=_store_location, required=True,
+                        help="store folder (emptied first unless --reuse), or a graph server URI bolt://HOST:PORT "
+                             "(user, password and database from NEO4J_*; it must be empty unless --reuse)")
     parser.add_argument("--reuse", action="store_true", help="keep what the store holds (re-ingest is a no-op)")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
@@ -51,15 +54,24 @@ def config_from(settings: list[str]) -> Config:
     return Config(**overrides)
 
 
-def open_memory(store: Path, config: Config, *, reuse: bool, extractor: Extractor | str = "spacy",
+def _store_location(text: str) -> Path | str:
+    """A folder, or a graph server URI kept as written (a Path would fold its "//")."""
+    return text if is_server_uri(text) else Path(text)
+
+
+def open_memory(store: Path | str, config: Config, *, reuse: bool, extractor: Extractor | str = "spacy",
                 llm: LLMSettings | None = None) -> Memory:
     """A Memory on `store` (emptied first unless `reuse`) whose embedding model is already loaded,
     so that timings leave loading it out. The caller closes the memory."""
     embedder = LocalEmbedder(config.embedding_model, config.embedding_batch_size)
     embedder.embed(["load the model before the clock starts"])
-    if store.exists() and not reuse:
+    if isinstance(store, Path) and store.exists() and not reuse:
         shutil.rmtree(store)
-    return Memory(store, config, embedder=embedder, extractor=extractor, llm=llm)
+    memory = Memory(store, config, embedder=embedder, extractor=extractor, llm=llm)
+    if not isinstance(store, Path) and not reuse and memory.stats().documents:
+        memory.close()
+        raise HippographError(f"{store} holds a memory already: empty its database or pass --reuse")
+    return memory
 
 
 def indexed_memory(args: argparse.Namespace, config: Config) -> tuple[Memory, IngestReport, float]:
