@@ -27,7 +27,7 @@ from ..timestamps import now
 from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFact
 from .bolt import BoltSettings, connect
 from .records import AttributeChange, GraphData, PassageRecord, WriteBatch, stack_vectors
-from .rules import NOTE_FIELDS, Touched, ends_of, history_value
+from .rules import NOTE_FIELDS, OTHER_VERSION_STORED, Touched, ends_of, history_value
 from .transfer import RECORDS, Record, decode_vector, encode_vector
 
 SCHEMA_VERSION = "1"
@@ -97,6 +97,7 @@ _IMPORT = {
                    "SET n = r RETURN count(n) AS c",
 }
 _IMPORT_BATCH = 1000
+_CLASH_RETRIES = 3
 
 
 def _uid(namespace: str, document_id: str) -> str:
@@ -134,9 +135,13 @@ class Neo4jStore:
             raise StoreError(f"lost the graph server {self.settings.uri}: {err}") from None
         return [record.data() for record in records]
 
-    def _write(self, work) -> Any:
-        """Run `work(tx)` in one write transaction (retried on transient errors), then count a
-        new store version; StoreError when the server refuses or goes away (nothing written)."""
+    def _write(self, work, *, retry: bool = True) -> Any:
+        """Run `work(tx)` in one write transaction, then count a new store version; StoreError
+        when the server refuses or goes away (nothing written). The transaction is run again on
+        transient errors (a deadlock, a leader switch) and when a concurrent writer created a
+        node it MERGEs first (a server without MERGE locks reports a constraint clash; run again,
+        the MERGE finds that node), unless `retry` is off: work that consumes a stream cannot
+        be run twice."""
         import neo4j
 
         def unit(tx):
@@ -146,7 +151,17 @@ class Neo4jStore:
 
         try:
             with self._driver.session(database=self.settings.database) as session:
-                return session.execute_write(unit)
+                if not retry:
+                    with session.begin_transaction() as tx:
+                        result = unit(tx)
+                        tx.commit()
+                        return result
+                for attempt in range(_CLASH_RETRIES + 1):
+                    try:
+                        return session.execute_write(unit)
+                    except neo4j.exceptions.ConstraintError:
+                        if attempt == _CLASH_RETRIES:
+                            raise
         except neo4j.exceptions.Neo4jError as err:
             raise StoreError(f"the graph server {self.settings.uri} refused a write ({err.code}: {err.message}); "
                              "nothing of this batch was stored") from None
@@ -315,9 +330,10 @@ class Neo4jStore:
 
     def stats(self, namespace: str | None = None) -> Stats:
         counts = {name: self._read(query, namespace=namespace)[0]["c"] for name, query in _COUNTS.items()}
-        counts["embeddings"] = self._read(
-            "MATCH (v:Embedding) WHERE $namespace IS NULL OR EXISTS { MATCH (n) WHERE (n:Passage OR n:Entity OR n:Fact) "
-            "AND n.namespace = $namespace AND n.embedding_key = v.key } RETURN count(v) AS c", namespace=namespace)[0]["c"]
+        counts["embeddings"] = self._read(  # every embedding key a record holds has its Embedding node
+            "MATCH (v:Embedding) RETURN count(v) AS c" if namespace is None else
+            "MATCH (n) WHERE (n:Passage OR n:Entity OR n:Fact) AND n.namespace = $namespace "
+            "RETURN count(DISTINCT n.embedding_key) AS c", namespace=namespace)[0]["c"]
         return Stats(**counts, path=self.path, size_bytes=0)
 
     def records(self) -> Iterator[Record]:
@@ -409,7 +425,7 @@ class Neo4jStore:
                    "SET m.value = coalesce(top, 0)").consume()
 
         try:
-            self._write(work)
+            self._write(work, retry=False)
         except (ValueError, TypeError) as err:
             raise StoreError(f"the export does not fit together ({err}); nothing was imported") from None
 
@@ -447,10 +463,14 @@ class Neo4jStore:
         tx.run("UNWIND $rows AS r MERGE (v:Embedding {key: r.key}) ON CREATE SET v.vector = r.vector",
                rows=[{"key": k, "vector": np.asarray(v, dtype=np.float32).tobytes()}
                      for k, v in batch.embeddings.items()]).consume()
-        tx.run("UNWIND $rows AS r CREATE (d:Document) SET d = r",
-               rows=[{"uid": _uid(d.namespace, d.id), "namespace": d.namespace, "id": d.id, "title": d.title,
-                      "source": d.source, "metadata": json.dumps(d.metadata, sort_keys=True), "content_hash": digest,
-                      "created_at": time} for d, digest in batch.documents]).consume()
+        new_documents = [{"uid": _uid(d.namespace, d.id), "namespace": d.namespace, "id": d.id, "title": d.title,
+                          "source": d.source, "metadata": json.dumps(d.metadata, sort_keys=True),
+                          "content_hash": digest, "created_at": time} for d, digest in batch.documents]
+        if _count(tx, "UNWIND $rows AS r MATCH (d:Document {uid: r.uid}) WHERE d.content_hash <> r.content_hash "
+                      "RETURN count(d) AS c", rows=new_documents):
+            raise StoreError(OTHER_VERSION_STORED)
+        tx.run("UNWIND $rows AS r MERGE (d:Document {uid: r.uid}) ON CREATE SET d = r",  # the same: a no-op
+               rows=new_documents).consume()
         tx.run("UNWIND $rows AS r MATCH (d:Document {uid: r.uid}) "
                "SET d.title = r.title, d.metadata = r.metadata, d.content_hash = r.hash",
                rows=[{"uid": _uid(d.namespace, d.id), "title": d.title, "metadata": json.dumps(d.metadata, sort_keys=True),

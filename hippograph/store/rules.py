@@ -1,5 +1,6 @@
 """What every store works out the same way: which facts a write touched, until when a fact
-holds, and how a note's history values read back."""
+holds, how a note's history values read back, and what a document another writer stored
+meanwhile means."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import dataclasses
 import json
 
 NOTE_FIELDS = ("keywords", "tags", "context")  # the attributes evolution may change
+# A batch's new document was stored by another writer since the batch was prepared: the same
+# content is written again as a no-op; other content stops the batch with this message.
+OTHER_VERSION_STORED = ("another writer stored other versions of documents of this batch meanwhile; nothing of "
+                        "this batch was written, run it again")
 
 
 @dataclasses.dataclass

@@ -14,7 +14,7 @@ from ..errors import DocumentNotFound, StoreError
 from ..timestamps import now
 from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFact
 from .records import AttributeChange, GraphData, PassageRecord, WriteBatch, stack_vectors
-from .rules import NOTE_FIELDS, Touched, ends_of, history_value
+from .rules import NOTE_FIELDS, OTHER_VERSION_STORED, Touched, ends_of, history_value
 from .transfer import RECORDS, Record, decode_vector, encode_vector
 
 SCHEMA_VERSION = "3"
@@ -437,8 +437,13 @@ class SQLiteStore:
             "INSERT OR IGNORE INTO embeddings VALUES (?, ?)",
             ((key, np.asarray(vector, dtype=np.float32).tobytes()) for key, vector in batch.embeddings.items()),
         )
-        db.executemany(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+        for document, digest in batch.documents:
+            stored = db.execute("SELECT content_hash FROM documents WHERE namespace = ? AND id = ?",
+                                (document.namespace, document.id)).fetchone()
+            if stored is not None and stored[0] != digest:
+                raise StoreError(OTHER_VERSION_STORED)
+        db.executemany(  # the same document stored by another writer meanwhile: a no-op
+            "INSERT OR IGNORE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
             ((d.namespace, d.id, d.title, d.source, json.dumps(d.metadata, sort_keys=True), digest, time)
              for d, digest in batch.documents),
         )

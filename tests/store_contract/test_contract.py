@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 
 import pytest
 
@@ -23,21 +24,22 @@ NOTES = Config(synonym_threshold=0.8, fact_weight=0.1, evolve_notes=True, link_t
 
 @pytest.fixture(params=["sqlite", "bolt"])
 def open_memory(request, tmp_path, embedder, extractor):
-    """Opens (and reopens, by name) a Memory on a store of the kind under test."""
+    """Opens (and reopens, by name) a Memory on a store of the kind under test; closed after
+    the test unless `keep=False` (for a memory used and closed in another thread)."""
+    server = request.getfixturevalue("bolt_server") if request.param == "bolt" else None
     databases: dict[str, str] = {}
     opened: list[Memory] = []
 
-    def open_(name: str = "store", config: Config = EVERY_RECORD) -> Memory:
-        if request.param == "sqlite":
-            store = None
+    def open_(name: str = "store", config: Config = EVERY_RECORD, keep: bool = True) -> Memory:
+        if server is None:
             memory = Memory(tmp_path / name, config, embedder=embedder, extractor=extractor)
         else:
-            server = request.getfixturevalue("bolt_server")
             if name not in databases:
                 databases[name] = server.new_database()
             store = Neo4jStore(server.uri, server.auth, databases[name])
             memory = Memory(config=config, store=store, embedder=embedder, extractor=extractor)
-        opened.append(memory)
+        if keep:
+            opened.append(memory)
         return memory
 
     yield open_
@@ -65,6 +67,15 @@ def records(memory: Memory) -> list[dict]:
 def answers(memory: Memory, namespace: str | None = None) -> list:
     return [[(h.id, round(h.score, 9)) for h in memory.query(q, k=10, method=m, namespace=namespace)]
             for q in QUESTIONS for m in ("hippograph", "dense")]
+
+
+def comparable(found: list[dict]) -> list[dict]:
+    """Records without what depends on the order of writes: which synonym pairs are found, a
+    note's keywords and tags (ranked by how many notes of the namespace share them when it is
+    written) and vectors (a text embedded alone differs in the last float bits from the same
+    text embedded in a batch)."""
+    return [{k: v for k, v in r.items() if k not in ("vector", "keywords", "tags")}
+            for r in found if r["record"] != "synonym"]
 
 
 def dangling(found: list[dict]) -> list[str]:
@@ -158,3 +169,32 @@ def test_reopened_and_imported_stores_hold_the_same(open_memory, tmp_path):
     copy = open_memory("copy")
     copy.import_export(tmp_path / "memory.jsonl")
     assert records(copy) == before and answers(copy) == asked
+
+
+def test_two_writers_at_once_store_every_record_once(open_memory, reference):
+    """Two writers ingest overlapping parts of the corpus at the same time, a document a
+    transaction: both finish, and the store holds every record once, as one writer alone
+    stores them (see `comparable` for what depends on the order of writes)."""
+    open_memory().close()  # the store exists before the writers start
+    documents = list(read_sources(hippograph.sample_corpus()))
+    parts, failures = (documents[:24], documents[12:]), []
+
+    def write(part) -> None:
+        try:
+            with open_memory(keep=False) as memory:
+                for document in part:
+                    memory.ingest([document], progress=False)
+        except Exception as err:  # noqa: BLE001 (reported by the assertion below)
+            failures.append(err)
+
+    writers = [threading.Thread(target=write, args=(part,)) for part in parts]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert failures == []
+    memory = open_memory()
+    with reference() as expected:
+        expected.ingest(documents, progress=False)
+        assert comparable(records(memory)) == comparable(records(expected))
+    assert dangling(records(memory)) == []
