@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     def with_store(command: argparse.ArgumentParser, namespaced: bool = True) -> argparse.ArgumentParser:
         default = os.environ.get("HIPPOGRAPH_STORE")
         command.add_argument("--store", default=default, required=default is None,
-                             help="store folder (default: $HIPPOGRAPH_STORE)")
+                             help="store folder, or a graph server's URI such as bolt://host:7687 (user, password "
+                                  "and database from $NEO4J_USERNAME, $NEO4J_PASSWORD, $NEO4J_DATABASE; "
+                                  "default: $HIPPOGRAPH_STORE)")
         if namespaced:
             command.add_argument("--namespace", default=os.environ.get("HIPPOGRAPH_NAMESPACE"),
                                  help="the memory within the store to use (default: $HIPPOGRAPH_NAMESPACE, else 'default')")
@@ -103,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
                       namespaced=False)
     load.add_argument("file", type=Path)
 
+    copy = commands.add_parser("copy", help="copy a whole store into an empty one, e.g. a folder to a graph server")
+    copy.add_argument("source", help="store folder or graph server URI to read")
+    copy.add_argument("target", help="store folder or graph server URI to write; it must be empty")
+
     benchmark = commands.add_parser(
         "eval", help="benchmarks: `hippograph eval retrieval --help`, `eval qa --help`, `eval locomo --help`")
     benchmark.add_argument("benchmark", choices=BENCHMARKS)
@@ -127,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         triples = getattr(args, "triples", None)
         extractor = PrecomputedExtractor(triples) if triples else _extractor_kind(args)
         llm = llm_settings(args) if hasattr(args, "llm_url") else None
+        if args.command == "copy":
+            return _copy(args)
         config = Config(llm_notes=getattr(args, "llm_notes", False))
         with Memory(args.store, config, create=args.command in ("ingest", "add", "import"), extractor=extractor,
                     llm=llm) as memory:
@@ -256,6 +264,13 @@ def _export(memory: Memory, args: argparse.Namespace) -> int:
 
 def _import(memory: Memory, args: argparse.Namespace) -> int:
     print(f"imported {_counts(memory.import_export(args.file))} into {args.store}")
+    return 0
+
+
+def _copy(args: argparse.Namespace) -> int:
+    with Memory(args.source, create=False) as source, Memory(args.target) as target:
+        counts = source.copy_to(target)
+    print(f"copied {_counts(counts)} from {args.source} to {args.target}")
     return 0
 
 

@@ -349,14 +349,23 @@ class Memory:
         path = Path(source)
         try:
             with open(path, encoding="utf-8") as lines:
-                model, records = read_export(lines, str(path))
-                if model is not None and model != self._embedder.name:
-                    raise StoreError(f"{path} holds vectors of embedding model {model!r}, not {self._embedder.name!r}; "
-                                     "import it with that model")
-                counts = dict.fromkeys(RECORDS, 0)
-                self._store.load(model, _counted(records, counts))
+                return self._load(*read_export(lines, str(path)), origin=str(path))
         except (OSError, UnicodeDecodeError) as err:
             raise SourceError(f"cannot read {path}: {err}") from None
+
+    def copy_to(self, target: "Memory") -> dict[str, int]:
+        """Copy every record of this memory into `target`, whose store must be empty (another
+        folder, or a database on a graph server): all of it in one transaction, or nothing.
+        Return how many records of each type."""
+        return target._load(self._store.embedding_model(), self._store.records(), origin=repr(self))
+
+    def _load(self, model: str | None, records: Iterable[Record], origin: str) -> dict[str, int]:
+        """Write `records` (vectors of `model`) into this memory's empty store; counts by type."""
+        if model is not None and model != self._embedder.name:
+            raise StoreError(f"{origin} holds vectors of embedding model {model!r}, not {self._embedder.name!r}; "
+                             "import it into a memory with that model")
+        counts = dict.fromkeys(RECORDS, 0)
+        self._store.load(model, _counted(records, counts))
         return counts
 
     # -- lifecycle -----------------------------------------------------------
@@ -373,7 +382,8 @@ class Memory:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Memory({str(self._store.path.parent)!r})"
+        where = self._store.path
+        return f"Memory({str(where.parent if isinstance(where, Path) else where)!r})"
 
     def _check_embedding_model(self) -> None:
         stored = self._store.embedding_model()

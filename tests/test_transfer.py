@@ -117,3 +117,21 @@ def test_cli_export_and_import(full_memory, tmp_path):
     assert one_namespace.returncode == 2 and "--namespace" in one_namespace.stderr, "the whole store or nothing"
     to_stdout = run("export", "--store", str(tmp_path / "copy"))
     assert to_stdout.stdout == (tmp_path / "m.jsonl").read_text(encoding="utf-8")
+
+
+def test_cli_copy_moves_a_memory_to_a_graph_server_and_back(full_memory, tmp_path, bolt_server, monkeypatch):
+    store = str(folder(full_memory))
+    full_memory.close()
+    for variable, value in (("NEO4J_USERNAME", bolt_server.user), ("NEO4J_PASSWORD", bolt_server.password),
+                            ("NEO4J_DATABASE", bolt_server.new_database())):
+        monkeypatch.setenv(variable, value)
+    there = run("copy", store, bolt_server.uri)
+    assert there.returncode == 0 and "38 document, 38 passage" in there.stdout, there.stderr
+    back = run("copy", bolt_server.uri, str(tmp_path / "back"))
+    assert back.returncode == 0 and "38 document, 38 passage" in back.stdout, back.stderr
+    original = run("export", "--store", store).stdout
+    assert run("export", "--store", str(tmp_path / "back")).stdout == original, "times and vectors included"
+    again = run("copy", store, bolt_server.uri)
+    assert again.returncode == 1 and "is not empty; import into a new store" in again.stderr
+    assert run("export", "--store", bolt_server.uri).stdout == original, "the refused copy changed nothing"
+    assert bolt_server.password not in there.stdout + there.stderr + again.stderr

@@ -217,7 +217,7 @@ class Neo4jStore:
         return self._vectors_of("Passage", namespace)
 
     def _vectors_of(self, label: str, namespace: str) -> tuple[list[str], np.ndarray]:
-        rows = self._read(f"MATCH (n:{label} {{namespace: $namespace}}), (v:Embedding {{key: n.embedding_key}}) "
+        rows = self._read(f"MATCH (n:{label} {{namespace: $namespace}}) MATCH (v:Embedding {{key: n.embedding_key}}) "
                           "RETURN n.id AS id, v.vector AS vector ORDER BY id", namespace=namespace)
         return [row["id"] for row in rows], stack_vectors([row["vector"] for row in rows])
 
@@ -312,7 +312,7 @@ class Neo4jStore:
             return GraphData.from_rows(
                 int(tx.run("MATCH (m:Meta {key: 'version'}) RETURN m.value AS v").single()["v"]),
                 rows("MATCH (e:Entity {namespace: $namespace}) RETURN e.id AS id, e.name AS name ORDER BY id"),
-                rows("MATCH (p:Passage {namespace: $namespace}), (v:Embedding {key: p.embedding_key}) "
+                rows("MATCH (p:Passage {namespace: $namespace}) MATCH (v:Embedding {key: p.embedding_key}) "
                      "RETURN p.id AS id, v.vector AS vector, p.title AS title, p.created_at AS time ORDER BY id"),
                 rows("MATCH (f:Fact {namespace: $namespace}) OPTIONAL MATCH (v:Embedding {key: f.embedding_key}) "
                      "RETURN f.subject_id, f.object_id, f.relation, v.vector, f.valid_from, f.valid_to, f.id AS id "
@@ -478,9 +478,10 @@ class Neo4jStore:
         refreshed = set(batch.refreshes)
         self._record_refreshes(tx, [r for r in batch.passages if r.passage.id in refreshed], time)
         tx.run("UNWIND $rows AS r MATCH (d:Document {uid: r.uid}) "  # a passage written again keeps its time
-               "MERGE (d)-[:HAS_PASSAGE]->(p:Passage {id: r.id}) "
+               "MERGE (p:Passage {id: r.id}) "
                "ON CREATE SET p.namespace = r.namespace, p.document_id = r.document_id, p.document_uid = r.uid, "
                "p.position = r.position, p.created_at = r.created_at "
+               "MERGE (d)-[:HAS_PASSAGE]->(p) "
                "SET p.title = r.title, p.text = r.text, p.embedding_key = r.embedding_key, p.extractor = r.extractor, "
                "p.extraction_error = r.error, p.keywords = r.keywords, p.tags = r.tags, p.context = r.context",
                rows=[_passage_row(r, time) for r in batch.passages]).consume()
