@@ -17,6 +17,8 @@ Neo4j's Graph Data Science and vector indexes are not used.
 from __future__ import annotations
 
 import json
+import random
+from time import sleep
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -97,7 +99,7 @@ _IMPORT = {
                    "SET n = r RETURN count(n) AS c",
 }
 _IMPORT_BATCH = 1000
-_CLASH_RETRIES = 3
+_CLASH_RETRIES = 5
 
 
 def _uid(namespace: str, document_id: str) -> str:
@@ -162,6 +164,7 @@ class Neo4jStore:
                     except neo4j.exceptions.ConstraintError:
                         if attempt == _CLASH_RETRIES:
                             raise
+                        sleep(random.uniform(0, 0.05 * 2 ** attempt))  # writers in step fall out of step
         except neo4j.exceptions.Neo4jError as err:
             raise StoreError(f"the graph server {self.settings.uri} refused a write ({err.code}: {err.message}); "
                              "nothing of this batch was stored") from None
