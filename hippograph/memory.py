@@ -95,6 +95,8 @@ class Memory:
         self._extractor = extractor
         try:
             self._embedder = embedder or LocalEmbedder(self.config.embedding_model, self.config.embedding_batch_size)
+            if store is not None and path is not None:
+                raise ConfigError("give a Memory a folder or graph server URI, or a store=, not both")
             self._store = store if store is not None else _open_store(path, create)
         except BaseException:
             if self._owns_llm_client:
@@ -338,9 +340,11 @@ class Memory:
             with open(partial, "w", encoding="utf-8") as out:
                 counts = write_export(self._store.embedding_model(), self._store.records(), out)
             partial.replace(path)
-        except OSError as err:
+        except BaseException as err:
             partial.unlink(missing_ok=True)
-            raise SourceError(f"cannot write {path}: {err}") from None
+            if isinstance(err, OSError):
+                raise SourceError(f"cannot write {path}: {err}") from None
+            raise
         return counts
 
     def import_export(self, source: str | Path) -> dict[str, int]:
@@ -382,7 +386,7 @@ class Memory:
         self.close()
 
     def __repr__(self) -> str:
-        where = self._store.path
+        where = getattr(self._store, "path", type(self._store).__name__)  # a store= of one's own may have none
         return f"Memory({str(where.parent if isinstance(where, Path) else where)!r})"
 
     def _check_embedding_model(self) -> None:
@@ -431,7 +435,7 @@ def _open_store(location: str | Path | None, create: bool) -> Store:
     if is_server_uri(location):
         from .store.neo4j import Neo4jStore
 
-        return Neo4jStore(str(location))
+        return Neo4jStore(location, create=create)
     return SQLiteStore(location, create=create)
 
 

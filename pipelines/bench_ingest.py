@@ -2,8 +2,10 @@
 
     python pipelines/bench_ingest.py ../shared/datasets/2wikimultihopqa/corpus.jsonl --store /tmp/w
 
-The store folder is emptied first unless --keep is given. Peak memory is the largest resident
-set of this process and, separately, of any child process (spaCy's workers).
+The store folder is emptied first unless --keep is given; a graph server's database
+(`--store bolt://HOST:PORT`, user, password and database from NEO4J_*) must be empty unless
+--keep. Peak memory is the largest resident set of this process and, separately, of any child
+process (spaCy's workers).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 
 from hippograph import Memory
+from hippograph.eval.bench import store_location
 
 
 def peak_mib(who: int) -> float:
@@ -26,15 +29,17 @@ def peak_mib(who: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", type=Path)
-    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--store", type=store_location, required=True, help="a folder or a graph server URI")
     parser.add_argument("--keep", action="store_true", help="do not empty the store first")
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     args = parser.parse_args(argv)
-    if args.store.exists() and not args.keep:
+    if isinstance(args.store, Path) and args.store.exists() and not args.keep:
         shutil.rmtree(args.store)
 
     started = time.perf_counter()
     with Memory(args.store) as memory:
+        if not args.keep and memory.stats().documents:
+            parser.error(f"{args.store} holds a memory already: empty its database or pass --keep")
         first = memory.ingest(args.corpus)
         first_s = time.perf_counter() - started
         again_started = time.perf_counter()
@@ -56,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"second ingest  {second_s:8.2f} s   {second}")
     print(f"peak memory    {result['peak_rss_mib']} MiB (main), {result['peak_rss_children_mib']} MiB (largest worker)")
     print(f"store          {stats.documents} documents, {stats.passages} passages, {stats.entities} entities, "
-          f"{stats.facts} facts, {stats.synonym_edges} synonymy edges, {stats.size_bytes / 2**20:.0f} MiB")
+          f"{stats.facts} facts, {stats.synonym_edges} synonymy edges, {stats.links} links"
+          + (f", {stats.size_bytes / 2**20:.0f} MiB" if isinstance(args.store, Path) else ""))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return 0

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from hippograph import StoreError
+from hippograph import Memory, StoreError
 from hippograph.store.bolt import BoltSettings, connect, is_server_uri
 from .bolt_server import free_port
 
@@ -46,6 +46,9 @@ def test_connection_failures_say_what_to_check_and_never_show_the_password(bolt_
         assert wrong not in str(caught.value) and bolt_server.password not in str(caught.value)
     with pytest.raises(StoreError, match="set NEO4J_URI"):
         BoltSettings.from_env()
+    with pytest.raises(StoreError, match="takes no user or password") as caught:
+        BoltSettings.from_env(f"bolt://root:{wrong}@127.0.0.1:7687")
+    assert wrong not in str(caught.value)
     with pytest.raises(StoreError, match="not a graph server URI"):
         BoltSettings.from_env("http://127.0.0.1:7474")
 
@@ -53,3 +56,19 @@ def test_connection_failures_say_what_to_check_and_never_show_the_password(bolt_
 def test_server_uris_are_told_from_folders():
     assert is_server_uri("bolt://localhost:7687") and is_server_uri("neo4j+s://db.example.org")
     assert not is_server_uri("./memory") and not is_server_uri("bolt") and not is_server_uri("file:///tmp/x")
+
+
+def test_reading_commands_refuse_a_database_without_a_store(bolt_server, monkeypatch, tmp_path):
+    database = bolt_server.new_database()
+    for variable, value in (("NEO4J_USERNAME", bolt_server.user), ("NEO4J_PASSWORD", bolt_server.password),
+                            ("NEO4J_DATABASE", database)):
+        monkeypatch.setenv(variable, value)
+    with pytest.raises(StoreError, match=f"no hippograph store in {bolt_server.uri} as root, database {database}"):
+        Memory(bolt_server.uri, create=False)
+    with connect(BoltSettings.from_env(bolt_server.uri)) as driver:
+        assert driver.execute_query("MATCH (n) RETURN count(n) AS c", database_=database).records[0]["c"] == 0, \
+            "a refused open writes nothing"
+    with Memory(bolt_server.uri) as memory:  # a writing command creates it
+        assert memory.stats().documents == 0
+    with Memory(bolt_server.uri, create=False) as memory:
+        assert "database" in repr(memory) and bolt_server.password not in repr(memory)

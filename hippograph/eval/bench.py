@@ -28,7 +28,7 @@ def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--triples", type=Path, help="precomputed triples (implies --extractor precomputed)")
     parser.add_argument("--extractor", choices=("spacy", "precomputed", "llm"),
                         help="default: precomputed with --triples, else spacy")
-    parser.add_argument("--store", type=_store_location, required=True,
+    parser.add_argument("--store", type=store_location, required=True,
                         help="store folder (emptied first unless --reuse), or a graph server URI bolt://HOST:PORT "
                              "(user, password and database from NEO4J_*; it must be empty unless --reuse)")
     parser.add_argument("--reuse", action="store_true", help="keep what the store holds (re-ingest is a no-op)")
@@ -54,7 +54,7 @@ def config_from(settings: list[str]) -> Config:
     return Config(**overrides)
 
 
-def _store_location(text: str) -> Path | str:
+def store_location(text: str) -> Path | str:
     """A folder, or a graph server URI kept as written (a Path would fold its "//")."""
     return text if is_server_uri(text) else Path(text)
 

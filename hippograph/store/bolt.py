@@ -53,6 +53,9 @@ class BoltSettings:
             raise StoreError("no graph server named: pass a bolt:// or neo4j:// URI, or set NEO4J_URI")
         if not is_server_uri(values["uri"]):
             raise StoreError(f"{values['uri']!r} is not a graph server URI; use one of the schemes {', '.join(SCHEMES)}")
+        if "@" in values["uri"].partition("://")[2].partition("/")[0]:  # not echoed: it may hold a password
+            raise StoreError("a graph server URI takes no user or password (user@host); set NEO4J_USERNAME and "
+                             "NEO4J_PASSWORD, or pass auth=")
         return cls(**values)
 
     def describe(self) -> str:

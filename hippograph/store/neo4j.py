@@ -16,6 +16,7 @@ Neo4j's Graph Data Science and vector indexes are not used.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from time import sleep
@@ -100,6 +101,7 @@ _IMPORT = {
 }
 _IMPORT_BATCH = 1000
 _CLASH_RETRIES = 5
+_SNAPSHOT_TRIES = 5
 
 
 def _uid(namespace: str, document_id: str) -> str:
@@ -113,75 +115,109 @@ class Neo4jStore:
     Use a database of its own: the store reads and deletes its labels in the whole database."""
 
     def __init__(self, uri: str | None = None, auth: tuple[str, str] | None = None, database: str | None = None,
-                 *, settings: BoltSettings | None = None) -> None:
+                 *, settings: BoltSettings | None = None, create: bool = True) -> None:
         self.settings = settings or BoltSettings.from_env(uri, auth, database)
         self.path = self.settings.describe()
         self._driver = connect(self.settings)
         try:
-            self._create_schema()
+            self._open_schema(create)
         except BaseException:
             self._driver.close()
             raise
 
     # -- plumbing ------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _failures(self, what: str):
+        """The driver's errors as a StoreError saying `what` failed (never the password)."""
+        import neo4j
+
+        try:
+            yield
+        except neo4j.exceptions.Neo4jError as err:
+            raise StoreError(f"the graph server {self.settings.uri} refused {what} ({err.code}: {err.message})") from None
+        except neo4j.exceptions.DriverError as err:
+            raise StoreError(f"lost the graph server {self.settings.uri} during {what} ({err})") from None
+
+    def _session(self, *, read: bool = False):
+        """A session on the store's database that sees every write this store made before
+        (the bookmarks `execute_query` keeps), also on a cluster."""
+        import neo4j
+
+        return self._driver.session(database=self.settings.database,
+                                    bookmark_manager=self._driver.execute_query_bookmark_manager,
+                                    default_access_mode=neo4j.READ_ACCESS if read else neo4j.WRITE_ACCESS)
+
     def _read(self, query: str, **params) -> list[dict]:
         import neo4j
 
-        try:
+        with self._failures("a read"):
             records, _, _ = self._driver.execute_query(query, params, database_=self.settings.database,
                                                        routing_=neo4j.RoutingControl.READ)
-        except neo4j.exceptions.Neo4jError as err:
-            raise StoreError(f"the graph server {self.settings.uri} failed a read: {err.message}") from None
-        except neo4j.exceptions.DriverError as err:
-            raise StoreError(f"lost the graph server {self.settings.uri}: {err}") from None
         return [record.data() for record in records]
 
+    def _snapshot(self, read):
+        """`read(tx)` in one read transaction that no write committed during: a server may show
+        each statement the latest commit (read committed), so it is read again until the store
+        version before and after agree."""
+        def unit(tx):
+            before = _version(tx)
+            result = read(tx, before)
+            return result if _version(tx) == before else None
+
+        with self._failures("a read"), self._session(read=True) as session:
+            for _ in range(_SNAPSHOT_TRIES):
+                result = session.execute_read(unit)
+                if result is not None:
+                    return result
+        raise StoreError(f"{self.path} kept changing while it was read; try again")
+
     def _write(self, work, *, retry: bool = True) -> Any:
-        """Run `work(tx)` in one write transaction, then count a new store version; StoreError
-        when the server refuses or goes away (nothing written). The transaction is run again on
-        transient errors (a deadlock, a leader switch) and when a concurrent writer created a
-        node it MERGEs first (a server without MERGE locks reports a constraint clash; run again,
-        the MERGE finds that node), unless `retry` is off: work that consumes a stream cannot
-        be run twice."""
+        """Run `work(tx)` in one write transaction that counts a new store version; StoreError
+        when the server refuses or goes away (nothing written). Counting first locks the
+        version node, so writers take turns and each sees what the one before committed.
+        The transaction is run again on transient errors (a deadlock, a leader switch) and
+        when a concurrent writer created a node it MERGEs first (a server without MERGE locks
+        reports a constraint clash; run again, the MERGE finds that node), unless `retry` is
+        off: work that consumes a stream cannot be run twice."""
         import neo4j
 
         def unit(tx):
-            result = work(tx)
             tx.run("MATCH (m:Meta {key: 'version'}) SET m.value = m.value + 1").consume()
-            return result
+            return work(tx)
 
-        try:
-            with self._driver.session(database=self.settings.database) as session:
-                if not retry:
-                    with session.begin_transaction() as tx:
-                        result = unit(tx)
-                        tx.commit()
-                        return result
-                for attempt in range(_CLASH_RETRIES + 1):
-                    try:
-                        return session.execute_write(unit)
-                    except neo4j.exceptions.ConstraintError:
-                        if attempt == _CLASH_RETRIES:
-                            raise
-                        sleep(random.uniform(0, 0.05 * 2 ** attempt))  # writers in step fall out of step
-        except neo4j.exceptions.Neo4jError as err:
-            raise StoreError(f"the graph server {self.settings.uri} refused a write ({err.code}: {err.message}); "
-                             "nothing of this batch was stored") from None
-        except neo4j.exceptions.DriverError as err:
-            raise StoreError(f"lost the graph server {self.settings.uri} ({err}); nothing of this batch was stored") from None
+        with self._failures("a write; nothing of this batch was stored"), self._session() as session:
+            if not retry:
+                with session.begin_transaction() as tx:
+                    result = unit(tx)
+                    tx.commit()
+                    return result
+            for attempt in range(_CLASH_RETRIES + 1):
+                try:
+                    return session.execute_write(unit)
+                except neo4j.exceptions.ConstraintError:
+                    if attempt == _CLASH_RETRIES:
+                        raise
+                    sleep(random.uniform(0, 0.05 * 2 ** attempt))  # writers in step fall out of step
 
-    def _create_schema(self) -> None:
-        for statement in _SCHEMA:
-            self._driver.execute_query(statement, database_=self.settings.database)
+    def _open_schema(self, create: bool) -> None:
+        """Check the stored schema version; with `create`, make the constraints, indexes and
+        counters a new store needs (each only if missing)."""
         stored = self._meta("schema_version")
+        if stored is None and not create:
+            raise StoreError(f"no hippograph store in {self.path}: ingest something into it first")
         if stored is not None and stored != SCHEMA_VERSION:
             raise StoreError(f"{self.path} holds schema version {stored}; this hippograph reads {SCHEMA_VERSION}")
-        self._driver.execute_query(
-            "MERGE (s:Meta {key: 'schema_version'}) ON CREATE SET s.value = $schema "
-            "MERGE (v:Meta {key: 'version'}) ON CREATE SET v.value = 0 "
-            "MERGE (h:Meta {key: 'history_id'}) ON CREATE SET h.value = 0",
-            schema=SCHEMA_VERSION, database_=self.settings.database)
+        if stored is not None:
+            return
+        with self._failures("creating the store's schema"):
+            for statement in _SCHEMA:
+                self._driver.execute_query(statement, database_=self.settings.database)
+            self._driver.execute_query(
+                "MERGE (s:Meta {key: 'schema_version'}) ON CREATE SET s.value = $schema "
+                "MERGE (v:Meta {key: 'version'}) ON CREATE SET v.value = 0 "
+                "MERGE (h:Meta {key: 'history_id'}) ON CREATE SET h.value = 0",
+                schema=SCHEMA_VERSION, database_=self.settings.database)
 
     def _meta(self, key: str) -> Any:
         rows = self._read("MATCH (m:Meta {key: $key}) RETURN m.value AS value", key=key)
@@ -308,12 +344,12 @@ class Neo4jStore:
                            note_ids=tuple(r["notes"])) for r in rows]
 
     def graph_data(self, namespace: str) -> GraphData:
-        def read(tx) -> GraphData:  # one transaction: one snapshot
+        def read(tx, version: int) -> GraphData:
             def rows(query: str) -> list[list]:
                 return [list(record.values()) for record in tx.run(query, namespace=namespace)]
 
             return GraphData.from_rows(
-                int(tx.run("MATCH (m:Meta {key: 'version'}) RETURN m.value AS v").single()["v"]),
+                version,
                 rows("MATCH (e:Entity {namespace: $namespace}) RETURN e.id AS id, e.name AS name ORDER BY id"),
                 rows("MATCH (p:Passage {namespace: $namespace}) MATCH (v:Embedding {key: p.embedding_key}) "
                      "RETURN p.id AS id, v.vector AS vector, p.title AS title, p.created_at AS time ORDER BY id"),
@@ -328,8 +364,7 @@ class Neo4jStore:
                      "RETURN a.id AS a, b.id AS b, l.weight AS w, l.kind AS kind ORDER BY a, b"),
             )
 
-        with self._driver.session(database=self.settings.database) as session:
-            return session.execute_read(read)
+        return self._snapshot(read)
 
     def stats(self, namespace: str | None = None) -> Stats:
         counts = {name: self._read(query, namespace=namespace)[0]["c"] for name, query in _COUNTS.items()}
@@ -340,15 +375,20 @@ class Neo4jStore:
         return Stats(**counts, path=self.path, size_bytes=0)
 
     def records(self) -> Iterator[Record]:
-        for kind, query in _EXPORT.items():
-            with self._driver.session(database=self.settings.database) as session:
-                for record in session.run(query):
+        """Every record, read in one transaction; StoreError at the end if a write committed
+        meanwhile (the records would not fit together)."""
+        with self._failures("an export"), self._session(read=True) as session, session.begin_transaction() as tx:
+            before = _version(tx)
+            for kind, query in _EXPORT.items():
+                for record in tx.run(query):
                     values = record.data()
                     if kind == "embedding":
                         values["vector"] = encode_vector(np.frombuffer(values["vector"], dtype=np.float32))
                     for name in _JSON_FIELDS.get(kind, ()):
                         values[name] = json.loads(values[name])
                     yield kind, values
+            if _version(tx) != before:
+                raise StoreError(f"{self.path} changed while it was read whole; read it again")
 
     # -- writes --------------------------------------------------------------
 
@@ -370,7 +410,8 @@ class Neo4jStore:
             self._refresh_validity(tx, touched)
             if batch.replaces or batch.refreshes:
                 self._delete_unused_embeddings(tx)
-            return removed
+            still = {r["id"] for r in tx.run("MATCH (e:Entity) WHERE e.id IN $ids RETURN e.id AS id", ids=removed)}
+            return [entity for entity in removed if entity not in still]  # not those the batch wrote again
 
         return self._write(work)
 
@@ -558,6 +599,10 @@ class Neo4jStore:
         tx.run("MATCH (v:Embedding) WHERE NOT EXISTS { MATCH (n:Passage {embedding_key: v.key}) } "
                "AND NOT EXISTS { MATCH (n:Entity {embedding_key: v.key}) } "
                "AND NOT EXISTS { MATCH (n:Fact {embedding_key: v.key}) } DELETE v").consume()
+
+
+def _version(tx) -> int:
+    return int(tx.run("MATCH (m:Meta {key: 'version'}) RETURN m.value AS v").single()["v"])
 
 
 def _count(tx, query: str, **params) -> int:
