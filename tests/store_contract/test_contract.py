@@ -141,11 +141,14 @@ def corpus_changes(memory: Memory) -> None:
 
 
 def notes_changes(memory: Memory) -> None:
-    """Notes in two namespaces with links, evolution, an update, a revert and a deleted namespace."""
+    """Notes in three namespaces with links, evolution, an update, a revert, then one namespace
+    deleted (with the vectors only it used)."""
     for namespace in ("a", "b", "c"):
         first = memory.add("Mira Holt founded Brightwater Labs in Veloria.", namespace=namespace, timestamp="2024-01-01")
         memory.add("Mira Holt lives in Veloria and works at Brightwater Labs.", namespace=namespace, timestamp="2024-01-02")
         memory.add("Mira Holt moved to Saltmarsh; she lives in Saltmarsh now.", namespace=namespace, timestamp="2024-02-01")
+        memory.add(f"Arvid Koss keeps the ledger of {namespace}.", namespace=namespace,  # vectors of its own
+                   timestamp="2024-02-02")
         memory.update(first.id, "Mira Holt founded Brightwater Labs in Veloria in 1990.", namespace=namespace)
         changes = [c for c in memory.history(first.id, namespace=namespace) if c.field != "text"]
         assert changes, "the update and evolution changed attributes"
