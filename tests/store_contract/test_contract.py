@@ -131,13 +131,19 @@ def edges_disagreeing(memory: Memory) -> list[str]:
 
 
 def corpus_changes(memory: Memory) -> None:
-    """Ingest the sample corpus, again unchanged, then replace one document and delete another."""
+    """Ingest the sample corpus, again unchanged, then replace one document and delete another;
+    then replace a document with one naming the same entity, and add a synonym of it."""
     corpus = read_sources(hippograph.sample_corpus())
     memory.ingest(corpus, progress=False)
     memory.ingest(corpus, progress=False)
     memory.ingest(Document("Mira Holt retired to Saltmarsh, where she restores boats with Arvid Koss.", id="sample-02",
                            title="Mira Holt"), progress=False)
     memory.delete("sample-18")
+    # A replacement naming the same new entity: it stays known, so a later synonym still finds it.
+    memory.ingest(Document("Ida Marsh founded Kessel Boat Works in Veloria.", id="yard", title="Ida Marsh"), progress=False)
+    memory.ingest(Document("Ida Marsh founded Kessel Boat Works in Saltmarsh.", id="yard", title="Ida Marsh"),
+                  progress=False)
+    memory.ingest(Document("Arvid Koss joined Kessel Boatworks in 1990.", id="yard-2", title="Arvid Koss"), progress=False)
 
 
 def notes_changes(memory: Memory) -> None:
