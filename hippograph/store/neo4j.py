@@ -31,7 +31,7 @@ from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFa
 from .bolt import BoltSettings, connect
 from .records import AttributeChange, GraphData, PassageRecord, WriteBatch, stack_vectors
 from .rules import NOTE_FIELDS, OTHER_VERSION_STORED, Touched, ends_of, history_value
-from .transfer import RECORDS, Record, decode_vector, encode_vector
+from .transfer import RECORDS, Record, from_export, to_export
 
 SCHEMA_VERSION = "1"
 _SCHEMA = [
@@ -46,7 +46,6 @@ _SCHEMA = [
 ]
 _PASSAGE_FIELDS = "p.id AS id, p.document_id AS document_id, p.position AS position, p.title AS title, " \
                   "p.text AS text, p.namespace AS namespace, p.created_at AS time"
-_JSON_FIELDS = {"document": ("metadata",), "passage": ("keywords", "tags"), "note_change": ("old_value", "new_value")}
 _IN_NAMESPACE = "($namespace IS NULL OR n.namespace = $namespace)"
 _COUNTS = {
     "documents": f"MATCH (n:Document) WHERE {_IN_NAMESPACE} RETURN count(n) AS c",
@@ -381,12 +380,7 @@ class Neo4jStore:
             before = _version(tx)
             for kind, query in _EXPORT.items():
                 for record in tx.run(query):
-                    values = record.data()
-                    if kind == "embedding":
-                        values["vector"] = encode_vector(np.frombuffer(values["vector"], dtype=np.float32))
-                    for name in _JSON_FIELDS.get(kind, ()):
-                        values[name] = json.loads(values[name])
-                    yield kind, values
+                    yield kind, to_export(kind, record.data())
             if _version(tx) != before:
                 raise StoreError(f"{self.path} changed while it was read whole; read it again")
 
@@ -659,11 +653,7 @@ def _passage_row(record: PassageRecord, time: str) -> dict:
 
 
 def _import_row(kind: str, values: dict) -> dict:
-    row = dict(values)
-    if kind == "embedding":
-        row["vector"] = decode_vector(row["vector"]).tobytes()
-    for name in _JSON_FIELDS.get(kind, ()):
-        row[name] = json.dumps(row[name], sort_keys=kind == "document")
+    row = from_export(kind, values)
     if kind == "document":
         row["uid"] = _uid(row["namespace"], row["id"])
     if kind == "passage":

@@ -15,7 +15,7 @@ from ..timestamps import now
 from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFact
 from .records import AttributeChange, GraphData, PassageRecord, WriteBatch, stack_vectors
 from .rules import NOTE_FIELDS, OTHER_VERSION_STORED, Touched, ends_of, history_value
-from .transfer import RECORDS, Record, decode_vector, encode_vector
+from .transfer import RECORDS, Record, from_export, to_export
 
 SCHEMA_VERSION = "3"
 # Columns added since schema version 1, by table: what an upgrade adds to an older file.
@@ -49,14 +49,13 @@ _COUNTS = {
                   "UNION SELECT embedding_key FROM facts WHERE namespace = ?1)",
     "failed_extractions": f"SELECT COUNT(*) FROM passages WHERE extraction_error IS NOT NULL AND ({_IN_NAMESPACE})",
 }
-# Export record type -> (table, the order its rows are exported in); fields stored as JSON text.
+# Export record type -> (table, the order its rows are exported in).
 _TABLES = {
     "embedding": ("embeddings", "key"), "document": ("documents", "namespace, id"), "passage": ("passages", "id"),
     "entity": ("entities", "id"), "mention": ("mentions", "passage_id, entity_id"), "fact": ("facts", "id"),
     "fact_source": ("fact_sources", "fact_id, passage_id"), "synonym": ("synonyms", "a, b"), "link": ("links", "a, b"),
     "note_change": ("note_history", "id"),
 }
-_JSON_FIELDS = {"document": ("metadata",), "passage": ("keywords", "tags"), "note_change": ("old_value", "new_value")}
 _PASSAGE_COLUMNS = "id, document_id, position, title, text, namespace, created_at"  # a Passage's fields
 
 
@@ -384,12 +383,7 @@ class SQLiteStore:
         for kind, fields in RECORDS.items():
             table, order = _TABLES[kind]
             for row in self._db.execute(f"SELECT {', '.join(fields)} FROM {table} ORDER BY {order}"):
-                values = dict(zip(fields, row))
-                if kind == "embedding":
-                    values["vector"] = encode_vector(np.frombuffer(values["vector"], dtype=np.float32))
-                for name in _JSON_FIELDS.get(kind, ()):
-                    values[name] = json.loads(values[name])
-                yield kind, values
+                yield kind, to_export(kind, dict(zip(fields, row)))
 
     def load(self, embedding_model: str | None, records: Iterable[Record]) -> None:
         """Write exported records into this store, which must be empty, in one transaction."""
@@ -405,11 +399,7 @@ class SQLiteStore:
                 raise StoreError(f"the export does not fit together ({err}); nothing was imported") from None
 
     def _load_one(self, kind: str, values: dict) -> None:
-        row = dict(values)
-        if kind == "embedding":
-            row["vector"] = decode_vector(row["vector"]).tobytes()
-        for name in _JSON_FIELDS.get(kind, ()):
-            row[name] = json.dumps(row[name], sort_keys=kind == "document")
+        row = from_export(kind, values)
         fields = RECORDS[kind]
         self._db.execute(f"INSERT INTO {_TABLES[kind][0]} ({', '.join(fields)}) VALUES ({_placeholders(len(fields))})",
                          [row[name] for name in fields])

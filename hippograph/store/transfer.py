@@ -36,6 +36,8 @@ RECORDS: dict[str, tuple[str, ...]] = {
     "note_change": ("id", "passage_id", "field", "old_value", "new_value", "changed_by", "source_note", "changed_at"),
 }
 Record = tuple[str, dict[str, Any]]
+# Fields every store keeps as JSON text, and the export as JSON values.
+_JSON_TEXT = {"document": ("metadata",), "passage": ("keywords", "tags"), "note_change": ("old_value", "new_value")}
 
 
 def encode_vector(vector: np.ndarray) -> str:
@@ -44,6 +46,26 @@ def encode_vector(vector: np.ndarray) -> str:
 
 def decode_vector(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text, validate=True), dtype="<f4").astype(np.float32)
+
+
+def to_export(kind: str, stored: dict[str, Any]) -> dict[str, Any]:
+    """A record as the export holds it, from a store's row (vectors as float32 bytes, JSON text)."""
+    values = dict(stored)
+    if kind == "embedding":
+        values["vector"] = encode_vector(np.frombuffer(values["vector"], dtype=np.float32))
+    for name in _JSON_TEXT.get(kind, ()):
+        values[name] = json.loads(values[name])
+    return values
+
+
+def from_export(kind: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A store's row from an exported record: the inverse of `to_export`."""
+    row = dict(values)
+    if kind == "embedding":
+        row["vector"] = decode_vector(row["vector"]).tobytes()
+    for name in _JSON_TEXT.get(kind, ()):
+        row[name] = json.dumps(row[name], sort_keys=kind == "document")
+    return row
 
 
 def write_export(embedding_model: str | None, records: Iterable[Record], out: TextIO) -> dict[str, int]:
