@@ -152,7 +152,7 @@ def notes_changes(memory: Memory) -> None:
     for namespace in ("a", "b", "c"):
         first = memory.add("Mira Holt founded Brightwater Labs in Veloria.", namespace=namespace, timestamp="2024-01-01")
         memory.add("Mira Holt lives in Veloria and works at Brightwater Labs.", namespace=namespace, timestamp="2024-01-02")
-        memory.add("Mira Holt moved to Saltmarsh; she lives in Saltmarsh now.", namespace=namespace, timestamp="2024-02-01")
+        memory.add("Mira Holt moved to Saltmarsh. Mira Holt lives in Saltmarsh now.", namespace=namespace, timestamp="2024-02-01")
         memory.add(f"Arvid Koss keeps the ledger of {namespace}.", namespace=namespace,  # vectors of its own
                    timestamp="2024-02-02")
         memory.update(first.id, "Mira Holt founded Brightwater Labs in Veloria in 1990.", namespace=namespace)
@@ -182,8 +182,9 @@ def test_notes_namespaces_and_history_match_the_sqlite_store(open_memory, refere
         assert records(memory) == records(expected)
         for namespace in ("a", "b"):
             assert answers(memory, namespace) == answers(expected, namespace)
-            assert memory.facts("Mira Holt", namespace=namespace, as_of="2024-01-15") == \
-                expected.facts("Mira Holt", namespace=namespace, as_of="2024-01-15")
+            for as_of in ("2024-01-15", "2024-03-01"):  # before and after she moved (a fact ended)
+                assert memory.facts("Mira Holt", namespace=namespace, as_of=as_of) == \
+                    expected.facts("Mira Holt", namespace=namespace, as_of=as_of)
         assert memory.namespaces() == expected.namespaces() == ["a", "b"]
     assert dangling(records(memory)) == [] and edges_disagreeing(memory) == []
 
