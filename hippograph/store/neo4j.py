@@ -581,13 +581,14 @@ class Neo4jStore:
     def _refresh_validity(self, tx, touched: Touched) -> None:
         tx.run("UNWIND $ids AS id MATCH (f:Fact {id: id}) OPTIONAL MATCH (p:Passage)-[:STATES]->(f) "
                "WITH f, min(p.created_at) AS earliest SET f.valid_from = earliest", ids=sorted(touched.facts)).consume()
-        for subject_id, group in sorted(touched.groups | _groups_of(tx, touched.facts)):
-            rows = [(r["id"], r["object"], r["from"]) for r in tx.run(
-                "MATCH (f:Fact {subject_id: $subject, relation_group: $group}) "
-                "RETURN f.id AS id, f.object_id AS object, f.valid_from AS from ORDER BY from, id",
-                subject=subject_id, group=group)]
-            tx.run("UNWIND $rows AS r MATCH (f:Fact {id: r[0]}) SET f.valid_to = r[1]",
-                   rows=[[fact_id, valid_to] for fact_id, valid_to in ends_of(rows)]).consume()
+        groups = sorted(touched.groups | _groups_of(tx, touched.facts))
+        members: dict[tuple[str, str], list] = {group: [] for group in groups}
+        for r in tx.run("UNWIND $groups AS g MATCH (f:Fact {subject_id: g[0], relation_group: g[1]}) "
+                        "RETURN g[0] AS subject, g[1] AS grp, f.id AS id, f.object_id AS object, f.valid_from AS from "
+                        "ORDER BY subject, grp, from, id", groups=[list(group) for group in groups]):
+            members[(r["subject"], r["grp"])].append((r["id"], r["object"], r["from"]))
+        tx.run("UNWIND $rows AS r MATCH (f:Fact {id: r[0]}) SET f.valid_to = r[1]",  # one round trip, not two a group
+               rows=[[fact_id, valid_to] for rows in members.values() for fact_id, valid_to in ends_of(rows)]).consume()
 
     def _delete_unused_embeddings(self, tx) -> None:
         tx.run("MATCH (v:Embedding) WHERE NOT EXISTS { MATCH (n:Passage {embedding_key: v.key}) } "
