@@ -17,10 +17,24 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -e .
 	touch $@
 
-# The dev extras compile llama-cpp-python (no binary wheel): about 5 minutes the first time, then
-# pip's cache keeps the built wheel.
-$(VENV)/.dev-installed: $(VENV)/.installed
-	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) install -e ".[dev]"
+# The dev extras need llama-cpp-python, which has no binary wheel and compiles (about 5 minutes).
+# It is built portably: ggml's native CPU detection would compile AMX kernels on a CPU that has AMX,
+# and this sandbox does not let a process use AMX tiles (the server dies on its first chat
+# completion); a native build carried to an older CPU dies with an illegal instruction. pip keys its
+# cache of built wheels by the source, not by CMAKE_ARGS, so the wheel is built without that cache
+# into a folder of ours named after the flags, and installed from there only (--only-binary).
+LLAMA_CPP      := llama-cpp-python==0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LLAMA_WHEELS   := .wheels/llama-cpp-$(shell echo '$(LLAMA_CPP) $(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
+
+$(LLAMA_WHEELS)/.built: | $(BIN)/python
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+		$(PIP) wheel --no-cache-dir --no-deps --wheel-dir $(LLAMA_WHEELS) "$(LLAMA_CPP)"
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed $(LLAMA_WHEELS)/.built
+	$(PIP) install --find-links $(LLAMA_WHEELS) --only-binary llama-cpp-python -e ".[dev]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -41,4 +55,4 @@ test-fast: dev
 	$(BIN)/python -m pytest -m "not slow"
 
 clean:
-	rm -rf .demo $(VENV)
+	rm -rf .demo $(VENV) .wheels

