@@ -1,4 +1,4 @@
-"""The `hippograph` command: ingest, query, answer, stats and delete on a store folder."""
+"""The `hippograph` command: ingest, query, answer, stats and delete on a store; serve it over REST or MCP."""
 
 from __future__ import annotations
 
@@ -109,6 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("source", help="store folder or graph server URI to read")
     copy.add_argument("target", help="store folder or graph server URI to write; it must be empty")
 
+    serve = with_store(commands.add_parser("serve", help="a REST server over the store (FastAPI; OpenAPI docs at /docs)"),
+                       namespaced=False)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; another "
+                                                           "address needs an API key)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--api-key", default=os.environ.get("HIPPOGRAPH_API_KEY"),
+                       help="require 'Authorization: Bearer KEY' on every route but /healthz "
+                            "(default: $HIPPOGRAPH_API_KEY)")
+
+    mcp = with_store(commands.add_parser("mcp", help="an MCP server over the store, for agents (stdio by default)"))
+    mcp.add_argument("--read-only", action="store_true", help="offer recall, get_note and stats only")
+    mcp.add_argument("--http", metavar="HOST:PORT", help="serve streamable HTTP on HOST:PORT instead of stdio")
+
     benchmark = commands.add_parser(
         "eval", help="benchmarks: `hippograph eval retrieval --help`, `eval qa --help`, `eval locomo --help`")
     benchmark.add_argument("benchmark", choices=BENCHMARKS)
@@ -135,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         llm = llm_settings(args) if hasattr(args, "llm_url") else None
         if args.command == "copy":
             return _copy(args)
+        if args.command in SERVERS:  # a server opens its own memories, one per thread that needs one
+            return SERVERS[args.command](args)
         config = Config(llm_notes=getattr(args, "llm_notes", False))
         with Memory(args.store, config, create=args.command in ("ingest", "add", "import"), extractor=extractor,
                     llm=llm) as memory:
@@ -281,6 +296,21 @@ def _counts(counts: dict[str, int]) -> str:
 COMMANDS = {"ingest": _ingest, "add": _add, "note": _note, "query": _query, "answer": _answer, "stats": _stats,
             "delete": _delete, "export": _export, "import": _import}
 BENCHMARKS = ("retrieval", "qa", "locomo")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import rest
+
+    return rest.main(args)
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    from .server import mcp
+
+    return mcp.main(args)
+
+
+SERVERS = {"serve": _serve, "mcp": _mcp}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -24,6 +24,10 @@ class StoreError(HippographError):
     """The store cannot be opened or does not match this configuration."""
 
 
+class StoreBusy(StoreError):
+    """Another writer holds the store for longer than a write waits; nothing was written: try again."""
+
+
 class ModelError(HippographError):
     """A model (spaCy pipeline, embedding model) cannot be loaded."""
 
@@ -47,3 +51,10 @@ class LLMCallFailed(LLMError):
 
 class LLMOutputError(LLMCallFailed):
     """A model's output could not be read as the JSON asked for."""
+
+
+def missing_extra(extra: str, err: ImportError) -> ImportError:
+    """The ImportError of a door (an integration, a server) whose optional dependencies are not
+    installed: it names the extra that installs them."""
+    return ImportError(f"this part of hippograph needs the [{extra}] extra: pip install 'hippograph[{extra}]' "
+                       f"({err})")

@@ -162,6 +162,18 @@ class Explanation:
     path: tuple[str, ...] = ()
     question_entities: tuple[str, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of an explanation: plain lists and numbers, with `why` as one sentence."""
+        return {
+            "method": self.method,
+            "why": str(self),
+            "question_entities": list(self.question_entities),
+            "seed_facts": [dict(subject=f.subject, relation=f.relation, object=f.object, score=f.score)
+                           for f in self.seed_facts],
+            "seed_entities": list(self.seed_entities),
+            "path": list(self.path),
+        }
+
     def __str__(self) -> str:
         if self.method == "dense":
             return "dense similarity to the query"

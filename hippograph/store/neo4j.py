@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DocumentNotFound, StoreError
+from ..errors import DocumentNotFound, StoreBusy, StoreError
 from ..timestamps import now
 from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFact
 from .bolt import BoltSettings, connect
@@ -169,7 +169,7 @@ class Neo4jStore:
                 result = session.execute_read(unit)
                 if result is not None:
                     return result
-        raise StoreError(f"{self.path} kept changing while it was read; try again")
+        raise StoreBusy(f"{self.path} kept changing while it was read; try again")
 
     def _write(self, work, *, retry: bool = True) -> Any:
         """Run `work(tx)` in one write transaction that counts a new store version; StoreError

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DocumentNotFound, StoreError
+from ..errors import DocumentNotFound, StoreBusy, StoreError
 from ..timestamps import now
 from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFact
 from .records import AttributeChange, GraphData, PassageRecord, WriteBatch, stack_vectors
@@ -75,7 +75,9 @@ class SQLiteStore:
             raise StoreError(f"no store at {folder}: ingest something into it first")
         folder.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_S)
+            # A connection may move between threads (a server's pool lends it to one at a time).
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_S,
+                                       check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -638,7 +640,7 @@ class _Transaction:
         try:
             self._db.execute("BEGIN IMMEDIATE" if self._write else "BEGIN")
         except sqlite3.OperationalError as err:
-            raise StoreError(f"{self._path} is busy ({err}); another process is writing, try again") from None
+            raise StoreBusy(f"{self._path} is busy ({err}); another process is writing, try again") from None
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
