@@ -22,11 +22,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 # and this sandbox does not let a process use AMX tiles (the server dies on its first chat
 # completion); a native build carried to an older CPU dies with an illegal instruction. pip keys its
 # cache of built wheels by the source, not by CMAKE_ARGS, so the wheel is built without that cache
-# into a folder of ours named after the flags, and installed from there only (--only-binary).
+# into a folder of ours named after the version and flags, and installed from there only
+# (--only-binary). The folder is in the user's cache, so a fresh checkout on the same machine (CI)
+# reuses the portable wheel instead of compiling again; set WHEEL_CACHE to put it elsewhere.
 LLAMA_CPP      := llama-cpp-python==0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
-LLAMA_WHEELS   := .wheels/llama-cpp-$(shell echo '$(LLAMA_CPP) $(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
+WHEEL_CACHE    ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hippograph/wheels
+LLAMA_WHEELS   := $(WHEEL_CACHE)/llama-cpp-$(shell echo '$(LLAMA_CPP) $(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
 
 $(LLAMA_WHEELS)/.built: | $(BIN)/python
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
@@ -55,4 +58,4 @@ test-fast: dev
 	$(BIN)/python -m pytest -m "not slow"
 
 clean:
-	rm -rf .demo $(VENV) .wheels
+	rm -rf .demo $(VENV)
