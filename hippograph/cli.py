@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import logging
 import os
@@ -12,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 from .config import Config
-from .errors import HippographError, SourceError
+from .errors import ConfigError, HippographError, SourceError
 from .extract import PrecomputedExtractor
 from .llm import LLMSettings
 from .memory import EXTRACTORS, METHODS, Memory
@@ -298,19 +299,15 @@ COMMANDS = {"ingest": _ingest, "add": _add, "note": _note, "query": _query, "ans
 BENCHMARKS = ("retrieval", "qa", "locomo")
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from .server import rest
-
-    return rest.main(args)
-
-
-def _mcp(args: argparse.Namespace) -> int:
-    from .server import mcp
-
-    return mcp.main(args)
+def _server(module: str):
+    """The `main` of a server module; a missing extra is an error message, not a traceback."""
+    try:
+        return importlib.import_module(f".server.{module}", __package__).main
+    except ImportError as err:
+        raise ConfigError(str(err)) from None
 
 
-SERVERS = {"serve": _serve, "mcp": _mcp}
+SERVERS = {"serve": lambda args: _server("rest")(args), "mcp": lambda args: _server("mcp")(args)}
 
 if __name__ == "__main__":
     sys.exit(main())

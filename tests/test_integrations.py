@@ -132,6 +132,8 @@ class TestLlamaIndex:
 @pytest.mark.parametrize("module, missing, extra", [
     ("hippograph.integrations.langchain", "langchain_core", "langchain"),
     ("hippograph.integrations.llama_index", "llama_index", "llama-index"),
+    ("hippograph.server.mcp", "mcp", "mcp"),
+    ("hippograph.server.rest", "fastapi", "server"),
 ])
 def test_a_door_without_its_extra_names_the_extra(module, missing, extra):
     # A None entry in sys.modules makes Python's import of that package fail, as when it is not installed.
