@@ -15,6 +15,7 @@ from pathlib import Path
 from .config import Config
 from .errors import ConfigError, HippographError, SourceError
 from .extract import PrecomputedExtractor
+from .graph.export import write_graph
 from .llm import LLMSettings
 from .memory import EXTRACTORS, METHODS, Memory
 from .types import Hits, Note
@@ -109,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
     copy = commands.add_parser("copy", help="copy a whole store into an empty one, e.g. a folder to a graph server")
     copy.add_argument("source", help="store folder or graph server URI to read")
     copy.add_argument("target", help="store folder or graph server URI to write; it must be empty")
+
+    graph = commands.add_parser("graph", help="the graph as a file: `hippograph graph export --help`")
+    graph_commands = graph.add_subparsers(dest="graph_command", required=True)
+    graph_export = with_store(graph_commands.add_parser(
+        "export", help="write a namespace's graph as GraphML (or GEXF: -o FILE.gexf) for networkx, Gephi, Cytoscape"))
+    graph_export.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
+                              help="FILE.graphml, or FILE.gexf")
+
+    topics = with_store(commands.add_parser("topics", help="the topics of a namespace: communities of its entities"))
+    topics.add_argument("--json", action="store_true", help="print a JSON list of topics")
 
     serve = with_store(commands.add_parser("serve", help="a REST server over the store (FastAPI; OpenAPI docs at /docs)"),
                        namespaced=False)
@@ -272,6 +283,22 @@ def format_note(note: Note) -> str:
     return "\n".join(lines)
 
 
+def _graph(memory: Memory, args: argparse.Namespace) -> int:
+    graph = memory.to_networkx(args.namespace)
+    path = write_graph(graph, args.output)
+    print(f"wrote {graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges to {path}")
+    return 0
+
+
+def _topics(memory: Memory, args: argparse.Namespace) -> int:
+    topics = memory.topics(args.namespace)
+    if args.json:
+        print(json.dumps([dataclasses.asdict(topic) for topic in topics], ensure_ascii=False))
+    else:
+        print("\n".join(str(topic) for topic in topics) or "no topics: the namespace has too few connected entities")
+    return 0
+
+
 def _export(memory: Memory, args: argparse.Namespace) -> int:
     counts = memory.export(args.output or sys.stdout)
     print(f"exported {_counts(counts)}" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
@@ -295,7 +322,7 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 COMMANDS = {"ingest": _ingest, "add": _add, "note": _note, "query": _query, "answer": _answer, "stats": _stats,
-            "delete": _delete, "export": _export, "import": _import}
+            "delete": _delete, "export": _export, "import": _import, "graph": _graph, "topics": _topics}
 BENCHMARKS = ("retrieval", "qa", "locomo")
 
 

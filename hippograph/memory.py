@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
@@ -21,12 +21,15 @@ from .extract.base import Extractor
 from .extract.llm import LLMExtractor
 from .extract.normalize import normalize_entity
 from .extract.spacy_extractor import SpacyExtractor
+from .graph.export import to_igraph, to_networkx
+from .graph.topics import find_topics
 from .graph.view import GraphView
 from .ids import content_hash
 from .ingest import Ingestor, document_hash, whole_note_id
 from .llm import LLMClient, LLMSettings
 from .retrieve import DenseRetriever, GraphRetriever
 from .retrieve.recognition import FactFilter
+from .retrieve.subgraph import query_subgraph
 from .sources import Source, read_sources
 from .store.base import Store
 from .store.bolt import is_server_uri
@@ -35,7 +38,11 @@ from .store.transfer import RECORDS, Record, read_export, write_export
 from .threads import single_blas_thread
 from .timestamps import now, to_utc
 from .types import (DEFAULT_NAMESPACE, Answer, Change, Document, Hit, Hits, IngestReport, Note, Stats,
-                    StoredDocument, StoredFact)
+                    StoredDocument, StoredFact, Topic)
+
+if TYPE_CHECKING:
+    import igraph
+    import networkx
 
 log = logging.getLogger(__name__)
 METHODS = ("hippograph", "dense")
@@ -264,19 +271,47 @@ class Memory:
             return Hits()
         self._check_embedding_model()
         query_vector = self._embedder.embed([text])[0]
-        if method == "dense":
-            retriever = DenseRetriever(view)
-        else:
-            retriever = GraphRetriever(view, self.config, FactFilter(self.llm) if self.config.llm_fact_filter else None)
         with single_blas_thread():
-            ranked = retriever.retrieve(text, query_vector, k, allowed)
+            if method == "dense":
+                ranked, walk = DenseRetriever(view).retrieve(text, query_vector, k, allowed), None
+            else:
+                fact_filter = FactFilter(self.llm) if self.config.llm_fact_filter else None
+                ranked, walk = GraphRetriever(view, self.config, fact_filter).walk(text, query_vector, k, allowed)
         passages = self._store.passages(view.data.passage_ids[r.passage] for r in ranked)
-        hits = Hits()
+        hits = []
         for r in ranked:
             passage = passages[view.data.passage_ids[r.passage]]
-            hits.append(Hit(passage.id, passage.document_id, passage.title, passage.text, r.score, r.explanation,
-                            passage.time))
-        return hits
+            hits.append(Hit(id=passage.id, document_id=passage.document_id, title=passage.title, text=passage.text,
+                            score=r.score, explanation=r.explanation, time=passage.time))
+        return Hits(hits, subgraph=lambda: query_subgraph(view, ranked, walk, passages))
+
+    def subgraph(self, text: str, k: int = 5, *, namespace: str | None = None,
+                 **query_options: Any) -> "networkx.MultiDiGraph":
+        """The graph behind `query(text, k, ...)` (same options) as a `networkx.MultiDiGraph`: the
+        question's seed entities, the passages returned and the nodes on the paths between them,
+        with every edge among them. Nodes carry `kind` ("entity" | "passage"), `name` (entities),
+        `title`, `text`, `document` and `time` (passages), `label`, `score` (PageRank mass),
+        `seed` (restart weight) and `rank` (returned passages); edges carry `kind` ("fact" |
+        "mention" | "topic" | "synonym" | "link"), `weight` and, for facts, `relation`. See
+        `hippograph.graph.export` for every attribute; `hippograph.viz.draw` draws it."""
+        return self.query(text, k, namespace=namespace, **query_options).subgraph()
+
+    def to_networkx(self, namespace: str | None = None) -> "networkx.MultiDiGraph":
+        """The whole graph of a namespace as a `networkx.MultiDiGraph`: entities and passages with
+        the attributes of `subgraph` but the query's (score, seed, rank)."""
+        view = self._graph_view(_namespace(namespace, QueryError))
+        return to_networkx(view, self._store.passages(view.data.passage_ids))
+
+    def to_igraph(self, namespace: str | None = None) -> "igraph.Graph":
+        """The whole graph of a namespace as an `igraph.Graph` (directed, parallel edges kept),
+        with the attributes of `to_networkx`; node ids in the vertex attribute `id`."""
+        return to_igraph(self.to_networkx(namespace))
+
+    def topics(self, namespace: str | None = None) -> list[Topic]:
+        """The topics of a namespace, largest first: communities of its entity graph (facts,
+        synonyms and entities mentioned together) found by igraph's Leiden algorithm
+        (modularity, fixed seed: the same store gives the same topics)."""
+        return find_topics(self._graph_view(_namespace(namespace, QueryError)))
 
     def answer(self, question: str, k: int = 5, *, method: str = "hippograph", namespace: str | None = None,
                since: Time | None = None, until: Time | None = None, as_of: Time | None = None) -> Answer:

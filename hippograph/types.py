@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .errors import QueryError
+
+if TYPE_CHECKING:
+    import networkx
 
 DEFAULT_NAMESPACE = "default"
 
@@ -214,7 +220,22 @@ class Hit:
 
 
 class Hits(list):
-    """A ranked list of hits that renders as a table in Jupyter."""
+    """A ranked list of hits. `subgraph()` gives the graph behind them; in Jupyter they render
+    as a table and, below it, that graph drawn (with matplotlib, when it is installed)."""
+
+    def __init__(self, hits: Iterable[Hit] = (), subgraph: Callable[[], Any] | None = None) -> None:
+        super().__init__(hits)
+        self._subgraph = subgraph
+        self._graph = None
+
+    def subgraph(self) -> "networkx.MultiDiGraph":
+        """The question's seed entities, these passages and the paths between them, as a
+        networkx graph (see `Memory.subgraph` for its attributes); built once, on first use."""
+        if self._subgraph is None:
+            raise QueryError("these hits hold no graph: only Memory.query's hits do")
+        if self._graph is None:
+            self._graph = self._subgraph()
+        return self._graph
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -226,7 +247,17 @@ class Hits(list):
             for rank, hit in enumerate(self, 1)
         )
         head = "<tr><th>#</th><th>score</th><th>document</th><th>title</th><th>text</th><th>why</th></tr>"
-        return f"<table>{head}{rows}</table>"
+        return f"<table>{head}{rows}</table>{self._drawing()}"
+
+    def _drawing(self) -> str:
+        """The subgraph as inline SVG, or nothing when there is none to draw."""
+        if self._subgraph is None or not self:
+            return ""
+        try:
+            from .viz import to_svg
+        except ImportError:  # matplotlib is optional: the table alone
+            return ""
+        return to_svg(self.subgraph())
 
 
 @dataclass(frozen=True)
@@ -316,3 +347,17 @@ class Stats:
 
     def __str__(self) -> str:
         return "\n".join(f"{name}: {value}" for name, value in self.__dict__.items())
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A community of the entity graph (see `Memory.topics`): its most mentioned entities first,
+    how many entities it holds, and how many passages are mostly about it."""
+
+    id: int
+    entities: tuple[str, ...]
+    size: int
+    passages: int
+
+    def __str__(self) -> str:
+        return f"topic {self.id}: {', '.join(self.entities)} ({self.size} entities, {self.passages} passages)"

@@ -29,6 +29,8 @@ class GraphView:
     relations: dict[tuple[int, int], str]  # (entity, entity) -> relation of a fact joining them
     entity_index: EntityIndex
     topics: set[tuple[int, int]]  # (passage, entity) pairs joined by a title
+    topic_weight: float = 0.0  # the weight of a title edge
+    link_weight: float = 1.0  # a note link's weight is this times the link's own
 
     @property
     def entity_count(self) -> int:
@@ -37,6 +39,12 @@ class GraphView:
     @property
     def passage_count(self) -> int:
         return len(self.data.passage_ids)
+
+    def node_id(self, node: int) -> str:
+        """The store id of a node index (an entity's, or a passage's)."""
+        if node < self.entity_count:
+            return self.data.entity_ids[node]
+        return self.data.passage_ids[node - self.entity_count]
 
     @classmethod
     def build(cls, data: GraphData, topic_weight: float = 0.0, link_weight: float = 1.0) -> "GraphView":
@@ -66,7 +74,8 @@ class GraphView:
         for s, o, relation in pairs:
             relations.setdefault((o, s), f"{relation} (inverse)")
         topics = set(zip(topic_passages, topic_entities))
-        return cls(data, adjacency, PageRank(adjacency), counts, relations, entity_index, topics)
+        return cls(data, adjacency, PageRank(adjacency), counts, relations, entity_index, topics, topic_weight,
+                   link_weight)
 
     def paths_from_seeds(self, passages: list[int], seed_weights: np.ndarray, max_hops: int = 4) -> dict[int, list[int]]:
         """For each passage, the nodes of a shortest path (fewest edges) from a seed entity to it,

@@ -29,7 +29,7 @@ from ..errors import LLMCallFailed
 from ..graph.view import GraphView
 from ..types import Explanation, SeedFact
 from .dense import DenseRetriever
-from .ranked import Ranked, top_indexes
+from .ranked import Ranked, Walk, top_indexes
 from .recognition import FactFilter
 
 log = logging.getLogger(__name__)
@@ -58,12 +58,20 @@ class GraphRetriever:
 
     def retrieve(self, question: str, query_vector: np.ndarray, k: int,
                  allowed: np.ndarray | None = None) -> list[Ranked]:
+        """The k passages with the most PageRank mass from the question's seeds (among those
+        `allowed`, a bool mask, if given), each with its explanation."""
+        return self.walk(question, query_vector, k, allowed)[0]
+
+    def walk(self, question: str, query_vector: np.ndarray, k: int,
+             allowed: np.ndarray | None = None) -> tuple[list[Ranked], Walk | None]:
+        """`retrieve`'s passages and the walk that found them; no walk when it fell back to
+        dense retrieval."""
         view, config = self._view, self._config
         data = view.data
         if view.passage_count == 0:
-            return []
+            return [], None
         if view.entity_count == 0:
-            return self._dense.retrieve(question, query_vector, k, allowed)
+            return self._dense.retrieve(question, query_vector, k, allowed), None
 
         named = view.entity_index.named_in_question(question) if config.query_entity_weight > 0 else []
         fact_scores, top_facts = self._linked_facts(query_vector)
@@ -75,13 +83,14 @@ class GraphRetriever:
                         + config.fact_weight * _unit_sum(self._fact_entity_seeds(top_facts, fact_scores)))
         seeds = np.concatenate([entity_seeds, config.passage_weight * _unit_sum(passages)])
         if seeds.sum() <= 0:  # every weight set to zero, or nothing linked
-            return self._dense.retrieve(question, query_vector, k, allowed)
+            return self._dense.retrieve(question, query_vector, k, allowed), None
         ranks = view.pagerank.scores(seeds, config.damping, config.ppr_tolerance, config.ppr_max_iterations)
         passage_ranks = ranks[view.entity_count :]
         top = top_indexes(passage_ranks, k, allowed).tolist()
         explain = self._explainer(entity_seeds, named, top_facts, fact_scores)
         paths = view.paths_from_seeds(top, entity_seeds)
-        return [Ranked(passage, float(passage_ranks[passage]), explain(paths[passage])) for passage in top]
+        ranked = [Ranked(passage, float(passage_ranks[passage]), explain(paths[passage])) for passage in top]
+        return ranked, Walk(seeds, ranks, paths)
 
     def _explainer(self, entity_seeds: np.ndarray, named: list[int], top_facts: np.ndarray, fact_scores: np.ndarray):
         """A function from a hit's path (node indexes) to its Explanation; the parts every hit

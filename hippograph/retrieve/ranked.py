@@ -1,4 +1,5 @@
-"""What a retriever returns: passage indexes into the graph view, scores and explanations."""
+"""What a retriever returns: passage indexes into the graph view, scores and explanations, and
+the graph retriever's walk."""
 
 from __future__ import annotations
 
@@ -14,6 +15,16 @@ class Ranked:
     passage: int  # index into GraphView.data.passage_ids
     score: float
     explanation: Explanation
+
+
+@dataclass(frozen=True)
+class Walk:
+    """How the graph retriever reached its passages, node by node (node indexes of the graph
+    view: entities first, then passages): what a drawing of the query's subgraph shows."""
+
+    seeds: np.ndarray  # the restart weight of every node (0 where none)
+    scores: np.ndarray  # the PageRank mass of every node
+    paths: dict[int, list[int]]  # returned passage index -> the nodes of its path from a seed entity
 
 
 def top_indexes(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
