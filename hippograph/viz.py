@@ -28,7 +28,7 @@ import networkx as nx
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["draw", "to_svg"]
+__all__ = ["GraphFigure", "draw", "to_svg"]
 
 COLOURS = {"seed": "#f28e2b", "entity": "#a0cbe8", "hit": "#59a14f", "passage": "#d7d7d7"}
 LABEL_WIDTH = 22  # characters a label line holds
@@ -41,7 +41,7 @@ def draw(graph: nx.MultiDiGraph, ax: "Axes | None" = None) -> Figure:
     return the figure. In Jupyter a figure shows itself; elsewhere, `figure.savefig("g.svg")`."""
     positions, columns, rows = _layout(graph)
     if ax is None:
-        figure = Figure(figsize=(max(6.0, COLUMN_WIDTH * columns), max(4.0, ROW_HEIGHT * rows)))
+        figure = GraphFigure(figsize=(max(6.0, COLUMN_WIDTH * columns), max(4.0, ROW_HEIGHT * rows)))
         ax = figure.add_subplot()
     else:
         figure = ax.figure
@@ -69,9 +69,22 @@ def draw(graph: nx.MultiDiGraph, ax: "Axes | None" = None) -> Figure:
 
 def to_svg(graph: nx.MultiDiGraph) -> str:
     """`draw(graph)` as an SVG document (text kept as text), for HTML pages and Jupyter."""
+    return _svg(draw(graph))
+
+
+class GraphFigure(Figure):
+    """A matplotlib figure that Jupyter shows as SVG when it is a cell's value (a figure made
+    without pyplot has no display of its own)."""
+
+    def _repr_svg_(self) -> str:
+        return _svg(self)
+
+
+def _svg(figure: Figure) -> str:
+    """The figure as SVG, the same bytes for the same figure (no date, fixed ids)."""
     with matplotlib.rc_context({"svg.hashsalt": "hippograph", "svg.fonttype": "none"}):
         buffer = io.StringIO()
-        draw(graph).savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     svg = buffer.getvalue()
     return svg[svg.index("<svg"):]  # without the XML declaration, so that it can sit inside HTML
 

@@ -48,7 +48,8 @@ def test_drawing_is_a_figure_the_same_each_time_and_shows_with_the_hits(sample_m
     from hippograph.viz import draw, to_svg
 
     graph = sample_memory.subgraph(DEMO_QUESTION)
-    assert isinstance(draw(graph), Figure)
+    figure = draw(graph)
+    assert isinstance(figure, Figure) and figure._repr_svg_().startswith("<svg")  # Jupyter shows it
     assert to_svg(graph) == to_svg(graph) and "Brightwater Labs" in to_svg(graph)
     page = sample_memory.query(DEMO_QUESTION)._repr_html_()
     assert page.startswith("<table>") and "<svg" in page and "Mira Holt" in page
