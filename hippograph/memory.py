@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ from .extract.normalize import normalize_entity
 from .extract.spacy_extractor import SpacyExtractor
 from .graph.export import to_igraph, to_networkx
 from .graph.topics import find_topics
-from .graph.view import GraphView
+from .graph.views import GraphViews
 from .ids import content_hash
 from .ingest import Ingestor, document_hash, whole_note_id
 from .llm import LLMClient, LLMSettings
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
     import igraph
     import networkx
 
-log = logging.getLogger(__name__)
 METHODS = ("hippograph", "dense")
 EXTRACTORS = ("spacy", "llm")
 MAX_NOTE_CHARACTERS = 100_000  # a longer text is a document: ingest() splits it into passages
@@ -109,7 +107,7 @@ class Memory:
             if self._owns_llm_client:
                 self._llm_client.close()
             raise
-        self._views: dict[tuple[str, str | None], tuple[int, GraphView]] = {}  # (namespace, as_of) -> (version, view)
+        self._views = GraphViews(self._store, self.config)
         self._ingest: Ingestor | None = None  # made on first write; keeps its neighbour indexes between writes
 
     @property
@@ -265,7 +263,7 @@ class Memory:
         namespace = _namespace(namespace, QueryError)
         window = [None if t is None else to_utc(t, name, QueryError)
                   for name, t in (("since", since), ("until", until), ("as_of", as_of))]
-        view = self._graph_view(namespace, window[2])
+        view = self._views.get(namespace, window[2])
         allowed = _in_window(view.data.passage_times, window[0], window[1])
         if view.passage_count == 0 or (allowed is not None and not allowed.any()):
             return Hits()
@@ -299,7 +297,7 @@ class Memory:
     def to_networkx(self, namespace: str | None = None) -> "networkx.MultiDiGraph":
         """The whole graph of a namespace as a `networkx.MultiDiGraph`: entities and passages with
         the attributes of `subgraph` but the query's (score, seed, rank)."""
-        view = self._graph_view(_namespace(namespace, QueryError))
+        view = self._views.get(_namespace(namespace, QueryError))
         return to_networkx(view, self._store.passages(view.data.passage_ids))
 
     def to_igraph(self, namespace: str | None = None) -> "igraph.Graph":
@@ -311,7 +309,7 @@ class Memory:
         """The topics of a namespace, largest first: communities of its entity graph (facts,
         synonyms and entities mentioned together) found by igraph's Leiden algorithm
         (modularity, fixed seed: the same store gives the same topics)."""
-        return find_topics(self._graph_view(_namespace(namespace, QueryError)))
+        return find_topics(self._views.get(_namespace(namespace, QueryError)))
 
     def answer(self, question: str, k: int = 5, *, method: str = "hippograph", namespace: str | None = None,
                since: Time | None = None, until: Time | None = None, as_of: Time | None = None) -> Answer:
@@ -431,21 +429,6 @@ class Memory:
                 f"this store holds vectors of embedding model {stored!r}, not {self._embedder.name!r}; "
                 "open it with the same model or use a new store"
             )
-
-    def _graph_view(self, namespace: str, as_of: str | None = None) -> GraphView:
-        """The namespace's graph view (as it was at `as_of`), built again after any write."""
-        cached = self._views.get((namespace, as_of))
-        if cached is None or cached[0] != self._store.version():
-            data = self._store.graph_data(namespace)
-            if self.config.fact_weight > 0 and len(data.fact_relations) and not data.fact_has_vector.any():
-                log.warning("fact linking is on but no stored fact has a vector: facts are embedded "
-                            "only when documents are ingested with Config.fact_weight > 0")
-            if as_of is not None:
-                data = data.as_of(as_of)
-            cached = (data.version, GraphView.build(data, self.config.topic_edge_weight, self.config.link_edge_weight))
-            self._views = {key: value for key, value in self._views.items() if key[1] is None}  # one as_of kept
-            self._views[(namespace, as_of)] = cached
-        return cached[1]
 
     def _ingestor(self) -> Ingestor:
         if self._ingest is None:
