@@ -28,7 +28,7 @@ from .ingest import Ingestor, document_hash, whole_note_id
 from .llm import LLMClient, LLMSettings
 from .retrieve import DenseRetriever, GraphRetriever
 from .retrieve.recognition import FactFilter
-from .retrieve.subgraph import query_subgraph
+from .retrieve.subgraph import query_subgraph, subgraph_nodes
 from .sources import Source, read_sources
 from .store.base import Store
 from .store.bolt import is_server_uri
@@ -275,7 +275,9 @@ class Memory:
             else:
                 fact_filter = FactFilter(self.llm) if self.config.llm_fact_filter else None
                 ranked, walk = GraphRetriever(view, self.config, fact_filter).walk(text, query_vector, k, allowed)
-        passages = self._store.passages(view.data.passage_ids[r.passage] for r in ranked)
+        # The passages on the paths too, so that the hits can give their subgraph later.
+        passages = self._store.passages(view.node_id(node) for node in subgraph_nodes(view, ranked, walk)
+                                        if node >= view.entity_count)
         hits = []
         for r in ranked:
             passage = passages[view.data.passage_ids[r.passage]]

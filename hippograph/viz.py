@@ -55,8 +55,9 @@ def draw(graph: nx.MultiDiGraph, ax: "Axes | None" = None) -> Figure:
         nx.draw_networkx_nodes(simple, positions, nodelist=[nodes[i] for i in chosen], node_shape=shape, ax=ax,
                                node_size=[sizes[i] for i in chosen], node_color=[colours[i] for i in chosen],
                                edgecolors="#555555", linewidths=0.6)
-    nx.draw_networkx_edges(simple, positions, ax=ax, edge_color="#8c8c8c", width=0.8, arrows=True, arrowsize=8,
-                           node_size=sizes[0] if sizes else 300)
+    # No arrowheads: the walk follows every edge both ways, and a mention (passage -> entity)
+    # would point back against the left-to-right reading.
+    nx.draw_networkx_edges(simple, positions, ax=ax, edge_color="#8c8c8c", width=0.8, arrows=False)
     labels = {n: textwrap.fill(str(graph.nodes[n].get("label", n)), LABEL_WIDTH) for n in nodes}
     nx.draw_networkx_labels(simple, positions, labels=labels, ax=ax, font_size=7)
     relations = {(u, v): textwrap.fill(label, LABEL_WIDTH) for u, v, label in simple.edges(data="label") if label}

@@ -42,6 +42,19 @@ def test_subgraph_holds_the_seed_the_hits_and_the_paths_between(sample_memory):
     assert any(a.get("relation") == "founded by" for _, _, a in graph.edges(data=True))
 
 
+def test_subgraph_holds_a_path_through_a_passage_the_query_did_not_return(make_memory):
+    memory = make_memory()
+    memory.add("Dinner guests, in order of arrival. First Orla Venn. Then Tobias Crane.", timestamp="2020-01-01")
+    memory.add("Tobias Crane repaired the lighthouse lamp.", timestamp="2024-01-01")
+    # The window keeps the guest list out of the hits; the walk still goes through it.
+    hits = memory.query("What did the dinner guest of Orla Venn repair?", k=1, since="2023-01-01")
+    graph = hits.subgraph()
+    passages = {a["text"]: a for _, a in graph.nodes(data=True) if a["kind"] == "passage"}
+    assert set(passages) == {"Tobias Crane repaired the lighthouse lamp.",
+                             "Dinner guests, in order of arrival. First Orla Venn. Then Tobias Crane."}
+    assert [a.get("rank") for a in passages.values()].count(1) == 1
+
+
 def test_drawing_is_a_figure_the_same_each_time_and_shows_with_the_hits(sample_memory):
     from matplotlib.figure import Figure
 
