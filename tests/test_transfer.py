@@ -4,12 +4,14 @@ the real spaCy and MiniLM models."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hippograph import Config, Memory, SourceError, Stats, StoreError
@@ -86,9 +88,11 @@ def test_a_bad_export_imports_nothing(full_memory, tmp_path, embedder, extractor
         "broken line": ([header, *lines[:5], "{not json", *lines[5:]], SourceError, "line 7: not JSON"),
         "unknown record": ([header, '{"record": "table"}', *lines], SourceError, "unknown record type 'table'"),
         "missing field": ([header, *lines[:mention], no_field], SourceError, "missing: entity_id"),
-        "dangling reference": ([header, *lines[:mention], orphan], StoreError, "does not fit together"),
-        "bad vector": ([header, bad_vector, *lines[1:]], StoreError, "does not fit together"),
+        "dangling reference": ([header, *lines[:mention], orphan], SourceError,
+                               f"line {mention + 2}: this mention record names passage 'no-such-passage'"),
+        "bad vector": ([header, bad_vector, *lines[1:]], SourceError, "line 2: .* not base64"),
         "other model": ([header.replace("all-MiniLM-L6-v2", "another-model"), *lines], StoreError, "another-model"),
+        **tampered(header, lines),
     }
     for name, (content, error, message) in cases.items():
         path = tmp_path / f"{name}.jsonl"
@@ -98,6 +102,52 @@ def test_a_bad_export_imports_nothing(full_memory, tmp_path, embedder, extractor
                 target.import_export(path)
             stats = target.stats()
             assert (stats.documents, stats.passages, stats.embeddings) == (0, 0, 0), name
+
+
+def tampered(header: str, lines: list[str]) -> dict[str, tuple[list[str], type, str]]:
+    """Exports that read line by line but do not fit together, each with the problem it must be
+    refused for (these imported "fine" once, and then every query of the store failed)."""
+    records = [json.loads(line) for line in lines]
+
+    def first(kind: str, where=lambda record: True) -> int:
+        return next(n for n, r in enumerate(records) if r["record"] == kind and where(r))
+
+    def changed(n: int, **values) -> list[str]:
+        return [header, *lines[:n], json.dumps({**records[n], **values}), *lines[n + 1:]]
+
+    def line(n: int) -> str:
+        return f"line {n + 2}: "  # the header is line 1
+
+    def vector(numbers) -> str:
+        return base64.b64encode(np.asarray(numbers, dtype="<f4").tobytes()).decode("ascii")
+
+    passage = first("passage")
+    used = records[passage]["embedding_key"]
+    embedding = first("embedding", lambda r: r["key"] == used)
+    entity = first("entity", lambda r: any(m["record"] == "mention" and m["entity_id"] == r["id"] for m in records))
+    mention = first("mention", lambda r: r["entity_id"] == records[entity]["id"])
+    dimension = len(base64.b64decode(records[embedding]["vector"])) // 4
+    return {
+        "an embedding line removed": ([header, *lines[:embedding], *lines[embedding + 1:]], SourceError,
+                                      f"line {passage + 1}: this passage record names embedding {used!r}"),
+        "a passage naming no embedding": (changed(passage, embedding_key="no-such-vector"), SourceError,
+                                          line(passage) + "this passage record names embedding 'no-such-vector'"),
+        "an entity moved to another namespace": (changed(entity, namespace="elsewhere"), SourceError,
+                                                 line(mention) + "this mention record joins namespace"),
+        "a vector one number short": (changed(embedding, vector=vector(np.ones(dimension - 1))), SourceError,
+                                      f"{dimension - 1} numbers, the earlier ones {dimension}"),
+        "a vector one number long": (changed(embedding, vector=vector(np.ones(dimension + 1))), SourceError,
+                                     f"{dimension + 1} numbers"),
+        "an empty vector": (changed(embedding, vector=""), SourceError, "an empty vector"),
+        "a NaN vector": (changed(embedding, vector=vector(np.full(dimension, np.nan))), SourceError,
+                         line(embedding) + "this embedding record has a vector with NaN"),
+        "keywords not a list": (changed(passage, keywords="alpha, beta"), SourceError,
+                                line(passage) + "this passage record has keywords 'alpha, beta', not a list of texts"),
+        "a position that is no number": (changed(passage, position="x"), SourceError, "has position 'x'"),
+        "metadata not an object": (changed(first("document"), metadata=[1, 2]), SourceError, "not a JSON object"),
+        "a passage twice": ([header, *lines[:passage + 1], lines[passage], *lines[passage + 1:]], SourceError,
+                            line(passage + 1) + "this passage record repeats the passage"),
+    }
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

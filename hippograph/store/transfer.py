@@ -80,18 +80,20 @@ def write_export(embedding_model: str | None, records: Iterable[Record], out: Te
 
 
 def read_export(lines: Iterable[str], source: str) -> tuple[str | None, Iterator[Record]]:
-    """The embedding model a file's vectors come from, and its records (checked as they are read:
-    a SourceError names the line of anything malformed)."""
+    """The embedding model a file's vectors come from, and its records (checked as they are read,
+    see export_check.py: a SourceError names the line of anything malformed or not fitting)."""
     numbered = enumerate(lines, 1)
     header = _json(next(numbered, (1, ""))[1], source, 1)
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise SourceError(f"{source} is not a hippograph export (its first line names no {FORMAT!r} format)")
     if header.get("version") != VERSION:
         raise SourceError(f"{source} is a version {header.get('version')!r} export; this hippograph reads version {VERSION}")
-    return header.get("embedding_model"), _records(numbered, source)
+    from .export_check import checked_records  # it builds on this module's records
+
+    return header.get("embedding_model"), checked_records(_records(numbered, source), source)
 
 
-def _records(numbered: Iterator[tuple[int, str]], source: str) -> Iterator[Record]:
+def _records(numbered: Iterator[tuple[int, str]], source: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
     for number, line in numbered:
         if not line.strip():
             continue
@@ -104,7 +106,7 @@ def _records(numbered: Iterator[tuple[int, str]], source: str) -> Iterator[Recor
             missing, extra = set(RECORDS[kind]) - fields, fields - set(RECORDS[kind])
             raise SourceError(f"{source}, line {number}: a {kind} record needs the fields {', '.join(RECORDS[kind])} "
                               f"(missing: {', '.join(sorted(missing)) or '-'}; unknown: {', '.join(sorted(extra)) or '-'})")
-        yield kind, {name: value[name] for name in RECORDS[kind]}
+        yield number, kind, {name: value[name] for name in RECORDS[kind]}
 
 
 def _json(line: str, source: str, number: int) -> Any:
