@@ -216,7 +216,10 @@ class Ingestor:
             else:
                 report.added += 1
             write.documents.append((document, document_hash(document)))
-            texts = [document.text] if as_notes else chunk_text(document.text, self._config.chunk_words)
+            # A chunk repeated within one document is stored once: a run of one repeated token
+            # became hundreds of identical chunks, all linked to each other.
+            texts = [document.text] if as_notes else list(dict.fromkeys(chunk_text(document.text,
+                                                                                    self._config.chunk_words)))
             for position, text in enumerate(texts):
                 passage_id = (whole_note_id(document.namespace, document.id) if as_notes
                               else content_hash(document.namespace, document.id, str(position), text))

@@ -228,8 +228,14 @@ class Memory:
         self._store.delete_document(_namespace(namespace, SourceError), document_id)
 
     def delete_namespace(self, namespace: str) -> int:
-        """Delete everything a namespace holds; return how many documents (notes included) it had."""
-        return self._store.delete_namespace(_namespace(namespace, SourceError))
+        """Delete everything a namespace holds; return how many documents (notes included) it had.
+        DocumentNotFound for a namespace that holds nothing (a mistyped name deletes nothing)."""
+        namespace = _namespace(namespace, SourceError)
+        known = self._store.namespaces()
+        if namespace not in known:
+            raise DocumentNotFound(f"namespace {namespace!r} holds nothing; the store's namespaces: "
+                                   f"{', '.join(map(repr, known)) or 'none'}")
+        return self._store.delete_namespace(namespace)
 
     def revert(self, change_id: int, *, namespace: str | None = None) -> Change:
         """Undo one recorded change of a note (see `history`), recording the undoing as a change.

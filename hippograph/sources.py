@@ -69,6 +69,15 @@ def read_path(path: Path) -> Iterator[Document]:
 
 
 def _read_file(path: Path, name: str) -> Iterator[Document]:
+    count = 0
+    for document in _file_documents(path, name):
+        count += 1
+        yield document
+    if not count:
+        log.warning("%s holds no records: nothing to ingest from it", path)
+
+
+def _file_documents(path: Path, name: str) -> Iterator[Document]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         yield from _read_jsonl(path)

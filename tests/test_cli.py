@@ -109,7 +109,17 @@ def test_add_note_query_and_delete_a_namespace_from_the_command_line(tmp_path):
     assert shown.returncode == 0 and "keywords: Mira Holt" in shown.stdout
     assert run("note", note_id, "--store", folder, "--namespace", "bob").returncode == 1
     assert run("delete", "--all", "--store", folder).returncode == 1  # a namespace must be named
+    typo = run("delete", "--all", "--store", folder, "--namespace", "alcie")
+    assert typo.returncode == 1 and "namespace 'alcie' holds nothing" in typo.stderr and "'alice'" in typo.stderr
     dropped = run("delete", "--all", "--store", folder, "--namespace", "alice")
     assert dropped.returncode == 0 and "2 document(s)" in dropped.stdout
     stats = json.loads(run("stats", "--store", folder, "--json").stdout)
     assert stats["documents"] == 1
+
+
+def test_an_empty_input_file_is_named_in_a_warning(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    done = run("ingest", str(empty), "--store", str(tmp_path / "store"), "--quiet")
+    assert done.returncode == 0 and "0 added" in done.stdout
+    assert f"{empty} holds no records" in done.stderr

@@ -367,3 +367,12 @@ def test_a_schema_1_store_is_upgraded_in_place(sample_memory, embedder, extracto
         note = memory.get(memory.document("sample-01").passage_ids[0])
         assert note.keywords == () and note.links == ()  # older notes have no attributes; new ones will
         assert "Tessaly" in memory.add("Mira Holt now lives in Tessaly.").keywords  # new notes get attributes
+
+
+def test_identical_chunks_of_one_document_are_stored_once(make_memory):
+    memory = make_memory()
+    report = memory.ingest(hippograph.Document("buffalo " * 5000, id="herd"), progress=False)
+    stored = memory.document("herd")
+    texts = [memory.get(passage_id).text for passage_id in stored.passage_ids]
+    assert len(texts) == len(set(texts)) == report.passages <= 2  # 5,000 words, 25 chunks of 200 before
+    assert memory.stats().links == 0

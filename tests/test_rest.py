@@ -251,7 +251,8 @@ def test_a_namespace_reaches_no_other_namespaces_data(client):
     assert client.get("/v1/namespaces/bob/search", params={"q": "What is Alice's locker code?"}).json()["hits"] == []
     alice_hits = client.get("/v1/namespaces/alice/search", params={"q": QUESTION, "k": 5}).json()["hits"]
     assert [hit["id"] for hit in alice_hits] == [note["id"]]  # none of the default namespace's passages
-    assert client.delete("/v1/namespaces/bob").json()["deleted_documents"] == 0
+    gone = client.delete("/v1/namespaces/bob")  # bob holds nothing: there is nothing to delete
+    assert gone.status_code == 404 and "namespace 'bob' holds nothing" in gone.json()["detail"]
     assert client.get(f"/v1/namespaces/alice/notes/{note['id']}").json()["text"] == "Alice's locker code is 4471."
 
 

@@ -121,7 +121,8 @@ def delete_document(ns: Namespace, document_id: DocumentId, pool: Pool) -> dict[
 
 @router.delete("/namespaces/{ns}", tags=["namespaces"], summary="Delete a namespace")
 def delete_namespace(ns: Namespace, pool: Pool) -> dict[str, Any]:
-    """Delete everything the namespace holds; returns how many documents (notes included) it had."""
+    """Delete everything the namespace holds; returns how many documents (notes included) it had
+    (404 when it holds nothing)."""
     with pool.writing() as memory:
         count = memory.delete_namespace(ns)
     return {"namespace": ns, "deleted_documents": count}
