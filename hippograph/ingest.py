@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .chunking import chunk_text
 from .config import Config
 from .embed.base import Embedder
-from .errors import ConfigError
+from .errors import ConfigError, ModelError
 from .extract.base import Extractor
 from .extract.normalize import clean_phrase, normalize_entity, relation_key
 from .graph.neighbours import NeighbourIndex
@@ -299,7 +299,8 @@ class Ingestor:
         vectors = self._store.vectors(texts)
         missing = sorted(key for key in texts if key not in vectors)
         if missing:
-            embedded = self._embedder.embed([texts[key] for key in missing])
+            batch = [texts[key] for key in missing]
+            embedded = _usable_vectors(self._embedder.embed(batch), batch, self._embedder.name)
             for key, vector in zip(missing, embedded):
                 vectors[key] = vector
                 write.embeddings[key] = vector
@@ -349,3 +350,17 @@ class _BatchEntities:
         """The entities some passage of the batch mentions (the only ones to store)."""
         ids = {entity_id for _, entity_id in mentions}
         return [record for record in self._by_key.values() if record.id in ids]
+
+
+def _usable_vectors(embedded, texts: list[str], model: str) -> np.ndarray:
+    """The embedder's vectors for `texts`, one finite row each; a ModelError (nothing of the
+    batch stored) otherwise: a NaN vector stored would make every query of the store rank nothing."""
+    vectors = np.asarray(embedded)
+    if vectors.ndim != 2 or len(vectors) != len(texts):
+        raise ModelError(f"the embedding model {model!r} gave {vectors.shape} for {len(texts)} texts; "
+                         "nothing of this batch was stored")
+    broken = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if len(broken):
+        raise ModelError(f"the embedding model {model!r} gave NaN or infinite numbers for {texts[broken[0]][:80]!r}; "
+                         "nothing of this batch was stored")
+    return vectors

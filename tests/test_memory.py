@@ -376,3 +376,34 @@ def test_identical_chunks_of_one_document_are_stored_once(make_memory):
     texts = [memory.get(passage_id).text for passage_id in stored.passage_ids]
     assert len(texts) == len(set(texts)) == report.passages <= 2  # 5,000 words, 25 chunks of 200 before
     assert memory.stats().links == 0
+
+
+class PoisonedEmbedder:
+    """The real embedder, but NaN for texts that name "poison": a test double, because no real
+    model gives NaN on demand (a broken model or a bad build does, now and then)."""
+
+    def __init__(self, real) -> None:
+        self.real, self.name = real, real.name
+
+    def embed(self, texts):
+        vectors = np.array(self.real.embed(texts), dtype=np.float32)
+        vectors[["poison" in text for text in texts]] = np.nan
+        return vectors
+
+
+def test_an_embedder_giving_nan_stores_nothing_of_the_batch(sample_memory, embedder, extractor, tmp_path):
+    before = sample_memory.stats()
+    with Memory(tmp_path / "sample", embedder=PoisonedEmbedder(embedder), extractor=extractor) as poisoned:
+        with pytest.raises(hippograph.ModelError, match="NaN or infinite numbers for 'Nia Park sells poison"):
+            poisoned.add("Nia Park sells poison ivy at the market.")
+        assert poisoned.stats() == before
+    assert sample_memory.query("Where was the founder of Brightwater Labs born?", k=3)
+
+
+def test_a_stored_vector_of_another_size_is_a_store_error_not_a_crash(sample_memory):
+    path = sample_memory.stats().path
+    with sqlite3.connect(path) as db:  # damage the file as a bad tool or a bad import would
+        key = db.execute("SELECT embedding_key FROM passages ORDER BY id LIMIT 1").fetchone()[0]
+        db.execute("UPDATE embeddings SET vector = ? WHERE key = ?", (np.ones(383, dtype=np.float32).tobytes(), key))
+    with pytest.raises(StoreError, match="holds a record that does not fit"):
+        sample_memory.query("Where was the founder of Brightwater Labs born?")

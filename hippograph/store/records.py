@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import StoreError
 from ..types import Document, NoteAttributes, Passage
 
 
@@ -124,6 +125,16 @@ class GraphData:
         (id, float32 vector bytes, title, time); facts (subject id, object id, relation, vector
         bytes or None, valid_from, valid_to); mentions (passage id, entity id); synonyms (a, b,
         weight); links (a, b, weight, kind)."""
+        try:
+            return cls._from_rows(version, entities, passages, facts, mentions, synonyms, links)
+        except (KeyError, ValueError) as err:  # a record naming one that is not there, a vector of another size
+            raise StoreError(f"the store holds a record that does not fit the others ({type(err).__name__}: "
+                             f"{err}); `hippograph export` it and import the file into a new store to find "
+                             "which") from None
+
+    @classmethod
+    def _from_rows(cls, version: int, entities: list, passages: list, facts: list, mentions: list, synonyms: list,
+                   links: list) -> "GraphData":
         entity_index = {entity_id: i for i, (entity_id, _) in enumerate(entities)}
         passage_index = {row[0]: i for i, row in enumerate(passages)}
         passage_vectors = stack_vectors([p[1] for p in passages])
