@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "copy":
             return _copy(args)
         if args.command in SERVERS:  # a server opens its own memories, one per thread that needs one
-            return SERVERS[args.command](args)
+            return _server(SERVERS[args.command])(args)
         config = Config(llm_notes=getattr(args, "llm_notes", False))
         with Memory(args.store, config, create=args.command in ("ingest", "add", "import"), extractor=extractor,
                     llm=llm) as memory:
@@ -334,7 +334,7 @@ def _server(module: str):
         raise ConfigError(str(err)) from None
 
 
-SERVERS = {"serve": lambda args: _server("rest")(args), "mcp": lambda args: _server("mcp")(args)}
+SERVERS = {"serve": "rest", "mcp": "mcp"}  # command -> its module in hippograph.server
 
 if __name__ == "__main__":
     sys.exit(main())

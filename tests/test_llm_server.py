@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,16 +23,12 @@ from hippograph.errors import LLMOutputError
 from hippograph.extract.llm import ENTITIES_SCHEMA
 from hippograph.llm import LLMClient, LLMSettings
 
+from .processes import free_port, stop
+
 pytestmark = pytest.mark.slow
 MODEL = "gemma3-270m"
 HIPPOGRAPH = [sys.executable, "-m", "hippograph.cli"]
 SAMPLE = Path(__file__).resolve().parents[1] / "hippograph" / "data" / "sample_corpus.jsonl"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -58,8 +53,7 @@ class ServerProcess:
         return f"the llama.cpp server has died ({cause}); the end of its log ({self.log}):\n{tail}"
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        stop(self.process)
 
 
 @pytest.fixture(scope="session")

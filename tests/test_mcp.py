@@ -25,6 +25,8 @@ from mcp.types import CallToolResult, Tool  # noqa: E402
 from hippograph import Memory  # noqa: E402
 from hippograph.cli import main  # noqa: E402
 
+from .processes import stop  # noqa: E402
+
 SERVER = [sys.executable, "-m", "hippograph.cli", "mcp"]
 DEMO = "Where was the founder of Brightwater Labs born?"
 TIMEOUT = 300  # seconds: a server loads its models before it answers
@@ -257,11 +259,7 @@ def http_url(read_only_store) -> Iterator[str]:
         url = _printed_url(process, lines)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
     assert process.stdout.read() == ""  # nothing but the protocol may use stdout, and HTTP does not
 
 

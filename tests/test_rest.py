@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,16 +25,12 @@ from hippograph.server.rest import create_app
 from hippograph.server.rest_models import MAX_BODY_BYTES
 from hippograph.store import sqlite as sqlite_store
 
+from .processes import free_port, stop
+
 HIPPOGRAPH = [sys.executable, "-m", "hippograph.cli"]
 KEY = "test-key-7f3a"
 QUESTION = "Where was the founder of Brightwater Labs born?"
 MIRA = "born in Veloria"  # in Mira Holt's passage (sample-02), the answer's second hop
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _env() -> dict[str, str]:
@@ -56,7 +51,7 @@ def server(sample_store, tmp_path_factory) -> Iterator[Server]:
     """A `hippograph serve` process with a key on a free port, over a copy of the sample store."""
     folder = tmp_path_factory.mktemp("rest") / "store"
     shutil.copytree(sample_store, folder)
-    port = _free_port()
+    port = free_port()
     log_path = folder.parent / "server.log"
     with open(log_path, "w") as log_file:  # a file, not a pipe: no one reads a pipe, and a full one blocks the server
         process = subprocess.Popen([*HIPPOGRAPH, "serve", "--store", str(folder), "--port", str(port),
@@ -66,12 +61,7 @@ def server(sample_store, tmp_path_factory) -> Iterator[Server]:
         _wait_until_healthy(base, process, log_path)
         yield Server(base, log_path, folder, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def _wait_until_healthy(base: str, process: subprocess.Popen, log_path: Path, timeout_s: float = 180) -> None:

@@ -185,3 +185,10 @@ def test_cli_copy_moves_a_memory_to_a_graph_server_and_back(full_memory, tmp_pat
     assert again.returncode == 1 and "is not empty; import into a new store" in again.stderr
     assert run("export", "--store", bolt_server.uri).stdout == original, "the refused copy changed nothing"
     assert bolt_server.password not in there.stdout + there.stderr + again.stderr
+
+
+def test_the_import_checks_know_every_field_of_every_record():
+    from hippograph.store.export_check import _FIELDS
+    from hippograph.store.transfer import RECORDS
+
+    assert {kind: tuple(fields) for kind, fields in _FIELDS.items()} == RECORDS
