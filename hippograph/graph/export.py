@@ -100,27 +100,29 @@ def write_graph(graph: "networkx.MultiDiGraph", path: str | Path) -> Path:
 
 
 def _edges(view: GraphView, keep: np.ndarray) -> Iterator[tuple[int, int, dict[str, Any]]]:
-    """Every edge of the view between kept nodes, as (source node, target node, attributes)."""
+    """Every edge of the view between kept nodes, as (source node, target node, attributes).
+    The kept edges are picked by array masks first: a query's subgraph keeps a handful of a
+    large graph's edges, and a Python loop over all of them would cost the graph's size."""
     data, entities = view.data, view.entity_count
-    for fact in range(len(data.fact_relations)):
-        subject, obj = int(data.fact_subjects[fact]), int(data.fact_objects[fact])
-        if subject != obj and keep[subject] and keep[obj]:  # the view leaves out a fact about itself
-            yield subject, obj, {"kind": "fact", "weight": 1.0, "relation": data.fact_relations[fact],
-                                 "valid_from": str(data.fact_valid_from[fact]),
-                                 "valid_to": str(data.fact_valid_to[fact])}
-    for passage, entity in zip(data.mention_passages.tolist(), data.mention_entities.tolist()):
-        if keep[passage + entities] and keep[entity]:
-            yield passage + entities, entity, {"kind": "mention", "weight": 1.0}
+    subjects, objects = data.fact_subjects, data.fact_objects
+    # the view leaves out a fact about itself
+    for fact in np.flatnonzero((subjects != objects) & keep[subjects] & keep[objects]).tolist():
+        yield int(subjects[fact]), int(objects[fact]), {
+            "kind": "fact", "weight": 1.0, "relation": data.fact_relations[fact],
+            "valid_from": str(data.fact_valid_from[fact]), "valid_to": str(data.fact_valid_to[fact])}
+    passages, mentioned = data.mention_passages + entities, data.mention_entities
+    for mention in np.flatnonzero(keep[passages] & keep[mentioned]).tolist():
+        yield int(passages[mention]), int(mentioned[mention]), {"kind": "mention", "weight": 1.0}
     for passage, entity in sorted(view.topics):
         if keep[passage + entities] and keep[entity]:
             yield passage + entities, entity, {"kind": "topic", "weight": view.topic_weight}
-    for a, b, weight in zip(data.synonym_a.tolist(), data.synonym_b.tolist(), data.synonym_weights.tolist()):
-        if keep[a] and keep[b]:
-            yield a, b, {"kind": "synonym", "weight": weight}
-    for a, b, weight, kind in zip(data.link_a.tolist(), data.link_b.tolist(), data.link_weights.tolist(),
-                                  data.link_kinds):
-        if keep[a + entities] and keep[b + entities]:
-            yield a + entities, b + entities, {"kind": "link", "weight": view.link_weight * weight, "link_kind": kind}
+    for synonym in np.flatnonzero(keep[data.synonym_a] & keep[data.synonym_b]).tolist():
+        yield int(data.synonym_a[synonym]), int(data.synonym_b[synonym]), {
+            "kind": "synonym", "weight": float(data.synonym_weights[synonym])}
+    for link in np.flatnonzero(keep[data.link_a + entities] & keep[data.link_b + entities]).tolist():
+        yield int(data.link_a[link]) + entities, int(data.link_b[link]) + entities, {
+            "kind": "link", "weight": view.link_weight * float(data.link_weights[link]),
+            "link_kind": data.link_kinds[link]}
 
 
 def _mask(view: GraphView, nodes: np.ndarray) -> np.ndarray:
