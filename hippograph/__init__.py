@@ -6,7 +6,7 @@ from pathlib import Path
 from .config import Config
 from .errors import (
     ConfigError, DocumentNotFound, HippographError, LLMCallFailed, LLMError, LLMNotConfigured, LLMOutputError,
-    ModelError, QueryError, SourceError, StoreError,
+    ModelError, QueryError, ReadOnlyStore, SourceError, StoreBusy, StoreError,
 )
 from .llm import LLMSettings
 from .memory import Memory
@@ -23,6 +23,6 @@ def sample_corpus() -> Path:
 __all__ = [
     "Answer", "LLMCallFailed", "LLMError", "LLMNotConfigured", "LLMOutputError", "LLMSettings",
     "Config", "ConfigError", "Document", "DocumentNotFound", "Explanation", "HippographError", "Hit", "Hits",
-    "IngestReport", "Memory", "ModelError", "Passage", "QueryError", "SeedFact", "SourceError",
-    "Stats", "StoreError", "StoredDocument", "sample_corpus",
+    "IngestReport", "Memory", "ModelError", "Passage", "QueryError", "ReadOnlyStore", "SeedFact", "SourceError",
+    "Stats", "StoreBusy", "StoreError", "StoredDocument", "sample_corpus",
 ]

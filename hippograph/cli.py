@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def with_store(command: argparse.ArgumentParser, namespaced: bool = True) -> argparse.ArgumentParser:
+    def with_store(command: argparse.ArgumentParser, namespaced: bool = True,
+                   reads: bool = False) -> argparse.ArgumentParser:
         default = os.environ.get("HIPPOGRAPH_STORE")
         command.add_argument("--store", default=default, required=default is None,
                              help="store folder, or a graph server's URI such as bolt://host:7687 (user, password "
@@ -35,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
         if namespaced:
             command.add_argument("--namespace", default=os.environ.get("HIPPOGRAPH_NAMESPACE"),
                                  help="the memory within the store to use (default: $HIPPOGRAPH_NAMESPACE, else 'default')")
+        if reads:
+            command.add_argument("--read-only", action="store_true",
+                                 help="open the store without writing anything to its folder (a snapshot, a shared "
+                                      "or read-only folder; a folder that cannot be written is opened so anyway)")
         return command
 
     def with_time_window(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -75,24 +80,25 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--id", help="the note's id in its namespace (default: a hash of text and time)")
     add.add_argument("--json", action="store_true", help="print the stored note as JSON")
 
-    note = with_store(commands.add_parser("note", help="show a note: attributes, links and history"))
+    note = with_store(commands.add_parser("note", help="show a note: attributes, links and history"), reads=True)
     note.add_argument("note_id")
     note.add_argument("--json", action="store_true")
 
-    query = with_time_window(with_store(commands.add_parser("query", help="retrieve the passages that answer a question")))
+    query = with_time_window(with_store(commands.add_parser("query", help="retrieve the passages that answer a question"),
+                                        reads=True))
     query.add_argument("text")
     query.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
     query.add_argument("--method", choices=METHODS, default="hippograph")
     query.add_argument("--json", action="store_true", help="print one JSON object with a 'hits' list")
 
     answer = with_time_window(with_llm(with_store(
-        commands.add_parser("answer", help="answer a question with the LLM, citing passages"))))
+        commands.add_parser("answer", help="answer a question with the LLM, citing passages"), reads=True)))
     answer.add_argument("text")
     answer.add_argument("-k", type=int, default=5, help="passages given to the LLM (default 5)")
     answer.add_argument("--method", choices=METHODS, default="hippograph")
     answer.add_argument("--json", action="store_true", help="print one JSON object: answer, citations, hits")
 
-    stats = with_store(commands.add_parser("stats", help="count what the store holds"))
+    stats = with_store(commands.add_parser("stats", help="count what the store holds"), reads=True)
     stats.add_argument("--json", action="store_true")
 
     delete = with_store(commands.add_parser("delete", help="delete a document (or note) and all only it supported"))
@@ -100,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--all", action="store_true", help="delete the whole namespace instead")
 
     export = with_store(commands.add_parser("export", help="write the whole store (all namespaces) to a JSON-lines file"),
-                        namespaced=False)
+                        namespaced=False, reads=True)
     export.add_argument("-o", "--output", type=Path, help="the file to write (default: standard output)")
 
     load = with_store(commands.add_parser("import", help="read a file `hippograph export` wrote into an empty store"),
@@ -114,15 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
     graph = commands.add_parser("graph", help="the graph as a file: `hippograph graph export --help`")
     graph_commands = graph.add_subparsers(dest="graph_command", required=True)
     graph_export = with_store(graph_commands.add_parser(
-        "export", help="write a namespace's graph as GraphML (or GEXF: -o FILE.gexf) for networkx, Gephi, Cytoscape"))
+        "export", help="write a namespace's graph as GraphML (or GEXF: -o FILE.gexf) for networkx, Gephi, Cytoscape"),
+        reads=True)
     graph_export.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
                               help="FILE.graphml, or FILE.gexf")
 
-    topics = with_store(commands.add_parser("topics", help="the topics of a namespace: communities of its entities"))
+    topics = with_store(commands.add_parser("topics", help="the topics of a namespace: communities of its entities"),
+                        reads=True)
     topics.add_argument("--json", action="store_true", help="print a JSON list of topics")
 
     serve = with_store(commands.add_parser("serve", help="a REST server over the store (FastAPI; OpenAPI docs at /docs)"),
-                       namespaced=False)
+                       namespaced=False, reads=True)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; another "
                                                            "address needs an API key)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -130,8 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="require 'Authorization: Bearer KEY' on every route but /healthz "
                             "(default: $HIPPOGRAPH_API_KEY)")
 
-    mcp = with_store(commands.add_parser("mcp", help="an MCP server over the store, for agents (stdio by default)"))
-    mcp.add_argument("--read-only", action="store_true", help="offer recall, get_note and stats only")
+    mcp = with_store(commands.add_parser("mcp", help="an MCP server over the store, for agents (stdio by default; "
+                                                     "with --read-only it offers recall, get_note and stats only)"),
+                     reads=True)
     mcp.add_argument("--http", metavar="HOST:PORT", help="serve streamable HTTP on HOST:PORT instead of stdio")
 
     benchmark = commands.add_parser(
@@ -164,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             return _server(SERVERS[args.command])(args)
         config = Config(llm_notes=getattr(args, "llm_notes", False))
         with Memory(args.store, config, create=args.command in ("ingest", "add", "import"), extractor=extractor,
-                    llm=llm) as memory:
+                    llm=llm, read_only=getattr(args, "read_only", False)) as memory:
             return COMMANDS[args.command](memory, args)
     except HippographError as err:
         print(f"hippograph: error: {err}", file=sys.stderr)

@@ -28,6 +28,10 @@ class StoreBusy(StoreError):
     """Another writer holds the store for longer than a write waits; nothing was written: try again."""
 
 
+class ReadOnlyStore(StoreError):
+    """A write was asked of a memory opened read-only (or whose folder cannot be written); nothing was written."""
+
+
 class ModelError(HippographError):
     """A model (spaCy pipeline, embedding model) cannot be loaded."""
 

@@ -134,16 +134,12 @@ class Ingestor:
                     desc: str, unit: str) -> IngestReport:
         """Write `items` in batches of `ingest_batch_size` (one transaction each), with progress."""
         if items:
-            before = self._store.stats()
             size = self._config.ingest_batch_size
             with tqdm(total=len(items), unit=unit, desc=desc, disable=not progress) as bar:
                 for start in range(0, len(items), size):
                     batch = items[start : start + size]
                     write(batch, report)
                     bar.update(len(batch))
-            after = self._store.stats()
-            report.entities = after.entities - before.entities
-            report.facts = after.facts - before.facts
         report.seconds = time.perf_counter() - started
         log.info("%s: %s", desc, report)
         return report
@@ -200,10 +196,12 @@ class Ingestor:
             report.notes_offline += linked.fallbacks
         report.passages += len(passages)
         report.failed += sum(1 for e in extractions if e.error)
-        removed = self._store.write(write, self._embedder.name)
+        written = self._store.write(write, self._embedder.name)
+        report.entities += written.entities
+        report.facts += written.facts
         self._version = self._store.version()
         for index in self._synonyms.values():
-            index.remove(removed)
+            index.remove(written.removed_entities)
 
     def _passages(self, batch: list[tuple[Document, bool]], write: WriteBatch, report: IngestReport,
                   as_notes: bool) -> list[Passage]:

@@ -15,7 +15,7 @@ from .answer import Answerer
 from .config import Config
 from .embed.base import Embedder
 from .embed.local import LocalEmbedder
-from .errors import ConfigError, DocumentNotFound, QueryError, SourceError, StoreError
+from .errors import ConfigError, DocumentNotFound, QueryError, ReadOnlyStore, SourceError, StoreError
 from .extract.base import Extractor
 from .extract.llm import LLMExtractor
 from .extract.normalize import normalize_entity
@@ -64,7 +64,9 @@ class Memory:
 
     Models load on first use, so opening a memory and reading stats is instant.
     Pass `embedder` / `extractor` to share loaded models between memories, and
-    `create=False` to refuse a folder that holds no store yet.
+    `create=False` to refuse a folder that holds no store yet, `read_only=True` to open it
+    without ever writing (a snapshot, a shared folder); a folder this process cannot write is
+    opened read-only by itself. A write asked of a read-only memory raises ReadOnlyStore.
 
     `extractor` is an Extractor, "spacy" (the offline default) or "llm" (OpenIE by the LLM of
     `llm`). `llm` says where the LLM is; by default it is read from OPENAI_BASE_URL,
@@ -84,6 +86,7 @@ class Memory:
         extractor: Extractor | str | None = None,
         llm: LLMSettings | LLMClient | None = None,
         create: bool = True,
+        read_only: bool = False,
     ) -> None:
         self.config = config or Config()
         if isinstance(extractor, str) and extractor not in EXTRACTORS:
@@ -102,13 +105,18 @@ class Memory:
             self._embedder = embedder or LocalEmbedder(self.config.embedding_model, self.config.embedding_batch_size)
             if store is not None and path is not None:
                 raise ConfigError("give a Memory a folder or graph server URI, or a store=, not both")
-            self._store = store if store is not None else _open_store(path, create)
+            self._store = store if store is not None else _open_store(path, create, read_only)
         except BaseException:
             if self._owns_llm_client:
                 self._llm_client.close()
             raise
         self._views = GraphViews(self._store, self.config)
         self._ingest: Ingestor | None = None  # made on first write; keeps its neighbour indexes between writes
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this memory refuses writes (opened read-only, or its folder cannot be written)."""
+        return self._store.read_only
 
     @property
     def extractor_name(self) -> str:
@@ -137,6 +145,7 @@ class Memory:
         `namespace` puts every document into that namespace; otherwise Documents keep their
         own and texts and files go to the default one.
         """
+        self._check_writable()
         documents = read_sources(sources)
         if namespace is not None:
             namespace = _namespace(namespace, SourceError)
@@ -148,6 +157,7 @@ class Memory:
     def retry_failed(self, *, namespace: str | None = None, progress: bool = True) -> IngestReport:
         """Extract again every passage whose extraction failed (see `Stats.failed_extractions`),
         in one namespace or all."""
+        self._check_writable()
         self._check_embedding_model()
         ingestor = self._ingestor()
         return self._with_llm_usage(lambda: ingestor.retry_failed(namespace, progress=progress), progress)
@@ -176,6 +186,7 @@ class Memory:
         `update`. The note is extracted, embedded and linked to related notes at once.
         """
         namespace = _namespace(namespace, SourceError)
+        self._check_writable()
         if not isinstance(text, str) or not text.strip():
             raise SourceError("a note's text is empty")
         if len(text) > MAX_NOTE_CHARACTERS:
@@ -203,6 +214,7 @@ class Memory:
         """Give a note a new text and/or metadata: it is extracted, embedded and linked again,
         and its old text and attributes are kept in its history."""
         namespace = _namespace(namespace, SourceError)
+        self._check_writable()
         note = self.get(note_id, namespace=namespace)
         stored = self._single_note_document(note)
         if text is not None and (not isinstance(text, str) or not text.strip()):
@@ -220,17 +232,20 @@ class Memory:
         """Delete a note, its links from every neighbour, and the entities and facts only it
         supported."""
         namespace = _namespace(namespace, SourceError)
+        self._check_writable()
         note = self.get(note_id, namespace=namespace)
         self._store.delete_document(namespace, self._single_note_document(note).id)
 
     def delete(self, document_id: str, *, namespace: str | None = None) -> None:
         """Delete a document and every passage, entity, fact and edge only it supported."""
+        self._check_writable()
         self._store.delete_document(_namespace(namespace, SourceError), document_id)
 
     def delete_namespace(self, namespace: str) -> int:
         """Delete everything a namespace holds; return how many documents (notes included) it had.
         DocumentNotFound for a namespace that holds nothing (a mistyped name deletes nothing)."""
         namespace = _namespace(namespace, SourceError)
+        self._check_writable()
         known = self._store.namespaces()
         if namespace not in known:
             raise DocumentNotFound(f"namespace {namespace!r} holds nothing; the store's namespaces: "
@@ -241,6 +256,7 @@ class Memory:
         """Undo one recorded change of a note (see `history`), recording the undoing as a change.
         Refused when the same attribute changed again since."""
         namespace = _namespace(namespace, SourceError)
+        self._check_writable()
         change = self._store.change(namespace, change_id)
         if change.field != "text":
             return self._store.revert(namespace, change_id)
@@ -406,6 +422,7 @@ class Memory:
 
     def _load(self, model: str | None, records: Iterable[Record], origin: str) -> dict[str, int]:
         """Write `records` (vectors of `model`) into this memory's empty store; counts by type."""
+        self._check_writable()
         if model is not None and model != self._embedder.name:
             raise StoreError(f"{origin} holds vectors of embedding model {model!r}, not {self._embedder.name!r}; "
                              "import it into a memory with that model")
@@ -430,6 +447,12 @@ class Memory:
         where = getattr(self._store, "path", type(self._store).__name__)  # a store= of one's own may have none
         return f"Memory({str(where.parent if isinstance(where, Path) else where)!r})"
 
+    def _check_writable(self) -> None:
+        """ReadOnlyStore before any work (reading, extracting, embedding) a write would waste."""
+        if self._store.read_only:
+            raise ReadOnlyStore(f"{self!r} is open read-only (asked for, or its folder cannot be written); "
+                                "open it writable to change it")
+
     def _check_embedding_model(self) -> None:
         stored = self._store.embedding_model()
         if stored is not None and stored != self._embedder.name:
@@ -453,7 +476,7 @@ class Memory:
         return document
 
 
-def _open_store(location: str | Path | None, create: bool) -> Store:
+def _open_store(location: str | Path | None, create: bool, read_only: bool) -> Store:
     """The store at a folder, or on a graph server ("bolt://host:7687", "neo4j://..."; user,
     password and database from NEO4J_USERNAME, NEO4J_PASSWORD and NEO4J_DATABASE)."""
     if location is None:
@@ -461,8 +484,8 @@ def _open_store(location: str | Path | None, create: bool) -> Store:
     if is_server_uri(location):
         from .store.neo4j import Neo4jStore
 
-        return Neo4jStore(location, create=create)
-    return SQLiteStore(location, create=create)
+        return Neo4jStore(location, create=create, read_only=read_only)
+    return SQLiteStore(location, create=create, read_only=read_only)
 
 
 def _counted(records: Iterable[Record], counts: dict[str, int]) -> Iterable[Record]:

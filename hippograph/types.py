@@ -299,7 +299,8 @@ class StoredDocument:
 
 @dataclass
 class IngestReport:
-    """Counts of what one ingest call did; `entities` and `facts` are the net change in the store."""
+    """Counts of what one ingest call did; `entities` and `facts` are the net change its writes made
+    (not counting what another process wrote at the same time)."""
 
     added: int = 0
     replaced: int = 0

@@ -243,7 +243,7 @@ def main(args: argparse.Namespace) -> int:
         with contextlib.redirect_stdout(sys.stderr):
             pool = MemoryPool.open(args.store, read_only=args.read_only)
         stack.callback(pool.close)
-        server = build_server(pool, namespace=args.namespace, read_only=args.read_only)
+        server = build_server(pool, namespace=args.namespace, read_only=pool.read_only)
         try:
             if listening is None:
                 log.info("serving MCP on stdio over %s", args.store)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..embed.local import LocalEmbedder
-from ..errors import StoreError
+from ..errors import ReadOnlyStore
 from ..extract.spacy_extractor import SpacyExtractor
 from ..memory import Memory
 
@@ -37,12 +37,12 @@ class MemoryPool:
         if readers < 1:
             raise ValueError(f"a pool needs at least one reader, not {readers}")
         self._open_memory = open_memory
-        self.read_only = read_only
         self._writer = open_memory()  # opened now: a store that cannot be opened fails at start, not at a request
+        self.read_only = read_only or self._writer.read_only  # a folder that cannot be written is read-only
         self._write_lock = threading.Lock()
         self._opened = [self._writer]
         self._idle: queue.LifoQueue[Memory] = queue.LifoQueue()
-        if read_only:  # no writes will come: the writer's memory serves reads too
+        if self.read_only:  # no writes will come: the writer's memory serves reads too
             self._idle.put(self._writer)
         self._reader_slots = threading.BoundedSemaphore(readers)
         self._open_lock = threading.Lock()
@@ -51,12 +51,12 @@ class MemoryPool:
     def open(cls, store: str | Path, config: Config | None = None, *, readers: int = 4,
              read_only: bool = False, warm_up: bool = True) -> "MemoryPool":
         """A pool over the store at a folder or graph server URI, its memories sharing the
-        default models. `read_only` refuses writes and opens no store that is not there yet;
+        default models. `read_only` opens the store read-only (so no store that is not there yet);
         `warm_up` loads the embedding model now, so that the first request does not wait for it."""
         config = config or Config()
         embedder = LocalEmbedder(config.embedding_model, config.embedding_batch_size)
         extractor = SpacyExtractor(config.spacy_model, processes=config.extract_processes)
-        pool = cls(lambda: Memory(store, config, embedder=embedder, extractor=extractor, create=not read_only),
+        pool = cls(lambda: Memory(store, config, embedder=embedder, extractor=extractor, read_only=read_only),
                    readers=readers, read_only=read_only)
         if warm_up:
             embedder.embed(["warm up"])
@@ -79,7 +79,7 @@ class MemoryPool:
     def writing(self) -> Iterator[Memory]:
         """The memory that writes, for the time of the `with` block; other writers wait."""
         if self.read_only:
-            raise StoreError("this store is served read-only: no writes")
+            raise ReadOnlyStore("this store is served read-only: no writes")
         with self._write_lock:
             yield self._writer
 

@@ -6,6 +6,8 @@ The namespace in the path scopes every read and write. Errors are JSON ``{"detai
 
 - 401 without ``Authorization: Bearer KEY`` when the server has a key (every route but
   /healthz and the OpenAPI docs, which hold no data);
+- 403 for a write to a store served read-only (ReadOnlyStore: `serve --read-only`, or a folder
+  the server cannot write);
 - 404 for an id the namespace does not hold (DocumentNotFound);
 - 413 for a body over MAX_BODY_BYTES;
 - 422 for a body or parameter that does not fit, and for input Memory refuses (SourceError,
@@ -27,8 +29,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-from ..errors import (ConfigError, DocumentNotFound, HippographError, QueryError, SourceError, StoreBusy, StoreError,
-                      missing_extra)
+from ..errors import (ConfigError, DocumentNotFound, HippographError, QueryError, ReadOnlyStore, SourceError,
+                      StoreBusy, StoreError, missing_extra)
 
 try:
     import uvicorn
@@ -51,7 +53,7 @@ __all__ = ["create_app", "main"]
 log = logging.getLogger(__name__)
 OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
 RETRY_AFTER_S = "1"  # a busy store is another process's write, which usually ends within seconds
-STATUS = ((DocumentNotFound, 404), (StoreBusy, 503), ((SourceError, QueryError, ConfigError), 422), (StoreError, 409))
+STATUS = ((DocumentNotFound, 404), (ReadOnlyStore, 403), (StoreBusy, 503), ((SourceError, QueryError, ConfigError), 422), (StoreError, 409))
 
 # The key is checked in `_guard`, before the body is read; this only shows it in /docs (the
 # "Authorize" button), which is why it never refuses a request itself.
@@ -258,7 +260,7 @@ def main(args: argparse.Namespace) -> int:
     interrupted, then close the store."""
     api_key = args.api_key or None
     check_exposure(args.host, api_key)
-    pool = MemoryPool.open(args.store)
+    pool = MemoryPool.open(args.store, read_only=args.read_only)
     try:
         uvicorn.run(create_app(pool, api_key), host=args.host, port=args.port)
     finally:

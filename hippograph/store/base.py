@@ -8,11 +8,13 @@ from typing import Protocol
 import numpy as np
 
 from ..types import Change, Note, Passage, Stats, StoredDocument, StoredFact
-from .records import GraphData, WriteBatch
+from .records import GraphData, WriteBatch, Written
 from .transfer import Record
 
 
 class Store(Protocol):
+    read_only: bool  # every write raises ReadOnlyStore
+
     def version(self) -> int:
         """A number that changes with every committed write (the graph view's cache key)."""
         ...
@@ -49,8 +51,8 @@ class Store(Protocol):
         """Up to `limit` passages of `namespace` that mention the entity, the latest notes first."""
         ...
 
-    def write(self, batch: WriteBatch, embedding_model: str) -> list[str]:
-        """Apply a batch in one transaction; return the ids of entities it removed."""
+    def write(self, batch: WriteBatch, embedding_model: str) -> Written:
+        """Apply a batch in one transaction; return the entities it removed and what it added."""
         ...
 
     def delete_document(self, namespace: str, document_id: str) -> list[str]:

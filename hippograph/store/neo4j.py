@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DocumentNotFound, StoreBusy, StoreError
+from ..errors import DocumentNotFound, ReadOnlyStore, StoreBusy, StoreError
 from ..timestamps import now
 from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFact
 from .bolt import BoltSettings, connect
-from .records import AttributeChange, GraphData, PassageRecord, WriteBatch, stack_vectors
+from .records import AttributeChange, GraphData, PassageRecord, WriteBatch, Written, stack_vectors
 from .rules import NOTE_FIELDS, OTHER_VERSION_STORED, Touched, ends_of, history_value
 from .transfer import RECORDS, Record, from_export, to_export
 
@@ -111,15 +111,17 @@ def _uid(namespace: str, document_id: str) -> str:
 class Neo4jStore:
     """A memory in a database of a graph server: ``Neo4jStore("bolt://host:7687", ("neo4j", pw), "kg")``;
     arguments left out come from NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD and NEO4J_DATABASE.
-    Use a database of its own: the store reads and deletes its labels in the whole database."""
+    Use a database of its own: the store reads and deletes its labels in the whole database.
+    With `read_only`, the store refuses every write before sending it (and makes no schema)."""
 
     def __init__(self, uri: str | None = None, auth: tuple[str, str] | None = None, database: str | None = None,
-                 *, settings: BoltSettings | None = None, create: bool = True) -> None:
+                 *, settings: BoltSettings | None = None, create: bool = True, read_only: bool = False) -> None:
         self.settings = settings or BoltSettings.from_env(uri, auth, database)
         self.path = self.settings.describe()
+        self.read_only = read_only
         self._driver = connect(self.settings)
         try:
-            self._open_schema(create)
+            self._open_schema(create and not read_only)
         except BaseException:
             self._driver.close()
             raise
@@ -180,6 +182,9 @@ class Neo4jStore:
         reports a constraint clash; run again, the MERGE finds that node), unless `retry` is
         off: work that consumes a stream cannot be run twice."""
         import neo4j
+
+        if self.read_only:
+            raise ReadOnlyStore(f"{self.path} is open read-only; nothing was written")
 
         def unit(tx):
             tx.run("MATCH (m:Meta {key: 'version'}) SET m.value = m.value + 1").consume()
@@ -386,9 +391,10 @@ class Neo4jStore:
 
     # -- writes --------------------------------------------------------------
 
-    def write(self, batch: WriteBatch, embedding_model: str) -> list[str]:
-        def work(tx) -> list[str]:
+    def write(self, batch: WriteBatch, embedding_model: str) -> Written:
+        def work(tx) -> Written:
             self._check_embedding_model(tx, embedding_model)
+            entities_before, facts_before = _totals(tx)
             removed: list[str] = []
             touched = Touched()
             for namespace, document_id in batch.replaces:
@@ -405,7 +411,9 @@ class Neo4jStore:
             if batch.replaces or batch.refreshes:
                 self._delete_unused_embeddings(tx)
             still = {r["id"] for r in tx.run("MATCH (e:Entity) WHERE e.id IN $ids RETURN e.id AS id", ids=removed)}
-            return [entity for entity in removed if entity not in still]  # not those the batch wrote again
+            entities, facts = _totals(tx)
+            return Written([entity for entity in removed if entity not in still],  # not those the batch wrote again
+                           entities - entities_before, facts - facts_before)
 
         return self._write(work)
 
@@ -602,6 +610,11 @@ def _version(tx) -> int:
 
 def _count(tx, query: str, **params) -> int:
     return tx.run(query, **params).single()["c"]
+
+
+def _totals(tx) -> tuple[int, int]:
+    """Entities and facts in the whole store (inside a write, which holds the version lock)."""
+    return (_count(tx, "MATCH (e:Entity) RETURN count(e) AS c"), _count(tx, "MATCH (f:Fact) RETURN count(f) AS c"))
 
 
 def _attribute(tx, passage_id: str, field: str) -> tuple[str, ...] | str:

@@ -90,6 +90,17 @@ class WriteBatch:
     retried: bool = False  # the passages are stored already (a retried extraction): they must still exist
 
 
+@dataclass(frozen=True)
+class Written:
+    """What one applied WriteBatch changed: the entities it removed (a neighbour index forgets
+    them) and the net change in entities and facts, counted inside its transaction, so that
+    another process's writes at the same time are not counted as this one's."""
+
+    removed_entities: list[str]
+    entities: int
+    facts: int
+
+
 @dataclass
 class GraphData:
     """A namespace's graph as arrays, in a deterministic order (sorted by id)."""

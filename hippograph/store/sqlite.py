@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DocumentNotFound, StoreBusy, StoreError
+from ..errors import DocumentNotFound, ReadOnlyStore, StoreBusy, StoreError
 from ..timestamps import now
 from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFact
-from .records import AttributeChange, GraphData, PassageRecord, WriteBatch, stack_vectors
+from .records import AttributeChange, GraphData, PassageRecord, WriteBatch, Written, stack_vectors
 from .rules import NOTE_FIELDS, OTHER_VERSION_STORED, Touched, ends_of, history_value
 from .transfer import RECORDS, Record, from_export, to_export
 
@@ -27,6 +30,7 @@ _ADDED_COLUMNS = {
 STORE_FILE = "hippograph.sqlite"
 _MAX_PARAMS = 900  # stay under SQLite's bound-parameter limit
 _BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write to finish
+log = logging.getLogger(__name__)
 
 
 def _chunks(items: Sequence, size: int = _MAX_PARAMS) -> Iterable[Sequence]:
@@ -64,26 +68,39 @@ def _placeholders(count: int) -> str:
 
 
 class SQLiteStore:
-    """A memory kept in `<folder>/hippograph.sqlite`; with `create`, a missing store is made."""
+    """A memory kept in `<folder>/hippograph.sqlite`; with `create`, a missing store is made.
+    With `read_only` (or when the folder cannot be written) nothing is ever written to the
+    folder, not even schema: a mounted snapshot or a shared folder can be queried."""
 
-    def __init__(self, folder: str | Path, *, create: bool = True) -> None:
+    def __init__(self, folder: str | Path, *, create: bool = True, read_only: bool = False) -> None:
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
             raise StoreError(f"{folder} is a file; a store is a folder (it holds {STORE_FILE})")
         self.path = folder / STORE_FILE
-        if not create and not self.path.exists():
+        if (read_only or not create) and not self.path.exists():
             raise StoreError(f"no store at {folder}: ingest something into it first")
-        folder.mkdir(parents=True, exist_ok=True)
+        if not read_only and self.path.exists() and not writable(folder):
+            log.info("%s cannot be written: opening it read-only", folder)
+            read_only = True
+        self.read_only = read_only
         try:
-            # A connection may move between threads (a server's pool lends it to one at a time).
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_S,
-                                       check_same_thread=False)
+            if read_only:
+                self._db = _connect_read_only(self.path)
+                self._check_schema()
+                return
+            folder.mkdir(parents=True, exist_ok=True)
+            self._db = _connect(str(self.path))
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._create_schema()
         except sqlite3.DatabaseError as err:
             raise StoreError(f"cannot open {self.path} as a hippograph store: {err}") from None
+
+    def _check_schema(self) -> None:
+        version = self._meta("schema_version")
+        if version != SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has schema version {version}; this hippograph reads {SCHEMA_VERSION} "
+                             "and cannot upgrade a store opened read-only: open it once writable")
 
     def _create_schema(self) -> None:
         version = self._meta("schema_version")
@@ -322,9 +339,10 @@ class SQLiteStore:
 
     # -- writes --------------------------------------------------------------
 
-    def write(self, batch: WriteBatch, embedding_model: str) -> list[str]:
+    def write(self, batch: WriteBatch, embedding_model: str) -> Written:
         with self._transaction():
             self._check_embedding_model(embedding_model)
+            entities_before, facts_before = self._totals()
             removed: list[str] = []
             touched = Touched()
             for namespace, document_id in batch.replaces:
@@ -340,7 +358,13 @@ class SQLiteStore:
             self._refresh_validity(touched)
             if batch.replaces or batch.refreshes:
                 self._delete_unused_embeddings()
-            return [entity for entity in removed if not self._exists("entities", entity)]
+            entities, facts = self._totals()
+            return Written([entity for entity in removed if not self._exists("entities", entity)],
+                           entities - entities_before, facts - facts_before)
+
+    def _totals(self) -> tuple[int, int]:
+        """Entities and facts in the whole store."""
+        return self._db.execute("SELECT (SELECT COUNT(*) FROM entities), (SELECT COUNT(*) FROM facts)").fetchone()
 
     def delete_document(self, namespace: str, document_id: str) -> list[str]:
         with self._transaction():
@@ -410,6 +434,8 @@ class SQLiteStore:
         self._db.close()
 
     def _transaction(self, write: bool = True) -> _Transaction:
+        if write and self.read_only:
+            raise ReadOnlyStore(f"{self.path} is open read-only; nothing was written")
         return _Transaction(self._db, self.path, write)
 
     def _check_embedding_model(self, embedding_model: str) -> None:
@@ -625,6 +651,41 @@ class SQLiteStore:
 
     def _exists(self, table: str, record_id: str) -> bool:
         return self._db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (record_id,)).fetchone() is not None
+
+
+def writable(folder: Path) -> bool:
+    """Whether this process may write the folder and the store file in it (False on a
+    read-only file system too, also for root)."""
+    store = folder / STORE_FILE
+    return os.access(folder, os.W_OK) and (not store.exists() or os.access(store, os.W_OK))
+
+
+def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
+    # A connection may move between threads (a server's pool lends it to one at a time).
+    db = sqlite3.connect(target, uri=uri, isolation_level=None, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
+    db.execute("PRAGMA foreign_keys=ON")
+    return db
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write. A WAL store needs its -shm file to be readable by a
+    read-only connection, and SQLite cannot make one in a folder it may not write: there the
+    file is opened as immutable (no process can change it on such a folder anyway)."""
+    location = f"file:{_quote_uri(path.resolve())}"
+    db = _connect(f"{location}?mode=ro", uri=True)
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        db.close()
+        if writable(path.parent):
+            raise
+    log.info("%s: no shared-memory file and the folder cannot be written; reading the file as immutable", path)
+    return _connect(f"{location}?immutable=1", uri=True)
+
+
+def _quote_uri(path: Path) -> str:
+    return urllib.parse.quote(str(path), safe="/")
 
 
 class _Transaction:
