@@ -1,0 +1,1 @@
+"""The reliability suite: crashes, concurrency, bad input, tenancy, hostile ids, properties."""
