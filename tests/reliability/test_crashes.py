@@ -10,14 +10,9 @@ points per kind of work; `pytest tests/reliability --fault-seeds 20` tries twent
 from __future__ import annotations
 
 import dataclasses
-import os
 import random
 import shutil
 import signal
-import sqlite3
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -30,10 +25,9 @@ from hippograph.store.sqlite import STORE_FILE
 from ..conftest import write_jsonl
 from ..invariants import dangling, records
 from . import worker
+from .children import sqlite_problems, start_worker, wait_ready
 
-REPOSITORY = Path(__file__).resolve().parents[2]
 WORKS = ("ingest", "add", "delete", "import")
-STARTUP_S = 180
 
 
 def pytest_generate_tests(metafunc):
@@ -96,41 +90,14 @@ def _memory(store: Path, embedder, extractor) -> Memory:
     return Memory(store, worker.CONFIG, embedder=embedder, extractor=extractor)
 
 
-def _start_worker(work: Work, store: Path) -> subprocess.Popen:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))}
-    return subprocess.Popen([sys.executable, "-m", "tests.reliability.worker", work.name, str(store), *work.arguments],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPOSITORY)
-
-
-def _wait_ready(process: subprocess.Popen) -> None:
-    ready = threading.Event()
-    threading.Thread(target=lambda: ready.set() if process.stdout.readline().strip() == "ready" else None,
-                     daemon=True).start()
-    if not ready.wait(STARTUP_S):
-        process.kill()
-        raise AssertionError(f"the worker never got ready: {process.communicate()[1][-2000:]}")
-
-
-def sqlite_problems(store: Path) -> list[str]:
-    """What SQLite's own checks find wrong with the file (after recovering its write-ahead log)."""
-    db = sqlite3.connect(store / STORE_FILE)
-    try:
-        integrity = [row[0] for row in db.execute("PRAGMA integrity_check")]
-        foreign = [f"{table} row {rowid} -> {parent}" for table, rowid, parent, _ in db.execute("PRAGMA foreign_key_check")]
-    finally:
-        db.close()
-    return ([] if integrity == ["ok"] else integrity) + foreign
-
-
 @pytest.mark.parametrize("name", WORKS)
 def test_a_killed_worker_leaves_whole_batches_and_a_rerun_ends_as_a_clean_run(name, seed, works, tmp_path,
                                                                                embedder, extractor):
     work = works[name]
     store = _starting_store(work, tmp_path / "store")
     kill_after = random.Random(f"{name}-{seed}").uniform(0, 1.2 * work.seconds)
-    process = _start_worker(work, store)
-    _wait_ready(process)
+    process = start_worker(work.name, store, *work.arguments)
+    wait_ready(process)
     time.sleep(kill_after)
     finished_first = process.poll() is not None
     process.send_signal(signal.SIGKILL)
