@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key", default=os.environ.get("HIPPOGRAPH_API_KEY"),
                        help="require 'Authorization: Bearer KEY' on every route but /healthz "
                             "(default: $HIPPOGRAPH_API_KEY)")
+    serve.add_argument("--cors-origin", action="append", dest="cors_origins", metavar="ORIGIN",
+                       help="let web pages of ORIGIN (e.g. https://app.example.org) call the server from a browser; "
+                            "repeatable (default: none, so no other origin's page can read a reply)")
 
     mcp = with_store(commands.add_parser("mcp", help="an MCP server over the store, for agents (stdio by default; "
                                                      "with --read-only it offers recall, get_note and stats only)"),

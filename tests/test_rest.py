@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import logging
@@ -12,7 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,6 +32,7 @@ HIPPOGRAPH = [sys.executable, "-m", "hippograph.cli"]
 KEY = "test-key-7f3a"
 QUESTION = "Where was the founder of Brightwater Labs born?"
 MIRA = "born in Veloria"  # in Mira Holt's passage (sample-02), the answer's second hop
+ORIGIN, OTHER_ORIGIN = "https://app.example.org", "https://other.example.org"  # the module's server's --cors-origin
 
 
 def _env() -> dict[str, str]:
@@ -48,14 +50,16 @@ class Server(NamedTuple):
 
 @pytest.fixture(scope="module")
 def server(sample_store, tmp_path_factory) -> Iterator[Server]:
-    """A `hippograph serve` process with a key on a free port, over a copy of the sample store."""
+    """A `hippograph serve` process with a key and one CORS origin on a free port, over a copy of
+    the sample store."""
     folder = tmp_path_factory.mktemp("rest") / "store"
     shutil.copytree(sample_store, folder)
     port = free_port()
     log_path = folder.parent / "server.log"
     with open(log_path, "w") as log_file:  # a file, not a pipe: no one reads a pipe, and a full one blocks the server
-        process = subprocess.Popen([*HIPPOGRAPH, "serve", "--store", str(folder), "--port", str(port),
-                                    "--api-key", KEY], stdout=log_file, stderr=subprocess.STDOUT, env=_env())
+        process = subprocess.Popen([*HIPPOGRAPH, "serve", "--store", str(folder), "--port", str(port), "--api-key", KEY,
+                                    "--cors-origin", ORIGIN, "--cors-origin", OTHER_ORIGIN],
+                                   stdout=log_file, stderr=subprocess.STDOUT, env=_env())
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(base, process, log_path)
@@ -276,7 +280,7 @@ def test_a_bad_memory_body_is_422_and_stores_nothing(client, content, headers, d
 
 def test_a_body_in_another_encoding_or_too_big_is_refused(server, client):
     latin1 = client.post(MEMORIES, content='{"text": "café"}'.encode("latin-1"), headers=JSON)
-    assert 400 <= latin1.status_code < 500
+    assert latin1.status_code == 422 and latin1.json()["detail"].startswith("body: not UTF-8")
     # only the headers are sent: the size is refused before a byte of the body is read
     connection = http.client.HTTPConnection(server.url.removeprefix("http://"), timeout=30)
     connection.putrequest("POST", MEMORIES)
@@ -287,6 +291,44 @@ def test_a_body_in_another_encoding_or_too_big_is_refused(server, client):
     response = connection.getresponse()
     assert response.status == 413 and "at most" in json.loads(response.read())["detail"]
     connection.close()
+    assert _count(client, "hostile") == 0
+
+
+def _post_streamed(server: Server, path: str, chunks: Iterable[bytes]) -> tuple[int, dict]:
+    """POST a body without Content-Length (chunked transfer encoding, as http.client sends an
+    iterable): its size is known only as it arrives."""
+    connection = http.client.HTTPConnection(server.url.removeprefix("http://"), timeout=60)
+    try:
+        connection.request("POST", path, body=chunks, headers={"Authorization": f"Bearer {KEY}", **JSON})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def _note_body(size: int) -> Iterator[bytes]:
+    """A memory's JSON body of exactly `size` bytes, in pieces of 1 MiB."""
+    head, tail = b'{"text": "', b'"}'
+    yield head
+    left = size - len(head) - len(tail)
+    while left > 0:
+        yield b"x" * min(left, 1 << 20)
+        left -= 1 << 20
+    yield tail
+
+
+def test_a_streamed_body_is_cut_off_at_the_limit(server, client):
+    status, reply = _post_streamed(server, MEMORIES, _note_body(MAX_BODY_BYTES + 1))
+    assert status == 413 and f"at most {MAX_BODY_BYTES}" in reply["detail"]
+    status, reply = _post_streamed(server, MEMORIES, _note_body(3 * MAX_BODY_BYTES))
+    assert status == 413
+    # at the limit the body is read, and refused for what it says, not for its size
+    status, reply = _post_streamed(server, MEMORIES, _note_body(MAX_BODY_BYTES))
+    assert status == 422 and "body.text" in reply["detail"]
+    # a small streamed body is an ordinary request
+    status, reply = _post_streamed(server, "/v1/namespaces/streamed/memories",
+                                   iter([b'{"text": "Pia Lund ', b'rows on Lake Vell."}']))
+    assert status == 201 and reply["text"] == "Pia Lund rows on Lake Vell."
     assert _count(client, "hostile") == 0
 
 
@@ -311,6 +353,94 @@ def test_a_bad_documents_body_is_422_and_stores_nothing(client, body):
     reply = client.post("/v1/namespaces/hostile/documents", json=body)
     assert reply.status_code == 422, reply.text
     assert _count(client, "hostile") == 0
+
+
+# -- browsers (CORS) -----------------------------------------------------------------
+
+PREFLIGHT = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+
+
+def test_only_the_named_origins_get_cors_headers(server):
+    base, stranger = server.url, "https://evil.example.net"
+    for origin in (ORIGIN, OTHER_ORIGIN):
+        allowed = httpx.options(f"{base}/v1/stats", headers={"Origin": origin, **PREFLIGHT})
+        assert allowed.status_code == 200 and allowed.headers["Access-Control-Allow-Origin"] == origin
+        assert "authorization" in allowed.headers["Access-Control-Allow-Headers"].lower()
+    read = httpx.get(f"{base}/v1/stats", headers={"Origin": ORIGIN, "Authorization": f"Bearer {KEY}"})
+    assert read.status_code == 200 and read.headers["Access-Control-Allow-Origin"] == ORIGIN
+    # the page may read the refusal too, so that it can ask its user for the key
+    refused = httpx.get(f"{base}/v1/stats", headers={"Origin": ORIGIN})
+    assert refused.status_code == 401 and refused.headers["Access-Control-Allow-Origin"] == ORIGIN
+
+    preflight = httpx.options(f"{base}/v1/stats", headers={"Origin": stranger, **PREFLIGHT})
+    assert preflight.status_code == 400 and "Access-Control-Allow-Origin" not in preflight.headers
+    # answered (the key is right), but without the header a browser keeps it from the page
+    other = httpx.get(f"{base}/v1/stats", headers={"Origin": stranger, "Authorization": f"Bearer {KEY}"})
+    assert other.status_code == 200 and "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_without_cors_origins_no_origin_gets_cors_headers(sample_store, embedder, extractor):
+    pool = MemoryPool(lambda: Memory(sample_store, embedder=embedder, extractor=extractor, create=False),
+                      read_only=True)
+    with _test_client(create_app(pool)) as local:
+        preflight = local.options("/v1/stats", headers={"Origin": ORIGIN, **PREFLIGHT})
+        assert preflight.status_code == 405
+        read = local.get("/v1/stats", headers={"Origin": ORIGIN})
+        assert read.status_code == 200
+        for reply in (preflight, read):
+            assert not any(name.lower().startswith("access-control-") for name in reply.headers)
+
+
+def test_cors_origins_are_given_to_serve_one_by_one():
+    from hippograph.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["serve", "--store", "s"]).cors_origins is None
+    assert parse(["serve", "--store", "s", "--cors-origin", ORIGIN, "--cors-origin", "http://localhost:3000"]
+                 ).cors_origins == [ORIGIN, "http://localhost:3000"]
+
+
+# -- a bug ---------------------------------------------------------------------------
+
+SECRET = "/srv/private/keys.txt"  # what a bug's message might show: it must not reach a client
+
+
+class _BrokenPool:
+    """A test double, the only one in this file: a pool whose memory fails every call with a
+    plain RuntimeError, as a bug would. Nothing real fails that way on purpose."""
+
+    read_only = False
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator["_BrokenPool"]:
+        yield self
+
+    writing = reading
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str):
+        def fail(*args, **kwargs):
+            raise RuntimeError(f"{name} failed reading {SECRET}")
+        return fail
+
+
+def test_a_bug_is_a_plain_500_and_its_traceback_goes_to_the_log(caplog):
+    with caplog.at_level(logging.ERROR, logger="hippograph.server.rest"):
+        with _test_client(create_app(_BrokenPool(), api_key=KEY)) as local:
+            local.headers["Authorization"] = f"Bearer {KEY}"
+            replies = [local.get("/v1/stats"), local.get("/v1/namespaces/a/search", params={"q": "Who?"}),
+                       local.post("/v1/namespaces/a/memories", json={"text": "Ana sings."}),
+                       local.delete("/v1/namespaces/a/notes/n1")]
+    for reply in replies:
+        assert reply.status_code == 500, reply.text
+        assert reply.json() == {"detail": "internal error; see the server log"}
+        assert SECRET not in reply.text and "RuntimeError" not in reply.text and "Traceback" not in reply.text
+    failures = [record for record in caplog.records if record.exc_info]
+    assert len(failures) == 4 and "GET /v1/stats failed" in failures[0].getMessage()
+    assert SECRET in str(failures[0].exc_info[1])
+    assert "Traceback" in caplog.text  # the log has the whole story
 
 
 # -- many at once --------------------------------------------------------------------

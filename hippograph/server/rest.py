@@ -9,12 +9,17 @@ The namespace in the path scopes every read and write. Errors are JSON ``{"detai
 - 403 for a write to a store served read-only (ReadOnlyStore: `serve --read-only`, or a folder
   the server cannot write);
 - 404 for an id the namespace does not hold (DocumentNotFound);
-- 413 for a body over MAX_BODY_BYTES;
-- 422 for a body or parameter that does not fit, and for input Memory refuses (SourceError,
-  QueryError, ConfigError);
+- 413 for a body over MAX_BODY_BYTES, whether Content-Length says so or it streams (chunked);
+- 422 for a body or parameter that does not fit (a body that is not UTF-8 or nests too deeply
+  included), and for input Memory refuses (SourceError, QueryError, ConfigError);
 - 503 with Retry-After while another process holds the store (StoreBusy): nothing was written;
 - 409 for a change the store refuses as it stands (any other StoreError, e.g. updating one
-  passage of a longer document), 400 for any other HippographError.
+  passage of a longer document), 400 for any other HippographError;
+- 500 ``{"detail": "internal error; see the server log"}`` for anything else (a bug): its
+  traceback goes to the server's log, never into a reply.
+
+The key, the body's size and the 500 are rest_guard.py's work. A web page of another origin gets
+no reply it may read (no CORS headers) unless `serve --cors-origin` names that origin.
 """
 
 from __future__ import annotations
@@ -23,10 +28,7 @@ import argparse
 import contextlib
 import dataclasses
 import ipaddress
-import logging
-import secrets
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any, Literal
 
 from ..errors import (ConfigError, DocumentNotFound, HippographError, QueryError, ReadOnlyStore, SourceError,
@@ -34,10 +36,13 @@ from ..errors import (ConfigError, DocumentNotFound, HippographError, QueryError
 
 try:
     import uvicorn
-    from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Response
+    from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request
+    from fastapi.exception_handlers import http_exception_handler
     from fastapi.exceptions import RequestValidationError
+    from fastapi.middleware.cors import CORSMiddleware
     from fastapi.responses import JSONResponse
     from fastapi.security import HTTPBearer
+    from starlette.exceptions import HTTPException
 except ImportError as err:
     raise missing_extra("server", err) from err
 
@@ -45,17 +50,17 @@ from .. import __version__
 from ..memory import METHODS
 from ..types import Document, Hit
 from .pool import MemoryPool
-from .rest_models import (MAX_BODY_BYTES, MAX_DOCUMENTS, MAX_ID_CHARACTERS, MAX_QUERY_CHARACTERS,
-                          MAX_TIME_CHARACTERS, NewDocument, NewMemory, NoteChange)
+from .rest_guard import Guard
+from .rest_models import (MAX_DOCUMENTS, MAX_ID_CHARACTERS, MAX_QUERY_CHARACTERS, MAX_TIME_CHARACTERS, NewDocument,
+                          NewMemory, NoteChange)
 
 __all__ = ["create_app", "main"]
 
-log = logging.getLogger(__name__)
-OPEN_PATHS = frozenset({"/healthz", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
+METHODS_USED = ["GET", "POST", "PUT", "DELETE"]  # what a web page of a --cors-origin may send
 RETRY_AFTER_S = "1"  # a busy store is another process's write, which usually ends within seconds
 STATUS = ((DocumentNotFound, 404), (ReadOnlyStore, 403), (StoreBusy, 503), ((SourceError, QueryError, ConfigError), 422), (StoreError, 409))
 
-# The key is checked in `_guard`, before the body is read; this only shows it in /docs (the
+# The key is checked by the Guard (rest_guard.py), before the body is read; this only shows it in /docs (the
 # "Authorize" button), which is why it never refuses a request itself.
 _bearer = HTTPBearer(auto_error=False, description="the key given to `hippograph serve --api-key`")
 router = APIRouter(prefix="/v1", dependencies=[Depends(_bearer)])
@@ -181,17 +186,22 @@ def _hit(hit: Hit) -> dict[str, Any]:
 
 # -- the app -------------------------------------------------------------------
 
-def create_app(pool: MemoryPool, api_key: str | None = None) -> FastAPI:
+def create_app(pool: MemoryPool, api_key: str | None = None, *, cors_origins: Sequence[str] = ()) -> FastAPI:
     """The REST app over `pool`; it closes the pool when it shuts down. With `api_key`, every
-    route but /healthz and the docs needs ``Authorization: Bearer <api_key>``."""
+    route but /healthz and the docs needs ``Authorization: Bearer <api_key>``. `cors_origins`
+    (e.g. ``["https://app.example.org"]``) lets web pages of those origins call it; without it a
+    browser keeps the replies from every other origin's page."""
     app = FastAPI(title="hippograph", version=__version__, lifespan=_lifespan,
                   description="A graph-based knowledge memory: store memories and documents, retrieve by "
                               "multi-hop graph search. Every path under /v1/namespaces/{ns} stays in namespace ns.")
     app.state.pool = pool
-    app.state.api_key = api_key or None  # an empty key (an empty $HIPPOGRAPH_API_KEY) is no key
-    app.middleware("http")(_guard)
+    app.add_middleware(Guard, api_key=api_key)
+    if cors_origins:  # outside the guard: a browser's preflight (OPTIONS) carries no key
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=METHODS_USED,
+                           allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"])
     app.add_exception_handler(HippographError, _error_reply)
     app.add_exception_handler(RequestValidationError, _invalid_reply)
+    app.add_exception_handler(HTTPException, _unreadable_reply)
     app.include_router(router)
     app.get("/healthz", tags=["health"], summary="Is the server up")(healthz)
     return app
@@ -207,33 +217,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool.close()
 
 
-async def _guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Refuse a request without the key or with a body too big before anything reads it; log one
-    line per request (INFO: shown with `hippograph -v serve`)."""
-    started = time.perf_counter()
-    response = _refusal(request) or await call_next(request)
-    log.info("%s %s -> %d in %.0f ms", request.method, request.url.path, response.status_code,
-             1000 * (time.perf_counter() - started))
-    return response
-
-
-def _refusal(request: Request) -> Response | None:
-    key = request.app.state.api_key
-    if key and request.url.path not in OPEN_PATHS and not _authorized(request.headers.get("authorization", ""), key):
-        return JSONResponse({"detail": "this server needs its API key: send 'Authorization: Bearer KEY'"}, 401,
-                            headers={"WWW-Authenticate": 'Bearer realm="hippograph"'})
-    size = request.headers.get("content-length", "")
-    if size.isdigit() and int(size) > MAX_BODY_BYTES:
-        return JSONResponse({"detail": f"the body has {size} bytes; at most {MAX_BODY_BYTES} are taken"}, 413)
-    return None
-
-
-def _authorized(header: str, key: str) -> bool:
-    scheme, _, token = header.partition(" ")
-    # compare_digest takes as long for any wrong key, so timing tells nothing of the right one
-    return scheme.lower() == "bearer" and secrets.compare_digest(token.strip().encode(), key.encode())
-
-
 async def _error_reply(request: Request, err: Exception) -> JSONResponse:
     status = next((code for kinds, code in STATUS if isinstance(err, kinds)), 400)
     headers = {"Retry-After": RETRY_AFTER_S} if status == 503 else None
@@ -244,6 +227,22 @@ async def _invalid_reply(request: Request, err: Exception) -> JSONResponse:
     """422 with one readable line; the offending input is not echoed (it may be megabytes)."""
     assert isinstance(err, RequestValidationError)
     return JSONResponse({"detail": "; ".join(_problem(error) for error in err.errors())}, 422)
+
+
+async def _unreadable_reply(request: Request, err: Exception) -> JSONResponse:
+    """FastAPI answers a body it cannot even parse (not UTF-8, nested deeper than Python's JSON
+    reader goes, a number of thousands of digits) with 400 "There was an error parsing the body";
+    this says which, as the 422 of any other body that does not fit. Other HTTP errors (an unknown
+    path, a method a path does not take) keep FastAPI's reply."""
+    assert isinstance(err, HTTPException)
+    cause = err.__cause__
+    if err.status_code != 400 or cause is None:
+        return await http_exception_handler(request, err)
+    if isinstance(cause, UnicodeDecodeError):
+        return JSONResponse({"detail": f"body: not UTF-8 ({cause.reason} at byte {cause.start})"}, 422)
+    if isinstance(cause, RecursionError):
+        return JSONResponse({"detail": "body: nested too deeply to read"}, 422)
+    return JSONResponse({"detail": "body: not readable as JSON"}, 422)
 
 
 def _problem(error: dict[str, Any]) -> str:
@@ -262,7 +261,7 @@ def main(args: argparse.Namespace) -> int:
     check_exposure(args.host, api_key)
     pool = MemoryPool.open(args.store, read_only=args.read_only)
     try:
-        uvicorn.run(create_app(pool, api_key), host=args.host, port=args.port)
+        uvicorn.run(create_app(pool, api_key, cors_origins=args.cors_origins or ()), host=args.host, port=args.port)
     finally:
         pool.close()  # the app did when uvicorn stopped it (closing twice is harmless); not if it never started
     return 0
