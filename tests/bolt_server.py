@@ -46,10 +46,15 @@ class BoltServer:
         return (self.user, self.password)
 
     def __enter__(self) -> "BoltServer":
+        self.start()
+        return self
+
+    def start(self) -> None:
+        """Start the server (again, after `kill`: on the same ports and databases)."""
         repository = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "BOLT_TEST_PASSWORD": self.password,
                "PYTHONPATH": os.pathsep.join(filter(None, [repository, os.environ.get("PYTHONPATH")]))}
-        with open(self._log, "wb") as log:  # the server logs into its working folder: the test's own
+        with open(self._log, "ab") as log:  # the server logs into its working folder: the test's own
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "tests.bolt_server", str(self.root / "databases"), str(self.bolt_port),
                  str(self.http_port)],
@@ -60,7 +65,11 @@ class BoltServer:
         if not ready.wait(STARTUP_SECONDS):
             self.__exit__()
             raise RuntimeError(f"the ArcadeDB Bolt server did not start:\n{self._log.read_text(errors='replace')[-3000:]}")
-        return self
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash or a power cut would stop it (the JVM runs in the child)."""
+        self._process.kill()
+        self._process.wait()
 
     def new_database(self) -> str:
         """An empty database of its own (through the server's HTTP API)."""

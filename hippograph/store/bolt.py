@@ -31,12 +31,15 @@ def is_server_uri(location: object) -> bool:
 
 @dataclass(frozen=True)
 class BoltSettings:
-    """Where the server is and who connects. `database` None: the server's default database."""
+    """Where the server is and who connects. `database` None: the server's default database.
+    `retry_seconds`: how long a read or a write is tried again while the server is unreachable or
+    answers with a transient error (a restart, a leader switch) before it is a StoreError."""
 
     uri: str
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     database: str | None = None
+    retry_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, uri: str | None = None, auth: tuple[str, str] | None = None,
@@ -69,7 +72,8 @@ def connect(settings: BoltSettings):
 
     auth = (settings.username, settings.password or "") if settings.username else None
     try:
-        driver = neo4j.GraphDatabase.driver(settings.uri, auth=auth, connection_timeout=CONNECT_SECONDS)
+        driver = neo4j.GraphDatabase.driver(settings.uri, auth=auth, connection_timeout=CONNECT_SECONDS,
+                                            max_transaction_retry_time=settings.retry_seconds)
     except (neo4j.exceptions.ConfigurationError, ValueError) as err:
         raise StoreError(f"cannot use the graph server URI {settings.uri!r}: {err}") from None
     try:

@@ -138,7 +138,8 @@ class Neo4jStore:
         except neo4j.exceptions.Neo4jError as err:
             raise StoreError(f"the graph server {self.settings.uri} refused {what} ({err.code}: {err.message})") from None
         except neo4j.exceptions.DriverError as err:
-            raise StoreError(f"lost the graph server {self.settings.uri} during {what} ({err})") from None
+            detail = " ".join(str(err).split())  # the driver's message spans lines
+            raise StoreError(f"lost the graph server {self.settings.uri} during {what} ({detail})") from None
 
     def _session(self, *, read: bool = False):
         """A session on the store's database that sees every write this store made before
