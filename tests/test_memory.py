@@ -400,10 +400,13 @@ def test_an_embedder_giving_nan_stores_nothing_of_the_batch(sample_memory, embed
     assert sample_memory.query("Where was the founder of Brightwater Labs born?", k=3)
 
 
-def test_a_stored_vector_of_another_size_is_a_store_error_not_a_crash(sample_memory):
+@pytest.mark.parametrize("vector,problem", [(np.ones(383, dtype=np.float32), "holds 383 numbers, not 384"),
+                                            (np.full(384, np.nan, dtype=np.float32), "holds NaN or infinity")])
+@pytest.mark.parametrize("method", ["hippograph", "dense"])
+def test_a_stored_vector_that_does_not_fit_is_a_store_error_naming_it(sample_memory, vector, problem, method):
     path = sample_memory.stats().path
     with sqlite3.connect(path) as db:  # damage the file as a bad tool or a bad import would
-        key = db.execute("SELECT embedding_key FROM passages ORDER BY id LIMIT 1").fetchone()[0]
-        db.execute("UPDATE embeddings SET vector = ? WHERE key = ?", (np.ones(383, dtype=np.float32).tobytes(), key))
-    with pytest.raises(StoreError, match="holds a record that does not fit"):
-        sample_memory.query("Where was the founder of Brightwater Labs born?")
+        passage, key = db.execute("SELECT id, embedding_key FROM passages ORDER BY id LIMIT 1").fetchone()
+        db.execute("UPDATE embeddings SET vector = ? WHERE key = ?", (vector.tobytes(), key))
+    with pytest.raises(StoreError, match=f"the stored vector of passage {passage} {problem}"):
+        sample_memory.query("Where was the founder of Brightwater Labs born?", method=method)

@@ -263,7 +263,8 @@ class Neo4jStore:
     def _vectors_of(self, label: str, namespace: str) -> tuple[list[str], np.ndarray]:
         rows = self._read(f"MATCH (n:{label} {{namespace: $namespace}}) MATCH (v:Embedding {{key: n.embedding_key}}) "
                           "RETURN n.id AS id, v.vector AS vector ORDER BY id", namespace=namespace)
-        return [row["id"] for row in rows], stack_vectors([row["vector"] for row in rows])
+        ids = [row["id"] for row in rows]
+        return ids, stack_vectors([row["vector"] for row in rows], ids=[f"{label.lower()} {i}" for i in ids])
 
     def entity_passage_counts(self, ids: Iterable[str]) -> dict[str, int]:
         rows = self._read("MATCH (p:Passage)-[:MENTIONS]->(e:Entity) WHERE e.id IN $ids "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,7 +149,7 @@ class GraphData:
                    links: list) -> "GraphData":
         entity_index = {entity_id: i for i, (entity_id, _) in enumerate(entities)}
         passage_index = {row[0]: i for i, row in enumerate(passages)}
-        passage_vectors = stack_vectors([p[1] for p in passages])
+        passage_vectors = stack_vectors([p[1] for p in passages], ids=[f"passage {p[0]}" for p in passages])
         return cls(
             version=version,
             entity_ids=[e[0] for e in entities],
@@ -160,7 +161,8 @@ class GraphData:
             fact_subjects=np.array([entity_index[f[0]] for f in facts], dtype=np.int64),
             fact_objects=np.array([entity_index[f[1]] for f in facts], dtype=np.int64),
             fact_relations=[f[2] for f in facts],
-            fact_vectors=stack_vectors([f[3] for f in facts], passage_vectors.shape[1]),
+            fact_vectors=stack_vectors([f[3] for f in facts], passage_vectors.shape[1],
+                                       ids=[f"fact {f[0]} -{f[2]}-> {f[1]}" for f in facts]),
             fact_has_vector=np.array([f[3] is not None for f in facts], dtype=bool),
             fact_valid_from=np.array([f[4] or "" for f in facts], dtype=str),
             fact_valid_to=np.array([f[5] or "" for f in facts], dtype=str),
@@ -198,12 +200,21 @@ class GraphData:
         )
 
 
-def stack_vectors(blobs: list[bytes | None], dimension: int | None = None) -> np.ndarray:
-    """Vectors stored as float32 bytes, one row each; a missing one (None) becomes zeros."""
-    if dimension is None:
-        dimension = len(blobs[0]) // 4 if blobs else 0
+def stack_vectors(blobs: list[bytes | None], dimension: int | None = None, ids: list[str] | None = None) -> np.ndarray:
+    """Vectors stored as float32 bytes, one row each; a missing one (None) becomes zeros. A vector
+    of another size, or holding NaN or infinity (which would silently empty every ranking), is a
+    StoreError naming its record (by `ids`, one per blob)."""
+    if dimension is None:  # the size most vectors have, so that the one that differs is named
+        sizes = Counter(len(blob) for blob in blobs if blob is not None)
+        dimension = sizes.most_common(1)[0][0] // 4 if sizes else 0
     matrix = np.zeros((len(blobs), dimension), dtype=np.float32)
     for row, blob in enumerate(blobs):
         if blob is not None:
-            matrix[row] = np.frombuffer(blob, dtype=np.float32)
+            vector = np.frombuffer(blob, dtype=np.float32)
+            if len(vector) != dimension or not np.isfinite(vector).all():
+                what = f"{len(vector)} numbers, not {dimension}" if len(vector) != dimension else "NaN or infinity"
+                raise StoreError(f"the stored vector of {ids[row] if ids else f'row {row}'} holds {what}; "
+                                 "`hippograph export` the store and import the file into a new one to find what "
+                                 "else does not fit")
+            matrix[row] = vector
     return matrix

@@ -181,7 +181,8 @@ class SQLiteStore:
             "WHERE r.namespace = ? ORDER BY r.id",
             (namespace,),
         ).fetchall()
-        return [r[0] for r in rows], stack_vectors([r[1] for r in rows])
+        ids = [r[0] for r in rows]
+        return ids, stack_vectors([r[1] for r in rows], ids=[f"{table[:-1]} {i}" for i in ids])
 
     def entity_passage_counts(self, ids: Iterable[str]) -> dict[str, int]:
         """How many stored passages mention each of the entities among `ids` (absent: none)."""
