@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -248,6 +249,20 @@ def test_a_namespace_reaches_no_other_namespaces_data(client):
     gone = client.delete("/v1/namespaces/bob")  # bob holds nothing: there is nothing to delete
     assert gone.status_code == 404 and "namespace 'bob' holds nothing" in gone.json()["detail"]
     assert client.get(f"/v1/namespaces/alice/notes/{note['id']}").json()["text"] == "Alice's locker code is 4471."
+
+
+def test_ids_that_look_like_paths_are_only_ids(client):
+    """Decoded once, as given: an id that climbs out of its folder, or says so percent-encoded,
+    names one document of one namespace (tests/reliability/test_rest_attack.py tries more)."""
+    for value in ("../../etc/passwd", "%2e%2e%2f", "..%2F..%2Fdefault%2Fsample-01", "a\nb"):
+        path = quote(value, safe="")
+        added = client.post("/v1/namespaces/paths/memories", json={"text": f"Ida Sorn filed {value!r}.", "id": value})
+        assert added.status_code == 201 and added.json()["document_id"] == value, added.text
+        assert client.get(f"/v1/namespaces/paths/documents/{path}").json()["id"] == value
+        assert client.get(f"/v1/namespaces/default/documents/{path}").status_code == 404
+        assert client.delete(f"/v1/namespaces/paths/documents/{path}").status_code == 200
+    assert _count(client, "paths") == 0
+    assert _count(client, "default") == 36
 
 
 # -- bad input -----------------------------------------------------------------------

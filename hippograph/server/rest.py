@@ -42,6 +42,7 @@ try:
     from fastapi.middleware.cors import CORSMiddleware
     from fastapi.responses import JSONResponse
     from fastapi.security import HTTPBearer
+    from starlette.convertors import PathConvertor, register_url_convertor
     from starlette.exceptions import HTTPException
 except ImportError as err:
     raise missing_extra("server", err) from err
@@ -59,6 +60,16 @@ __all__ = ["create_app", "main"]
 METHODS_USED = ["GET", "POST", "PUT", "DELETE"]  # what a web page of a --cors-origin may send
 RETRY_AFTER_S = "1"  # a busy store is another process's write, which usually ends within seconds
 STATUS = ((DocumentNotFound, 404), (ReadOnlyStore, 403), (StoreBusy, 503), ((SourceError, QueryError, ConfigError), 422), (StoreError, 409))
+
+
+class _AnyId(PathConvertor):
+    """A document id in a path: any text, a slash included (as Starlette's "path"), and a line
+    break too, where "path"'s regex (.*) stops, so that an id stored with one can be read and deleted."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("any_id", _AnyId())
 
 # The key is checked by the Guard (rest_guard.py), before the body is read; this only shows it in /docs (the
 # "Authorize" button), which is why it never refuses a request itself.
@@ -118,7 +129,7 @@ def delete_note(ns: Namespace, note_id: NoteId, pool: Pool) -> dict[str, Any]:
     return {"deleted": note_id, "namespace": ns}
 
 
-@router.delete("/namespaces/{ns}/documents/{document_id:path}", tags=["documents"], summary="Delete a document")
+@router.delete("/namespaces/{ns}/documents/{document_id:any_id}", tags=["documents"], summary="Delete a document")
 def delete_document(ns: Namespace, document_id: DocumentId, pool: Pool) -> dict[str, Any]:
     """Delete a document (or a memory, by the id it was added with) and all only it supported."""
     with pool.writing() as memory:
@@ -131,7 +142,10 @@ def delete_namespace(ns: Namespace, pool: Pool) -> dict[str, Any]:
     """Delete everything the namespace holds; returns how many documents (notes included) it had
     (404 when it holds nothing)."""
     with pool.writing() as memory:
-        count = memory.delete_namespace(ns)
+        try:
+            count = memory.delete_namespace(ns)
+        except DocumentNotFound:  # Memory's message names the store's namespaces: not for a client of one
+            raise DocumentNotFound(f"namespace {ns!r} holds nothing") from None
     return {"namespace": ns, "deleted_documents": count}
 
 
@@ -160,7 +174,7 @@ def get_note(ns: Namespace, note_id: NoteId, pool: Pool) -> dict[str, Any]:
         return memory.get(note_id, namespace=ns).to_dict()
 
 
-@router.get("/namespaces/{ns}/documents/{document_id:path}", tags=["documents"], summary="Get a document")
+@router.get("/namespaces/{ns}/documents/{document_id:any_id}", tags=["documents"], summary="Get a document")
 def get_document(ns: Namespace, document_id: DocumentId, pool: Pool) -> dict[str, Any]:
     """A stored document with the ids of its passages (each one a note)."""
     with pool.reading() as memory:
@@ -246,7 +260,8 @@ async def _unreadable_reply(request: Request, err: Exception) -> JSONResponse:
 
 
 def _problem(error: dict[str, Any]) -> str:
-    where = [str(part) for part in error.get("loc", ())]
+    # a loc part is a field name as the client wrote it: an unknown one may hold a line break
+    where = [str(part) if str(part).isprintable() else repr(part) for part in error.get("loc", ())]
     if error.get("type") == "json_invalid":  # its loc is ("body", offset)
         return f"body: not valid JSON ({error.get('ctx', {}).get('error')} at character {where[-1]})"
     return f"{'.'.join(where)}: {error.get('msg', 'invalid')}"

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..memory import MAX_NOTE_CHARACTERS
 
-__all__ = ["MAX_BODY_BYTES", "MAX_DOCUMENT_CHARACTERS", "MAX_DOCUMENTS", "MAX_ID_CHARACTERS", "MAX_QUERY_CHARACTERS",
-           "MAX_TIME_CHARACTERS", "NewDocument", "NewMemory", "NoteChange"]
+__all__ = ["MAX_BODY_BYTES", "MAX_DOCUMENT_CHARACTERS", "MAX_DOCUMENTS", "MAX_ID_CHARACTERS", "MAX_METADATA_DEPTH",
+           "MAX_QUERY_CHARACTERS", "MAX_TIME_CHARACTERS", "NewDocument", "NewMemory", "NoteChange", "depth"]
 
 MAX_DOCUMENT_CHARACTERS = 1_000_000  # a longer text is split into several documents by its owner
 MAX_DOCUMENTS = 1_000  # per request: an ingest holds the write lock for its whole batch
@@ -23,8 +23,11 @@ MAX_TITLE_CHARACTERS = 1_000
 MAX_QUERY_CHARACTERS = 10_000
 MAX_TIME_CHARACTERS = 64
 MAX_BODY_BYTES = 16 * 1024 * 1024  # refused (413) before it is read
+# Objects and lists in metadata, nested: a reply is serialized by pydantic, which stops at about
+# 250 levels, so deeper metadata would be stored and then never given back (every read a 500).
+MAX_METADATA_DEPTH = 32
 
-METADATA = "a JSON object kept with it and given back with it"
+METADATA = f"a JSON object kept with it and given back with it (nested at most {MAX_METADATA_DEPTH} deep)"
 
 
 class _Body(BaseModel):
@@ -32,6 +35,9 @@ class _Body(BaseModel):
 
     @model_validator(mode="after")
     def _storable(self) -> "_Body":
+        nesting = depth(getattr(self, "metadata", None))  # first: json.dumps of a deep one recurses too far
+        if nesting > MAX_METADATA_DEPTH:
+            raise ValueError(f"metadata nests objects and lists {nesting} deep; at most {MAX_METADATA_DEPTH}")
         # JSON may carry NaN or a lone surrogate ("\ud800"), which the store cannot keep and a
         # reply cannot carry: refused here, so that such a body never gets as far as a write.
         try:
@@ -40,6 +46,19 @@ class _Body(BaseModel):
             raise ValueError(f"the body holds a value that cannot be stored: a number that is not finite, or text "
                              f"that is not Unicode ({err})") from None
         return self
+
+
+def depth(value: Any) -> int:
+    """How deeply objects and lists nest in `value` (a JSON value): 0 for a string or number, 1
+    for ``{"a": 1}``; counted without recursion, so any depth is measured."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 class NewMemory(_Body):
