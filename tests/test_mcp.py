@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import shutil
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,6 +25,7 @@ from mcp.types import CallToolResult, Tool  # noqa: E402
 
 from hippograph import Memory  # noqa: E402
 from hippograph.cli import main  # noqa: E402
+from hippograph.server.mcp import build_server  # noqa: E402
 
 from .processes import stop  # noqa: E402
 
@@ -190,6 +192,38 @@ def test_a_call_that_breaks_the_input_schema_is_a_tool_error_too(memory):
     assert "query" in memory.error("recall", k=2)
     assert "metadata" in memory.error("remember", text="A note.", metadata=["not", "an", "object"])
     assert memory.ok("stats")["documents"] > 0
+
+
+SECRET = "/srv/private/keys.txt"  # what a bug's message might show: it must not reach the agent
+
+
+class _BrokenPool:
+    """A test double, the only one in this file: a pool whose memory fails every call with a
+    plain RuntimeError, as a bug would. Nothing real fails that way on purpose."""
+
+    def reading(self) -> nullcontext:
+        return nullcontext(self)
+
+    writing = reading
+
+    def __getattr__(self, name: str):
+        def fail(*args, **kwargs):
+            raise RuntimeError(f"{name} failed reading {SECRET}")
+        return fail
+
+
+def test_a_bug_is_a_tool_error_without_its_text_and_its_traceback_goes_to_the_log(caplog):
+    calls = {"remember": {"text": "Ana sings."}, "recall": {"query": "Who sings?"}, "get_note": {"id": "n1"},
+             "forget": {"note_id": "n1"}, "stats": {}}
+    with caplog.at_level(logging.ERROR, logger="hippograph.server.mcp"), start_blocking_portal() as portal:
+        with portal.wrap_async_context_manager(Client(build_server(_BrokenPool()))) as client:  # in this process
+            session = Session(portal, client)
+            for tool, arguments in calls.items():
+                error = session.error(tool, **arguments)
+                assert error.endswith("internal error; see the server log") and SECRET not in error, error
+    failures = [record for record in caplog.records if record.exc_info]
+    assert [record.getMessage() for record in failures] == [f"tool {tool} failed" for tool in calls]
+    assert all(SECRET in str(record.exc_info[1]) for record in failures) and "Traceback" in caplog.text
 
 
 # -- a server pinned to one namespace -----------------------------------------------------------

@@ -3,7 +3,10 @@
 A thin layer over `Memory` through a `MemoryPool`, built on the official MCP Python SDK (v2):
 stdio by default, streamable HTTP with `--http HOST:PORT`. `--namespace` pins every tool to one
 namespace (the tools then take no namespace argument); `--read-only` offers recall, get_note and
-stats only. A failing call comes back as a tool error (isError) carrying hippograph's message.
+stats only. A failing call comes back as a tool error (isError) carrying hippograph's message;
+an argument that does not fit (a wrong type, over the REST server's limits, metadata nested too
+deeply) is refused before any work, and a bug is "internal error; see the server log", its
+traceback in the server's log, as over REST.
 """
 
 import argparse
@@ -20,13 +23,14 @@ from ..errors import ConfigError, HippographError, missing_extra
 from ..memory import MAX_NOTE_CHARACTERS
 from ..types import Note, Stats
 from .pool import MemoryPool
+from .rest_models import MAX_ID_CHARACTERS, MAX_METADATA_DEPTH, MAX_QUERY_CHARACTERS, MAX_TIME_CHARACTERS, depth
 
 try:
     import anyio
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
     from mcp.types import ToolAnnotations
-    from pydantic import Field
+    from pydantic import AfterValidator, Field
     from typing_extensions import TypedDict  # pydantic reads typing.TypedDict only on Python 3.12+
 except ImportError as err:
     raise missing_extra("mcp", err) from err
@@ -36,6 +40,7 @@ __all__ = ["build_server", "main"]
 log = logging.getLogger(__name__)
 _F = TypeVar("_F", bound=Callable[..., Any])
 LOOPBACK = ("127.0.0.1", "localhost", "::1")  # --http on any other address serves the memory beyond this machine
+INTERNAL_ERROR = "internal error; see the server log"
 
 # What the agent reads about the server; the lines on writing and namespaces only where they apply.
 ABOUT = ("hippograph is a long-term memory: notes (facts, observations, chat turns) linked into a knowledge "
@@ -49,27 +54,41 @@ WRITING = ("- When you learn something worth keeping across sessions, call `reme
            "`forget` deletes a note, or a document with all its notes, for good.")
 NAMESPACES = "- Namespaces are separate memories in one store (e.g. one per user); the default is 'default'."
 
-# Parameter types: their descriptions are what the agent reads in the input schemas.
+
+def _shallow(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Metadata nested at most MAX_METADATA_DEPTH deep, as the REST server takes it: deeper, the
+    note would be stored, and then its result (and every later one that shows it) fail to serialize."""
+    nesting = depth(metadata)
+    if nesting > MAX_METADATA_DEPTH:
+        raise ValueError(f"metadata nests objects and lists {nesting} deep; at most {MAX_METADATA_DEPTH}")
+    return metadata
+
+
+# Parameter types: their descriptions are what the agent reads in the input schemas. Their limits
+# are the REST server's, so that an agent can send nothing a REST client could not.
 _ISO = "ISO 8601, e.g. 2024-05-01 or 2024-05-01T13:56:00+02:00 (no zone: UTC)"
+_Id = functools.partial(Field, max_length=MAX_ID_CHARACTERS)
+_Time = functools.partial(Field, max_length=MAX_TIME_CHARACTERS)
 Text = Annotated[str, Field(description="What to remember: one self-contained statement (name people and things), "
                                         f"at most {MAX_NOTE_CHARACTERS:,} characters.")]
-Query = Annotated[str, Field(description="A question or topic in plain words, "
-                                         "e.g. 'Where was the founder of Brightwater Labs born?'.")]
+Query = Annotated[str, Field(max_length=MAX_QUERY_CHARACTERS, description=(
+    "A question or topic in plain words, e.g. 'Where was the founder of Brightwater Labs born?'."))]
 K = Annotated[int, Field(description="How many notes to return, at least 1.")]
-NoteId = Annotated[str, Field(description="A note id, as remember or recall gave it.")]
-Namespace = Annotated[str | None, Field(
+NoteId = Annotated[str, _Id(description="A note id, as remember or recall gave it.")]
+Namespace = Annotated[str | None, _Id(
     description="The memory within the store to use (e.g. one per user or project); default 'default'.")]
-Timestamp = Annotated[str | None, Field(description=f"When it was said or happened, {_ISO}; default now.")]
-Metadata = Annotated[dict[str, Any] | None, Field(
-    description='Any JSON object kept with the note, e.g. {"source": "chat"}.')]
-Since = Annotated[str | None, Field(description=f"Only notes from this time on; {_ISO}.")]
-Until = Annotated[str | None, Field(description=f"Only notes up to this time; {_ISO}.")]
-AsOf = Annotated[str | None, Field(
+Timestamp = Annotated[str | None, _Time(description=f"When it was said or happened, {_ISO}; default now.")]
+Metadata = Annotated[dict[str, Any] | None, AfterValidator(_shallow), Field(
+    description=f'Any JSON object kept with the note, e.g. {{"source": "chat"}}; nested at most {MAX_METADATA_DEPTH} '
+                'deep.')]
+Since = Annotated[str | None, _Time(description=f"Only notes from this time on; {_ISO}.")]
+Until = Annotated[str | None, _Time(description=f"Only notes up to this time; {_ISO}.")]
+AsOf = Annotated[str | None, _Time(
     description=f"Search the memory as it was then: notes written by then, facts valid then; {_ISO}.")]
-ForgetNote = Annotated[str | None, Field(description="The id of the note to delete, as remember or recall gave it.")]
-ForgetDocument = Annotated[str | None, Field(
+ForgetNote = Annotated[str | None, _Id(description="The id of the note to delete, as remember or recall gave it.")]
+ForgetDocument = Annotated[str | None, _Id(
     description="The id of a document to delete with all its notes (a hit's or note's document_id).")]
-StatsNamespace = Annotated[str | None, Field(description="Count one namespace only; default: the whole store.")]
+StatsNamespace = Annotated[str | None, _Id(description="Count one namespace only; default: the whole store.")]
 
 
 class HitRecord(TypedDict):
@@ -167,8 +186,9 @@ def build_server(pool: MemoryPool, *, namespace: str | None = None, read_only: b
 
 
 def _reported(tool: _F) -> _F:
-    """The tool with hippograph's errors raised as `ToolError`: the SDK then sends their message
-    to the agent (other exceptions reach it only as a generic failure)."""
+    """The tool with hippograph's errors raised as `ToolError`, so that the SDK sends the agent
+    their message; any other exception is a bug, logged with its traceback, and the agent told
+    only INTERNAL_ERROR (its text could show paths, code or another namespace's data)."""
 
     @functools.wraps(tool)
     def call(**arguments: Any) -> Any:
@@ -176,6 +196,11 @@ def _reported(tool: _F) -> _F:
             return tool(**arguments)
         except HippographError as err:
             raise ToolError(str(err)) from err
+        except ToolError:
+            raise
+        except Exception as err:
+            log.exception("tool %s failed", tool.__name__)
+            raise ToolError(INTERNAL_ERROR) from err
 
     return call  # type: ignore[return-value]
 
