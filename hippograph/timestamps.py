@@ -23,4 +23,7 @@ def to_utc(value: datetime | date | str, what: str, error: type[Exception]) -> s
         raise error(f"{what} must be a datetime, a date or an ISO 8601 string, not {type(value).__name__}")
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+    try:
+        return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before the first representable UTC time
+        raise error(f"{what} {value.isoformat()!r} is outside the calendar once converted to UTC") from None

@@ -12,7 +12,8 @@ import pytest
 import hippograph
 from hippograph import Document, DocumentNotFound, Memory, QueryError, SourceError, StoreError
 from hippograph.extract import PrecomputedExtractor
-from hippograph.store.sqlite import STORE_FILE, SQLiteStore
+from hippograph.store import writes
+from hippograph.store.sqlite import STORE_FILE
 
 from .conftest import EVERY_RECORD, write_jsonl
 
@@ -258,13 +259,13 @@ def test_an_error_inside_the_write_transaction_rolls_back_the_whole_batch(sample
     # Failure injection: the real insert runs, then the write fails before COMMIT (a disk or
     # lock error cannot be provoked on demand). Nothing of the batch may remain.
     before, version = sample_memory.stats(), sample_memory._store.version()
-    real_insert = SQLiteStore._insert
+    real_add_graph = writes._add_graph
 
-    def insert_then_fail(store, batch):
-        real_insert(store, batch)
+    def add_graph_then_fail(records, batch, time):
+        real_add_graph(records, batch, time)
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(SQLiteStore, "_insert", insert_then_fail)
+    monkeypatch.setattr(writes, "_add_graph", add_graph_then_fail)
     replacement = Document(text="Mira Holt moved to Saltmarsh and builds boats.", id="sample-02", title="Mira Holt")
     with pytest.raises(StoreError, match="nothing of this batch was stored"):
         sample_memory.ingest([replacement, Document(text="Brand new memory about Gull Park.", id="new")], progress=False)

@@ -1,7 +1,9 @@
-"""Stores: where documents, passages, entities, facts, edges and embeddings persist."""
+"""Stores: where documents, passages, entities, facts, edges and embeddings persist (see
+docs/stores.md for writing another backend)."""
 
-from .base import Store
+from .base import Records, Store
+from .record_store import RecordStore
 from .records import EntityRecord, FactRecord, GraphData, WriteBatch
 from .sqlite import SQLiteStore
 
-__all__ = ["Store", "SQLiteStore", "WriteBatch", "EntityRecord", "FactRecord", "GraphData"]
+__all__ = ["EntityRecord", "FactRecord", "GraphData", "RecordStore", "Records", "SQLiteStore", "Store", "WriteBatch"]

@@ -1,9 +1,20 @@
-"""The Store interface: the embedded SQLite store implements it, a Neo4j store will too."""
+"""The two interfaces of storage.
+
+`Store` is what the rest of hippograph uses: lookups for ingest, reads for users, the graph a
+query runs on, writes, and moving records between stores. `RecordStore` (record_store.py)
+implements all of it once, over `Records`: the few primitives a backend writes in its own query
+language (SQLite: sqlite.py; a Bolt/Cypher graph server: neo4j.py). A new backend subclasses
+`RecordStore` and provides a transaction that yields its `Records`; docs/stores.md walks through it.
+
+Records are those of the export format (transfer.RECORDS), with stored values: JSON text for
+metadata, keywords, tags and history values, float32 bytes for vectors. KEYS says which fields
+identify a record; a key is that field's value, or a tuple of them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Protocol
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -11,10 +22,77 @@ from ..types import Change, Note, Passage, Stats, StoredDocument, StoredFact
 from .records import GraphData, WriteBatch, Written
 from .transfer import Record
 
+__all__ = ["KEYS", "Key", "Records", "Store", "record_key"]
+
+Key = Any  # a str, or a tuple of str for the record types keyed by two fields
+# record type -> the fields that identify one record
+KEYS: dict[str, tuple[str, ...]] = {
+    "embedding": ("key",), "document": ("namespace", "id"), "passage": ("id",), "entity": ("id",),
+    "mention": ("passage_id", "entity_id"), "fact": ("id",), "fact_source": ("fact_id", "passage_id"),
+    "synonym": ("a", "b"), "link": ("a", "b"), "note_change": ("id",),
+}
+
+
+def record_key(kind: str, row: Mapping[str, Any]) -> Key:
+    """The key of a record of type `kind`."""
+    fields = KEYS[kind]
+    return row[fields[0]] if len(fields) == 1 else tuple(row[field] for field in fields)
+
+
+class Records(Protocol):
+    """A backend's records inside one transaction. Reads see the transaction's own writes.
+
+    Every row is a dict with the fields of its record type. Namespaces: a record holds one, or
+    (mentions, fact sources, synonyms, links) takes that of the passage or entity it starts at.
+    """
+
+    def get(self, kind: str, keys: Iterable[Key]) -> dict[Key, dict]:
+        """The stored records among `keys`, by key (absent keys are left out)."""
+        ...
+
+    def find(self, kind: str, field: str, values: Collection, namespace: str | None = None) -> list[dict]:
+        """The records whose `field` holds one of `values` (in `namespace`, when given); indexed
+        lookups for the fields the write algorithm follows: references and embedding keys."""
+        ...
+
+    def scan(self, kind: str, namespace: str | None = None) -> Iterator[dict]:
+        """Every record of a type (of one namespace, when given), in key order."""
+        ...
+
+    def count(self, kind: str, namespace: str | None = None) -> int:
+        ...
+
+    def insert(self, kind: str, rows: list[dict]) -> None:
+        """Add records whose keys are not stored. A note change without an "id" gets the next
+        one. StoreError when a row names a record that is not there."""
+        ...
+
+    def update(self, kind: str, changes: Mapping[Key, dict]) -> None:
+        """Set fields of stored records: key -> {field: new value}."""
+        ...
+
+    def delete(self, kind: str, keys: Iterable[Key]) -> None:
+        """Delete records, and with them the records that cannot stand without them: a passage's
+        mentions, fact sources, links and changes; an entity's mentions and synonyms; a fact's
+        sources. (A document's passages, and facts naming an entity, are deleted first by the
+        caller.)"""
+        ...
+
+    def meta(self, key: str) -> str | None:
+        """A store-wide setting ("embedding_model")."""
+        ...
+
+    def set_meta(self, key: str, value: str) -> None:
+        ...
+
 
 class Store(Protocol):
+    """What hippograph asks of a store (implemented once, by record_store.RecordStore)."""
+
+    path: Any  # where the store is, for messages
     read_only: bool  # every write raises ReadOnlyStore
 
+    # -- lookups while ingesting --
     def version(self) -> int:
         """A number that changes with every committed write (the graph view's cache key)."""
         ...
@@ -51,8 +129,52 @@ class Store(Protocol):
         """Up to `limit` passages of `namespace` that mention the entity, the latest notes first."""
         ...
 
+    # -- reads --
+    def document(self, namespace: str, document_id: str) -> StoredDocument:
+        """A stored document with its passage ids in order (DocumentNotFound otherwise)."""
+        ...
+
+    def passages(self, ids: Iterable[str]) -> dict[str, Passage]:
+        """The stored passages among `ids`, of any namespace."""
+        ...
+
+    def notes(self, namespace: str, ids: Iterable[str]) -> dict[str, Note]:
+        """The notes of `namespace` among `ids`, with their attributes and links."""
+        ...
+
+    def history(self, namespace: str, passage_id: str) -> list[Change]:
+        """Every recorded change of a note of `namespace`, oldest first."""
+        ...
+
+    def change(self, namespace: str, change_id: int) -> Change:
+        """One recorded change of a note of `namespace` (DocumentNotFound otherwise)."""
+        ...
+
+    def namespaces(self) -> list[str]:
+        """The namespaces that hold a document, sorted."""
+        ...
+
+    def facts(self, namespace: str, subject_ids: Iterable[str] | None = None) -> list[StoredFact]:
+        """The facts of `namespace` (about `subject_ids` only, when given), in id order."""
+        ...
+
+    def failed_passages(self, namespace: str | None = None) -> list[tuple[Passage, str]]:
+        """Passages stored with a recorded extraction failure (all namespaces when None), each
+        with the name of the extractor that failed."""
+        ...
+
+    def stats(self, namespace: str | None = None) -> Stats:
+        """Counts of the whole store, or of one namespace."""
+        ...
+
+    # -- the graph a query runs on --
+    def graph_data(self, namespace: str) -> GraphData:
+        """A namespace's graph as arrays, read in one snapshot."""
+        ...
+
+    # -- writes (each one transaction) --
     def write(self, batch: WriteBatch, embedding_model: str) -> Written:
-        """Apply a batch in one transaction; return the entities it removed and what it added."""
+        """Apply a batch; return the entities it removed and what it added."""
         ...
 
     def delete_document(self, namespace: str, document_id: str) -> list[str]:
@@ -67,39 +189,7 @@ class Store(Protocol):
         """Undo a recorded attribute change of a note, recording that as a change."""
         ...
 
-    def document(self, namespace: str, document_id: str) -> StoredDocument:
-        ...
-
-    def passages(self, ids: Iterable[str]) -> dict[str, Passage]:
-        ...
-
-    def notes(self, namespace: str, ids: Iterable[str]) -> dict[str, Note]:
-        """The notes of `namespace` among `ids`, with their attributes and links."""
-        ...
-
-    def history(self, namespace: str, passage_id: str) -> list[Change]:
-        ...
-
-    def change(self, namespace: str, change_id: int) -> Change:
-        ...
-
-    def namespaces(self) -> list[str]:
-        ...
-
-    def facts(self, namespace: str, subject_ids: Iterable[str] | None = None) -> list[StoredFact]:
-        ...
-
-    def failed_passages(self, namespace: str | None = None) -> list[tuple[Passage, str]]:
-        """Passages stored with a recorded extraction failure (all namespaces when None), each
-        with the name of the extractor that failed."""
-        ...
-
-    def graph_data(self, namespace: str) -> GraphData:
-        ...
-
-    def stats(self, namespace: str | None = None) -> Stats:
-        ...
-
+    # -- moving records between stores --
     def records(self) -> Iterator[Record]:
         """Every record in the export format (see transfer.py), in a stable order."""
         ...

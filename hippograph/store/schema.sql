@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages (namespace, document_id);
 CREATE INDEX IF NOT EXISTS passages_by_time ON passages (namespace, created_at);
+CREATE INDEX IF NOT EXISTS passages_by_embedding ON passages (embedding_key);
 
 CREATE TABLE IF NOT EXISTS entities (
     id            TEXT PRIMARY KEY,
@@ -58,6 +59,7 @@ CREATE TABLE IF NOT EXISTS mentions (
     PRIMARY KEY (passage_id, entity_id)
 );
 CREATE INDEX IF NOT EXISTS mentions_by_entity ON mentions (entity_id);
+CREATE INDEX IF NOT EXISTS entities_by_embedding ON entities (embedding_key);
 
 -- entity–entity edges from subject–relation–object facts
 CREATE TABLE IF NOT EXISTS facts (
@@ -73,6 +75,7 @@ CREATE TABLE IF NOT EXISTS facts (
 );
 CREATE INDEX IF NOT EXISTS facts_by_subject ON facts (subject_id);
 CREATE INDEX IF NOT EXISTS facts_by_object ON facts (object_id);
+CREATE INDEX IF NOT EXISTS facts_by_embedding ON facts (embedding_key);
 
 -- provenance: which passages a fact came from
 CREATE TABLE IF NOT EXISTS fact_sources (

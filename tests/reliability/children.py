@@ -3,10 +3,12 @@ store file with SQLite's own checks afterwards."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -17,11 +19,26 @@ STARTUP_S = 180  # loading torch and the models, on a busy 2-core machine
 
 
 def start_worker(work: str, store: Path, *arguments: str) -> subprocess.Popen:
-    """`python -m tests.reliability.worker WORK STORE ARGUMENTS...`, its output piped."""
+    """`python -m tests.reliability.worker WORK STORE ARGUMENTS...`, its standard output piped and
+    its standard error in a temporary file (a pipe no one reads could fill and block it)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))}
-    return subprocess.Popen([sys.executable, "-m", "tests.reliability.worker", work, str(store), *arguments],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPOSITORY)
+    errors = tempfile.TemporaryFile("w+")
+    process = subprocess.Popen([sys.executable, "-m", "tests.reliability.worker", work, str(store), *arguments],
+                               stdout=subprocess.PIPE, stderr=errors, text=True, env=env, cwd=REPOSITORY)
+    process.errors = errors  # read by `finish`
+    return process
+
+
+def finish(process: subprocess.Popen, timeout_s: float = 600) -> dict:
+    """Wait for a worker and return what its last line says (AssertionError with its standard
+    error when it failed). Read through the same buffered reader as `wait_ready`: that one may
+    already hold the last line."""
+    out = process.stdout.read()
+    process.wait(timeout=timeout_s)
+    process.errors.seek(0)
+    assert process.returncode == 0 and out.strip(), process.errors.read()[-3000:]
+    return json.loads(out.strip().splitlines()[-1])["done"]
 
 
 def wait_ready(process: subprocess.Popen) -> None:
@@ -31,7 +48,9 @@ def wait_ready(process: subprocess.Popen) -> None:
                      daemon=True).start()
     if not ready.wait(STARTUP_S):
         process.kill()
-        raise AssertionError(f"the worker never got ready: {process.communicate()[1][-2000:]}")
+        process.wait()
+        process.errors.seek(0)
+        raise AssertionError(f"the worker never got ready: {process.errors.read()[-2000:]}")
 
 
 def sqlite_problems(store: Path) -> list[str]:

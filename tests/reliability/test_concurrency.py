@@ -4,14 +4,13 @@ the reader never fails, and each writer's report counts what it added, not what 
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import hippograph
 from hippograph import Memory
 
 from ..invariants import dangling, records
 from . import worker
-from .children import sqlite_problems, start_worker, wait_ready
+from .children import finish, sqlite_problems, start_worker, wait_ready
 
 WRITERS = 3
 COUNTS = ("documents", "passages", "entities", "facts", "mentions")  # not links: they depend on the order of writes
@@ -32,15 +31,9 @@ def test_writers_and_a_reader_at_once_lose_nothing_and_count_their_own(tmp_path,
                for i in range(WRITERS)]
     for process in (reader, *writers):
         wait_ready(process)
-    reports = []
-    for process in writers:
-        out, err = process.communicate(timeout=600)
-        assert process.returncode == 0, err[-3000:]
-        reports.append(json.loads(out.strip().splitlines()[-1])["done"])
+    reports = [finish(process) for process in writers]
     stop.touch()
-    out, err = reader.communicate(timeout=120)
-    assert reader.returncode == 0, err[-3000:]
-    assert json.loads(out.strip().splitlines()[-1])["done"] > 0  # it queried while the writers wrote
+    assert finish(reader, 120) > 0  # it queried while the writers wrote
 
     assert sqlite_problems(store) == []
     with Memory(store, worker.CONFIG, embedder=embedder, extractor=extractor) as memory:
