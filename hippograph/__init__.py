@@ -10,7 +10,8 @@ from .errors import (
 )
 from .llm import LLMSettings
 from .memory import Memory
-from .types import Answer, Document, Explanation, Hit, Hits, IngestReport, Passage, SeedFact, Stats, StoredDocument
+from .types import (Answer, Change, Document, Explanation, Hit, Hits, IngestReport, Link, Note, Passage, SeedFact, Stats,
+                    StoredDocument, StoredFact, Topic)
 
 __version__ = "0.1.0"
 
@@ -21,8 +22,8 @@ def sample_corpus() -> Path:
 
 
 __all__ = [
-    "Answer", "LLMCallFailed", "LLMError", "LLMNotConfigured", "LLMOutputError", "LLMSettings",
-    "Config", "ConfigError", "Document", "DocumentNotFound", "Explanation", "HippographError", "Hit", "Hits",
-    "IngestReport", "Memory", "ModelError", "Passage", "QueryError", "ReadOnlyStore", "SeedFact", "SourceError",
-    "Stats", "StoreBusy", "StoreError", "StoredDocument", "sample_corpus",
+    "Answer", "Change", "Config", "ConfigError", "Document", "DocumentNotFound", "Explanation", "HippographError",
+    "Hit", "Hits", "IngestReport", "LLMCallFailed", "LLMError", "LLMNotConfigured", "LLMOutputError", "LLMSettings",
+    "Link", "Memory", "ModelError", "Note", "Passage", "QueryError", "ReadOnlyStore", "SeedFact", "SourceError", "Stats",
+    "StoreBusy", "StoreError", "StoredDocument", "StoredFact", "Topic", "sample_corpus",
 ]

@@ -44,7 +44,7 @@ class Config:
             "work for"): a later fact of the same subject and relation, naming another
             object, ends the earlier one's validity (matched in any tense: see
             `relation_key`). Empty: facts never end.
-    Retrieval (see hippograph/retrieve/hipporag.py and pipelines/README.md for what each is worth):
+    Retrieval (see hippograph/retrieve/graph.py and pipelines/README.md for what each is worth):
         query_entity_weight: share of the PageRank restart mass on entities named in the question.
         fact_weight: share on the entities of the `linking_top_k` facts most similar to the
             question (HippoRAG 2's fact linking). 0, the default, turns fact linking off and

@@ -22,7 +22,7 @@ from .embed.base import Embedder
 from .errors import ConfigError, ModelError
 from .extract.base import Extractor
 from .extract.normalize import clean_phrase, normalize_entity, relation_key
-from .graph.neighbours import NeighbourIndex
+from .embed.neighbours import NeighbourIndex
 from .ids import content_hash
 from .llm import LLMClient
 from .notes import LinkJudge, LLMAttributes, NoteLinker, offline_attributes

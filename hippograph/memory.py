@@ -9,8 +9,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-import numpy as np
-
 from .answer import Answerer
 from .config import Config
 from .embed.base import Embedder
@@ -25,36 +23,25 @@ from .graph.topics import find_topics
 from .graph.views import GraphViews
 from .ids import content_hash
 from .ingest import Ingestor, document_hash, whole_note_id
+from .inputs import checked_metadata, checked_namespace
 from .llm import LLMClient, LLMSettings
-from .retrieve import DenseRetriever, GraphRetriever
 from .retrieve.recognition import FactFilter
-from .retrieve.subgraph import query_subgraph, subgraph_nodes
+from .retrieve.search import METHODS, in_window, search
 from .sources import Source, read_sources
-from .store.base import Store
-from .store.bolt import is_server_uri
-from .store.sqlite import SQLiteStore
-from .store.transfer import RECORDS, Record, read_export, write_export
-from .threads import single_blas_thread
+from .store import Store, open_store
+from .store.transfer import RECORDS, Record, counted, read_export, write_export, write_export_file
 from .timestamps import now, to_utc
-from .types import (DEFAULT_NAMESPACE, Answer, Change, Document, Hit, Hits, IngestReport, Note, Stats,
-                    StoredDocument, StoredFact, Topic)
+from .types import Answer, Change, Document, Hits, IngestReport, Note, Stats, StoredDocument, StoredFact, Topic
 
 if TYPE_CHECKING:
     import igraph
     import networkx
 
-METHODS = ("hippograph", "dense")
+__all__ = ["EXTRACTORS", "MAX_NOTE_CHARACTERS", "METHODS", "Memory", "Time"]
+
 EXTRACTORS = ("spacy", "llm")
 MAX_NOTE_CHARACTERS = 100_000  # a longer text is a document: ingest() splits it into passages
 Time = datetime | date | str
-
-
-def _namespace(value: str | None, error: type[Exception]) -> str:
-    if value is None:
-        return DEFAULT_NAMESPACE
-    if not isinstance(value, str) or not value.strip():
-        raise error(f"a namespace is a non-empty string, not {value!r}")
-    return value
 
 
 class Memory:
@@ -105,7 +92,7 @@ class Memory:
             self._embedder = embedder or LocalEmbedder(self.config.embedding_model, self.config.embedding_batch_size)
             if store is not None and path is not None:
                 raise ConfigError("give a Memory a folder or graph server URI, or a store=, not both")
-            self._store = store if store is not None else _open_store(path, create, read_only)
+            self._store = store if store is not None else open_store(path, create=create, read_only=read_only)
         except BaseException:
             if self._owns_llm_client:
                 self._llm_client.close()
@@ -148,7 +135,7 @@ class Memory:
         self._check_writable()
         documents = read_sources(sources)
         if namespace is not None:
-            namespace = _namespace(namespace, SourceError)
+            namespace = checked_namespace(namespace, SourceError)
             documents = [dataclasses.replace(document, namespace=namespace) for document in documents]
         self._check_embedding_model()
         ingestor = self._ingestor()
@@ -185,7 +172,7 @@ class Memory:
         the same content returns the stored note; with other content it is refused: use
         `update`. The note is extracted, embedded and linked to related notes at once.
         """
-        namespace = _namespace(namespace, SourceError)
+        namespace = checked_namespace(namespace, SourceError)
         self._check_writable()
         if not isinstance(text, str) or not text.strip():
             raise SourceError("a note's text is empty")
@@ -193,7 +180,7 @@ class Memory:
             raise SourceError(f"a note holds at most {MAX_NOTE_CHARACTERS} characters, this text has {len(text)}; "
                               "ingest() it as a document, which splits it into passages")
         time = now() if timestamp is None else to_utc(timestamp, "timestamp", SourceError)
-        metadata = _checked_metadata(metadata)
+        metadata = checked_metadata(metadata)
         if id is None:
             id = content_hash(namespace, text, time, json.dumps(metadata, sort_keys=True))
         elif not isinstance(id, str) or not id.strip():
@@ -213,7 +200,7 @@ class Memory:
                namespace: str | None = None) -> Note:
         """Give a note a new text and/or metadata: it is extracted, embedded and linked again,
         and its old text and attributes are kept in its history."""
-        namespace = _namespace(namespace, SourceError)
+        namespace = checked_namespace(namespace, SourceError)
         self._check_writable()
         note = self.get(note_id, namespace=namespace)
         stored = self._single_note_document(note)
@@ -221,7 +208,7 @@ class Memory:
             raise SourceError("a note's text is empty")
         document = Document(text if text is not None else note.text, id=stored.id, title=stored.title,
                             source=stored.source, namespace=namespace, timestamp=note.created_at,
-                            metadata=_checked_metadata(metadata) if metadata is not None else stored.metadata)
+                            metadata=checked_metadata(metadata) if metadata is not None else stored.metadata)
         if document.text == note.text and document.metadata == stored.metadata:
             return note
         self._check_embedding_model()
@@ -231,7 +218,7 @@ class Memory:
     def delete_note(self, note_id: str, *, namespace: str | None = None) -> None:
         """Delete a note, its links from every neighbour, and the entities and facts only it
         supported."""
-        namespace = _namespace(namespace, SourceError)
+        namespace = checked_namespace(namespace, SourceError)
         self._check_writable()
         note = self.get(note_id, namespace=namespace)
         self._store.delete_document(namespace, self._single_note_document(note).id)
@@ -239,12 +226,12 @@ class Memory:
     def delete(self, document_id: str, *, namespace: str | None = None) -> None:
         """Delete a document and every passage, entity, fact and edge only it supported."""
         self._check_writable()
-        self._store.delete_document(_namespace(namespace, SourceError), document_id)
+        self._store.delete_document(checked_namespace(namespace, SourceError), document_id)
 
     def delete_namespace(self, namespace: str) -> int:
         """Delete everything a namespace holds; return how many documents (notes included) it had.
         DocumentNotFound for a namespace that holds nothing (a mistyped name deletes nothing)."""
-        namespace = _namespace(namespace, SourceError)
+        namespace = checked_namespace(namespace, SourceError)
         self._check_writable()
         known = self._store.namespaces()
         if namespace not in known:
@@ -255,7 +242,7 @@ class Memory:
     def revert(self, change_id: int, *, namespace: str | None = None) -> Change:
         """Undo one recorded change of a note (see `history`), recording the undoing as a change.
         Refused when the same attribute changed again since."""
-        namespace = _namespace(namespace, SourceError)
+        namespace = checked_namespace(namespace, SourceError)
         self._check_writable()
         change = self._store.change(namespace, change_id)
         if change.field != "text":
@@ -282,30 +269,17 @@ class Memory:
             raise QueryError(f"k must be a whole number of at least 1, not {k!r}")
         if method not in METHODS:
             raise QueryError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-        namespace = _namespace(namespace, QueryError)
+        namespace = checked_namespace(namespace, QueryError)
         window = [None if t is None else to_utc(t, name, QueryError)
                   for name, t in (("since", since), ("until", until), ("as_of", as_of))]
         view = self._views.get(namespace, window[2])
-        allowed = _in_window(view.data.passage_times, window[0], window[1])
+        allowed = in_window(view.data.passage_times, window[0], window[1])
         if view.passage_count == 0 or (allowed is not None and not allowed.any()):
             return Hits()
         self._check_embedding_model()
-        query_vector = self._embedder.embed([text])[0]
-        with single_blas_thread():
-            if method == "dense":
-                ranked, walk = DenseRetriever(view).retrieve(text, query_vector, k, allowed), None
-            else:
-                fact_filter = FactFilter(self.llm) if self.config.llm_fact_filter else None
-                ranked, walk = GraphRetriever(view, self.config, fact_filter).walk(text, query_vector, k, allowed)
-        # The passages on the paths too, so that the hits can give their subgraph later.
-        passages = self._store.passages(view.node_id(node) for node in subgraph_nodes(view, ranked, walk)
-                                        if node >= view.entity_count)
-        hits = []
-        for r in ranked:
-            passage = passages[view.data.passage_ids[r.passage]]
-            hits.append(Hit(id=passage.id, document_id=passage.document_id, title=passage.title, text=passage.text,
-                            score=r.score, explanation=r.explanation, time=passage.time))
-        return Hits(hits, subgraph=lambda: query_subgraph(view, ranked, walk, passages))
+        fact_filter = FactFilter(self.llm) if self.config.llm_fact_filter else None
+        return search(view, self._store, text, self._embedder.embed([text])[0], k, method, allowed, self.config,
+                      fact_filter)
 
     def subgraph(self, text: str, k: int = 5, *, namespace: str | None = None,
                  **query_options: Any) -> "networkx.MultiDiGraph":
@@ -321,7 +295,7 @@ class Memory:
     def to_networkx(self, namespace: str | None = None) -> "networkx.MultiDiGraph":
         """The whole graph of a namespace as a `networkx.MultiDiGraph`: entities and passages with
         the attributes of `subgraph` but the query's (score, seed, rank)."""
-        view = self._views.get(_namespace(namespace, QueryError))
+        view = self._views.get(checked_namespace(namespace, QueryError))
         return to_networkx(view, self._store.passages(view.data.passage_ids))
 
     def to_igraph(self, namespace: str | None = None) -> "igraph.Graph":
@@ -333,7 +307,7 @@ class Memory:
         """The topics of a namespace, largest first: communities of its entity graph (facts,
         synonyms and entities mentioned together) found by igraph's Leiden algorithm
         (modularity, fixed seed: the same store gives the same topics)."""
-        return find_topics(self._views.get(_namespace(namespace, QueryError)))
+        return find_topics(self._views.get(checked_namespace(namespace, QueryError)))
 
     def answer(self, question: str, k: int = 5, *, method: str = "hippograph", namespace: str | None = None,
                since: Time | None = None, until: Time | None = None, as_of: Time | None = None) -> Answer:
@@ -347,7 +321,7 @@ class Memory:
 
     def get(self, note_id: str, *, namespace: str | None = None) -> Note:
         """A stored note (any passage is one) of the namespace by id, with its attributes and links."""
-        namespace = _namespace(namespace, QueryError)
+        namespace = checked_namespace(namespace, QueryError)
         found = self._store.notes(namespace, [note_id])
         if note_id not in found:
             raise DocumentNotFound(f"no note with id {note_id!r} in namespace {namespace!r}")
@@ -355,7 +329,7 @@ class Memory:
 
     def history(self, note_id: str, *, namespace: str | None = None) -> list[Change]:
         """Every change of a note's text or attributes since it was stored, oldest first."""
-        namespace = _namespace(namespace, QueryError)
+        namespace = checked_namespace(namespace, QueryError)
         self.get(note_id, namespace=namespace)
         return self._store.history(namespace, note_id)
 
@@ -363,7 +337,7 @@ class Memory:
               as_of: Time | None = None) -> list[StoredFact]:
         """The facts of a namespace (about `subject`, a name, when given), with when they held;
         with `as_of`, only those valid then."""
-        namespace = _namespace(namespace, QueryError)
+        namespace = checked_namespace(namespace, QueryError)
         subjects = None if subject is None else [content_hash(namespace, normalize_entity(subject))]
         facts = self._store.facts(namespace, subjects)
         if as_of is None:
@@ -373,7 +347,7 @@ class Memory:
 
     def document(self, document_id: str, *, namespace: str | None = None) -> StoredDocument:
         """A stored document by id, with the ids of its passages."""
-        return self._store.document(_namespace(namespace, QueryError), document_id)
+        return self._store.document(checked_namespace(namespace, QueryError), document_id)
 
     def namespaces(self) -> list[str]:
         """The namespaces that hold something."""
@@ -381,7 +355,7 @@ class Memory:
 
     def stats(self, namespace: str | None = None) -> Stats:
         """Counts of the whole store, or of one namespace."""
-        return self._store.stats(None if namespace is None else _namespace(namespace, QueryError))
+        return self._store.stats(None if namespace is None else checked_namespace(namespace, QueryError))
 
     # -- moving between stores -----------------------------------------------
 
@@ -391,18 +365,7 @@ class Memory:
         reads it into another store (see hippograph/store/transfer.py for the format)."""
         if not isinstance(destination, (str, Path)):
             return write_export(self._store.embedding_model(), self._store.records(), destination)
-        path = Path(destination)
-        partial = path.with_name(path.name + ".partial")  # a failed export leaves no half file behind
-        try:
-            with open(partial, "w", encoding="utf-8") as out:
-                counts = write_export(self._store.embedding_model(), self._store.records(), out)
-            partial.replace(path)
-        except BaseException as err:
-            partial.unlink(missing_ok=True)
-            if isinstance(err, OSError):
-                raise SourceError(f"cannot write {path}: {err}") from None
-            raise
-        return counts
+        return write_export_file(Path(destination), self._store.embedding_model(), self._store.records())
 
     def import_export(self, source: str | Path) -> dict[str, int]:
         """Read a file `export` wrote into this memory, whose store must be empty: all of it in one
@@ -427,7 +390,7 @@ class Memory:
             raise StoreError(f"{origin} holds vectors of embedding model {model!r}, not {self._embedder.name!r}; "
                              "import it into a memory with that model")
         counts = dict.fromkeys(RECORDS, 0)
-        self._store.load(model, _counted(records, counts))
+        self._store.load(model, counted(records, counts))
         return counts
 
     # -- lifecycle -----------------------------------------------------------
@@ -474,45 +437,3 @@ class Memory:
             raise StoreError(f"note {note.id} is one of the {len(document.passage_ids)} passages of document "
                              f"{document.id!r}; change the document by ingesting it again, or delete it")
         return document
-
-
-def _open_store(location: str | Path | None, create: bool, read_only: bool) -> Store:
-    """The store at a folder, or on a graph server ("bolt://host:7687", "neo4j://..."; user,
-    password and database from NEO4J_USERNAME, NEO4J_PASSWORD and NEO4J_DATABASE)."""
-    if location is None:
-        raise ConfigError("give a Memory a folder, a graph server URI or a store=")
-    if is_server_uri(location):
-        from .store.neo4j import Neo4jStore
-
-        return Neo4jStore(location, create=create, read_only=read_only)
-    return SQLiteStore(location, create=create, read_only=read_only)
-
-
-def _counted(records: Iterable[Record], counts: dict[str, int]) -> Iterable[Record]:
-    for kind, values in records:
-        counts[kind] += 1
-        yield kind, values
-
-
-def _checked_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
-    """Metadata as stored: a JSON object (SourceError otherwise)."""
-    if metadata is None:
-        return {}
-    try:
-        if not isinstance(metadata, dict):
-            raise TypeError(f"it is a {type(metadata).__name__}")
-        return json.loads(json.dumps(metadata))
-    except (TypeError, ValueError) as err:
-        raise SourceError(f"metadata must be a JSON object (a dict of strings, numbers, lists): {err}") from None
-
-
-def _in_window(times: np.ndarray, since: str | None, until: str | None) -> np.ndarray | None:
-    """A mask of the notes whose time is in [since, until]; None when there is no window."""
-    if since is None and until is None:
-        return None
-    allowed = np.ones(len(times), dtype=bool)
-    if since is not None:
-        allowed &= times >= since
-    if until is not None:
-        allowed &= times <= until
-    return allowed

@@ -1,6 +1,7 @@
-"""Embedders: turn texts into unit-length float32 vectors."""
+"""Embedders: turn texts into unit-length float32 vectors; the nearest stored vectors of new ones."""
 
 from .base import Embedder
 from .local import LocalEmbedder
+from .neighbours import NeighbourIndex
 
-__all__ = ["Embedder", "LocalEmbedder"]
+__all__ = ["Embedder", "LocalEmbedder", "NeighbourIndex"]

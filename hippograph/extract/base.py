@@ -1,4 +1,4 @@
-"""The Extractor interface: offline spaCy now; LLM OpenIE and imported triples slot in beside it."""
+"""The Extractor interface: what turns passages into entities and subject–relation–object facts (spaCy, an LLM, or imported triples)."""
 
 from __future__ import annotations
 

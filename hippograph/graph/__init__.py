@@ -1,7 +1,6 @@
 """The graph view of a store (nodes, weighted edges, name lookup) and Personalized PageRank."""
 
 from .ppr import PageRank
-from .neighbours import NeighbourIndex
 from .view import GraphView
 
-__all__ = ["GraphView", "PageRank", "NeighbourIndex"]
+__all__ = ["GraphView", "PageRank"]

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..config import Config
 from ..errors import LLMCallFailed
-from ..graph.neighbours import NeighbourIndex
+from ..embed.neighbours import NeighbourIndex
 from ..llm.pool import call_each
 from ..store.base import Store
 from ..store.records import AttributeChange, LinkRecord, PassageRecord

@@ -1,7 +1,7 @@
-"""Retrievers: the HippoRAG-style graph retriever and the dense baseline."""
+"""Retrievers: the graph retriever (seeds, Personalized PageRank; method "hippograph") and the dense baseline."""
 
 from .dense import DenseRetriever
-from .hipporag import GraphRetriever
+from .graph import GraphRetriever
 from .ranked import Ranked
 
 __all__ = ["DenseRetriever", "GraphRetriever", "Ranked"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
@@ -77,6 +78,28 @@ def write_export(embedding_model: str | None, records: Iterable[Record], out: Te
                              ensure_ascii=False) + "\n")
         counts[kind] += 1
     return counts
+
+
+def write_export_file(path: Path, embedding_model: str | None, records: Iterable[Record]) -> dict[str, int]:
+    """`write_export` to a file, all or nothing: a failed export leaves no half file behind."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with open(partial, "w", encoding="utf-8") as out:
+            counts = write_export(embedding_model, records, out)
+        partial.replace(path)
+    except BaseException as err:
+        partial.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise SourceError(f"cannot write {path}: {err}") from None
+        raise
+    return counts
+
+
+def counted(records: Iterable[Record], counts: dict[str, int]) -> Iterator[Record]:
+    """`records` as they are, counted by type into `counts` as they pass."""
+    for kind, values in records:
+        counts[kind] += 1
+        yield kind, values
 
 
 def read_export(lines: Iterable[str], source: str) -> tuple[str | None, Iterator[Record]]:
