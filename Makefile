@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 DEMO_STORE := .demo/store
 DEMO_QUESTION := Where was the founder of Brightwater Labs born?
 
-.PHONY: demo test test-fast install dev clean
+.PHONY: demo test test-fast lint install dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,10 +51,15 @@ demo: install
 	@echo "The same question with plain dense retrieval, for comparison:"
 	$(BIN)/hippograph query "$(DEMO_QUESTION)" --store $(DEMO_STORE) -k 5 --method dense
 
-test: dev
+# ruff's lint and format check (config in pyproject.toml); `ruff format .` fixes the format.
+lint: dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
 	$(BIN)/python -m pytest
 
-test-fast: dev
+test-fast: lint
 	$(BIN)/python -m pytest -m "not slow"
 
 clean:

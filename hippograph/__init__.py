@@ -5,13 +5,39 @@ from pathlib import Path
 
 from .config import Config
 from .errors import (
-    ConfigError, DocumentNotFound, HippographError, LLMCallFailed, LLMError, LLMNotConfigured, LLMOutputError,
-    ModelError, QueryError, ReadOnlyStore, SourceError, StoreBusy, StoreError,
+    ConfigError,
+    DocumentNotFound,
+    HippographError,
+    LLMCallFailed,
+    LLMError,
+    LLMNotConfigured,
+    LLMOutputError,
+    ModelError,
+    QueryError,
+    ReadOnlyStore,
+    SourceError,
+    StoreBusy,
+    StoreError,
 )
 from .llm import LLMSettings
 from .memory import Memory
-from .types import (Answer, Change, Document, Explanation, Hit, Hits, IngestReport, Link, Note, Passage, SeedFact, Stats,
-                    StoredDocument, StoredFact, Topic)
+from .types import (
+    Answer,
+    Change,
+    Document,
+    Explanation,
+    Hit,
+    Hits,
+    IngestReport,
+    Link,
+    Note,
+    Passage,
+    SeedFact,
+    Stats,
+    StoredDocument,
+    StoredFact,
+    Topic,
+)
 
 __version__ = "0.1.0"
 
@@ -22,8 +48,36 @@ def sample_corpus() -> Path:
 
 
 __all__ = [
-    "Answer", "Change", "Config", "ConfigError", "Document", "DocumentNotFound", "Explanation", "HippographError",
-    "Hit", "Hits", "IngestReport", "LLMCallFailed", "LLMError", "LLMNotConfigured", "LLMOutputError", "LLMSettings",
-    "Link", "Memory", "ModelError", "Note", "Passage", "QueryError", "ReadOnlyStore", "SeedFact", "SourceError", "Stats",
-    "StoreBusy", "StoreError", "StoredDocument", "StoredFact", "Topic", "sample_corpus",
+    "Answer",
+    "Change",
+    "Config",
+    "ConfigError",
+    "Document",
+    "DocumentNotFound",
+    "Explanation",
+    "HippographError",
+    "Hit",
+    "Hits",
+    "IngestReport",
+    "LLMCallFailed",
+    "LLMError",
+    "LLMNotConfigured",
+    "LLMOutputError",
+    "LLMSettings",
+    "Link",
+    "Memory",
+    "ModelError",
+    "Note",
+    "Passage",
+    "QueryError",
+    "ReadOnlyStore",
+    "SeedFact",
+    "SourceError",
+    "Stats",
+    "StoreBusy",
+    "StoreError",
+    "StoredDocument",
+    "StoredFact",
+    "Topic",
+    "sample_corpus",
 ]

@@ -73,8 +73,17 @@ class Config:
     llm_notes: bool = False
     link_candidates: int = 6
     exclusive_relations: tuple[str, ...] = (
-        "live in", "work at", "work for", "move to", "be married to", "be engaged to", "be ceo of",
-        "be president of", "be head of", "be based in", "be headquartered in",
+        "live in",
+        "work at",
+        "work for",
+        "move to",
+        "be married to",
+        "be engaged to",
+        "be ceo of",
+        "be president of",
+        "be head of",
+        "be based in",
+        "be headquartered in",
     )
     linking_top_k: int = 5
     query_entity_weight: float = 0.7
@@ -88,9 +97,17 @@ class Config:
     llm_fact_filter: bool = False
 
     def __post_init__(self) -> None:
-        positive = ("chunk_words", "embedding_batch_size", "ingest_batch_size", "extract_processes",
-                    "synonym_max_neighbors", "link_max_neighbors", "link_candidates", "linking_top_k",
-                    "ppr_max_iterations")
+        positive = (
+            "chunk_words",
+            "embedding_batch_size",
+            "ingest_batch_size",
+            "extract_processes",
+            "synonym_max_neighbors",
+            "link_max_neighbors",
+            "link_candidates",
+            "linking_top_k",
+            "ppr_max_iterations",
+        )
         for name in positive:
             check_whole(self, name, 1)
         self._check_number("damping", 0, 1, open_low=True, open_high=True)
@@ -99,7 +116,8 @@ class Config:
         if self.link_threshold is not None:
             self._check_number("link_threshold", 0, 1)
         if isinstance(self.exclusive_relations, str) or not all(
-                isinstance(r, str) and r.strip() for r in self.exclusive_relations):
+            isinstance(r, str) and r.strip() for r in self.exclusive_relations
+        ):
             raise ConfigError("Config.exclusive_relations must be a tuple of relation phrases such as ('live in',)")
         for name in ("query_entity_weight", "fact_weight", "passage_weight", "topic_edge_weight", "link_edge_weight"):
             self._check_number(name, 0, math.inf)
@@ -108,12 +126,15 @@ class Config:
         self._check_number("passage_temperature", 0, math.inf, open_low=True)
         self._check_number("ppr_tolerance", 0, 1, open_low=True)
 
-    def _check_number(self, name: str, low: float, high: float, open_low: bool = False, open_high: bool = False) -> None:
+    def _check_number(
+        self, name: str, low: float, high: float, open_low: bool = False, open_high: bool = False
+    ) -> None:
         check_number(self, name, low, high, open_low, open_high)
 
 
-def check_number(settings: object, name: str, low: float, high: float, open_low: bool = False,
-                 open_high: bool = False) -> None:
+def check_number(
+    settings: object, name: str, low: float, high: float, open_low: bool = False, open_high: bool = False
+) -> None:
     """ConfigError unless `settings.name` is a finite number (not a bool) in the interval."""
     value = getattr(settings, name)
     number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -60,5 +60,4 @@ class LLMOutputError(LLMCallFailed):
 def missing_extra(extra: str, err: ImportError) -> ImportError:
     """The ImportError of a door (an integration, a server) whose optional dependencies are not
     installed: it names the extra that installs them."""
-    return ImportError(f"this part of hippograph needs the [{extra}] extra: pip install 'hippograph[{extra}]' "
-                       f"({err})")
+    return ImportError(f"this part of hippograph needs the [{extra}] extra: pip install 'hippograph[{extra}]' ({err})")

@@ -19,10 +19,10 @@ from tqdm.auto import tqdm
 from .chunking import chunk_text
 from .config import Config
 from .embed.base import Embedder
+from .embed.neighbours import NeighbourIndex
 from .errors import ConfigError, ModelError
 from .extract.base import Extractor
 from .extract.normalize import clean_phrase, normalize_entity, relation_key
-from .embed.neighbours import NeighbourIndex
 from .ids import content_hash
 from .llm import LLMClient
 from .notes import LinkJudge, LLMAttributes, NoteLinker, offline_attributes
@@ -60,8 +60,9 @@ def _is_name(key: str) -> bool:
 class Ingestor:
     """Turns documents into store writes, one transaction per batch of documents."""
 
-    def __init__(self, store: Store, extractor: Extractor, embedder: Embedder, config: Config,
-                 notes_llm: LLMClient | None = None) -> None:
+    def __init__(
+        self, store: Store, extractor: Extractor, embedder: Embedder, config: Config, notes_llm: LLMClient | None = None
+    ) -> None:
         """`notes_llm` writes note attributes and judges links (Config.llm_notes); None: offline."""
         self._store = store
         self._extractor = extractor
@@ -69,6 +70,8 @@ class Ingestor:
         self._config = config
         self._exclusive = {relation_key(r) for r in config.exclusive_relations}
         self._synonyms: dict[str, NeighbourIndex] = {}
+        clients = [getattr(extractor, "client", None), notes_llm]  # the LLMs an ingest may call, each once
+        self._llm_clients = list({id(c): c for c in clients if isinstance(c, LLMClient)}.values())
         self._llm_attributes = LLMAttributes(notes_llm) if notes_llm else None
         self._judge = LinkJudge(notes_llm) if notes_llm else None
         self._linker = NoteLinker(store, config, self._judge)
@@ -97,8 +100,15 @@ class Ingestor:
         self._linker.forget([note.id])
         write = WriteBatch(refreshes=[note.id], document_updates=[(document, document_hash(document))])
         changed = dataclasses.replace(note, text=document.text, title=document.title)
-        return self._in_batches([changed], lambda batch, report: self._write_passages(batch, write, report),
-                                report, started, progress=False, desc="update", unit="note")
+        return self._in_batches(
+            [changed],
+            lambda batch, report: self._write_passages(batch, write, report),
+            report,
+            started,
+            progress=False,
+            desc="update",
+            unit="note",
+        )
 
     def _reset(self) -> None:
         """Load the neighbour indexes afresh when anything else wrote to the store since this
@@ -123,16 +133,24 @@ class Ingestor:
         other_names = [name for _, name in failed_with if _kind(name) != kind]
         others = sorted(set(other_names))
         if others:
-            raise ConfigError(f"{len(other_names)} passage(s) failed with extractor {', '.join(others)}; retry them "
-                              f"with that kind of extractor (e.g. --extractor {_kind(others[0])}), not {kind}")
+            raise ConfigError(
+                f"{len(other_names)} passage(s) failed with extractor {', '.join(others)}; retry them "
+                f"with that kind of extractor (e.g. --extractor {_kind(others[0])}), not {kind}"
+            )
         failed = [passage for passage, _ in failed_with]
         self._linker.forget([passage.id for passage in failed])  # linked again as they are written, like new notes
-        return self._in_batches(failed, self._write_retried, IngestReport(), started, progress, desc="retry",
-                                unit="passage")
+        return self._in_batches(
+            failed, self._write_retried, IngestReport(), started, progress, desc="retry", unit="passage"
+        )
 
-    def _in_batches(self, items: list, write, report: IngestReport, started: float, progress: bool,
-                    desc: str, unit: str) -> IngestReport:
-        """Write `items` in batches of `ingest_batch_size` (one transaction each), with progress."""
+    def _in_batches(
+        self, items: list, write, report: IngestReport, started: float, progress: bool, desc: str, unit: str
+    ) -> IngestReport:
+        """Write `items` in batches of `ingest_batch_size` (one transaction each), with progress;
+        the report says what the model calls cost (extraction and notes), when an LLM was used."""
+        if hasattr(self._extractor, "progress"):  # the LLM extractor's per-passage bar
+            self._extractor.progress = progress
+        before = [dataclasses.replace(client.usage) for client in self._llm_clients]
         if items:
             size = self._config.ingest_batch_size
             with tqdm(total=len(items), unit=unit, desc=desc, disable=not progress) as bar:
@@ -140,6 +158,9 @@ class Ingestor:
                     batch = items[start : start + size]
                     write(batch, report)
                     bar.update(len(batch))
+        if self._llm_clients:
+            used = [client.usage.since(earlier) for client, earlier in zip(self._llm_clients, before)]
+            report.llm_usage = str(sum(used[1:], used[0]))
         report.seconds = time.perf_counter() - started
         log.info("%s: %s", desc, report)
         return report
@@ -203,8 +224,9 @@ class Ingestor:
         for index in self._synonyms.values():
             index.remove(written.removed_entities)
 
-    def _passages(self, batch: list[tuple[Document, bool]], write: WriteBatch, report: IngestReport,
-                  as_notes: bool) -> list[Passage]:
+    def _passages(
+        self, batch: list[tuple[Document, bool]], write: WriteBatch, report: IngestReport, as_notes: bool
+    ) -> list[Passage]:
         passages: list[Passage] = []
         for document, replaces in batch:
             if replaces:
@@ -216,36 +238,56 @@ class Ingestor:
             write.documents.append((document, document_hash(document)))
             # A chunk repeated within one document is stored once: a run of one repeated token
             # became hundreds of identical chunks, all linked to each other.
-            texts = [document.text] if as_notes else list(dict.fromkeys(chunk_text(document.text,
-                                                                                    self._config.chunk_words)))
+            texts = (
+                [document.text]
+                if as_notes
+                else list(dict.fromkeys(chunk_text(document.text, self._config.chunk_words)))
+            )
             for position, text in enumerate(texts):
-                passage_id = (whole_note_id(document.namespace, document.id) if as_notes
-                              else content_hash(document.namespace, document.id, str(position), text))
-                passages.append(Passage(passage_id, document.id, position, document.title, text, document.namespace,
-                                        document.timestamp))
+                passage_id = (
+                    whole_note_id(document.namespace, document.id)
+                    if as_notes
+                    else content_hash(document.namespace, document.id, str(position), text)
+                )
+                passages.append(
+                    Passage(
+                        passage_id, document.id, position, document.title, text, document.namespace, document.timestamp
+                    )
+                )
         return passages
 
-    def _note_records(self, passages: list[Passage], extractions: list[Extraction], names: list[list[EntityRecord]],
-                      write: WriteBatch, report: IngestReport) -> dict[str, list[str]]:
+    def _note_records(
+        self,
+        passages: list[Passage],
+        extractions: list[Extraction],
+        names: list[list[EntityRecord]],
+        write: WriteBatch,
+        report: IngestReport,
+    ) -> dict[str, list[str]]:
         """The batch's passages with their note attributes (see hippograph/notes/); returns each
         passage's entity ids, the most specific (mentioned by the fewest notes) first."""
         counts = self._store.entity_passage_counts({e.id for entities in names for e in entities})
         for entities in names:
             for entity in entities:
                 counts[entity.id] = counts.get(entity.id, 0) + 1
-        attributes = [offline_attributes(passage, [e.name for e in entities], [counts[e.id] for e in entities])
-                      for passage, entities in zip(passages, names)]
+        attributes = [
+            offline_attributes(passage, [e.name for e in entities], [counts[e.id] for e in entities])
+            for passage, entities in zip(passages, names)
+        ]
         if self._llm_attributes is not None:
             attributes, failed = self._llm_attributes.write(passages, attributes, self._progress)
             report.notes_offline += failed
         for passage, extraction, note in zip(passages, extractions, attributes):
             key = embedding_key(passage.embedding_text)
             write.passages.append(PassageRecord(passage, key, self._extractor.name, extraction.error, note))
-        return {passage.id: [e.id for e in sorted(entities, key=lambda e: counts[e.id])]
-                for passage, entities in zip(passages, names)}
+        return {
+            passage.id: [e.id for e in sorted(entities, key=lambda e: counts[e.id])]
+            for passage, entities in zip(passages, names)
+        }
 
-    def _graph_records(self, passages: list[Passage], extractions: list[Extraction],
-                       write: WriteBatch) -> tuple[dict[str, str], list[list[EntityRecord]]]:
+    def _graph_records(
+        self, passages: list[Passage], extractions: list[Extraction], write: WriteBatch
+    ) -> tuple[dict[str, str], list[list[EntityRecord]]]:
         """Fill the batch's entities, mentions and facts; return the texts to embed by key, and
         each passage's entities in order of first appearance.
 
@@ -276,8 +318,15 @@ class Ingestor:
                 fact_text = f"{subject.name} {relation} {obj.name}"
                 fact_id = content_hash(namespace, subject.key, relation, obj.key)
                 group = relation_key(relation)
-                facts[fact_id] = FactRecord(fact_id, namespace, subject.id, relation, obj.id, embedding_key(fact_text),
-                                            group if group in self._exclusive else None)
+                facts[fact_id] = FactRecord(
+                    fact_id,
+                    namespace,
+                    subject.id,
+                    relation,
+                    obj.id,
+                    embedding_key(fact_text),
+                    group if group in self._exclusive else None,
+                )
                 if embed_facts:
                     texts[embedding_key(fact_text)] = fact_text
                 write.fact_sources.append((fact_id, passage.id))
@@ -305,14 +354,17 @@ class Ingestor:
             report.embedded += len(missing)
         return vectors
 
-    def _synonym_edges(self, entities: list[EntityRecord], vectors: dict[str, np.ndarray]) -> list[tuple[str, str, float]]:
+    def _synonym_edges(
+        self, entities: list[EntityRecord], vectors: dict[str, np.ndarray]
+    ) -> list[tuple[str, str, float]]:
         edges = []
         for namespace in sorted({e.namespace for e in entities}):
             members = [e for e in entities if e.namespace == namespace]
             index = self._synonym_index(namespace)
             matrix = np.vstack([vectors[e.embedding_key] for e in members])
-            edges += index.link([e.id for e in members], matrix,
-                                self._config.synonym_threshold, self._config.synonym_max_neighbors)
+            edges += index.link(
+                [e.id for e in members], matrix, self._config.synonym_threshold, self._config.synonym_max_neighbors
+            )
         return edges
 
     def _synonym_index(self, namespace: str) -> NeighbourIndex:
@@ -355,10 +407,14 @@ def _usable_vectors(embedded, texts: list[str], model: str) -> np.ndarray:
     batch stored) otherwise: a NaN vector stored would make every query of the store rank nothing."""
     vectors = np.asarray(embedded)
     if vectors.ndim != 2 or len(vectors) != len(texts):
-        raise ModelError(f"the embedding model {model!r} gave {vectors.shape} for {len(texts)} texts; "
-                         "nothing of this batch was stored")
+        raise ModelError(
+            f"the embedding model {model!r} gave {vectors.shape} for {len(texts)} texts; "
+            "nothing of this batch was stored"
+        )
     broken = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
     if len(broken):
-        raise ModelError(f"the embedding model {model!r} gave NaN or infinite numbers for {texts[broken[0]][:80]!r}; "
-                         "nothing of this batch was stored")
+        raise ModelError(
+            f"the embedding model {model!r} gave NaN or infinite numbers for {texts[broken[0]][:80]!r}; "
+            "nothing of this batch was stored"
+        )
     return vectors

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
@@ -14,23 +13,20 @@ from .config import Config
 from .embed.base import Embedder
 from .embed.local import LocalEmbedder
 from .errors import ConfigError, DocumentNotFound, QueryError, ReadOnlyStore, SourceError, StoreError
-from .extract.base import Extractor
-from .extract.llm import LLMExtractor
-from .extract.normalize import normalize_entity
-from .extract.spacy_extractor import SpacyExtractor
+from .extract import EXTRACTORS, Extractor, extractor_named, normalize_entity
 from .graph.export import to_igraph, to_networkx
 from .graph.topics import find_topics
 from .graph.views import GraphViews
 from .ids import content_hash
 from .ingest import Ingestor, document_hash, whole_note_id
-from .inputs import checked_metadata, checked_namespace
+from .inputs import MAX_NOTE_CHARACTERS, checked_metadata, checked_namespace, checked_text, note_document
 from .llm import LLMClient, LLMSettings
 from .retrieve.recognition import FactFilter
 from .retrieve.search import METHODS, in_window, search
 from .sources import Source, read_sources
 from .store import Store, open_store
-from .store.transfer import RECORDS, Record, counted, read_export, write_export, write_export_file
-from .timestamps import now, to_utc
+from .store.transfer import import_export_file, load_records, write_export, write_export_file
+from .timestamps import to_utc
 from .types import Answer, Change, Document, Hits, IngestReport, Note, Stats, StoredDocument, StoredFact, Topic
 
 if TYPE_CHECKING:
@@ -39,8 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["EXTRACTORS", "MAX_NOTE_CHARACTERS", "METHODS", "Memory", "Time"]
 
-EXTRACTORS = ("spacy", "llm")
-MAX_NOTE_CHARACTERS = 100_000  # a longer text is a document: ingest() splits it into passages
 Time = datetime | date | str
 
 
@@ -76,18 +70,14 @@ class Memory:
         read_only: bool = False,
     ) -> None:
         self.config = config or Config()
-        if isinstance(extractor, str) and extractor not in EXTRACTORS:
-            raise ConfigError(f"unknown extractor {extractor!r}; use one of {', '.join(EXTRACTORS)} or an Extractor")
         self._llm_client = llm if isinstance(llm, LLMClient) else None
         self._owns_llm_client = False  # a client passed in is the caller's to close
         self._llm_settings = llm if isinstance(llm, LLMSettings) else None
         # Before the store opens: an LLM feature asked for without an endpoint configured raises here.
-        self._notes_llm = self.llm if self.config.llm_notes else None
-        if extractor == "llm":
-            extractor = LLMExtractor(self.llm)
-        elif extractor is None or extractor == "spacy":
-            extractor = SpacyExtractor(self.config.spacy_model, processes=self.config.extract_processes)
+        if extractor is None or isinstance(extractor, str):
+            extractor = extractor_named(extractor, self.config, lambda: self.llm)
         self._extractor = extractor
+        self._notes_llm = self.llm if self.config.llm_notes else None
         try:
             self._embedder = embedder or LocalEmbedder(self.config.embedding_model, self.config.embedding_batch_size)
             if store is not None and path is not None:
@@ -123,8 +113,9 @@ class Memory:
 
     # -- writing -------------------------------------------------------------
 
-    def ingest(self, sources: Source | Iterable[Source], *, namespace: str | None = None,
-               progress: bool = True) -> IngestReport:
+    def ingest(
+        self, sources: Source | Iterable[Source], *, namespace: str | None = None, progress: bool = True
+    ) -> IngestReport:
         """Add texts, Documents or files (``pathlib.Path``: .jsonl/.json/.txt/.md or folders).
 
         Every source is read and validated before anything is stored. Re-ingesting
@@ -138,32 +129,24 @@ class Memory:
             namespace = checked_namespace(namespace, SourceError)
             documents = [dataclasses.replace(document, namespace=namespace) for document in documents]
         self._check_embedding_model()
-        ingestor = self._ingestor()
-        return self._with_llm_usage(lambda: ingestor.ingest(documents, progress=progress), progress)
+        return self._ingestor().ingest(documents, progress=progress)
 
     def retry_failed(self, *, namespace: str | None = None, progress: bool = True) -> IngestReport:
         """Extract again every passage whose extraction failed (see `Stats.failed_extractions`),
         in one namespace or all."""
         self._check_writable()
         self._check_embedding_model()
-        ingestor = self._ingestor()
-        return self._with_llm_usage(lambda: ingestor.retry_failed(namespace, progress=progress), progress)
+        return self._ingestor().retry_failed(namespace, progress=progress)
 
-    def _with_llm_usage(self, work, progress: bool) -> IngestReport:
-        """Run an ingest and add to its report what its model calls cost (extraction and notes)."""
-        if hasattr(self._extractor, "progress"):  # the LLM extractor's per-passage bar
-            self._extractor.progress = progress
-        clients = [getattr(self._extractor, "client", None), self._notes_llm]
-        clients = list({id(c): c for c in clients if isinstance(c, LLMClient)}.values())
-        before = [dataclasses.replace(client.usage) for client in clients]
-        report = work()
-        if clients:
-            used = [client.usage.since(earlier) for client, earlier in zip(clients, before)]
-            report.llm_usage = str(sum(used[1:], used[0]))
-        return report
-
-    def add(self, text: str, *, namespace: str | None = None, timestamp: Time | None = None,
-            metadata: dict[str, Any] | None = None, id: str | None = None) -> Note:
+    def add(
+        self,
+        text: str,
+        *,
+        namespace: str | None = None,
+        timestamp: Time | None = None,
+        metadata: dict[str, Any] | None = None,
+        id: str | None = None,
+    ) -> Note:
         """Store one memory (a chat turn, an observation, a fact) as a note and return it.
 
         `timestamp` is when it was said (a datetime, a date or an ISO 8601 string; a time
@@ -174,21 +157,13 @@ class Memory:
         """
         namespace = checked_namespace(namespace, SourceError)
         self._check_writable()
-        if not isinstance(text, str) or not text.strip():
-            raise SourceError("a note's text is empty")
-        if len(text) > MAX_NOTE_CHARACTERS:
-            raise SourceError(f"a note holds at most {MAX_NOTE_CHARACTERS} characters, this text has {len(text)}; "
-                              "ingest() it as a document, which splits it into passages")
-        time = now() if timestamp is None else to_utc(timestamp, "timestamp", SourceError)
-        metadata = checked_metadata(metadata)
-        if id is None:
-            id = content_hash(namespace, text, time, json.dumps(metadata, sort_keys=True))
-        elif not isinstance(id, str) or not id.strip():
-            raise SourceError(f"a note id is a non-empty string, not {id!r}")
-        document = Document(text, id=id, metadata=metadata, namespace=namespace, timestamp=time)
+        document = note_document(text, namespace, timestamp, metadata, id)
+        id = document.id
         stored_hash = self._store.document_hashes(namespace, [id]).get(id)
         if stored_hash is not None and stored_hash != document_hash(document):
-            raise SourceError(f"namespace {namespace!r} already holds {id!r} with other content; change it with update()")
+            raise SourceError(
+                f"namespace {namespace!r} already holds {id!r} with other content; change it with update()"
+            )
         self._check_embedding_model()
         self._ingestor().ingest([document], progress=False, as_notes=True)
         found = self._store.notes(namespace, [whole_note_id(namespace, id)])
@@ -196,19 +171,29 @@ class Memory:
             raise SourceError(f"{id!r} of namespace {namespace!r} is a document ingested in passages, not a note")
         return next(iter(found.values()))
 
-    def update(self, note_id: str, text: str | None = None, *, metadata: dict[str, Any] | None = None,
-               namespace: str | None = None) -> Note:
+    def update(
+        self,
+        note_id: str,
+        text: str | None = None,
+        *,
+        metadata: dict[str, Any] | None = None,
+        namespace: str | None = None,
+    ) -> Note:
         """Give a note a new text and/or metadata: it is extracted, embedded and linked again,
         and its old text and attributes are kept in its history."""
         namespace = checked_namespace(namespace, SourceError)
         self._check_writable()
         note = self.get(note_id, namespace=namespace)
         stored = self._single_note_document(note)
-        if text is not None and (not isinstance(text, str) or not text.strip()):
-            raise SourceError("a note's text is empty")
-        document = Document(text if text is not None else note.text, id=stored.id, title=stored.title,
-                            source=stored.source, namespace=namespace, timestamp=note.created_at,
-                            metadata=checked_metadata(metadata) if metadata is not None else stored.metadata)
+        document = Document(
+            checked_text(text) if text is not None else note.text,
+            id=stored.id,
+            title=stored.title,
+            source=stored.source,
+            namespace=namespace,
+            timestamp=note.created_at,
+            metadata=checked_metadata(metadata) if metadata is not None else stored.metadata,
+        )
         if document.text == note.text and document.metadata == stored.metadata:
             return note
         self._check_embedding_model()
@@ -235,8 +220,10 @@ class Memory:
         self._check_writable()
         known = self._store.namespaces()
         if namespace not in known:
-            raise DocumentNotFound(f"namespace {namespace!r} holds nothing; the store's namespaces: "
-                                   f"{', '.join(map(repr, known)) or 'none'}")
+            raise DocumentNotFound(
+                f"namespace {namespace!r} holds nothing; the store's namespaces: "
+                f"{', '.join(map(repr, known)) or 'none'}"
+            )
         return self._store.delete_namespace(namespace)
 
     def revert(self, change_id: int, *, namespace: str | None = None) -> Change:
@@ -249,15 +236,25 @@ class Memory:
             return self._store.revert(namespace, change_id)
         note = self.get(change.note_id, namespace=namespace)
         if note.text != change.new:
-            raise StoreError(f"the text of note {note.id} changed again after change {change_id}; "
-                             "revert the later changes first")
+            raise StoreError(
+                f"the text of note {note.id} changed again after change {change_id}; revert the later changes first"
+            )
         self.update(note.id, change.old, namespace=namespace)
         return [c for c in self.history(note.id, namespace=namespace) if c.field == "text"][-1]
 
     # -- reading -------------------------------------------------------------
 
-    def query(self, text: str, k: int = 5, *, method: str = "hippograph", namespace: str | None = None,
-              since: Time | None = None, until: Time | None = None, as_of: Time | None = None) -> Hits:
+    def query(
+        self,
+        text: str,
+        k: int = 5,
+        *,
+        method: str = "hippograph",
+        namespace: str | None = None,
+        since: Time | None = None,
+        until: Time | None = None,
+        as_of: Time | None = None,
+    ) -> Hits:
         """The k passages that best answer `text`; method "hippograph" (graph + PPR) or "dense".
 
         `since` / `until` keep only notes whose time is in [since, until]; `as_of` searches the
@@ -270,19 +267,23 @@ class Memory:
         if method not in METHODS:
             raise QueryError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
         namespace = checked_namespace(namespace, QueryError)
-        window = [None if t is None else to_utc(t, name, QueryError)
-                  for name, t in (("since", since), ("until", until), ("as_of", as_of))]
+        window = [
+            None if t is None else to_utc(t, name, QueryError)
+            for name, t in (("since", since), ("until", until), ("as_of", as_of))
+        ]
         view = self._views.get(namespace, window[2])
         allowed = in_window(view.data.passage_times, window[0], window[1])
         if view.passage_count == 0 or (allowed is not None and not allowed.any()):
             return Hits()
         self._check_embedding_model()
         fact_filter = FactFilter(self.llm) if self.config.llm_fact_filter else None
-        return search(view, self._store, text, self._embedder.embed([text])[0], k, method, allowed, self.config,
-                      fact_filter)
+        return search(
+            view, self._store, text, self._embedder.embed([text])[0], k, method, allowed, self.config, fact_filter
+        )
 
-    def subgraph(self, text: str, k: int = 5, *, namespace: str | None = None,
-                 **query_options: Any) -> "networkx.MultiDiGraph":
+    def subgraph(
+        self, text: str, k: int = 5, *, namespace: str | None = None, **query_options: Any
+    ) -> networkx.MultiDiGraph:
         """The graph behind `query(text, k, ...)` (same options) as a `networkx.MultiDiGraph`: the
         question's seed entities, the passages returned and the nodes on the paths between them,
         with every edge among them. Nodes carry `kind` ("entity" | "passage"), `name` (entities),
@@ -292,13 +293,13 @@ class Memory:
         `hippograph.graph.export` for every attribute; `hippograph.viz.draw` draws it."""
         return self.query(text, k, namespace=namespace, **query_options).subgraph()
 
-    def to_networkx(self, namespace: str | None = None) -> "networkx.MultiDiGraph":
+    def to_networkx(self, namespace: str | None = None) -> networkx.MultiDiGraph:
         """The whole graph of a namespace as a `networkx.MultiDiGraph`: entities and passages with
         the attributes of `subgraph` but the query's (score, seed, rank)."""
         view = self._views.get(checked_namespace(namespace, QueryError))
         return to_networkx(view, self._store.passages(view.data.passage_ids))
 
-    def to_igraph(self, namespace: str | None = None) -> "igraph.Graph":
+    def to_igraph(self, namespace: str | None = None) -> igraph.Graph:
         """The whole graph of a namespace as an `igraph.Graph` (directed, parallel edges kept),
         with the attributes of `to_networkx`; node ids in the vertex attribute `id`."""
         return to_igraph(self.to_networkx(namespace))
@@ -309,8 +310,17 @@ class Memory:
         (modularity, fixed seed: the same store gives the same topics)."""
         return find_topics(self._views.get(checked_namespace(namespace, QueryError)))
 
-    def answer(self, question: str, k: int = 5, *, method: str = "hippograph", namespace: str | None = None,
-               since: Time | None = None, until: Time | None = None, as_of: Time | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        k: int = 5,
+        *,
+        method: str = "hippograph",
+        namespace: str | None = None,
+        since: Time | None = None,
+        until: Time | None = None,
+        as_of: Time | None = None,
+    ) -> Answer:
         """An LLM's short answer to `question` from the `k` passages `query` retrieves (with the
         same options), citing the passages it used. Needs an LLM endpoint (see `Memory`)."""
         client = self.llm
@@ -333,8 +343,9 @@ class Memory:
         self.get(note_id, namespace=namespace)
         return self._store.history(namespace, note_id)
 
-    def facts(self, subject: str | None = None, *, namespace: str | None = None,
-              as_of: Time | None = None) -> list[StoredFact]:
+    def facts(
+        self, subject: str | None = None, *, namespace: str | None = None, as_of: Time | None = None
+    ) -> list[StoredFact]:
         """The facts of a namespace (about `subject`, a name, when given), with when they held;
         with `as_of`, only those valid then."""
         namespace = checked_namespace(namespace, QueryError)
@@ -370,28 +381,17 @@ class Memory:
     def import_export(self, source: str | Path) -> dict[str, int]:
         """Read a file `export` wrote into this memory, whose store must be empty: all of it in one
         transaction, or nothing. Return how many records of each type."""
-        path = Path(source)
-        try:
-            with open(path, encoding="utf-8") as lines:
-                return self._load(*read_export(lines, str(path)), origin=str(path))
-        except (OSError, UnicodeDecodeError) as err:
-            raise SourceError(f"cannot read {path}: {err}") from None
+        self._check_writable()
+        return import_export_file(Path(source), self._store, self._embedder.name)
 
-    def copy_to(self, target: "Memory") -> dict[str, int]:
+    def copy_to(self, target: Memory) -> dict[str, int]:
         """Copy every record of this memory into `target`, whose store must be empty (another
         folder, or a database on a graph server): all of it in one transaction, or nothing.
         Return how many records of each type."""
-        return target._load(self._store.embedding_model(), self._store.records(), origin=repr(self))
-
-    def _load(self, model: str | None, records: Iterable[Record], origin: str) -> dict[str, int]:
-        """Write `records` (vectors of `model`) into this memory's empty store; counts by type."""
-        self._check_writable()
-        if model is not None and model != self._embedder.name:
-            raise StoreError(f"{origin} holds vectors of embedding model {model!r}, not {self._embedder.name!r}; "
-                             "import it into a memory with that model")
-        counts = dict.fromkeys(RECORDS, 0)
-        self._store.load(model, counted(records, counts))
-        return counts
+        target._check_writable()
+        return load_records(
+            self._store.embedding_model(), self._store.records(), repr(self), target._store, target._embedder.name
+        )
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -400,7 +400,7 @@ class Memory:
         if self._owns_llm_client:
             self._llm_client.close()
 
-    def __enter__(self) -> "Memory":
+    def __enter__(self) -> Memory:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -413,8 +413,10 @@ class Memory:
     def _check_writable(self) -> None:
         """ReadOnlyStore before any work (reading, extracting, embedding) a write would waste."""
         if self._store.read_only:
-            raise ReadOnlyStore(f"{self!r} is open read-only (asked for, or its folder cannot be written); "
-                                "open it writable to change it")
+            raise ReadOnlyStore(
+                f"{self!r} is open read-only (asked for, or its folder cannot be written); "
+                "open it writable to change it"
+            )
 
     def _check_embedding_model(self) -> None:
         stored = self._store.embedding_model()
@@ -434,6 +436,8 @@ class Memory:
         change alone (re-ingest or delete the document)."""
         document = self._store.document(note.namespace, note.document_id)
         if len(document.passage_ids) != 1:
-            raise StoreError(f"note {note.id} is one of the {len(document.passage_ids)} passages of document "
-                             f"{document.id!r}; change the document by ingesting it again, or delete it")
+            raise StoreError(
+                f"note {note.id} is one of the {len(document.passage_ids)} passages of document "
+                f"{document.id!r}; change the document by ingesting it again, or delete it"
+            )
         return document

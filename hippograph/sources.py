@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from .errors import SourceError
 from .ids import content_hash
@@ -21,7 +21,7 @@ from .types import Document
 
 log = logging.getLogger(__name__)
 
-Source = Union[str, Document, os.PathLike]
+Source = str | Document | os.PathLike
 RECORD_FILES = {".jsonl", ".json"}
 TEXT_FILES = {".txt", ".md"}
 
@@ -54,8 +54,10 @@ def read_path(path: Path) -> Iterator[Document]:
     """Read a file or, recursively, a folder of .jsonl/.json/.txt/.md files."""
     if path.is_dir():
         files = sorted(
-            p for p in path.rglob("*")
-            if p.is_file() and p.suffix.lower() in RECORD_FILES | TEXT_FILES
+            p
+            for p in path.rglob("*")
+            if p.is_file()
+            and p.suffix.lower() in RECORD_FILES | TEXT_FILES
             and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
         if not files:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def to_utc(value: datetime | date | str, what: str, error: type[Exception]) -> str:
@@ -22,8 +22,8 @@ def to_utc(value: datetime | date | str, what: str, error: type[Exception]) -> s
     if not isinstance(value, datetime):
         raise error(f"{what} must be a datetime, a date or an ISO 8601 string, not {type(value).__name__}")
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     try:
-        return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+        return value.astimezone(UTC).isoformat(timespec="seconds")
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before the first representable UTC time
         raise error(f"{what} {value.isoformat()!r} is outside the calendar once converted to UTC") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -105,9 +106,23 @@ class Note:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of a note."""
-        return {**{k: v for k, v in self.__dict__.items() if k != "links"},
-                "keywords": list(self.keywords), "tags": list(self.tags),
-                "links": [link.__dict__ for link in self.links]}
+        return {
+            **{k: v for k, v in self.__dict__.items() if k != "links"},
+            "keywords": list(self.keywords),
+            "tags": list(self.tags),
+            "links": [link.__dict__ for link in self.links],
+        }
+
+    def __str__(self) -> str:
+        """The note as readable text: id, time, text, attributes and links."""
+        lines = [
+            f"note {self.id}  [{self.document_id}]  {self.created_at}",
+            textwrap.indent(textwrap.fill(self.text, 96), "   "),
+            f"   keywords: {', '.join(self.keywords) or '-'}",
+            f"   tags: {', '.join(self.tags) or '-'}",
+            f"   context: {self.context}",
+        ]
+        return "\n".join(lines + [f"   linked to {link.note_id} ({link.reason})" for link in self.links])
 
 
 @dataclass(frozen=True)
@@ -174,8 +189,9 @@ class Explanation:
             "method": self.method,
             "why": str(self),
             "question_entities": list(self.question_entities),
-            "seed_facts": [dict(subject=f.subject, relation=f.relation, object=f.object, score=f.score)
-                           for f in self.seed_facts],
+            "seed_facts": [
+                dict(subject=f.subject, relation=f.relation, object=f.object, score=f.score) for f in self.seed_facts
+            ],
             "seed_entities": list(self.seed_entities),
             "path": list(self.path),
         }
@@ -228,7 +244,7 @@ class Hits(list):
         self._subgraph = subgraph
         self._graph = None
 
-    def subgraph(self) -> "networkx.MultiDiGraph":
+    def subgraph(self) -> networkx.MultiDiGraph:
         """The question's seed entities, these passages and the paths between them, as a
         networkx graph (see `Memory.subgraph` for its attributes); built once, on first use."""
         if self._subgraph is None:
@@ -236,6 +252,21 @@ class Hits(list):
         if self._graph is None:
             self._graph = self._subgraph()
         return self._graph
+
+    def __str__(self) -> str:
+        """The hits as readable text: the question's entities and linked facts once, then each
+        passage and why it came (as `hippograph query` prints them)."""
+        lines = []
+        explanation = self[0].explanation if self else None
+        if explanation and explanation.question_entities:
+            lines.append("question names: " + ", ".join(explanation.question_entities))
+        if explanation and explanation.seed_facts:
+            lines.append("linked facts: " + "; ".join(str(f) for f in explanation.seed_facts))
+        for rank, hit in enumerate(self, 1):
+            lines.append(f"\n{rank}. {hit.title or hit.document_id}  [{hit.document_id}]  score {hit.score:.4f}")
+            lines.append(textwrap.indent(textwrap.fill(hit.text, 96), "   "))
+            lines.append(f"   why: {hit.explanation}")
+        return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -270,8 +301,10 @@ class Answer:
     hits: Hits  # every passage given to the model, best first
 
     def __str__(self) -> str:
-        sources = [f"  [{self.hits.index(hit) + 1}] {hit.title or hit.document_id} ({hit.document_id})"
-                   for hit in self.citations]
+        sources = [
+            f"  [{self.hits.index(hit) + 1}] {hit.title or hit.document_id} ({hit.document_id})"
+            for hit in self.citations
+        ]
         return self.text + ("\ncited:\n" + "\n".join(sources) if sources else "\n(no passage cited)")
 
     def to_dict(self) -> dict[str, Any]:

@@ -36,7 +36,7 @@ COLUMN_WIDTH = 3.2  # inches
 ROW_HEIGHT = 0.75  # inches
 
 
-def draw(graph: nx.MultiDiGraph, ax: "Axes | None" = None) -> Figure:
+def draw(graph: nx.MultiDiGraph, ax: Axes | None = None) -> Figure:
     """Draw `graph` (e.g. `Memory.subgraph(...)`) on `ax`, or on a new figure sized to it, and
     return the figure. In Jupyter a figure shows itself; elsewhere, `figure.savefig("g.svg")`."""
     positions, columns, rows = _layout(graph)
@@ -52,17 +52,33 @@ def draw(graph: nx.MultiDiGraph, ax: "Axes | None" = None) -> Figure:
     colours = [COLOURS[_role(graph.nodes[n])] for n in nodes]
     for shape in ("o", "s"):
         chosen = [i for i, n in enumerate(nodes) if (graph.nodes[n].get("kind") == "passage") == (shape == "s")]
-        nx.draw_networkx_nodes(simple, positions, nodelist=[nodes[i] for i in chosen], node_shape=shape, ax=ax,
-                               node_size=[sizes[i] for i in chosen], node_color=[colours[i] for i in chosen],
-                               edgecolors="#555555", linewidths=0.6)
+        nx.draw_networkx_nodes(
+            simple,
+            positions,
+            nodelist=[nodes[i] for i in chosen],
+            node_shape=shape,
+            ax=ax,
+            node_size=[sizes[i] for i in chosen],
+            node_color=[colours[i] for i in chosen],
+            edgecolors="#555555",
+            linewidths=0.6,
+        )
     # No arrowheads: the walk follows every edge both ways, and a mention (passage -> entity)
     # would point back against the left-to-right reading.
     nx.draw_networkx_edges(simple, positions, ax=ax, edge_color="#8c8c8c", width=0.8, arrows=False)
     labels = {n: textwrap.fill(str(graph.nodes[n].get("label", n)), LABEL_WIDTH) for n in nodes}
     nx.draw_networkx_labels(simple, positions, labels=labels, ax=ax, font_size=7)
     relations = {(u, v): textwrap.fill(label, LABEL_WIDTH) for u, v, label in simple.edges(data="label") if label}
-    nx.draw_networkx_edge_labels(simple, positions, edge_labels=relations, ax=ax, font_size=6, rotate=False,
-                                 font_color="#9c4a00", bbox={"alpha": 0.0})
+    nx.draw_networkx_edge_labels(
+        simple,
+        positions,
+        edge_labels=relations,
+        ax=ax,
+        font_size=6,
+        rotate=False,
+        font_color="#9c4a00",
+        bbox={"alpha": 0.0},
+    )
     ax.set_axis_off()
     ax.margins(0.12, 0.08)
     return figure
@@ -87,7 +103,7 @@ def _svg(figure: Figure) -> str:
         buffer = io.StringIO()
         figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]  # without the XML declaration, so that it can sit inside HTML
+    return svg[svg.index("<svg") :]  # without the XML declaration, so that it can sit inside HTML
 
 
 def _role(attributes: dict) -> str:

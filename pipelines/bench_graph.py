@@ -89,13 +89,17 @@ def subgraph_runs(memory, text: str, k: int, runs: int) -> tuple[dict, list[floa
     kinds = Counter(kind for _, kind in subgraph.nodes(data="kind"))
     undirected = nx.Graph(subgraph)
     row = {
-        "nodes": subgraph.number_of_nodes(), "edges": subgraph.number_of_edges(), "entities": kinds["entity"],
+        "nodes": subgraph.number_of_nodes(),
+        "edges": subgraph.number_of_edges(),
+        "entities": kinds["entity"],
         "passages": kinds["passage"],
         "seeds": sum(1 for _, a in subgraph.nodes(data=True) if a.get("kind") == "entity" and a.get("seed")),
         "isolated_hits": sum(1 for n, rank in subgraph.nodes(data="rank") if rank and not undirected.degree(n)),
         "subgraph_ms": median([q + g for q, g in zip(query_s[1:], graph_s[1:])], 1000, 2),
-        "query_ms": median(query_s[1:], 1000, 2), "build_ms": median(graph_s[1:], 1000, 2),
-        "svg_s": median(svg_s[1:]), "svg_bytes": len(svg.encode()),
+        "query_ms": median(query_s[1:], 1000, 2),
+        "build_ms": median(graph_s[1:], 1000, 2),
+        "svg_s": median(svg_s[1:]),
+        "svg_bytes": len(svg.encode()),
     }
     return row, [q + g for q, g in zip(query_s, graph_s)], svg_s, svg
 
@@ -108,9 +112,15 @@ def thread_report(blas_limit: int | None) -> dict:
     return {
         "cpu_count": os.cpu_count(),
         "blas_limit": blas_limit,
-        "pools": [{"user_api": p["user_api"], "internal_api": p["internal_api"], "prefix": p["prefix"],
-                   "num_threads": p["num_threads"]}
-                  for p in sorted(pools, key=lambda p: (p["user_api"], p["prefix"], p["num_threads"]))],
+        "pools": [
+            {
+                "user_api": p["user_api"],
+                "internal_api": p["internal_api"],
+                "prefix": p["prefix"],
+                "num_threads": p["num_threads"],
+            }
+            for p in sorted(pools, key=lambda p: (p["user_api"], p["prefix"], p["num_threads"]))
+        ],
         "torch": torch.get_num_threads(),
     }
 
@@ -137,15 +147,27 @@ def run(args: argparse.Namespace) -> dict:
             threads = thread_report(args.blas_threads)
             results = measure(memory, questions, args)
         results["config"] = {
-            "store": str(args.store), "corpus": str(args.corpus) if ingest_s is not None else None,
-            "questions": str(args.questions), "questions_count": len(questions), "runs": args.runs, "k": args.k,
-            "extractor": memory.extractor_name, "embedding_model": memory.embedding_model_name,
+            "store": str(args.store),
+            "corpus": str(args.corpus) if ingest_s is not None else None,
+            "questions": str(args.questions),
+            "questions_count": len(questions),
+            "runs": args.runs,
+            "k": args.k,
+            "extractor": memory.extractor_name,
+            "embedding_model": memory.embedding_model_name,
             "settings": list(args.settings),
         }
     results["threads"] = threads
-    results["store"] = {"built": ingest_s is not None, "ingest_s": None if ingest_s is None else round(ingest_s, 1),
-                        "documents": stats.documents, "passages": stats.passages, "entities": stats.entities,
-                        "facts": stats.facts, "synonym_edges": stats.synonym_edges, "links": stats.links}
+    results["store"] = {
+        "built": ingest_s is not None,
+        "ingest_s": None if ingest_s is None else round(ingest_s, 1),
+        "documents": stats.documents,
+        "passages": stats.passages,
+        "entities": stats.entities,
+        "facts": stats.facts,
+        "synonym_edges": stats.synonym_edges,
+        "links": stats.links,
+    }
     return {key: results[key] for key in ("config", "threads", "store", "sizes", "timing", "topics", "per_question")}
 
 
@@ -185,13 +207,18 @@ def measure(memory, questions, args: argparse.Namespace) -> dict:
     nodes = [q["nodes"] for q in drawn]
     return {
         "sizes": {
-            "nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(),
-            "entity_nodes": node_kinds["entity"], "passage_nodes": node_kinds["passage"],
+            "nodes": graph.number_of_nodes(),
+            "edges": graph.number_of_edges(),
+            "entity_nodes": node_kinds["entity"],
+            "passage_nodes": node_kinds["passage"],
             "edges_by_kind": {kind: edge_kinds[kind] for kind in sorted(edge_kinds)},
-            "igraph_vertices": igraph.vcount(), "igraph_edges": igraph.ecount(),
+            "igraph_vertices": igraph.vcount(),
+            "igraph_edges": igraph.ecount(),
             "graphml_bytes": graphml_bytes,
-            "graphml_read_nodes": read_back.number_of_nodes(), "graphml_read_edges": read_back.number_of_edges(),
-            "topics": len(topics), "topic_entities": sum(t.size for t in topics),
+            "graphml_read_nodes": read_back.number_of_nodes(),
+            "graphml_read_edges": read_back.number_of_edges(),
+            "topics": len(topics),
+            "topic_entities": sum(t.size for t in topics),
             "largest_topic": max((t.size for t in topics), default=0),
             "topic_passages": sum(t.passages for t in topics),
             "subgraph_nodes": spread(nodes),
@@ -202,11 +229,16 @@ def measure(memory, questions, args: argparse.Namespace) -> dict:
         },
         "timing": {
             "view_build_s": round(view_build_s, 3),
-            "topics_first_s": round(topics_first, 3), "topics_median_s": median(topics_times),
-            "to_networkx_first_s": round(nx_first, 3), "to_networkx_median_s": median(nx_times),
-            "to_igraph_first_s": round(ig_first, 3), "to_igraph_median_s": median(ig_times),
-            "write_graphml_first_s": round(write_first, 3), "write_graphml_median_s": median(write_times),
-            "read_graphml_first_s": round(read_first, 3), "read_graphml_median_s": median(read_times),
+            "topics_first_s": round(topics_first, 3),
+            "topics_median_s": median(topics_times),
+            "to_networkx_first_s": round(nx_first, 3),
+            "to_networkx_median_s": median(nx_times),
+            "to_igraph_first_s": round(ig_first, 3),
+            "to_igraph_median_s": median(ig_times),
+            "write_graphml_first_s": round(write_first, 3),
+            "write_graphml_median_s": median(write_times),
+            "read_graphml_first_s": round(read_first, 3),
+            "read_graphml_median_s": median(read_times),
             "subgraph_first_ms": round(subgraph_first * 1000, 2) if subgraph_first is not None else None,
             "subgraph_median_ms": median(subgraph_times, 1000, 2),
             "subgraph_max_ms": round(max(subgraph_times) * 1000, 2) if subgraph_times else None,
@@ -216,8 +248,10 @@ def measure(memory, questions, args: argparse.Namespace) -> dict:
             "svg_median_s": median(svg_times),
             "svg_max_s": round(max(svg_times), 3) if svg_times else None,
         },
-        "topics": [{"id": t.id, "size": t.size, "passages": t.passages, "entities": list(t.entities)}
-                   for t in topics[: args.show_topics]],
+        "topics": [
+            {"id": t.id, "size": t.size, "passages": t.passages, "entities": list(t.entities)}
+            for t in topics[: args.show_topics]
+        ],
         "per_question": per_question,
     }
 
@@ -230,7 +264,8 @@ def format_table(results: dict) -> str:
         f"{store['facts']} facts" + (f" (ingested in {store['ingest_s']:.1f} s)" if store["built"] else " (existing)"),
         f"threads   {threads['cpu_count']} cores; {pools}; torch {threads['torch']}",
         f"graph     {s['nodes']} nodes, {s['edges']} edges ("
-        + ", ".join(f"{kind} {count}" for kind, count in s["edges_by_kind"].items()) + ")",
+        + ", ".join(f"{kind} {count}" for kind, count in s["edges_by_kind"].items())
+        + ")",
         f"topics    {s['topics']} (largest {s['largest_topic']} entities; {s['topic_entities']} entities in all)",
         "",
         f"{'operation':<34}{'first':>10}{'median':>10}",
@@ -259,16 +294,23 @@ def format_table(results: dict) -> str:
             f"an edge; {s['subgraph_errors']} failed",
         ]
     if results["per_question"]:
-        lines.append(f"{'question':<24}{'nodes':>6}{'edges':>6}{'ent':>5}{'pas':>5}{'seeds':>6}{'alone':>6}"
-                     f"{'ms':>8}{'svg s':>7}")
-        lines += [f"{q['id'][:23]:<24}  {q['error'][:80]}" if "error" in q else
-                  f"{q['id'][:23]:<24}{q['nodes']:>6}{q['edges']:>6}{q['entities']:>5}{q['passages']:>5}"
-                  f"{q['seeds']:>6}{q['isolated_hits']:>6}{q['subgraph_ms']:>8.1f}{q['svg_s']:>7.2f}"
-                  for q in results["per_question"]]
+        lines.append(
+            f"{'question':<24}{'nodes':>6}{'edges':>6}{'ent':>5}{'pas':>5}{'seeds':>6}{'alone':>6}{'ms':>8}{'svg s':>7}"
+        )
+        lines += [
+            f"{q['id'][:23]:<24}  {q['error'][:80]}"
+            if "error" in q
+            else f"{q['id'][:23]:<24}{q['nodes']:>6}{q['edges']:>6}{q['entities']:>5}{q['passages']:>5}"
+            f"{q['seeds']:>6}{q['isolated_hits']:>6}{q['subgraph_ms']:>8.1f}{q['svg_s']:>7.2f}"
+            for q in results["per_question"]
+        ]
     if results["topics"]:
         lines += ["", "largest topics:"]
-        lines += [f"  {topic['id']:>3}. {topic['size']:>5} entities, {topic['passages']:>4} passages: "
-                  + ", ".join(topic["entities"]) for topic in results["topics"]]
+        lines += [
+            f"  {topic['id']:>3}. {topic['size']:>5} entities, {topic['passages']:>4} passages: "
+            + ", ".join(topic["entities"])
+            for topic in results["topics"]
+        ]
     return "\n".join(lines)
 
 
@@ -280,10 +322,18 @@ def _at_least_one(value: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_graph", description=__doc__.splitlines()[0])
-    parser.add_argument("--store", type=store_location, required=True,
-                        help="store folder (built from --corpus when it does not exist) or a graph server URI")
-    parser.add_argument("--corpus", type=Path, default=DATASETS / "musique" / "corpus.jsonl",
-                        help="JSONL records {id, title, text}, ingested only into a new or empty store")
+    parser.add_argument(
+        "--store",
+        type=store_location,
+        required=True,
+        help="store folder (built from --corpus when it does not exist) or a graph server URI",
+    )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=DATASETS / "musique" / "corpus.jsonl",
+        help="JSONL records {id, title, text}, ingested only into a new or empty store",
+    )
     parser.add_argument("--questions", type=Path, default=DATASETS / "musique" / "questions-dev.jsonl")
     parser.add_argument("--questions-limit", type=int, default=10, help="subgraphs of the first N questions")
     parser.add_argument("-k", "--k", type=int, default=5, help="passages a subgraph's query returns")
@@ -292,10 +342,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--torch-threads", type=int, help="torch's intra-op threads (default: torch's own)")
     parser.add_argument("--show-topics", type=int, default=10, help="largest topics printed and kept in the JSON")
     parser.add_argument("--svg-dir", type=Path, help="also write each question's subgraph drawing here")
-    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a Config field, e.g. --set topic_edge_weight=0 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a Config field, e.g. --set topic_edge_weight=0 (repeatable)",
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     return benchmark_main(argv, parser, run, format_table)
+
 
 if __name__ == "__main__":
     sys.exit(main())

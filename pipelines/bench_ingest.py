@@ -60,9 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"first ingest   {first_s:8.1f} s   {first}")
     print(f"second ingest  {second_s:8.2f} s   {second}")
     print(f"peak memory    {result['peak_rss_mib']} MiB (main), {result['peak_rss_children_mib']} MiB (largest worker)")
-    print(f"store          {stats.documents} documents, {stats.passages} passages, {stats.entities} entities, "
-          f"{stats.facts} facts, {stats.synonym_edges} synonymy edges, {stats.links} links"
-          + (f", {stats.size_bytes / 2**20:.0f} MiB" if isinstance(args.store, Path) else ""))
+    print(
+        f"store          {stats.documents} documents, {stats.passages} passages, {stats.entities} entities, "
+        f"{stats.facts} facts, {stats.synonym_edges} synonymy edges, {stats.links} links"
+        + (f", {stats.size_bytes / 2**20:.0f} MiB" if isinstance(args.store, Path) else "")
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return 0

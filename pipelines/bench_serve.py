@@ -38,8 +38,11 @@ from hippograph.server.pool import MemoryPool
 REPO = Path(__file__).resolve().parents[1]
 QUESTIONS = REPO.parent / "shared" / "datasets" / "musique" / "questions-dev.jsonl"
 STORE_FILE = "hippograph.sqlite"
-FALLBACK_QUESTIONS = ["Who founded the company that makes the iPhone?", "Where was the author of Hamlet born?",
-                      "When did the city where the Eiffel Tower stands host the Olympics?"]
+FALLBACK_QUESTIONS = [
+    "Who founded the company that makes the iPhone?",
+    "Where was the author of Hamlet born?",
+    "When did the city where the Eiffel Tower stands host the Olympics?",
+]
 WORDS = "river harbour lantern orchard violin glacier meadow falcon quarry compass saffron tundra".split()
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TOKENIZERS_PARALLELISM")
 MAX_ERROR_EXAMPLES = 5
@@ -63,18 +66,26 @@ class Load:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--store", type=Path, required=True,
-                        help="store folder to serve (a copy, unless --in-place)")
+    parser.add_argument("--store", type=Path, required=True, help="store folder to serve (a copy, unless --in-place)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--seconds", type=float, default=30, help="length of the timed load (default 30)")
     parser.add_argument("--add-share", type=float, default=0.2, help="share of requests that add a note (default 0.2)")
-    parser.add_argument("--warmup", type=int, default=10,
-                        help="untimed requests of each kind, one at a time, before the clock starts (default 10)")
-    parser.add_argument("--questions", type=Path, default=QUESTIONS if QUESTIONS.is_file() else None,
-                        help="JSONL with a 'question' per line (default: MuSiQue dev next to the checkout)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=10,
+        help="untimed requests of each kind, one at a time, before the clock starts (default 10)",
+    )
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        default=QUESTIONS if QUESTIONS.is_file() else None,
+        help="JSONL with a 'question' per line (default: MuSiQue dev next to the checkout)",
+    )
     parser.add_argument("--namespace", default="default", help="namespace searched (default 'default')")
-    parser.add_argument("--namespace-for-adds", default="bench-serve",
-                        help="namespace added to (default 'bench-serve')")
+    parser.add_argument(
+        "--namespace-for-adds", default="bench-serve", help="namespace added to (default 'bench-serve')"
+    )
     parser.add_argument("--method", default="hippograph", help="search method (default hippograph)")
     parser.add_argument("--k", type=int, default=5, help="passages per search (default 5)")
     parser.add_argument("--in-place", action="store_true", help="serve --store itself, not a copy (it keeps the adds)")
@@ -119,8 +130,9 @@ def stop_server(process: subprocess.Popen, timeout_s: float = 30) -> None:
         process.wait()
 
 
-async def wait_healthy(client: httpx.AsyncClient, process: subprocess.Popen, log: Path,
-                       timeout_s: float = 180) -> float:
+async def wait_healthy(
+    client: httpx.AsyncClient, process: subprocess.Popen, log: Path, timeout_s: float = 180
+) -> float:
     """Seconds until /healthz answers; exits naming the log when the server dies or never answers."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout_s:
@@ -151,22 +163,42 @@ async def send(client: httpx.AsyncClient, load: Load, kind: str, method: str, ur
     return reply.json()
 
 
-async def add(client: httpx.AsyncClient, load: Load, args: argparse.Namespace, run: str, name: str,
-              rng: random.Random) -> None:
+async def add(
+    client: httpx.AsyncClient, load: Load, args: argparse.Namespace, run: str, name: str, rng: random.Random
+) -> None:
     text = f"Bench note {name} of run {run}: the {rng.choice(WORDS)} by the {rng.choice(WORDS)} at {rng.random():.6f}."
-    note = await send(client, load, "add", "POST", f"/v1/namespaces/{args.namespace_for_adds}/memories",
-                      json={"text": text, "id": f"bench-{run}-{name}"})
+    note = await send(
+        client,
+        load,
+        "add",
+        "POST",
+        f"/v1/namespaces/{args.namespace_for_adds}/memories",
+        json={"text": text, "id": f"bench-{run}-{name}"},
+    )
     if note is not None:
         load.acknowledged.append((note["id"], text))
 
 
 async def search(client: httpx.AsyncClient, load: Load, args: argparse.Namespace, question: str) -> None:
-    await send(client, load, "search", "GET", f"/v1/namespaces/{args.namespace}/search",
-               params={"q": question, "k": args.k, "method": args.method})
+    await send(
+        client,
+        load,
+        "search",
+        "GET",
+        f"/v1/namespaces/{args.namespace}/search",
+        params={"q": question, "k": args.k, "method": args.method},
+    )
 
 
-async def client_loop(number: int, client: httpx.AsyncClient, load: Load, args: argparse.Namespace, run: str,
-                      questions: list[str], deadline: float) -> None:
+async def client_loop(
+    number: int,
+    client: httpx.AsyncClient,
+    load: Load,
+    args: argparse.Namespace,
+    run: str,
+    questions: list[str],
+    deadline: float,
+) -> None:
     """One client: a request as soon as the last one answered, until the deadline."""
     rng = random.Random(f"{args.seed}-{number}")
     sent = 0
@@ -178,8 +210,9 @@ async def client_loop(number: int, client: httpx.AsyncClient, load: Load, args: 
             await search(client, load, args, rng.choice(questions))
 
 
-async def run_load(client: httpx.AsyncClient, args: argparse.Namespace, run: str,
-                   questions: list[str]) -> tuple[Load, float]:
+async def run_load(
+    client: httpx.AsyncClient, args: argparse.Namespace, run: str, questions: list[str]
+) -> tuple[Load, float]:
     """The warm-up, then the timed closed loop: what was seen and the seconds it took."""
     load = Load()
     rng = random.Random(args.seed)
@@ -189,8 +222,9 @@ async def run_load(client: httpx.AsyncClient, args: argparse.Namespace, run: str
             await add(client, load, args, run, f"warm-{number}", rng)
     load.timing = True
     started = time.perf_counter()
-    await asyncio.gather(*(client_loop(n, client, load, args, run, questions, started + args.seconds)
-                           for n in range(args.clients)))
+    await asyncio.gather(
+        *(client_loop(n, client, load, args, run, questions, started + args.seconds) for n in range(args.clients))
+    )
     return load, time.perf_counter() - started
 
 
@@ -203,10 +237,15 @@ async def lost_writes(client: httpx.AsyncClient, load: Load, args: argparse.Name
         async with slots:
             where = f"/v1/namespaces/{args.namespace_for_adds}"
             stored = await send(client, check, "add", "GET", f"{where}/notes/{note_id}")
-            hits = await send(client, check, "search", "GET", f"{where}/search",
-                              params={"q": text, "k": 5, "method": "dense"})
-            return (stored is not None and stored["text"] == text and hits is not None
-                    and note_id in {hit["id"] for hit in hits["hits"]})
+            hits = await send(
+                client, check, "search", "GET", f"{where}/search", params={"q": text, "k": 5, "method": "dense"}
+            )
+            return (
+                stored is not None
+                and stored["text"] == text
+                and hits is not None
+                and note_id in {hit["id"] for hit in hits["hits"]}
+            )
 
     results = await asyncio.gather(*(found(note_id, text) for note_id, text in load.acknowledged))
     return results.count(False)
@@ -223,9 +262,13 @@ def percentile(values: list[float], share: float) -> float | None:
 def threads() -> dict:
     """The thread settings the server inherits, and torch's count under them."""
     import torch  # here only: the benchmark itself needs no torch, and importing it takes a while
-    return {"env": {name: os.environ.get(name) for name in THREAD_VARIABLES}, "torch_threads": torch.get_num_threads(),
-            "server_read_memories": inspect.signature(MemoryPool.open).parameters["readers"].default,
-            "client": "one asyncio thread"}
+
+    return {
+        "env": {name: os.environ.get(name) for name in THREAD_VARIABLES},
+        "torch_threads": torch.get_num_threads(),
+        "server_read_memories": inspect.signature(MemoryPool.open).parameters["readers"].default,
+        "client": "one asyncio thread",
+    }
 
 
 def git_commit() -> str | None:
@@ -254,30 +297,49 @@ async def bench(args: argparse.Namespace, store: Path, log: Path) -> dict:
         stop_server(process)
     searches, adds = load.latencies["search"], load.latencies["add"]
     return {
-        "searches_per_s": round(len(searches) / elapsed, 2), "search_p50_ms": percentile(searches, 0.5),
-        "search_p99_ms": percentile(searches, 0.99), "errors": load.errors, "lost_writes": lost,
-        "adds_per_s": round(len(adds) / elapsed, 2), "add_p50_ms": percentile(adds, 0.5),
-        "add_p99_ms": percentile(adds, 0.99), "requests": len(searches) + len(adds),
-        "acknowledged_adds": len(load.acknowledged), "error_examples": load.examples, "clients": args.clients,
-        "seconds": round(elapsed, 2), "add_share": args.add_share, "method": args.method, "k": args.k,
-        "questions": len(questions), "store": str(args.store), "in_place": args.in_place, "passages": passages,
-        "server_startup_s": round(startup_s, 1), "server_log": str(log), "threads": threads(),
-        "cpu_count": os.cpu_count(), "load_average_before": round(load_average, 2),
-        "client_cpu_s": round(client_cpu_s, 1), "commit": git_commit(),
+        "searches_per_s": round(len(searches) / elapsed, 2),
+        "search_p50_ms": percentile(searches, 0.5),
+        "search_p99_ms": percentile(searches, 0.99),
+        "errors": load.errors,
+        "lost_writes": lost,
+        "adds_per_s": round(len(adds) / elapsed, 2),
+        "add_p50_ms": percentile(adds, 0.5),
+        "add_p99_ms": percentile(adds, 0.99),
+        "requests": len(searches) + len(adds),
+        "acknowledged_adds": len(load.acknowledged),
+        "error_examples": load.examples,
+        "clients": args.clients,
+        "seconds": round(elapsed, 2),
+        "add_share": args.add_share,
+        "method": args.method,
+        "k": args.k,
+        "questions": len(questions),
+        "store": str(args.store),
+        "in_place": args.in_place,
+        "passages": passages,
+        "server_startup_s": round(startup_s, 1),
+        "server_log": str(log),
+        "threads": threads(),
+        "cpu_count": os.cpu_count(),
+        "load_average_before": round(load_average, 2),
+        "client_cpu_s": round(client_cpu_s, 1),
+        "commit": git_commit(),
     }
 
 
 def summary(r: dict) -> str:
-    return "\n".join([
-        f"{r['clients']} clients for {r['seconds']} s on {r['passages']} passages ({r['cpu_count']} CPUs, "
-        f"torch {r['threads']['torch_threads']} threads), adds {r['add_share']:.0%} of requests:",
-        f"  search: {r['searches_per_s']}/s, p50 {r['search_p50_ms']} ms, p99 {r['search_p99_ms']} ms",
-        f"  add:    {r['adds_per_s']}/s, p50 {r['add_p50_ms']} ms, p99 {r['add_p99_ms']} ms",
-        f"  the clients used {r['client_cpu_s']} s of CPU; load average before: {r['load_average_before']:.2f}",
-        f"  errors {r['errors']}, lost writes {r['lost_writes']} of {r['acknowledged_adds']} acknowledged adds",
-        *(f"  e.g. {example}" for example in r["error_examples"]),
-        f"  server log: {r['server_log']}",
-    ])
+    return "\n".join(
+        [
+            f"{r['clients']} clients for {r['seconds']} s on {r['passages']} passages ({r['cpu_count']} CPUs, "
+            f"torch {r['threads']['torch_threads']} threads), adds {r['add_share']:.0%} of requests:",
+            f"  search: {r['searches_per_s']}/s, p50 {r['search_p50_ms']} ms, p99 {r['search_p99_ms']} ms",
+            f"  add:    {r['adds_per_s']}/s, p50 {r['add_p50_ms']} ms, p99 {r['add_p99_ms']} ms",
+            f"  the clients used {r['client_cpu_s']} s of CPU; load average before: {r['load_average_before']:.2f}",
+            f"  errors {r['errors']}, lost writes {r['lost_writes']} of {r['acknowledged_adds']} acknowledged adds",
+            *(f"  e.g. {example}" for example in r["error_examples"]),
+            f"  server log: {r['server_log']}",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,26 +45,43 @@ class BoltServer:
     def auth(self) -> tuple[str, str]:
         return (self.user, self.password)
 
-    def __enter__(self) -> "BoltServer":
+    def __enter__(self) -> BoltServer:
         self.start()
         return self
 
     def start(self) -> None:
         """Start the server (again, after `kill`: on the same ports and databases)."""
         repository = str(Path(__file__).resolve().parents[1])
-        env = {**os.environ, "BOLT_TEST_PASSWORD": self.password,
-               "PYTHONPATH": os.pathsep.join(filter(None, [repository, os.environ.get("PYTHONPATH")]))}
+        env = {
+            **os.environ,
+            "BOLT_TEST_PASSWORD": self.password,
+            "PYTHONPATH": os.pathsep.join(filter(None, [repository, os.environ.get("PYTHONPATH")])),
+        }
         with open(self._log, "ab") as log:  # the server logs into its working folder: the test's own
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "tests.bolt_server", str(self.root / "databases"), str(self.bolt_port),
-                 str(self.http_port)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=self.root, env=env)
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.bolt_server",
+                    str(self.root / "databases"),
+                    str(self.bolt_port),
+                    str(self.http_port),
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                cwd=self.root,
+                env=env,
+            )
         ready = threading.Event()
-        threading.Thread(target=lambda: ready.set() if self._process.stdout.readline().strip() == b"ready" else None,
-                         daemon=True).start()
+        threading.Thread(
+            target=lambda: ready.set() if self._process.stdout.readline().strip() == b"ready" else None, daemon=True
+        ).start()
         if not ready.wait(STARTUP_SECONDS):
             self.__exit__()
-            raise RuntimeError(f"the ArcadeDB Bolt server did not start:\n{self._log.read_text(errors='replace')[-3000:]}")
+            raise RuntimeError(
+                f"the ArcadeDB Bolt server did not start:\n{self._log.read_text(errors='replace')[-3000:]}"
+            )
 
     def kill(self) -> None:
         """SIGKILL the server, as a crash or a power cut would stop it (the JVM runs in the child)."""
@@ -81,8 +98,10 @@ class BoltServer:
     def _command(self, command: str) -> None:
         token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.http_port}/api/v1/server", data=json.dumps({"command": command}).encode(),
-            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"})
+            f"http://127.0.0.1:{self.http_port}/api/v1/server",
+            data=json.dumps({"command": command}).encode(),
+            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             response.read()
 
@@ -98,9 +117,16 @@ class BoltServer:
 def serve(root: str, bolt_port: int, http_port: int) -> None:
     from arcadedb_embedded.server import ArcadeDBServer
 
-    server = ArcadeDBServer(root, os.environ["BOLT_TEST_PASSWORD"], config={
-        "host": "127.0.0.1", "http_port": http_port, "bolt_port": bolt_port,
-        "server_plugins": "Bolt:com.arcadedb.bolt.BoltProtocolPlugin"})
+    server = ArcadeDBServer(
+        root,
+        os.environ["BOLT_TEST_PASSWORD"],
+        config={
+            "host": "127.0.0.1",
+            "http_port": http_port,
+            "bolt_port": bolt_port,
+            "server_plugins": "Bolt:com.arcadedb.bolt.BoltProtocolPlugin",
+        },
+    )
     server.start()
     try:
         sys.stdout.write("ready\n")

@@ -20,9 +20,14 @@ EVERY_RECORD = hippograph.Config(synonym_threshold=0.8, fact_weight=0.1)
 
 
 def pytest_addoption(parser):
-    parser.addoption("--fault-seeds", type=int, default=2, metavar="N",
-                     help="random kill points the crash tests try for each kind of work (default 2, as in CI; "
-                          "more for a longer hunt, e.g. --fault-seeds 20)")
+    parser.addoption(
+        "--fault-seeds",
+        type=int,
+        default=2,
+        metavar="N",
+        help="random kill points the crash tests try for each kind of work (default 2, as in CI; "
+        "more for a longer hunt, e.g. --fault-seeds 20)",
+    )
 
 
 def write_jsonl(path: Path, records: list) -> Path:

@@ -29,8 +29,11 @@ def comparable(found: list[dict]) -> list[dict]:
     note's keywords and tags (ranked by how many notes of the namespace share them when it is
     written) and vectors (a text embedded alone differs in the last float bits from the same
     text embedded in a batch)."""
-    return [{k: v for k, v in r.items() if k not in ("vector", "keywords", "tags")}
-            for r in found if r["record"] != "synonym"]
+    return [
+        {k: v for k, v in r.items() if k not in ("vector", "keywords", "tags")}
+        for r in found
+        if r["record"] != "synonym"
+    ]
 
 
 def dangling(found: list[dict]) -> list[str]:
@@ -38,8 +41,13 @@ def dangling(found: list[dict]) -> list[str]:
     ids = {kind: set() for kind in ("embedding", "document", "passage", "entity", "fact")}
     for r in found:
         if r["record"] in ids:
-            ids[r["record"]].add(r["key"] if r["record"] == "embedding" else
-                                 (r["namespace"], r["id"]) if r["record"] == "document" else r["id"])
+            ids[r["record"]].add(
+                r["key"]
+                if r["record"] == "embedding"
+                else (r["namespace"], r["id"])
+                if r["record"] == "document"
+                else r["id"]
+            )
     used_keys = {r.get("embedding_key") for r in found if r["record"] in ("passage", "entity", "fact")}
     mentioned = {r["entity_id"] for r in found if r["record"] == "mention"}
     in_facts = {r[side] for r in found if r["record"] == "fact" for side in ("subject_id", "object_id")}
@@ -47,13 +55,22 @@ def dangling(found: list[dict]) -> list[str]:
     problems = []
     for r in found:
         kind = r["record"]
-        refs = {"passage": [("document", (r.get("namespace"), r.get("document_id"))), ("embedding", r.get("embedding_key"))],
-                "mention": [("passage", r.get("passage_id")), ("entity", r.get("entity_id"))],
-                "fact": [("entity", r.get("subject_id")), ("entity", r.get("object_id")), ("embedding", r.get("embedding_key"))],
-                "fact_source": [("fact", r.get("fact_id")), ("passage", r.get("passage_id"))],
-                "synonym": [("entity", r.get("a")), ("entity", r.get("b"))],
-                "link": [("passage", r.get("a")), ("passage", r.get("b"))],
-                "note_change": [("passage", r.get("passage_id"))]}.get(kind, [])
+        refs = {
+            "passage": [
+                ("document", (r.get("namespace"), r.get("document_id"))),
+                ("embedding", r.get("embedding_key")),
+            ],
+            "mention": [("passage", r.get("passage_id")), ("entity", r.get("entity_id"))],
+            "fact": [
+                ("entity", r.get("subject_id")),
+                ("entity", r.get("object_id")),
+                ("embedding", r.get("embedding_key")),
+            ],
+            "fact_source": [("fact", r.get("fact_id")), ("passage", r.get("passage_id"))],
+            "synonym": [("entity", r.get("a")), ("entity", r.get("b"))],
+            "link": [("passage", r.get("a")), ("passage", r.get("b"))],
+            "note_change": [("passage", r.get("passage_id"))],
+        }.get(kind, [])
         problems += [f"{kind} -> missing {target} {value}" for target, value in refs if value not in ids[target]]
         if kind == "entity" and r["id"] not in mentioned | in_facts:
             problems.append(f"entity {r['id']} nothing refers to")
@@ -68,12 +85,12 @@ def dangling(found: list[dict]) -> list[str]:
 # each relationship must join exactly the records those ids name.
 EDGE_CHECKS = {
     "passage": "MATCH (p:Passage) WHERE COUNT { (:Document)-[:HAS_PASSAGE]->(p) } <> 1 "
-               "OR NOT EXISTS { MATCH (:Document {uid: p.document_uid})-[:HAS_PASSAGE]->(p) } RETURN p.id AS id",
+    "OR NOT EXISTS { MATCH (:Document {uid: p.document_uid})-[:HAS_PASSAGE]->(p) } RETURN p.id AS id",
     "fact": "MATCH (f:Fact) WHERE COUNT { (f)-[:SUBJECT]->() } <> 1 OR COUNT { (f)-[:OBJECT]->() } <> 1 "
-            "OR NOT EXISTS { MATCH (f)-[:SUBJECT]->(:Entity {id: f.subject_id}) } "
-            "OR NOT EXISTS { MATCH (f)-[:OBJECT]->(:Entity {id: f.object_id}) } RETURN f.id AS id",
+    "OR NOT EXISTS { MATCH (f)-[:SUBJECT]->(:Entity {id: f.subject_id}) } "
+    "OR NOT EXISTS { MATCH (f)-[:OBJECT]->(:Entity {id: f.object_id}) } RETURN f.id AS id",
     "note_change": "MATCH (c:NoteChange) WHERE COUNT { (c)-[:CHANGES]->() } <> 1 "
-                   "OR NOT EXISTS { MATCH (c)-[:CHANGES]->(:Passage {id: c.passage_id}) } RETURN c.id AS id",
+    "OR NOT EXISTS { MATCH (c)-[:CHANGES]->(:Passage {id: c.passage_id}) } RETURN c.id AS id",
 }
 
 

@@ -24,7 +24,10 @@ class Reply:
 
 def completion(content: str, finish_reason: str = "stop") -> dict:
     return {
-        "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": "scripted",
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "scripted",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
         "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
     }
@@ -47,8 +50,11 @@ class ScriptedLLM:
                     number = len(server.requests)
                 reply = server.respond(body, number)
                 time.sleep(reply.delay)
-                payload = (json.dumps(completion(reply.content, reply.finish_reason)) if reply.status == 200
-                           else json.dumps({"error": {"message": reply.content or f"scripted {reply.status}", "type": "test"}}))
+                payload = (
+                    json.dumps(completion(reply.content, reply.finish_reason))
+                    if reply.status == 200
+                    else json.dumps({"error": {"message": reply.content or f"scripted {reply.status}", "type": "test"}})
+                )
                 try:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")
@@ -70,7 +76,7 @@ class ScriptedLLM:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
-    def __enter__(self) -> "ScriptedLLM":
+    def __enter__(self) -> ScriptedLLM:
         self._thread.start()
         return self
 
@@ -81,7 +87,10 @@ class ScriptedLLM:
 
 # A model that extracts these passages correctly: passage text -> (entities, triples).
 KNOWN = {
-    "Mira Holt founded Brightwater Labs.": (["Mira Holt", "Brightwater Labs"], [["Mira Holt", "founded", "Brightwater Labs"]]),
+    "Mira Holt founded Brightwater Labs.": (
+        ["Mira Holt", "Brightwater Labs"],
+        [["Mira Holt", "founded", "Brightwater Labs"]],
+    ),
     "Mira Holt was born in Kessel.": (["Mira Holt", "Kessel"], [["Mira Holt", "was born in", "Kessel"]]),
     "Kessel lies on the river Aun.": (["Kessel", "Aun"], [["Kessel", "lies on", "Aun"]]),
 }

@@ -10,6 +10,7 @@ import pytest
 
 from hippograph import Memory, StoreError
 from hippograph.store.bolt import BoltSettings, connect, is_server_uri
+
 from .bolt_server import free_port
 
 
@@ -60,14 +61,18 @@ def test_server_uris_are_told_from_folders():
 
 def test_reading_commands_refuse_a_database_without_a_store(bolt_server, monkeypatch, tmp_path):
     database = bolt_server.new_database()
-    for variable, value in (("NEO4J_USERNAME", bolt_server.user), ("NEO4J_PASSWORD", bolt_server.password),
-                            ("NEO4J_DATABASE", database)):
+    for variable, value in (
+        ("NEO4J_USERNAME", bolt_server.user),
+        ("NEO4J_PASSWORD", bolt_server.password),
+        ("NEO4J_DATABASE", database),
+    ):
         monkeypatch.setenv(variable, value)
     with pytest.raises(StoreError, match=f"no hippograph store in {bolt_server.uri} as root, database {database}"):
         Memory(bolt_server.uri, create=False)
     with connect(BoltSettings.from_env(bolt_server.uri)) as driver:
-        assert driver.execute_query("MATCH (n) RETURN count(n) AS c", database_=database).records[0]["c"] == 0, \
+        assert driver.execute_query("MATCH (n) RETURN count(n) AS c", database_=database).records[0]["c"] == 0, (
             "a refused open writes nothing"
+        )
     with Memory(bolt_server.uri) as memory:  # a writing command creates it
         assert memory.stats().documents == 0
     with Memory(bolt_server.uri, create=False) as memory:

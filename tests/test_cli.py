@@ -61,14 +61,17 @@ def test_stats_and_delete(store, capsys):
     assert json.loads(capsys.readouterr().out)["documents"] == 35
 
 
-@pytest.mark.parametrize("args,message", [
-    (["delete", "no-such-doc"], "no document with id 'no-such-doc'"),
-    (["ingest", "missing.jsonl"], "no such file or folder: missing.jsonl"),
-    (["query", "  "], "the query text is empty"),
-    (["ingest"], "nothing to ingest: give one or more PATHs, or --retry-failed"),
-    (["answer", "Who founded Brightwater Labs?"], "no LLM endpoint is configured"),
-    (["ingest", "x.jsonl", "--extractor", "llm"], "no LLM endpoint is configured"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["delete", "no-such-doc"], "no document with id 'no-such-doc'"),
+        (["ingest", "missing.jsonl"], "no such file or folder: missing.jsonl"),
+        (["query", "  "], "the query text is empty"),
+        (["ingest"], "nothing to ingest: give one or more PATHs, or --retry-failed"),
+        (["answer", "Who founded Brightwater Labs?"], "no LLM endpoint is configured"),
+        (["ingest", "x.jsonl", "--extractor", "llm"], "no LLM endpoint is configured"),
+    ],
+)
 def test_errors_exit_non_zero_with_one_line(store, capsys, monkeypatch, args, message):
     for variable in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
         monkeypatch.delenv(variable, raising=False)
@@ -93,14 +96,37 @@ def test_reading_commands_do_not_create_a_store(tmp_path, capsys):
 
 def test_add_note_query_and_delete_a_namespace_from_the_command_line(tmp_path):
     folder = str(tmp_path / "store")
-    for namespace, place, time in (("alice", "Paris", "2020-01-01"), ("alice", "Berlin", "2022-06-01"),
-                                   ("bob", "Rome", "2021-01-01")):
-        added = run("add", f"Mira Holt lives in {place}.", "--store", folder, "--namespace", namespace,
-                    "--time", time, "--id", place.lower(), "--json")
+    for namespace, place, time in (
+        ("alice", "Paris", "2020-01-01"),
+        ("alice", "Berlin", "2022-06-01"),
+        ("bob", "Rome", "2021-01-01"),
+    ):
+        added = run(
+            "add",
+            f"Mira Holt lives in {place}.",
+            "--store",
+            folder,
+            "--namespace",
+            namespace,
+            "--time",
+            time,
+            "--id",
+            place.lower(),
+            "--json",
+        )
         assert added.returncode == 0, added.stderr
         assert place in json.loads(added.stdout)["keywords"]
-    then = run("query", "Where does Mira Holt live?", "--store", folder, "--namespace", "alice",
-               "--as-of", "2021-01-01", "--json")
+    then = run(
+        "query",
+        "Where does Mira Holt live?",
+        "--store",
+        folder,
+        "--namespace",
+        "alice",
+        "--as-of",
+        "2021-01-01",
+        "--json",
+    )
     assert [h["document_id"] for h in json.loads(then.stdout)["hits"]] == ["paris"]
     now = run("query", "Where does Mira Holt live?", "--store", folder, "--namespace", "alice", "--json")
     assert {h["document_id"] for h in json.loads(now.stdout)["hits"]} == {"paris", "berlin"}

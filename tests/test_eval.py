@@ -21,8 +21,13 @@ def test_recall_at_k_counts_distinct_relevant_ids_in_the_top_k():
 
 def test_questions_load_and_bad_lines_are_named(tmp_path):
     path = tmp_path / "q.jsonl"
-    path.write_text(json.dumps({"id": "q1", "question": "Who?", "answers": ["A"], "supporting_ids": ["d1", 2]})
-                    + "\n" + json.dumps({"id": "q2", "question": "What?"}) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps({"id": "q1", "question": "Who?", "answers": ["A"], "supporting_ids": ["d1", 2]})
+        + "\n"
+        + json.dumps({"id": "q2", "question": "What?"})
+        + "\n",
+        encoding="utf-8",
+    )
     with pytest.raises(SourceError, match="line 2: 'supporting_ids'"):
         load_questions(path)
     path.write_text(json.dumps({"id": "q1", "question": "Who?", "supporting_ids": ["d1", 2]}) + "\n", encoding="utf-8")
@@ -33,15 +38,39 @@ def test_questions_load_and_bad_lines_are_named(tmp_path):
 def test_eval_retrieval_on_the_sample_corpus_writes_the_promised_json(tmp_path, capsys):
     questions = tmp_path / "q.jsonl"
     rows = [
-        {"id": "q1", "question": "Where was the founder of Brightwater Labs born?", "answers": ["Veloria"],
-         "supporting_ids": ["sample-01", "sample-02"]},
-        {"id": "q2", "question": "Which club did the husband of Ida Marsh play for?", "answers": ["Harbor City FC"],
-         "supporting_ids": ["sample-18", "sample-19", "sample-20"]},
+        {
+            "id": "q1",
+            "question": "Where was the founder of Brightwater Labs born?",
+            "answers": ["Veloria"],
+            "supporting_ids": ["sample-01", "sample-02"],
+        },
+        {
+            "id": "q2",
+            "question": "Which club did the husband of Ida Marsh play for?",
+            "answers": ["Harbor City FC"],
+            "supporting_ids": ["sample-18", "sample-19", "sample-20"],
+        },
     ]
     questions.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "out.json"
-    code = main(["eval", "retrieval", "--corpus", str(hippograph.sample_corpus()), "--questions", str(questions),
-                 "--methods", "dense,hippograph", "--k", "2,5", "--store", str(tmp_path / "s"), "--json", str(out)])
+    code = main(
+        [
+            "eval",
+            "retrieval",
+            "--corpus",
+            str(hippograph.sample_corpus()),
+            "--questions",
+            str(questions),
+            "--methods",
+            "dense,hippograph",
+            "--k",
+            "2,5",
+            "--store",
+            str(tmp_path / "s"),
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "recall@2" in printed and "hippograph" in printed
@@ -59,8 +88,20 @@ def test_eval_retrieval_on_the_sample_corpus_writes_the_promised_json(tmp_path, 
 def test_eval_retrieval_rejects_unknown_methods(tmp_path, capsys):
     questions = tmp_path / "q.jsonl"
     questions.write_text(json.dumps({"id": "q", "question": "x?", "supporting_ids": ["a"]}) + "\n", encoding="utf-8")
-    code = main(["eval", "retrieval", "--corpus", str(hippograph.sample_corpus()), "--questions", str(questions),
-                 "--methods", "bm25", "--store", str(tmp_path / "s")])
+    code = main(
+        [
+            "eval",
+            "retrieval",
+            "--corpus",
+            str(hippograph.sample_corpus()),
+            "--questions",
+            str(questions),
+            "--methods",
+            "bm25",
+            "--store",
+            str(tmp_path / "s"),
+        ]
+    )
     assert code == 1
     assert "unknown method(s) bm25" in capsys.readouterr().err
 
@@ -91,25 +132,60 @@ def test_eval_qa_scores_llm_answers_and_writes_json(tmp_path, capsys, monkeypatc
     from .scripted_llm import KNOWN, Reply, ScriptedLLM, good_openie
 
     corpus = write_jsonl(tmp_path / "corpus.jsonl", [{"id": f"d{n}", "text": t} for n, t in enumerate(KNOWN)])
-    questions = write_jsonl(tmp_path / "q.jsonl", [
-        {"id": "q1", "question": "Where was the founder of Brightwater Labs born?", "answers": ["Kessel"],
-         "supporting_ids": ["d0", "d1"]},
-        {"id": "q2", "question": "Which river does Kessel lie on?", "answers": ["the Aun", "Aun river"],
-         "supporting_ids": ["d2"]},
-    ])
+    questions = write_jsonl(
+        tmp_path / "q.jsonl",
+        [
+            {
+                "id": "q1",
+                "question": "Where was the founder of Brightwater Labs born?",
+                "answers": ["Kessel"],
+                "supporting_ids": ["d0", "d1"],
+            },
+            {
+                "id": "q2",
+                "question": "Which river does Kessel lie on?",
+                "answers": ["the Aun", "Aun river"],
+                "supporting_ids": ["d2"],
+            },
+        ],
+    )
 
     def respond(body, number):
         prompt = body["messages"][-1]["content"]
         if not prompt.startswith("Passages:"):
             return good_openie(body)
-        return Reply(json.dumps({"answer": "Kessel" if "Brightwater" in prompt.split("Question:")[1] else "Aun river, Kessel",
-                                 "citations": [1]}))
+        return Reply(
+            json.dumps(
+                {
+                    "answer": "Kessel" if "Brightwater" in prompt.split("Question:")[1] else "Aun river, Kessel",
+                    "citations": [1],
+                }
+            )
+        )
 
     monkeypatch.setenv("HIPPOGRAPH_LLM_CACHE", str(tmp_path / "calls.sqlite"))
     out = tmp_path / "qa.json"
     with ScriptedLLM(respond) as server:
-        args = ["eval", "qa", "--corpus", str(corpus), "--questions", str(questions), "--store", str(tmp_path / "s"),
-                "--extractor", "llm", "--llm-url", server.url, "--llm-model", "scripted", "-k", "2", "--json", str(out)]
+        args = [
+            "eval",
+            "qa",
+            "--corpus",
+            str(corpus),
+            "--questions",
+            str(questions),
+            "--store",
+            str(tmp_path / "s"),
+            "--extractor",
+            "llm",
+            "--llm-url",
+            server.url,
+            "--llm-model",
+            "scripted",
+            "-k",
+            "2",
+            "--json",
+            str(out),
+        ]
         assert main(args) == 0
     printed = capsys.readouterr().out
     assert "EM" in printed and "hippograph" in printed and "2 questions" in printed

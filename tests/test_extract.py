@@ -17,7 +17,10 @@ def test_passive_with_agent_and_prepositional_object(extractor):
 
 
 def test_copula_and_apposition(extractor):
-    result = extract(extractor, "Dunmere is the capital of Norland. Casimir Vale, a wealthy industrialist, funded the Dunmere Observatory.")
+    result = extract(
+        extractor,
+        "Dunmere is the capital of Norland. Casimir Vale, a wealthy industrialist, funded the Dunmere Observatory.",
+    )
     assert Triple("Dunmere", "is capital of", "Norland") in result.triples
     assert Triple("Casimir Vale", "is", "wealthy industrialist") in result.triples
     assert Triple("Casimir Vale", "funded", "Dunmere Observatory") in result.triples

@@ -50,8 +50,10 @@ def test_subgraph_holds_a_path_through_a_passage_the_query_did_not_return(make_m
     hits = memory.query("What did the dinner guest of Orla Venn repair?", k=1, since="2023-01-01")
     graph = hits.subgraph()
     passages = {a["text"]: a for _, a in graph.nodes(data=True) if a["kind"] == "passage"}
-    assert set(passages) == {"Tobias Crane repaired the lighthouse lamp.",
-                             "Dinner guests, in order of arrival. First Orla Venn. Then Tobias Crane."}
+    assert set(passages) == {
+        "Tobias Crane repaired the lighthouse lamp.",
+        "Dinner guests, in order of arrival. First Orla Venn. Then Tobias Crane.",
+    }
     assert [a.get("rank") for a in passages.values()].count(1) == 1
 
 
@@ -92,15 +94,23 @@ def test_graph_export_writes_graphml_and_gexf_that_networkx_reads_back(sample_me
     sample_memory.add("A note with a control character \x01 in it.", namespace="odd")
     store = str(sample_memory._store.path.parent)
     expected = sample_memory.to_networkx()
-    done = subprocess.run([*HIPPOGRAPH, "graph", "export", "--store", store, "-o", str(tmp_path / "g.graphml")],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*HIPPOGRAPH, "graph", "export", "--store", store, "-o", str(tmp_path / "g.graphml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     back = nx.read_graphml(tmp_path / "g.graphml")
     assert (back.number_of_nodes(), back.number_of_edges()) == (expected.number_of_nodes(), expected.number_of_edges())
     some = next(n for n, a in expected.nodes(data=True) if a["kind"] == "passage")
     assert back.nodes[some]["text"] == expected.nodes[some]["text"]
-    done = subprocess.run([*HIPPOGRAPH, "graph", "export", "--store", store, "--namespace", "odd",
-                           "-o", str(tmp_path / "odd.gexf")], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*HIPPOGRAPH, "graph", "export", "--store", store, "--namespace", "odd", "-o", str(tmp_path / "odd.gexf")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     odd = nx.read_gexf(tmp_path / "odd.gexf")
     texts = [a.get("text") for _, a in odd.nodes(data=True) if a.get("kind") == "passage"]
@@ -117,8 +127,9 @@ def test_topics_are_communities_found_the_same_way_each_time(sample_memory):
     together = next(t for t in topics if "Brightwater Labs" in t.entities)
     assert "Mira Holt" in together.entities  # the founder and her company are one topic
     store = str(sample_memory._store.path.parent)
-    done = subprocess.run([*HIPPOGRAPH, "topics", "--store", store, "--json"], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [*HIPPOGRAPH, "topics", "--store", store, "--json"], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert [t["entities"] for t in json.loads(done.stdout)] == [list(t.entities) for t in topics]
 
@@ -134,6 +145,7 @@ def test_pagerank_equals_igraphs_on_the_sample_graph(sample_memory, damping):
     rng = np.random.default_rng(3)
     for reset in (rng.random(n), np.eye(n)[int(np.argmax(converted.degree()))]):
         ours = PageRank(adjacency).scores(reset, damping, tolerance=1e-12, max_iterations=1000)
-        theirs = converted.personalized_pagerank(directed=False, damping=damping, reset=reset.tolist(),
-                                                 weights="weight")
+        theirs = converted.personalized_pagerank(
+            directed=False, damping=damping, reset=reset.tolist(), weights="weight"
+        )
         np.testing.assert_allclose(ours, theirs, atol=1e-6)

@@ -35,7 +35,8 @@ class TestLangChain:
         from langchain_core.runnables import RunnableLambda
 
         chain = self.retriever(memory=sample_memory, k=3) | RunnableLambda(
-            lambda docs: "\n\n".join(f"[{d.metadata['title']}] {d.page_content}" for d in docs))
+            lambda docs: "\n\n".join(f"[{d.metadata['title']}] {d.page_content}" for d in docs)
+        )
         context = chain.invoke(DEMO_QUESTION)
         assert MIRA_HOLT in context and context.count("\n\n") == 2
         assert asyncio.run(chain.ainvoke(DEMO_QUESTION)) == context
@@ -44,8 +45,9 @@ class TestLangChain:
         docs = self.retriever(memory=sample_memory, k=3).invoke(DEMO_QUESTION)
         hits = sample_memory.query(DEMO_QUESTION, k=3)
         assert [d.page_content for d in docs] == [h.text for h in hits]
-        assert [(d.id, d.metadata["id"], d.metadata["document_id"]) for d in docs] == \
-            [(h.id, h.id, h.document_id) for h in hits]
+        assert [(d.id, d.metadata["id"], d.metadata["document_id"]) for d in docs] == [
+            (h.id, h.id, h.document_id) for h in hits
+        ]
         assert [d.metadata["score"] for d in docs] == pytest.approx([h.score for h in hits])
         explanation = docs[0].metadata["explanation"]
         assert explanation["method"] == "hippograph" and explanation["seed_entities"] and explanation["path"]
@@ -129,16 +131,21 @@ class TestLlamaIndex:
             self.retriever(sample_memory, method="bm42")
 
 
-@pytest.mark.parametrize("module, missing, extra", [
-    ("hippograph.integrations.langchain", "langchain_core", "langchain"),
-    ("hippograph.integrations.llama_index", "llama_index", "llama-index"),
-    ("hippograph.server.mcp", "mcp", "mcp"),
-    ("hippograph.server.rest", "fastapi", "server"),
-])
+@pytest.mark.parametrize(
+    "module, missing, extra",
+    [
+        ("hippograph.integrations.langchain", "langchain_core", "langchain"),
+        ("hippograph.integrations.llama_index", "llama_index", "llama-index"),
+        ("hippograph.server.mcp", "mcp", "mcp"),
+        ("hippograph.server.rest", "fastapi", "server"),
+    ],
+)
 def test_a_door_without_its_extra_names_the_extra(module, missing, extra):
     # A None entry in sys.modules makes Python's import of that package fail, as when it is not installed.
     code = f"import sys; sys.modules[{missing!r}] = None; import {module}"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
-    assert f"ImportError: this part of hippograph needs the [{extra}] extra: pip install 'hippograph[{extra}]'" \
+    assert (
+        f"ImportError: this part of hippograph needs the [{extra}] extra: pip install 'hippograph[{extra}]'"
         in done.stderr
+    )

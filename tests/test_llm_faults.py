@@ -24,8 +24,16 @@ def documents(texts=PASSAGES) -> list[Document]:
 
 
 def settings(server: ScriptedLLM, tmp_path, **changes) -> LLMSettings:
-    values = dict(base_url=server.url, api_key="test", model="scripted", timeout=2.0, max_retries=2,
-                  backoff=0.01, max_concurrency=2, cache_path=tmp_path / "llm-calls.sqlite")
+    values = dict(
+        base_url=server.url,
+        api_key="test",
+        model="scripted",
+        timeout=2.0,
+        max_retries=2,
+        backoff=0.01,
+        max_concurrency=2,
+        cache_path=tmp_path / "llm-calls.sqlite",
+    )
     values.update(changes)
     return LLMSettings(**values)
 
@@ -53,12 +61,20 @@ def test_extracts_facts_and_steps_down_from_a_rejected_json_schema(tmp_path, emb
         with open_memory(tmp_path, embedder, settings(server, tmp_path, max_concurrency=1)) as memory:
             report = memory.ingest(documents(), progress=False)
             assert report.passages == 3 and report.failed == 0
-            facts = rows(memory, "SELECT s.name, f.relation, o.name FROM facts f JOIN entities s ON s.id = f.subject_id "
-                                 "JOIN entities o ON o.id = f.object_id ORDER BY s.name, o.name")
-            assert facts == [("Kessel", "lies on", "Aun"), ("Mira Holt", "founded", "Brightwater Labs"),
-                             ("Mira Holt", "was born in", "Kessel")]
+            facts = rows(
+                memory,
+                "SELECT s.name, f.relation, o.name FROM facts f JOIN entities s ON s.id = f.subject_id "
+                "JOIN entities o ON o.id = f.object_id ORDER BY s.name, o.name",
+            )
+            assert facts == [
+                ("Kessel", "lies on", "Aun"),
+                ("Mira Holt", "founded", "Brightwater Labs"),
+                ("Mira Holt", "was born in", "Kessel"),
+            ]
             formats = [r.get("response_format", {}) for r in server.requests]
-            assert formats[0]["type"] == "json_schema" and formats[0]["json_schema"]["schema"]["required"] == ["entities"]
+            assert formats[0]["type"] == "json_schema" and formats[0]["json_schema"]["schema"]["required"] == [
+                "entities"
+            ]
             assert all(f == {"type": "json_object", "schema": f.get("schema")} and f["schema"] for f in formats[1:])
             assert memory.llm.response_format == "json_object_with_schema"
             assert report.llm_usage.startswith("7 LLM calls, 0 cached, 0 failed")
@@ -66,9 +82,12 @@ def test_extracts_facts_and_steps_down_from_a_rejected_json_schema(tmp_path, emb
             assert memory.llm.usage.prompt_tokens == 6 * 11  # the rejected call reported no usage
         seen = len(server.requests)
         with open_memory(tmp_path, embedder, settings(server, tmp_path), name="second") as memory:  # a new client
-            memory.ingest([Document(text="Mira Holt founded Brightwater Labs.", id="new", title="Holt")], progress=False)
-        assert [r["response_format"]["type"] for r in server.requests[seen:]] == ["json_object", "json_object"], \
+            memory.ingest(
+                [Document(text="Mira Holt founded Brightwater Labs.", id="new", title="Holt")], progress=False
+            )
+        assert [r["response_format"]["type"] for r in server.requests[seen:]] == ["json_object", "json_object"], (
             "the cache remembered the form this server takes: no json_schema probe"
+        )
 
 
 def test_reingest_costs_no_calls_even_into_a_new_store(tmp_path, embedder):
@@ -130,13 +149,17 @@ def test_unreachable_endpoint_stops_the_ingest_and_keeps_finished_batches(tmp_pa
         assert (stats.documents, stats.passages, stats.facts) == (1, 1, 1), "the stored batch is untouched"
 
 
-@pytest.mark.parametrize("bad", [
-    Reply("I am sorry, I cannot help with that."),  # prose
-    Reply('{"triples": [{"subject": "Mira Holt", "relation": "was born'),  # half JSON
-    Reply('{"triples": [{"subject": "Mira Holt", "relation": "was', finish_reason="length"),  # cut at max_tokens
-    Reply(status=500),  # a server error that persists
-    Reply('{"entities": []}', delay=3.0),  # slower than the client's timeout
-], ids=["garbage", "half-json", "cut-off", "server-error", "timeout"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Reply("I am sorry, I cannot help with that."),  # prose
+        Reply('{"triples": [{"subject": "Mira Holt", "relation": "was born'),  # half JSON
+        Reply('{"triples": [{"subject": "Mira Holt", "relation": "was', finish_reason="length"),  # cut at max_tokens
+        Reply(status=500),  # a server error that persists
+        Reply('{"entities": []}', delay=3.0),  # slower than the client's timeout
+    ],
+    ids=["garbage", "half-json", "cut-off", "server-error", "timeout"],
+)
 def test_a_failing_passage_is_recorded_and_retried_later(tmp_path, embedder, bad):
     broken = "Mira Holt was born in Kessel."
 
@@ -190,7 +213,7 @@ def test_answer_cites_the_passages_the_model_names(tmp_path, embedder):
             assert "Question: Where was the founder of Brightwater Labs born?" in prompt
             kessel = next(line for line in prompt.splitlines() if "born in Kessel" in line)
             number = int(kessel[1 : kessel.index("]")])
-            return Reply(json.dumps({"answer": "Kessel", "citations": [number, 99, "[%d]" % number]}))
+            return Reply(json.dumps({"answer": "Kessel", "citations": [number, 99, f"[{number}]"]}))
         return good_openie(body)
 
     with ScriptedLLM(respond) as server, open_memory(tmp_path, embedder, settings(server, tmp_path)) as memory:
@@ -228,10 +251,18 @@ def test_fact_filter_keeps_only_the_facts_the_model_picks(tmp_path, embedder, ke
         return good_openie(body)
 
     config = Config(fact_weight=0.2, llm_fact_filter=True)
-    with ScriptedLLM(respond) as server, open_memory(tmp_path, embedder, settings(server, tmp_path), config=config) as memory:
+    with (
+        ScriptedLLM(respond) as server,
+        open_memory(tmp_path, embedder, settings(server, tmp_path), config=config) as memory,
+    ):
         memory.ingest(documents(), progress=False)
-        unfiltered = Memory(tmp_path / "store", Config(fact_weight=0.2), embedder=embedder, extractor="llm",
-                            llm=settings(server, tmp_path))
+        unfiltered = Memory(
+            tmp_path / "store",
+            Config(fact_weight=0.2),
+            embedder=embedder,
+            extractor="llm",
+            llm=settings(server, tmp_path),
+        )
         with unfiltered:
             linked = unfiltered.query("Where was Mira Holt born?", k=1)[0].explanation.seed_facts
         hit = memory.query("Where was Mira Holt born?", k=1)[0]

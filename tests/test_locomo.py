@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,7 +20,8 @@ def small_conversation() -> dict:
     return {
         "sample_id": "conv-x",
         "conversation": {
-            "speaker_a": "Ana", "speaker_b": "Ben",
+            "speaker_a": "Ana",
+            "speaker_b": "Ben",
             "session_2_date_time": "9:05 am on 2 June, 2023",
             "session_2": [{"speaker": "Ben", "dia_id": "D2:1", "text": "I adopted a beagle named Pip."}],
             "session_1_date_time": "1:56 pm on 8 May, 2023",
@@ -32,11 +33,19 @@ def small_conversation() -> dict:
         },
         "qa": [
             {"question": "Where does Ana take pottery?", "answer": "Lisbon", "evidence": ["D1:1"], "category": 4},
-            {"question": "What did Ben show, and which dog did he adopt?", "answer": "a kite; Pip",
-             "evidence": ["D1:2; D2:1", "D7:3"], "category": 1},  # two ids in one entry, one naming no turn
+            {
+                "question": "What did Ben show, and which dog did he adopt?",
+                "answer": "a kite; Pip",
+                "evidence": ["D1:2; D2:1", "D7:3"],
+                "category": 1,
+            },  # two ids in one entry, one naming no turn
             {"question": "When did Ben adopt Pip?", "answer": 2023, "evidence": ["D:2:1"], "category": 2},
-            {"question": "What is Ana's cat called?", "adversarial_answer": "Mochi", "evidence": ["D1:1"],
-             "category": 5},
+            {
+                "question": "What is Ana's cat called?",
+                "adversarial_answer": "Mochi",
+                "evidence": ["D1:1"],
+                "category": 5,
+            },
             {"question": "Why?", "answer": "no reason", "evidence": ["unknown"], "category": 3},
         ],
     }
@@ -50,8 +59,8 @@ def write_locomo(path, conversations: list) -> str:
 def test_turns_carry_session_times_and_captions_and_bad_evidence_is_dropped(tmp_path, caplog):
     [conversation] = load_locomo(write_locomo(tmp_path / "l.json", [small_conversation()]))
     assert [t.dia_id for t in conversation.turns] == ["D1:1", "D1:2", "D2:1"]
-    assert conversation.turns[0].time == datetime(2023, 5, 8, 13, 56, tzinfo=timezone.utc)
-    assert conversation.turns[2].time == datetime(2023, 6, 2, 9, 5, tzinfo=timezone.utc)
+    assert conversation.turns[0].time == datetime(2023, 5, 8, 13, 56, tzinfo=UTC)
+    assert conversation.turns[2].time == datetime(2023, 6, 2, 9, 5, tzinfo=UTC)
     assert conversation.turns[0].note == "Ana: I started pottery classes in Lisbon."
     assert conversation.turns[1].note == "Ben: Look at this! [shares a photo: a photo of a red kite]"
     questions = {q.category: q for q in conversation.questions}
@@ -63,12 +72,15 @@ def test_turns_carry_session_times_and_captions_and_bad_evidence_is_dropped(tmp_
     assert "conv-x: dropped 2 evidence id(s)" in caplog.text and "skipped 1 question(s)" in caplog.text
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "no such LoCoMo file"),
-    ("[{", "invalid JSON"),
-    ('{"sample_id": "c"}', "expected a non-empty JSON list of conversations"),
-    ('[{"sample_id": "c", "conversation": {}}]', "conversation 0: expected an object with"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no such LoCoMo file"),
+        ("[{", "invalid JSON"),
+        ('{"sample_id": "c"}', "expected a non-empty JSON list of conversations"),
+        ('[{"sample_id": "c", "conversation": {}}]', "conversation 0: expected an object with"),
+    ],
+)
 def test_unreadable_files_are_errors_that_say_why(tmp_path, content, message):
     path = tmp_path / "l.json"
     if content is not None:
@@ -107,8 +119,14 @@ def test_recall_is_averaged_per_category_and_overall_leaves_out_adversarial():
         {"type": "5 adversarial", "supporting_ids": ["e"], "dense": ["e"]},
     ]
     recall = recall_by_category(rows, ("dense",), [1, 3])
-    assert list(recall) == ["1 multi-hop", "2 temporal", "3 open-domain", "4 single-hop", "overall 1-4",
-                            "5 adversarial"]
+    assert list(recall) == [
+        "1 multi-hop",
+        "2 temporal",
+        "3 open-domain",
+        "4 single-hop",
+        "overall 1-4",
+        "5 adversarial",
+    ]
     assert recall["1 multi-hop"] == {"questions": 1, "dense R@1": 0.5, "dense R@3": 1.0}
     assert recall["2 temporal"] == {"questions": 0, "dense R@1": None, "dense R@3": None}
     assert recall["4 single-hop"] == {"questions": 2, "dense R@1": 1.0, "dense R@3": 1.0}

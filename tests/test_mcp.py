@@ -76,8 +76,9 @@ def connected(server: StdioServerParameters | str) -> Iterator[Session]:
 
 def stdio_server(store: Path, *options: str) -> StdioServerParameters:
     """`hippograph mcp --store STORE OPTIONS` as a subprocess speaking MCP on its stdin and stdout."""
-    return StdioServerParameters(command=SERVER[0], args=[*SERVER[1:], "--store", str(store), *options],
-                                 env=server_env())
+    return StdioServerParameters(
+        command=SERVER[0], args=[*SERVER[1:], "--store", str(store), *options], env=server_env()
+    )
 
 
 def hit_texts(recalled: dict[str, Any]) -> list[str]:
@@ -136,8 +137,12 @@ def test_recall_answers_the_multi_hop_demo_question(memory):
 
 
 def test_remember_then_recall_and_get_note(memory):
-    note = memory.ok("remember", text="Quentin Vale keeps three beehives on the roof of the Orlan city library.",
-                     timestamp="2024-05-01T09:30:00+02:00", metadata={"source": "chat"})
+    note = memory.ok(
+        "remember",
+        text="Quentin Vale keeps three beehives on the roof of the Orlan city library.",
+        timestamp="2024-05-01T09:30:00+02:00",
+        metadata={"source": "chat"},
+    )
     assert note["created_at"].startswith("2024-05-01T07:30:00") and note["metadata"] == {"source": "chat"}
     assert note["keywords"] and isinstance(note["links"], list)
 
@@ -172,16 +177,19 @@ def test_stats_of_one_namespace_and_of_the_whole_store(memory):
     assert "Odile" in memory.ok("recall", query="Who teaches the cello?", namespace="odile")["hits"][0]["text"]
 
 
-@pytest.mark.parametrize(("tool", "arguments", "message"), [
-    ("remember", {"text": "   "}, "a note's text is empty"),
-    ("recall", {"query": DEMO, "k": 0}, "k must be a whole number of at least 1"),
-    ("recall", {"query": DEMO, "since": "not a time"}, "since"),
-    ("get_note", {"id": "no-such-note"}, "no note with id 'no-such-note'"),
-    ("forget", {"note_id": "no-such-note"}, "no note with id 'no-such-note'"),
-    ("forget", {"document_id": "no-such-document"}, "no document with id 'no-such-document'"),
-    ("forget", {}, "give exactly one of note_id or document_id"),
-    ("forget", {"note_id": "a", "document_id": "b"}, "give exactly one of note_id or document_id"),
-])
+@pytest.mark.parametrize(
+    ("tool", "arguments", "message"),
+    [
+        ("remember", {"text": "   "}, "a note's text is empty"),
+        ("recall", {"query": DEMO, "k": 0}, "k must be a whole number of at least 1"),
+        ("recall", {"query": DEMO, "since": "not a time"}, "since"),
+        ("get_note", {"id": "no-such-note"}, "no note with id 'no-such-note'"),
+        ("forget", {"note_id": "no-such-note"}, "no note with id 'no-such-note'"),
+        ("forget", {"document_id": "no-such-document"}, "no document with id 'no-such-document'"),
+        ("forget", {}, "give exactly one of note_id or document_id"),
+        ("forget", {"note_id": "a", "document_id": "b"}, "give exactly one of note_id or document_id"),
+    ],
+)
 def test_a_bad_call_is_a_tool_error_with_the_message_and_the_server_keeps_serving(memory, tool, arguments, message):
     error = memory.error(tool, **arguments)
     assert message in error and "\n" not in error
@@ -209,12 +217,18 @@ class _BrokenPool:
     def __getattr__(self, name: str):
         def fail(*args, **kwargs):
             raise RuntimeError(f"{name} failed reading {SECRET}")
+
         return fail
 
 
 def test_a_bug_is_a_tool_error_without_its_text_and_its_traceback_goes_to_the_log(caplog):
-    calls = {"remember": {"text": "Ana sings."}, "recall": {"query": "Who sings?"}, "get_note": {"id": "n1"},
-             "forget": {"note_id": "n1"}, "stats": {}}
+    calls = {
+        "remember": {"text": "Ana sings."},
+        "recall": {"query": "Who sings?"},
+        "get_note": {"id": "n1"},
+        "forget": {"note_id": "n1"},
+        "stats": {},
+    }
     with caplog.at_level(logging.ERROR, logger="hippograph.server.mcp"), start_blocking_portal() as portal:
         with portal.wrap_async_context_manager(Client(build_server(_BrokenPool()))) as client:  # in this process
             session = Session(portal, client)
@@ -284,8 +298,13 @@ def read_only_store(sample_store, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def http_url(read_only_store) -> Iterator[str]:
     """The endpoint URL a read-only HTTP server printed; it listens on a free port of 127.0.0.1."""
-    process = subprocess.Popen([*SERVER, "--store", str(read_only_store), "--read-only", "--http", "127.0.0.1:0"],
-                               env=server_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*SERVER, "--store", str(read_only_store), "--read-only", "--http", "127.0.0.1:0"],
+        env=server_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: queue.Queue[str | None] = queue.Queue()
     # The pipe is drained all along, so that a chatty server never blocks on a full stderr.
     threading.Thread(target=_read_lines, args=(process.stderr, lines), daemon=True).start()
@@ -334,18 +353,23 @@ def test_http_recall_answers_the_demo_question(read_only):
     assert read_only.ok("get_note", id=veloria[0]["id"])["text"] == veloria[0]["text"]
 
 
-def test_read_only_offers_reads_only_and_leaves_the_store_unchanged(read_only, read_only_store, sample_store,
-                                                                      embedder, extractor):
+def test_read_only_offers_reads_only_and_leaves_the_store_unchanged(
+    read_only, read_only_store, sample_store, embedder, extractor
+):
     assert set(read_only.tools()) == {"recall", "get_note", "stats"}
     assert "`recall`" in read_only.client.instructions and "`remember`" not in read_only.client.instructions
     before = read_only.ok("stats")
     assert "remember" in read_only.error("remember", text="Mallory was here.")
     assert "forget" in read_only.error("forget", document_id="anything")
     assert read_only.ok("stats") == before
-    with Memory(read_only_store, create=False, embedder=embedder, extractor=extractor) as memory, \
-            Memory(sample_store, create=False, embedder=embedder, extractor=extractor) as original:
-        assert (memory.stats().documents, memory.stats().passages) == \
-            (original.stats().documents, original.stats().passages)
+    with (
+        Memory(read_only_store, create=False, embedder=embedder, extractor=extractor) as memory,
+        Memory(sample_store, create=False, embedder=embedder, extractor=extractor) as original,
+    ):
+        assert (memory.stats().documents, memory.stats().passages) == (
+            original.stats().documents,
+            original.stats().passages,
+        )
 
 
 # -- refused at start, before any model loads ---------------------------------------------------

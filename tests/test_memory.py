@@ -27,13 +27,17 @@ ORPHAN_QUERIES = {
     "fact source to missing passage": "SELECT COUNT(*) FROM fact_sources s WHERE NOT EXISTS "
     "(SELECT 1 FROM passages p WHERE p.id = s.passage_id)",
     "mention of missing passage or entity": "SELECT COUNT(*) FROM mentions m WHERE NOT EXISTS "
-    "(SELECT 1 FROM passages p WHERE p.id = m.passage_id) OR NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = m.entity_id)",
-    "fact to missing entity": "SELECT COUNT(*) FROM facts f WHERE NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = f.subject_id) "
+    "(SELECT 1 FROM passages p WHERE p.id = m.passage_id) "
+    "OR NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = m.entity_id)",
+    "fact to missing entity": "SELECT COUNT(*) FROM facts f "
+    "WHERE NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = f.subject_id) "
     "OR NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = f.object_id)",
-    "synonym edge to missing entity": "SELECT COUNT(*) FROM synonyms s WHERE NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = s.a) "
+    "synonym edge to missing entity": "SELECT COUNT(*) FROM synonyms s "
+    "WHERE NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = s.a) "
     "OR NOT EXISTS (SELECT 1 FROM entities e WHERE e.id = s.b)",
     "unused embedding": "SELECT COUNT(*) FROM embeddings v WHERE v.key NOT IN (SELECT embedding_key FROM passages) "
-    "AND v.key NOT IN (SELECT embedding_key FROM entities WHERE embedding_key IS NOT NULL) AND v.key NOT IN (SELECT embedding_key FROM facts)",
+    "AND v.key NOT IN (SELECT embedding_key FROM entities WHERE embedding_key IS NOT NULL) "
+    "AND v.key NOT IN (SELECT embedding_key FROM facts)",
 }
 
 
@@ -44,7 +48,6 @@ def sql(memory: Memory, query: str, *params) -> list[tuple]:
 
 def orphans(memory: Memory) -> dict[str, int]:
     return {name: sql(memory, q)[0][0] for name, q in ORPHAN_QUERIES.items() if sql(memory, q)[0][0]}
-
 
 
 def test_sample_ingest_builds_a_graph_with_no_orphans(sample_memory):
@@ -82,9 +85,13 @@ def test_changed_document_with_same_id_replaces_the_old_one(sample_memory):
 def test_delete_removes_everything_only_that_document_supported(sample_memory):
     doc = sample_memory.document("sample-18")  # Ida Marsh
     passage_id = doc.passage_ids[0]
-    only_here = sql(sample_memory,
+    only_here = sql(
+        sample_memory,
         "SELECT e.key FROM entities e JOIN mentions m ON m.entity_id = e.id WHERE m.passage_id = ? "
-        "AND NOT EXISTS (SELECT 1 FROM mentions o WHERE o.entity_id = e.id AND o.passage_id != ?)", passage_id, passage_id)
+        "AND NOT EXISTS (SELECT 1 FROM mentions o WHERE o.entity_id = e.id AND o.passage_id != ?)",
+        passage_id,
+        passage_id,
+    )
     shared = sql(sample_memory, "SELECT COUNT(*) FROM entities WHERE key = 'jonas pell'")
     assert only_here and shared == [(1,)]
 
@@ -96,7 +103,9 @@ def test_delete_removes_everything_only_that_document_supported(sample_memory):
         sample_memory.get(passage_id)
     for (key,) in only_here:
         assert sql(sample_memory, "SELECT COUNT(*) FROM entities WHERE key = ?", key) == [(0,)], key
-    assert sql(sample_memory, "SELECT COUNT(*) FROM entities WHERE key = 'jonas pell'") == [(1,)]  # still mentioned elsewhere
+    assert sql(sample_memory, "SELECT COUNT(*) FROM entities WHERE key = 'jonas pell'") == [
+        (1,)
+    ]  # still mentioned elsewhere
     assert sql(sample_memory, "SELECT COUNT(*) FROM fact_sources WHERE passage_id = ?", passage_id) == [(0,)]
     assert sql(sample_memory, "SELECT COUNT(*) FROM mentions WHERE passage_id = ?", passage_id) == [(0,)]
     assert orphans(sample_memory) == {}
@@ -107,8 +116,15 @@ def test_deleting_every_document_leaves_an_empty_store(sample_memory):
     for i in range(1, 37):
         sample_memory.delete(f"sample-{i:02d}")
     stats = sample_memory.stats()
-    assert (stats.documents, stats.passages, stats.entities, stats.facts, stats.mentions,
-            stats.synonym_edges, stats.embeddings) == (0, 0, 0, 0, 0, 0, 0)
+    assert (
+        stats.documents,
+        stats.passages,
+        stats.entities,
+        stats.facts,
+        stats.mentions,
+        stats.synonym_edges,
+        stats.embeddings,
+    ) == (0, 0, 0, 0, 0, 0, 0)
 
 
 def test_unknown_document_id_on_delete_is_a_clear_error(sample_memory):
@@ -122,12 +138,16 @@ def test_reopening_gives_identical_results(make_memory):
     question = "Where was the founder of Brightwater Labs born?"
     memory = make_memory("store")
     memory.ingest(hippograph.sample_corpus(), progress=False)
-    before = {m: [(h.id, h.score, str(h.explanation)) for h in memory.query(question, k=10, method=m)]
-              for m in ("hippograph", "dense")}
+    before = {
+        m: [(h.id, h.score, str(h.explanation)) for h in memory.query(question, k=10, method=m)]
+        for m in ("hippograph", "dense")
+    }
     memory.close()
     again = make_memory("store")
-    after = {m: [(h.id, h.score, str(h.explanation)) for h in again.query(question, k=10, method=m)]
-             for m in ("hippograph", "dense")}
+    after = {
+        m: [(h.id, h.score, str(h.explanation)) for h in again.query(question, k=10, method=m)]
+        for m in ("hippograph", "dense")
+    }
     assert before == after
 
 
@@ -268,7 +288,9 @@ def test_an_error_inside_the_write_transaction_rolls_back_the_whole_batch(sample
     monkeypatch.setattr(writes, "_add_graph", add_graph_then_fail)
     replacement = Document(text="Mira Holt moved to Saltmarsh and builds boats.", id="sample-02", title="Mira Holt")
     with pytest.raises(StoreError, match="nothing of this batch was stored"):
-        sample_memory.ingest([replacement, Document(text="Brand new memory about Gull Park.", id="new")], progress=False)
+        sample_memory.ingest(
+            [replacement, Document(text="Brand new memory about Gull Park.", id="new")], progress=False
+        )
     monkeypatch.undo()
     assert sample_memory.stats() == before and sample_memory._store.version() == version
     assert "tempered glass" in sample_memory.get(sample_memory.document("sample-02").passage_ids[0]).text
@@ -279,8 +301,9 @@ def test_an_error_inside_the_write_transaction_rolls_back_the_whole_batch(sample
 
 def test_duplicate_ids_in_one_ingest_keep_the_last(make_memory, caplog):
     memory = make_memory()
-    report = memory.ingest([Document(text="First version.", id="x"), Document(text="Second version.", id="x")],
-                           progress=False)
+    report = memory.ingest(
+        [Document(text="First version.", id="x"), Document(text="Second version.", id="x")], progress=False
+    )
     assert (report.added, report.skipped) == (1, 1)
     assert memory.get(memory.document("x").passage_ids[0]).text == "Second version."
     assert "appears more than once" in caplog.text
@@ -289,8 +312,10 @@ def test_duplicate_ids_in_one_ingest_keep_the_last(make_memory, caplog):
 def test_an_entity_first_seen_without_a_fact_gets_a_vector_when_a_fact_names_it(tmp_path, embedder, extractor):
     config = dataclasses.replace(EVERY_RECORD, ingest_batch_size=1)
     with Memory(tmp_path / "s", config, embedder=embedder, extractor=extractor) as memory:
-        memory.ingest([Document(text="Visitors love Veloria.", id="a"),
-                       Document(text="Mira Holt was born in Veloria.", id="b")], progress=False)
+        memory.ingest(
+            [Document(text="Visitors love Veloria.", id="a"), Document(text="Mira Holt was born in Veloria.", id="b")],
+            progress=False,
+        )
         assert sql(memory, "SELECT embedding_key IS NOT NULL FROM entities WHERE key = 'veloria'") == [(1,)]
         assert orphans(memory) == {}
 
@@ -298,8 +323,13 @@ def test_an_entity_first_seen_without_a_fact_gets_a_vector_when_a_fact_names_it(
 def test_an_entity_keeps_its_first_spelling_and_no_vector_is_orphaned(tmp_path, embedder, extractor):
     config = dataclasses.replace(EVERY_RECORD, ingest_batch_size=1)
     with Memory(tmp_path / "s", config, embedder=embedder, extractor=extractor) as memory:
-        memory.ingest([Document(text="Mira Holt studied at the Lumen Institute.", id="a"),
-                       Document(text="Ansel Brandt studied at the LUMEN INSTITUTE.", id="b")], progress=False)
+        memory.ingest(
+            [
+                Document(text="Mira Holt studied at the Lumen Institute.", id="a"),
+                Document(text="Ansel Brandt studied at the LUMEN INSTITUTE.", id="b"),
+            ],
+            progress=False,
+        )
         assert sql(memory, "SELECT name FROM entities WHERE key = 'lumen institute'") == [("Lumen Institute",)]
         assert orphans(memory) == {}
 
@@ -317,12 +347,15 @@ def test_without_entities_the_graph_method_falls_back_to_dense(tmp_path, embedde
     assert str(graph[0].explanation) == "dense similarity to the query"
 
 
-@pytest.mark.parametrize("source,message", [
-    ({"id": "a", "text": "x"}, "cannot ingest a dict"),
-    (Document(text=None, id="a"), "text must be a string"),  # type: ignore[arg-type]
-    (Document(text="x", id=7), "id must be a string"),  # type: ignore[arg-type]
-    (Document(text="x", id="a", metadata={"when": object()}), "metadata cannot be stored as JSON"),
-])
+@pytest.mark.parametrize(
+    "source,message",
+    [
+        ({"id": "a", "text": "x"}, "cannot ingest a dict"),
+        (Document(text=None, id="a"), "text must be a string"),  # type: ignore[arg-type]
+        (Document(text="x", id=7), "id must be a string"),  # type: ignore[arg-type]
+        (Document(text="x", id="a", metadata={"when": object()}), "metadata cannot be stored as JSON"),
+    ],
+)
 def test_malformed_documents_are_clear_errors_and_store_nothing(make_memory, source, message):
     memory = make_memory()
     with pytest.raises(SourceError, match=message):
@@ -335,8 +368,13 @@ def test_settings_out_of_range_are_refused():
         hippograph.Config(chunk_words=0)
     with pytest.raises(hippograph.ConfigError, match="damping"):
         hippograph.Config(damping=1.5)
-    for bad in (dict(fact_weight=float("nan")), dict(passage_temperature=None), dict(synonym_threshold=-0.2),
-                dict(topic_edge_weight=True), dict(query_entity_weight=0, passage_weight=0)):
+    for bad in (
+        dict(fact_weight=float("nan")),
+        dict(passage_temperature=None),
+        dict(synonym_threshold=-0.2),
+        dict(topic_edge_weight=True),
+        dict(query_entity_weight=0, passage_weight=0),
+    ):
         with pytest.raises(hippograph.ConfigError):
             hippograph.Config(**bad)
 
@@ -353,9 +391,16 @@ def test_a_schema_1_store_is_upgraded_in_place(sample_memory, embedder, extracto
     path = sample_memory.stats().path
     sample_memory.close()
     with sqlite3.connect(path) as db:  # what hippograph 0.1 stores looked like
-        for table, column in [("passages", "extraction_error"), ("passages", "keywords"), ("passages", "tags"),
-                              ("passages", "context"), ("passages", "updated_at"), ("facts", "relation_group"),
-                              ("facts", "valid_from"), ("facts", "valid_to")]:
+        for table, column in [
+            ("passages", "extraction_error"),
+            ("passages", "keywords"),
+            ("passages", "tags"),
+            ("passages", "context"),
+            ("passages", "updated_at"),
+            ("facts", "relation_group"),
+            ("facts", "valid_from"),
+            ("facts", "valid_to"),
+        ]:
             db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         db.execute("DROP TABLE links")
         db.execute("DROP TABLE note_history")
@@ -401,8 +446,13 @@ def test_an_embedder_giving_nan_stores_nothing_of_the_batch(sample_memory, embed
     assert sample_memory.query("Where was the founder of Brightwater Labs born?", k=3)
 
 
-@pytest.mark.parametrize("vector,problem", [(np.ones(383, dtype=np.float32), "holds 383 numbers, not 384"),
-                                            (np.full(384, np.nan, dtype=np.float32), "holds NaN or infinity")])
+@pytest.mark.parametrize(
+    "vector,problem",
+    [
+        (np.ones(383, dtype=np.float32), "holds 383 numbers, not 384"),
+        (np.full(384, np.nan, dtype=np.float32), "holds NaN or infinity"),
+    ],
+)
 @pytest.mark.parametrize("method", ["hippograph", "dense"])
 def test_a_stored_vector_that_does_not_fit_is_a_store_error_naming_it(sample_memory, vector, problem, method):
     path = sample_memory.stats().path

@@ -20,30 +20,44 @@ from .scripted_llm import Reply, ScriptedLLM
 
 SHARED_TEXT = "Mira Holt founded Brightwater Labs in Veloria."
 NOTES = {
-    "alice": ["Mira Holt hid the key under the blue stone.", "Brightwater Labs moved to Kessel in 2020.",
-              "Mira Holt lives in Paris."],
-    "bob": ["Mira Holt hid the key under the red bench.", "Brightwater Labs moved to Norland in 2021.",
-            "Mira Holt lives in Rome."],
+    "alice": [
+        "Mira Holt hid the key under the blue stone.",
+        "Brightwater Labs moved to Kessel in 2020.",
+        "Mira Holt lives in Paris.",
+    ],
+    "bob": [
+        "Mira Holt hid the key under the red bench.",
+        "Brightwater Labs moved to Norland in 2021.",
+        "Mira Holt lives in Rome.",
+    ],
 }
-QUESTIONS = ["Where did Mira Holt hide the key?", "Where did Brightwater Labs move?", "Where does Mira Holt live?",
-             "Who founded Brightwater Labs?"]
+QUESTIONS = [
+    "Where did Mira Holt hide the key?",
+    "Where did Brightwater Labs move?",
+    "Where does Mira Holt live?",
+    "Who founded Brightwater Labs?",
+]
 CONFIG = hippograph.Config(link_threshold=0.3, evolve_notes=True)
 
 
 def fill(memory: Memory, namespace: str) -> dict[str, hippograph.Note]:
     notes = {"shared": memory.add(SHARED_TEXT, id="shared", namespace=namespace, timestamp="2020-01-01")}
     for number, text in enumerate(NOTES[namespace]):
-        notes[f"n{number}"] = memory.add(text, id=f"n{number}", namespace=namespace,
-                                         timestamp=f"202{number + 1}-01-01")
-    memory.ingest(hippograph.Document("Veloria is a hill town. Mira Holt was born there.", id="doc",
-                                      namespace=namespace), progress=False)
+        notes[f"n{number}"] = memory.add(text, id=f"n{number}", namespace=namespace, timestamp=f"202{number + 1}-01-01")
+    memory.ingest(
+        hippograph.Document("Veloria is a hill town. Mira Holt was born there.", id="doc", namespace=namespace),
+        progress=False,
+    )
     return notes
 
 
 def results(memory: Memory, namespace: str) -> list[tuple]:
-    return [(question, method, hit.id, round(hit.score, 9))
-            for question in QUESTIONS for method in ("hippograph", "dense")
-            for hit in memory.query(question, k=10, method=method, namespace=namespace)]
+    return [
+        (question, method, hit.id, round(hit.score, 9))
+        for question in QUESTIONS
+        for method in ("hippograph", "dense")
+        for hit in memory.query(question, k=10, method=method, namespace=namespace)
+    ]
 
 
 @pytest.fixture
@@ -89,11 +103,15 @@ def test_reads_of_one_namespace_see_nothing_of_another(two_tenants):
 def test_no_link_or_evolution_crosses_namespaces(two_tenants):
     memory, notes = two_tenants
     with sqlite3.connect(memory.stats().path) as db:
-        crossing = db.execute("SELECT COUNT(*) FROM links l JOIN passages a ON a.id = l.a "
-                              "JOIN passages b ON b.id = l.b WHERE a.namespace != b.namespace").fetchone()[0]
+        crossing = db.execute(
+            "SELECT COUNT(*) FROM links l JOIN passages a ON a.id = l.a "
+            "JOIN passages b ON b.id = l.b WHERE a.namespace != b.namespace"
+        ).fetchone()[0]
         assert crossing == 0 and memory.stats().links > 0
-        sources = db.execute("SELECT h.source_note, p.namespace FROM note_history h "
-                             "JOIN passages p ON p.id = h.passage_id WHERE h.source_note IS NOT NULL").fetchall()
+        sources = db.execute(
+            "SELECT h.source_note, p.namespace FROM note_history h "
+            "JOIN passages p ON p.id = h.passage_id WHERE h.source_note IS NOT NULL"
+        ).fetchall()
         with pytest.raises(sqlite3.IntegrityError, match="one namespace"):  # the store itself refuses one
             a, b = sorted([notes["alice"]["n0"].id, notes["bob"]["n0"].id])
             db.execute("INSERT INTO links VALUES (?, ?, 'similar', 'test', 1.0, '2024-01-01')", (a, b))
@@ -138,8 +156,9 @@ def test_an_answer_in_one_namespace_shows_the_model_nothing_of_another(two_tenan
         return Reply(json.dumps({"answer": "under the blue stone", "citations": [1]}))
 
     with ScriptedLLM(respond) as server:
-        settings = LLMSettings(base_url=server.url, api_key="test", model="scripted",
-                               cache_path=tmp_path / "calls.sqlite")
+        settings = LLMSettings(
+            base_url=server.url, api_key="test", model="scripted", cache_path=tmp_path / "calls.sqlite"
+        )
         with Memory(tmp_path / "store", llm=settings, embedder=embedder) as same:
             answer = same.answer("Where did Mira Holt hide the key?", k=10, namespace="alice")
     assert {hit.id for hit in answer.hits} <= ids_of(memory, "alice")

@@ -45,8 +45,11 @@ def rows(memory: Memory, query: str, *args) -> list[tuple]:
 
 def test_a_note_gets_attributes_offline(open_memory):
     memory = open_memory(hippograph.Config(link_threshold=0.5))
-    note = memory.add("Mira Holt founded Brightwater Labs. She was born in Veloria.",
-                      timestamp="2023-05-08T13:56:00+02:00", metadata={"speaker": "Mira"})
+    note = memory.add(
+        "Mira Holt founded Brightwater Labs. She was born in Veloria.",
+        timestamp="2023-05-08T13:56:00+02:00",
+        metadata={"speaker": "Mira"},
+    )
     assert note.keywords == ("Mira Holt", "Brightwater Labs", "Veloria")
     assert note.context == "Mira Holt founded Brightwater Labs."
     assert note.created_at == "2023-05-08T11:56:00+00:00" and note.updated_at is None
@@ -81,8 +84,10 @@ def test_deleting_a_note_leaves_no_dangling_link(open_memory):
     neighbours = [link.note_id for link in memory.get(notes["d2"].id).links]
     memory.delete_note(notes["d2"].id)
     assert rows(memory, "SELECT COUNT(*) FROM links WHERE a = ?1 OR b = ?1", notes["d2"].id) == [(0,)]
-    assert rows(memory, "SELECT COUNT(*) FROM links WHERE a NOT IN (SELECT id FROM passages) "
-                        "OR b NOT IN (SELECT id FROM passages)") == [(0,)]
+    assert rows(
+        memory,
+        "SELECT COUNT(*) FROM links WHERE a NOT IN (SELECT id FROM passages) OR b NOT IN (SELECT id FROM passages)",
+    ) == [(0,)]
     for neighbour in neighbours:
         assert notes["d2"].id not in [link.note_id for link in memory.get(neighbour).links]
     with pytest.raises(hippograph.DocumentNotFound):
@@ -126,8 +131,11 @@ def test_evolution_changes_neighbours_tags_with_history_and_revert(open_memory):
 def test_evolution_is_off_by_default(open_memory):
     memory = open_memory(hippograph.Config(link_threshold=0.5))
     first = memory.add("Brightwater Labs makes tempered glass for greenhouses.")
-    for text in ("Brightwater Labs hired ten chemists.", "Brightwater Labs opened a plant in Norland.",
-                 "Brightwater Labs makes tempered glass for greenhouses and for ships."):
+    for text in (
+        "Brightwater Labs hired ten chemists.",
+        "Brightwater Labs opened a plant in Norland.",
+        "Brightwater Labs makes tempered glass for greenhouses and for ships.",
+    ):
         memory.add(text)
     assert memory.get(first.id).tags == () and memory.history(first.id) == []
 

@@ -20,12 +20,17 @@ CORPUS = [
     {"id": "p2", "title": "Mira Holt", "text": "Mira Holt was born in Veloria."},
 ]
 TRIPLES = [
-    {"id": "p1", "extracted_entities": ["Brightwater Labs", "Mira Holt"],
-     "extracted_triples": [["Brightwater Labs", "founded by", "Mira Holt"], ["only two", "parts"], ["x", "", "y"]]},
-    {"id": "p2", "extracted_entities": ["Mira Holt", "Veloria"],
-     "extracted_triples": [["Mira Holt", "born in", "Veloria"], "not a list", [1, 2, 3]]},
+    {
+        "id": "p1",
+        "extracted_entities": ["Brightwater Labs", "Mira Holt"],
+        "extracted_triples": [["Brightwater Labs", "founded by", "Mira Holt"], ["only two", "parts"], ["x", "", "y"]],
+    },
+    {
+        "id": "p2",
+        "extracted_entities": ["Mira Holt", "Veloria"],
+        "extracted_triples": [["Mira Holt", "born in", "Veloria"], "not a list", [1, 2, 3]],
+    },
 ]
-
 
 
 def passage(doc_id, title, text):
@@ -35,11 +40,13 @@ def passage(doc_id, title, text):
 def test_jsonl_triples_match_by_document_id_and_bad_triples_are_counted(tmp_path, caplog):
     caplog.set_level(logging.WARNING)
     extractor = PrecomputedExtractor(write_jsonl(tmp_path / "t.jsonl", TRIPLES))
-    first, second, missing = extractor.extract([
-        passage("p1", "Brightwater Labs", "whatever text"),
-        passage("p2", "Mira Holt", "whatever text"),
-        passage("p3", "Unknown", "no triples here"),
-    ])
+    first, second, missing = extractor.extract(
+        [
+            passage("p1", "Brightwater Labs", "whatever text"),
+            passage("p2", "Mira Holt", "whatever text"),
+            passage("p3", "Unknown", "no triples here"),
+        ]
+    )
     assert first.triples == [Triple("Brightwater Labs", "founded by", "Mira Holt")]
     assert second.entities == ["Mira Holt", "Veloria"]
     assert missing.triples == [] and missing.entities == []
@@ -50,17 +57,34 @@ def test_jsonl_triples_match_by_document_id_and_bad_triples_are_counted(tmp_path
 
 def test_hipporag_openie_json_matches_by_passage_text(tmp_path):
     path = tmp_path / "openie_results.json"
-    path.write_text(json.dumps({"docs": [
-        {"idx": 0, "passage": "Mira Holt\nMira Holt was  born in Veloria.", "extracted_entities": ["Mira Holt"],
-         "extracted_triples": [["Mira Holt", "born in", "Veloria"]]},
-        {"idx": 1, "passage": "Veloria is in Norland.", "extracted_entities": [],
-         "extracted_triples": [["Veloria", "is in", "Norland"]]},
-    ]}), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "docs": [
+                    {
+                        "idx": 0,
+                        "passage": "Mira Holt\nMira Holt was  born in Veloria.",
+                        "extracted_entities": ["Mira Holt"],
+                        "extracted_triples": [["Mira Holt", "born in", "Veloria"]],
+                    },
+                    {
+                        "idx": 1,
+                        "passage": "Veloria is in Norland.",
+                        "extracted_entities": [],
+                        "extracted_triples": [["Veloria", "is in", "Norland"]],
+                    },
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
     extractor = PrecomputedExtractor(path)
-    titled, plain = extractor.extract([
-        passage("a", "Mira Holt", "Mira Holt was born in Veloria."),  # whitespace differs: still matched
-        passage("b", "", "Veloria is in Norland."),
-    ])
+    titled, plain = extractor.extract(
+        [
+            passage("a", "Mira Holt", "Mira Holt was born in Veloria."),  # whitespace differs: still matched
+            passage("b", "", "Veloria is in Norland."),
+        ]
+    )
     assert titled.triples == [Triple("Mira Holt", "born in", "Veloria")]
     assert plain.triples == [Triple("Veloria", "is in", "Norland")]
 
@@ -83,9 +107,12 @@ def test_ingest_with_imported_triples_builds_the_graph_from_them(tmp_path, embed
     with Memory(tmp_path / "store", embedder=embedder, extractor=extractor) as memory:
         memory.ingest(corpus, progress=False)
         with sqlite3.connect(memory.stats().path) as db:
-            facts = sorted(db.execute(
-                "SELECT s.name, f.relation, o.name FROM facts f JOIN entities s ON s.id = f.subject_id "
-                "JOIN entities o ON o.id = f.object_id"))
+            facts = sorted(
+                db.execute(
+                    "SELECT s.name, f.relation, o.name FROM facts f JOIN entities s ON s.id = f.subject_id "
+                    "JOIN entities o ON o.id = f.object_id"
+                )
+            )
         assert facts == [("Brightwater Labs", "founded by", "Mira Holt"), ("Mira Holt", "born in", "Veloria")]
         hits = memory.query("Where was the founder of Brightwater Labs born?", k=2)
         assert {h.document_id for h in hits} == {"p1", "p2"}

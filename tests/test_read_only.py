@@ -54,7 +54,7 @@ def test_a_read_only_memory_answers_reads_and_refuses_every_write(snapshot, embe
             "retry_failed": lambda: memory.retry_failed(progress=False),
             "import_export": lambda: memory.import_export(tmp_path / "out.jsonl"),
         }
-        for name, write in writes.items():
+        for write in writes.values():
             with pytest.raises(ReadOnlyStore, match="open read-only"):
                 write()
         assert memory.stats().documents == 36
@@ -89,9 +89,18 @@ def _read_only_runner(folder: Path) -> list[str] | None:
         for path in (folder, *folder.iterdir()):
             path.chmod(path.stat().st_mode & ~0o222)
         return []
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind '{folder}' '{folder}' && "
-                            f"mount -o remount,bind,ro '{folder}' && ! touch '{folder}/probe' 2>/dev/null"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            f"mount --bind '{folder}' '{folder}' && "
+            f"mount -o remount,bind,ro '{folder}' && ! touch '{folder}/probe' 2>/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if probe.returncode != 0:
         return None
     script = f"mount --bind '{folder}' '{folder}' && mount -o remount,bind,ro '{folder}' && exec \"$@\""
@@ -106,8 +115,13 @@ def test_a_folder_that_cannot_be_written_is_opened_read_only_by_itself(snapshot)
     before = _digest(snapshot / STORE_FILE)
 
     def hippograph(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*runner, *HIPPOGRAPH, *args, "--store", str(snapshot)], capture_output=True,
-                              text=True, env=env, timeout=300)
+        return subprocess.run(
+            [*runner, *HIPPOGRAPH, *args, "--store", str(snapshot)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
 
     query = hippograph("query", QUESTION, "-k", "2")
     assert query.returncode == 0, query.stderr

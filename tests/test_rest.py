@@ -58,9 +58,25 @@ def server(sample_store, tmp_path_factory) -> Iterator[Server]:
     port = free_port()
     log_path = folder.parent / "server.log"
     with open(log_path, "w") as log_file:  # a file, not a pipe: no one reads a pipe, and a full one blocks the server
-        process = subprocess.Popen([*HIPPOGRAPH, "serve", "--store", str(folder), "--port", str(port), "--api-key", KEY,
-                                    "--cors-origin", ORIGIN, "--cors-origin", OTHER_ORIGIN],
-                                   stdout=log_file, stderr=subprocess.STDOUT, env=_env())
+        process = subprocess.Popen(
+            [
+                *HIPPOGRAPH,
+                "serve",
+                "--store",
+                str(folder),
+                "--port",
+                str(port),
+                "--api-key",
+                KEY,
+                "--cors-origin",
+                ORIGIN,
+                "--cors-origin",
+                OTHER_ORIGIN,
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=_env(),
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_healthy(base, process, log_path)
@@ -97,19 +113,25 @@ def _count(client: httpx.Client, namespace: str) -> int:
 
 # -- the key ---------------------------------------------------------------------
 
+
 def test_every_route_but_healthz_needs_the_key(server, client):
     base = server.url
     assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
     for headers in ({}, {"Authorization": "Bearer wrong-key"}, {"Authorization": f"Basic {KEY}"}):
-        for method, path in (("GET", "/v1/stats"), ("GET", "/v1/namespaces/default/search?q=Mira"),
-                             ("GET", "/v1/namespaces/default/documents/sample-01"), ("DELETE", "/v1/namespaces/default")):
+        for method, path in (
+            ("GET", "/v1/stats"),
+            ("GET", "/v1/namespaces/default/search?q=Mira"),
+            ("GET", "/v1/namespaces/default/documents/sample-01"),
+            ("DELETE", "/v1/namespaces/default"),
+        ):
             reply = httpx.request(method, base + path, headers=headers)
             assert reply.status_code == 401, (method, path, headers)
             assert reply.headers["WWW-Authenticate"].startswith("Bearer")
             assert "API key" in reply.json()["detail"]
     # the key is checked before the body is read: a stranger learns nothing from a 422, and writes nothing
-    stranger = httpx.post(f"{base}/v1/namespaces/default/memories", content=b"{broken",
-                          headers={"Content-Type": "application/json"})
+    stranger = httpx.post(
+        f"{base}/v1/namespaces/default/memories", content=b"{broken", headers={"Content-Type": "application/json"}
+    )
     assert stranger.status_code == 401
     assert _count(client, "default") == 36
 
@@ -121,16 +143,22 @@ def test_openapi_docs_are_served_with_every_route(server):
     assert schema["info"]["title"] == "hippograph"
     routes = {(method.upper(), path) for path, item in schema["paths"].items() for method in item}
     assert routes == {
-        ("POST", "/v1/namespaces/{ns}/memories"), ("POST", "/v1/namespaces/{ns}/documents"),
+        ("POST", "/v1/namespaces/{ns}/memories"),
+        ("POST", "/v1/namespaces/{ns}/documents"),
         ("GET", "/v1/namespaces/{ns}/search"),
-        ("GET", "/v1/namespaces/{ns}/notes/{note_id}"), ("PUT", "/v1/namespaces/{ns}/notes/{note_id}"),
+        ("GET", "/v1/namespaces/{ns}/notes/{note_id}"),
+        ("PUT", "/v1/namespaces/{ns}/notes/{note_id}"),
         ("DELETE", "/v1/namespaces/{ns}/notes/{note_id}"),
-        ("GET", "/v1/namespaces/{ns}/documents/{document_id}"), ("DELETE", "/v1/namespaces/{ns}/documents/{document_id}"),
-        ("DELETE", "/v1/namespaces/{ns}"), ("GET", "/v1/stats"), ("GET", "/healthz"),
+        ("GET", "/v1/namespaces/{ns}/documents/{document_id}"),
+        ("DELETE", "/v1/namespaces/{ns}/documents/{document_id}"),
+        ("DELETE", "/v1/namespaces/{ns}"),
+        ("GET", "/v1/stats"),
+        ("GET", "/healthz"),
     }
 
 
 # -- reading -----------------------------------------------------------------------
+
 
 def test_search_answers_the_demo_question_with_explanations(client):
     reply = client.get("/v1/namespaces/default/search", params={"q": QUESTION, "k": 3})
@@ -169,19 +197,32 @@ def test_unknown_ids_are_404(client):
 
 # -- writing -----------------------------------------------------------------------
 
+
 def test_a_memory_is_added_found_changed_and_deleted(client):
-    added = client.post("/v1/namespaces/ada/memories", json={
-        "text": "Ada Quill adopted a grey cat named Pebble.", "timestamp": "2024-05-01T09:30:00+02:00",
-        "metadata": {"speaker": "ada"}, "id": "turn-1"})
+    added = client.post(
+        "/v1/namespaces/ada/memories",
+        json={
+            "text": "Ada Quill adopted a grey cat named Pebble.",
+            "timestamp": "2024-05-01T09:30:00+02:00",
+            "metadata": {"speaker": "ada"},
+            "id": "turn-1",
+        },
+    )
     assert added.status_code == 201, added.text
     note = added.json()
     assert (note["namespace"], note["document_id"], note["metadata"]) == ("ada", "turn-1", {"speaker": "ada"})
     assert note["created_at"] == "2024-05-01T07:30:00+00:00"
     path = f"/v1/namespaces/ada/notes/{note['id']}"
     assert client.get(path).json() == note
-    again = client.post("/v1/namespaces/ada/memories", json={
-        "text": "Ada Quill adopted a grey cat named Pebble.", "timestamp": "2024-05-01T09:30:00+02:00",
-        "metadata": {"speaker": "ada"}, "id": "turn-1"})
+    again = client.post(
+        "/v1/namespaces/ada/memories",
+        json={
+            "text": "Ada Quill adopted a grey cat named Pebble.",
+            "timestamp": "2024-05-01T09:30:00+02:00",
+            "metadata": {"speaker": "ada"},
+            "id": "turn-1",
+        },
+    )
     assert again.status_code == 201 and again.json()["id"] == note["id"]
     clash = client.post("/v1/namespaces/ada/memories", json={"text": "Something else.", "id": "turn-1"})
     assert clash.status_code == 422 and "update" in clash.json()["detail"]
@@ -203,9 +244,15 @@ def test_a_memory_is_added_found_changed_and_deleted(client):
 def test_documents_are_ingested_read_and_deleted(client):
     first = " ".join(f"The Harbor Guild of Oslen repaired lighthouse number {n} in spring." for n in range(20))
     second = " ".join(f"Captain Ines Varro inspected buoy {n} near Kettle Point." for n in range(25))
-    records = [{"id": "guides/harbor", "title": "Harbor Guild", "text": f"{first}\n\n{second}",
-                "metadata": {"source": "test"}},
-               {"text": "Tomas Brill founded the Oslen Rowing Club."}]
+    records = [
+        {
+            "id": "guides/harbor",
+            "title": "Harbor Guild",
+            "text": f"{first}\n\n{second}",
+            "metadata": {"source": "test"},
+        },
+        {"text": "Tomas Brill founded the Oslen Rowing Club."},
+    ]
     report = client.post("/v1/namespaces/guild/documents", json=records)
     assert report.status_code == 200, report.text
     assert (report.json()["added"], report.json()["unchanged"]) == (2, 0)
@@ -271,21 +318,24 @@ MEMORIES = "/v1/namespaces/hostile/memories"
 JSON = {"Content-Type": "application/json"}
 
 
-@pytest.mark.parametrize("content,headers,detail", [
-    (b'{"text": "half', JSON, "not valid JSON"),
-    (b'{"text": 42}', JSON, "body.text"),
-    (b'{"text": "ok", "colour": "red"}', JSON, "body.colour: Extra inputs are not permitted"),
-    (json.dumps({"text": "x" * 100_001}).encode(), JSON, "at most 100000 characters"),
-    (b'{"text": ""}', JSON, "body.text"),
-    (b'{"text": "   "}', JSON, "empty"),
-    (b'{"text": "ok", "metadata": ["a"]}', JSON, "body.metadata"),
-    (b'{"text": "ok", "metadata": {"n": NaN}}', JSON, "cannot be stored"),
-    (b'{"text": "ok \\ud800"}', JSON, "body.text"),  # a lone surrogate: not Unicode text
-    (b'{"text": "ok", "timestamp": "last tuesday"}', JSON, "ISO 8601"),
-    (b'["ok"]', JSON, "body"),
-    (b"text=ok", {"Content-Type": "text/plain"}, "body"),
-    (b"", JSON, "body"),
-])
+@pytest.mark.parametrize(
+    "content,headers,detail",
+    [
+        (b'{"text": "half', JSON, "not valid JSON"),
+        (b'{"text": 42}', JSON, "body.text"),
+        (b'{"text": "ok", "colour": "red"}', JSON, "body.colour: Extra inputs are not permitted"),
+        (json.dumps({"text": "x" * 100_001}).encode(), JSON, "at most 100000 characters"),
+        (b'{"text": ""}', JSON, "body.text"),
+        (b'{"text": "   "}', JSON, "empty"),
+        (b'{"text": "ok", "metadata": ["a"]}', JSON, "body.metadata"),
+        (b'{"text": "ok", "metadata": {"n": NaN}}', JSON, "cannot be stored"),
+        (b'{"text": "ok \\ud800"}', JSON, "body.text"),  # a lone surrogate: not Unicode text
+        (b'{"text": "ok", "timestamp": "last tuesday"}', JSON, "ISO 8601"),
+        (b'["ok"]', JSON, "body"),
+        (b"text=ok", {"Content-Type": "text/plain"}, "body"),
+        (b"", JSON, "body"),
+    ],
+)
 def test_a_bad_memory_body_is_422_and_stores_nothing(client, content, headers, detail):
     reply = client.post(MEMORIES, content=content, headers=headers)
     assert reply.status_code == 422, reply.text
@@ -341,22 +391,26 @@ def test_a_streamed_body_is_cut_off_at_the_limit(server, client):
     status, reply = _post_streamed(server, MEMORIES, _note_body(MAX_BODY_BYTES))
     assert status == 422 and "body.text" in reply["detail"]
     # a small streamed body is an ordinary request
-    status, reply = _post_streamed(server, "/v1/namespaces/streamed/memories",
-                                   iter([b'{"text": "Pia Lund ', b'rows on Lake Vell."}']))
+    status, reply = _post_streamed(
+        server, "/v1/namespaces/streamed/memories", iter([b'{"text": "Pia Lund ', b'rows on Lake Vell."}'])
+    )
     assert status == 201 and reply["text"] == "Pia Lund rows on Lake Vell."
     assert _count(client, "hostile") == 0
 
 
-@pytest.mark.parametrize("path,params,detail", [
-    ("/v1/namespaces/hostile/search", {"q": QUESTION, "k": 0}, "query.k"),
-    ("/v1/namespaces/hostile/search", {"q": QUESTION, "k": 101}, "query.k"),
-    ("/v1/namespaces/hostile/search", {"q": QUESTION, "k": "five"}, "query.k"),
-    ("/v1/namespaces/hostile/search", {"q": QUESTION, "method": "bm25"}, "query.method"),
-    ("/v1/namespaces/hostile/search", {}, "query.q"),
-    ("/v1/namespaces/hostile/search", {"q": "  "}, "the query text is empty"),
-    ("/v1/namespaces/hostile/search", {"q": QUESTION, "since": "someday"}, "ISO 8601"),
-    ("/v1/stats", {"namespace": ""}, "query.namespace"),
-])
+@pytest.mark.parametrize(
+    "path,params,detail",
+    [
+        ("/v1/namespaces/hostile/search", {"q": QUESTION, "k": 0}, "query.k"),
+        ("/v1/namespaces/hostile/search", {"q": QUESTION, "k": 101}, "query.k"),
+        ("/v1/namespaces/hostile/search", {"q": QUESTION, "k": "five"}, "query.k"),
+        ("/v1/namespaces/hostile/search", {"q": QUESTION, "method": "bm25"}, "query.method"),
+        ("/v1/namespaces/hostile/search", {}, "query.q"),
+        ("/v1/namespaces/hostile/search", {"q": "  "}, "the query text is empty"),
+        ("/v1/namespaces/hostile/search", {"q": QUESTION, "since": "someday"}, "ISO 8601"),
+        ("/v1/stats", {"namespace": ""}, "query.namespace"),
+    ],
+)
 def test_bad_query_parameters_are_422(client, path, params, detail):
     reply = client.get(path, params=params)
     assert reply.status_code == 422, reply.text
@@ -395,8 +449,9 @@ def test_only_the_named_origins_get_cors_headers(server):
 
 
 def test_without_cors_origins_no_origin_gets_cors_headers(sample_store, embedder, extractor):
-    pool = MemoryPool(lambda: Memory(sample_store, embedder=embedder, extractor=extractor, create=False),
-                      read_only=True)
+    pool = MemoryPool(
+        lambda: Memory(sample_store, embedder=embedder, extractor=extractor, create=False), read_only=True
+    )
     with _test_client(create_app(pool)) as local:
         preflight = local.options("/v1/stats", headers={"Origin": ORIGIN, **PREFLIGHT})
         assert preflight.status_code == 405
@@ -411,8 +466,9 @@ def test_cors_origins_are_given_to_serve_one_by_one():
 
     parse = build_parser().parse_args
     assert parse(["serve", "--store", "s"]).cors_origins is None
-    assert parse(["serve", "--store", "s", "--cors-origin", ORIGIN, "--cors-origin", "http://localhost:3000"]
-                 ).cors_origins == [ORIGIN, "http://localhost:3000"]
+    assert parse(
+        ["serve", "--store", "s", "--cors-origin", ORIGIN, "--cors-origin", "http://localhost:3000"]
+    ).cors_origins == [ORIGIN, "http://localhost:3000"]
 
 
 # -- a bug ---------------------------------------------------------------------------
@@ -427,7 +483,7 @@ class _BrokenPool:
     read_only = False
 
     @contextlib.contextmanager
-    def reading(self) -> Iterator["_BrokenPool"]:
+    def reading(self) -> Iterator[_BrokenPool]:
         yield self
 
     writing = reading
@@ -438,6 +494,7 @@ class _BrokenPool:
     def __getattr__(self, name: str):
         def fail(*args, **kwargs):
             raise RuntimeError(f"{name} failed reading {SECRET}")
+
         return fail
 
 
@@ -445,9 +502,12 @@ def test_a_bug_is_a_plain_500_and_its_traceback_goes_to_the_log(caplog):
     with caplog.at_level(logging.ERROR, logger="hippograph.server.rest"):
         with _test_client(create_app(_BrokenPool(), api_key=KEY)) as local:
             local.headers["Authorization"] = f"Bearer {KEY}"
-            replies = [local.get("/v1/stats"), local.get("/v1/namespaces/a/search", params={"q": "Who?"}),
-                       local.post("/v1/namespaces/a/memories", json={"text": "Ana sings."}),
-                       local.delete("/v1/namespaces/a/notes/n1")]
+            replies = [
+                local.get("/v1/stats"),
+                local.get("/v1/namespaces/a/search", params={"q": "Who?"}),
+                local.post("/v1/namespaces/a/memories", json={"text": "Ana sings."}),
+                local.delete("/v1/namespaces/a/notes/n1"),
+            ]
     for reply in replies:
         assert reply.status_code == 500, reply.text
         assert reply.json() == {"detail": "internal error; see the server log"}
@@ -460,12 +520,17 @@ def test_a_bug_is_a_plain_500_and_its_traceback_goes_to_the_log(caplog):
 
 # -- many at once --------------------------------------------------------------------
 
+
 def test_concurrent_adds_and_searches_lose_nothing(server, client):
     texts = [f"Visitor {n} to the Quarry Museum signed the guest book as Elm-{n}." for n in range(25)]
 
     async def crowd() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=300,
-                                     limits=httpx.Limits(max_connections=50)) as api:
+        async with httpx.AsyncClient(
+            base_url=server.url,
+            headers={"Authorization": f"Bearer {KEY}"},
+            timeout=300,
+            limits=httpx.Limits(max_connections=50),
+        ) as api:
             adds = [api.post("/v1/namespaces/crowd/memories", json={"text": text}) for text in texts]
             searches = [api.get("/v1/namespaces/default/search", params={"q": QUESTION, "k": 3}) for _ in range(25)]
             mixed = [request for pair in zip(adds, searches) for request in pair]
@@ -487,8 +552,9 @@ def test_concurrent_adds_and_searches_lose_nothing(server, client):
 def test_requests_are_logged_only_when_verbose(server, client, sample_store, tmp_path, embedder, extractor, caplog):
     client.get("/v1/stats")
     assert "GET /v1/stats -> 200" not in server.log.read_text()  # the module's server runs without -v
-    pool = MemoryPool(lambda: Memory(sample_store, embedder=embedder, extractor=extractor, create=False),
-                      read_only=True)
+    pool = MemoryPool(
+        lambda: Memory(sample_store, embedder=embedder, extractor=extractor, create=False), read_only=True
+    )
     try:
         with caplog.at_level(logging.INFO, logger="hippograph.server.rest"):
             with _test_client(create_app(pool)) as local:
@@ -500,8 +566,10 @@ def test_requests_are_logged_only_when_verbose(server, client, sample_store, tmp
 
 # -- the store busy, the command refused -------------------------------------------
 
-def test_a_busy_store_is_503_with_retry_after_and_nothing_written(sample_store, tmp_path, embedder, extractor,
-                                                                   monkeypatch):
+
+def test_a_busy_store_is_503_with_retry_after_and_nothing_written(
+    sample_store, tmp_path, embedder, extractor, monkeypatch
+):
     # A real lock held by another connection, as another process's write holds it; the wait
     # for it is cut from 30 s so that the test does not take that long.
     monkeypatch.setattr(sqlite_store, "_BUSY_TIMEOUT_S", 0.2)
@@ -534,8 +602,13 @@ def _test_client(app):
 def test_serving_beyond_this_machine_without_a_key_is_refused_before_loading(tmp_path, host):
     folder = tmp_path / "store"
     started = time.monotonic()
-    result = subprocess.run([*HIPPOGRAPH, "serve", "--store", str(folder), "--host", host],
-                            capture_output=True, text=True, timeout=120, env=_env())
+    result = subprocess.run(
+        [*HIPPOGRAPH, "serve", "--store", str(folder), "--host", host],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(),
+    )
     assert result.returncode == 1
     assert result.stderr.startswith(f"hippograph: error: refusing to serve on {host} without an API key")
     assert "--api-key" in result.stderr
@@ -545,7 +618,9 @@ def test_serving_beyond_this_machine_without_a_key_is_refused_before_loading(tmp
 
 def test_sigterm_stops_the_server_after_closing_the_store(server, client):
     """Last in this file: it stops the module's server, as a service manager would."""
-    assert client.post("/v1/namespaces/last/memories", json={"text": "Oda Venn rings the noon bell."}).status_code == 201
+    assert (
+        client.post("/v1/namespaces/last/memories", json={"text": "Oda Venn rings the noon bell."}).status_code == 201
+    )
     server.process.terminate()
     server.process.wait(timeout=60)
     assert "Application shutdown complete" in server.log.read_text()

@@ -16,7 +16,10 @@ CHAINS = [
     ("Which club did the husband of Ida Marsh play for?", ["sample-19", "sample-20"]),
     ("Where was the founder of Orlen Works born?", ["sample-24", "sample-16"]),
     ("In which province is the town where Mira Holt was born?", ["sample-03", "sample-04"]),
-    ("In which city is the university where the author of The Salt Orchard taught?", ["sample-14", "sample-15", "sample-16"]),
+    (
+        "In which city is the university where the author of The Salt Orchard taught?",
+        ["sample-14", "sample-15", "sample-16"],
+    ),
     ("Who founded the shipyard that built the ferries of Silverline Ferries?", ["sample-23", "sample-24"]),
     ("Who founded the organisation that awards the Kestrel Prize?", ["sample-11", "sample-12"]),
     ("Where was the shipowner who created the Aurel Foundation born?", ["sample-12", "sample-26"]),

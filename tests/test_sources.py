@@ -13,13 +13,15 @@ from hippograph.sources import read_sources
 from .conftest import SHARED, write_jsonl
 
 
-
 def test_jsonl_records_become_documents_with_ids_titles_and_metadata(tmp_path):
-    path = write_jsonl(tmp_path / "c.jsonl", [
-        {"id": "a", "title": "A", "text": "Alpha.", "metadata": {"year": 1}},
-        {"id": 7, "text": "Seven."},
-        {"text": "No id here."},
-    ])
+    path = write_jsonl(
+        tmp_path / "c.jsonl",
+        [
+            {"id": "a", "title": "A", "text": "Alpha.", "metadata": {"year": 1}},
+            {"id": 7, "text": "Seven."},
+            {"text": "No id here."},
+        ],
+    )
     docs = read_sources(path)
     assert [d.id for d in docs][:2] == ["a", "7"]
     assert docs[0].title == "A" and docs[0].metadata == {"year": 1}

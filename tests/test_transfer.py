@@ -20,9 +20,13 @@ QUESTION = "Where was the founder of Brightwater Labs born?"
 
 
 def answers(memory: Memory, namespace: str | None = None) -> dict:
-    return {method: [(h.id, h.score, str(h.explanation)) for h in memory.query(QUESTION, k=10, method=method,
-                                                                              namespace=namespace)]
-            for method in ("hippograph", "dense")}
+    return {
+        method: [
+            (h.id, h.score, str(h.explanation))
+            for h in memory.query(QUESTION, k=10, method=method, namespace=namespace)
+        ]
+        for method in ("hippograph", "dense")
+    }
 
 
 def sizes(memory: Memory, namespace: str | None) -> Stats:
@@ -40,10 +44,11 @@ def full_memory(sample_memory, embedder, extractor):
     evolution history and a reverted change."""
     store = folder(sample_memory)
     sample_memory.close()
-    memory = Memory(store, Config(evolve_notes=True, link_threshold=0.6),
-                    embedder=embedder, extractor=extractor)
+    memory = Memory(store, Config(evolve_notes=True, link_threshold=0.6), embedder=embedder, extractor=extractor)
     first = memory.add("Mira Holt founded Brightwater Labs in Veloria.", namespace="chat", timestamp="2024-01-01")
-    memory.add("Mira Holt and Brightwater Labs are in Veloria, Mira Holt said.", namespace="chat", timestamp="2024-01-02")
+    memory.add(
+        "Mira Holt and Brightwater Labs are in Veloria, Mira Holt said.", namespace="chat", timestamp="2024-01-02"
+    )
     memory.update(first.id, "Mira Holt founded Brightwater Labs in Veloria in 1990.", namespace="chat")
     yield memory
     memory.close()
@@ -88,8 +93,11 @@ def test_a_bad_export_imports_nothing(full_memory, tmp_path, embedder, extractor
         "broken line": ([header, *lines[:5], "{not json", *lines[5:]], SourceError, "line 7: not JSON"),
         "unknown record": ([header, '{"record": "table"}', *lines], SourceError, "unknown record type 'table'"),
         "missing field": ([header, *lines[:mention], no_field], SourceError, "missing: entity_id"),
-        "dangling reference": ([header, *lines[:mention], orphan], SourceError,
-                               f"line {mention + 2}: this mention record names passage 'no-such-passage'"),
+        "dangling reference": (
+            [header, *lines[:mention], orphan],
+            SourceError,
+            f"line {mention + 2}: this mention record names passage 'no-such-passage'",
+        ),
         "bad vector": ([header, bad_vector, *lines[1:]], SourceError, "line 2: .* not base64"),
         "other model": ([header.replace("all-MiniLM-L6-v2", "another-model"), *lines], StoreError, "another-model"),
         **tampered(header, lines),
@@ -113,7 +121,7 @@ def tampered(header: str, lines: list[str]) -> dict[str, tuple[list[str], type, 
         return next(n for n, r in enumerate(records) if r["record"] == kind and where(r))
 
     def changed(n: int, **values) -> list[str]:
-        return [header, *lines[:n], json.dumps({**records[n], **values}), *lines[n + 1:]]
+        return [header, *lines[:n], json.dumps({**records[n], **values}), *lines[n + 1 :]]
 
     def line(n: int) -> str:
         return f"line {n + 2}: "  # the header is line 1
@@ -128,25 +136,49 @@ def tampered(header: str, lines: list[str]) -> dict[str, tuple[list[str], type, 
     mention = first("mention", lambda r: r["entity_id"] == records[entity]["id"])
     dimension = len(base64.b64decode(records[embedding]["vector"])) // 4
     return {
-        "an embedding line removed": ([header, *lines[:embedding], *lines[embedding + 1:]], SourceError,
-                                      f"line {passage + 1}: this passage record names embedding {used!r}"),
-        "a passage naming no embedding": (changed(passage, embedding_key="no-such-vector"), SourceError,
-                                          line(passage) + "this passage record names embedding 'no-such-vector'"),
-        "an entity moved to another namespace": (changed(entity, namespace="elsewhere"), SourceError,
-                                                 line(mention) + "this mention record joins namespace"),
-        "a vector one number short": (changed(embedding, vector=vector(np.ones(dimension - 1))), SourceError,
-                                      f"{dimension - 1} numbers, the earlier ones {dimension}"),
-        "a vector one number long": (changed(embedding, vector=vector(np.ones(dimension + 1))), SourceError,
-                                     f"{dimension + 1} numbers"),
+        "an embedding line removed": (
+            [header, *lines[:embedding], *lines[embedding + 1 :]],
+            SourceError,
+            f"line {passage + 1}: this passage record names embedding {used!r}",
+        ),
+        "a passage naming no embedding": (
+            changed(passage, embedding_key="no-such-vector"),
+            SourceError,
+            line(passage) + "this passage record names embedding 'no-such-vector'",
+        ),
+        "an entity moved to another namespace": (
+            changed(entity, namespace="elsewhere"),
+            SourceError,
+            line(mention) + "this mention record joins namespace",
+        ),
+        "a vector one number short": (
+            changed(embedding, vector=vector(np.ones(dimension - 1))),
+            SourceError,
+            f"{dimension - 1} numbers, the earlier ones {dimension}",
+        ),
+        "a vector one number long": (
+            changed(embedding, vector=vector(np.ones(dimension + 1))),
+            SourceError,
+            f"{dimension + 1} numbers",
+        ),
         "an empty vector": (changed(embedding, vector=""), SourceError, "an empty vector"),
-        "a NaN vector": (changed(embedding, vector=vector(np.full(dimension, np.nan))), SourceError,
-                         line(embedding) + "this embedding record has a vector with NaN"),
-        "keywords not a list": (changed(passage, keywords="alpha, beta"), SourceError,
-                                line(passage) + "this passage record has keywords 'alpha, beta', not a list of texts"),
+        "a NaN vector": (
+            changed(embedding, vector=vector(np.full(dimension, np.nan))),
+            SourceError,
+            line(embedding) + "this embedding record has a vector with NaN",
+        ),
+        "keywords not a list": (
+            changed(passage, keywords="alpha, beta"),
+            SourceError,
+            line(passage) + "this passage record has keywords 'alpha, beta', not a list of texts",
+        ),
         "a position that is no number": (changed(passage, position="x"), SourceError, "has position 'x'"),
         "metadata not an object": (changed(first("document"), metadata=[1, 2]), SourceError, "not a JSON object"),
-        "a passage twice": ([header, *lines[:passage + 1], lines[passage], *lines[passage + 1:]], SourceError,
-                            line(passage + 1) + "this passage record repeats the passage"),
+        "a passage twice": (
+            [header, *lines[: passage + 1], lines[passage], *lines[passage + 1 :]],
+            SourceError,
+            line(passage + 1) + "this passage record repeats the passage",
+        ),
     }
 
 
@@ -172,8 +204,11 @@ def test_cli_export_and_import(full_memory, tmp_path):
 def test_cli_copy_moves_a_memory_to_a_graph_server_and_back(full_memory, tmp_path, bolt_server, monkeypatch):
     store = str(folder(full_memory))
     full_memory.close()
-    for variable, value in (("NEO4J_USERNAME", bolt_server.user), ("NEO4J_PASSWORD", bolt_server.password),
-                            ("NEO4J_DATABASE", bolt_server.new_database())):
+    for variable, value in (
+        ("NEO4J_USERNAME", bolt_server.user),
+        ("NEO4J_PASSWORD", bolt_server.password),
+        ("NEO4J_DATABASE", bolt_server.new_database()),
+    ):
         monkeypatch.setenv(variable, value)
     there = run("copy", store, bolt_server.uri)
     assert there.returncode == 0 and "38 document, 38 passage" in there.stdout, there.stderr

@@ -10,8 +10,10 @@ from ..llm.client import LLMClient, chat
 from ..types import Answer, Hits
 
 PROMPT_VERSION = "answer-2"
-_SYSTEM = ("You answer questions from the numbered passages you are given and from nothing else. You reply "
-           "with JSON only, exactly in the shape asked for.")
+_SYSTEM = (
+    "You answer questions from the numbered passages you are given and from nothing else. You reply "
+    "with JSON only, exactly in the shape asked for."
+)
 _TASK = """Passages:
 {passages}
 
@@ -27,8 +29,12 @@ Reply with a JSON object with two fields: "answer", a string, and "citations", a
 def answer_schema(passages: int) -> dict:
     """The reply's JSON schema; at most one citation per passage (small models otherwise count on)."""
     citations = {"type": "array", "items": {"type": "integer"}, "maxItems": passages}
-    return {"type": "object", "properties": {"answer": {"type": "string"}, "citations": citations},
-            "required": ["answer", "citations"], "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": {"answer": {"type": "string"}, "citations": citations},
+        "required": ["answer", "citations"],
+        "additionalProperties": False,
+    }
 
 
 class Answerer:
@@ -36,10 +42,18 @@ class Answerer:
         self.client = client
 
     def answer(self, question: str, hits: Hits) -> Answer:
-        passages = "\n\n".join(f"[{n}] {hit.title + ': ' if hit.title else ''}{hit.text}" for n, hit in enumerate(hits, 1))
+        passages = "\n\n".join(
+            f"[{n}] {hit.title + ': ' if hit.title else ''}{hit.text}" for n, hit in enumerate(hits, 1)
+        )
         messages = chat(_SYSTEM, _TASK.format(passages=passages, question=question))
-        text, cited = self.client.json(messages, answer_schema(len(hits)), name="answer", prompt_version=PROMPT_VERSION,
-                                       validate=lambda value: answer_and_citations(value, len(hits)), max_tokens=256)
+        text, cited = self.client.json(
+            messages,
+            answer_schema(len(hits)),
+            name="answer",
+            prompt_version=PROMPT_VERSION,
+            validate=lambda value: answer_and_citations(value, len(hits)),
+            max_tokens=256,
+        )
         return Answer(question, text, tuple(hits[n - 1] for n in cited), hits)
 
 

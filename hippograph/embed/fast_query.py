@@ -17,8 +17,10 @@ import warnings
 import numpy as np
 
 log = logging.getLogger(__name__)
-_PROBES = ("Which river flows through the city where the composer of Aschenbrödel was born?",
-           "a long query that the tokenizer must cut at the model's limit " * 40)
+_PROBES = (
+    "Which river flows through the city where the composer of Aschenbrödel was born?",
+    "a long query that the tokenizer must cut at the model's limit " * 40,
+)
 
 
 class FrozenQueryEncoder:
@@ -38,8 +40,9 @@ class FrozenQueryEncoder:
         try:
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")  # TracerWarning, TorchScript deprecation
-                traced = torch.jit.trace(model[0].auto_model.eval(),
-                                         (sample["input_ids"], sample["attention_mask"]), strict=False)
+                traced = torch.jit.trace(
+                    model[0].auto_model.eval(), (sample["input_ids"], sample["attention_mask"]), strict=False
+                )
                 self._frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
         finally:
             transformers_logging.set_verbosity(verbosity)

@@ -37,7 +37,9 @@ class NeighbourIndex:
             added = vectors[new]
             self._vectors = added if len(self._ids) == len(new) else np.vstack([self._vectors, added])
 
-    def link(self, ids: list[str], vectors: np.ndarray, threshold: float, max_neighbors: int) -> list[tuple[str, str, float]]:
+    def link(
+        self, ids: list[str], vectors: np.ndarray, threshold: float, max_neighbors: int
+    ) -> list[tuple[str, str, float]]:
         """Index the items not indexed yet; return the pairs (a < b, cosine similarity) of each
         given item with the items indexed (given ones included)."""
         self.add(ids, vectors)

@@ -26,15 +26,26 @@ def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", type=Path, required=True, help="JSONL records {id, title, text}")
     parser.add_argument("--questions", type=Path, required=True, help="JSONL {id, question, answers, supporting_ids}")
     parser.add_argument("--triples", type=Path, help="precomputed triples (implies --extractor precomputed)")
-    parser.add_argument("--extractor", choices=("spacy", "precomputed", "llm"),
-                        help="default: precomputed with --triples, else spacy")
-    parser.add_argument("--store", type=store_location, required=True,
-                        help="store folder (emptied first unless --reuse), or a graph server URI bolt://HOST:PORT "
-                             "(user, password and database from NEO4J_*; it must be empty unless --reuse)")
+    parser.add_argument(
+        "--extractor", choices=("spacy", "precomputed", "llm"), help="default: precomputed with --triples, else spacy"
+    )
+    parser.add_argument(
+        "--store",
+        type=store_location,
+        required=True,
+        help="store folder (emptied first unless --reuse), or a graph server URI bolt://HOST:PORT "
+        "(user, password and database from NEO4J_*; it must be empty unless --reuse)",
+    )
     parser.add_argument("--reuse", action="store_true", help="keep what the store holds (re-ingest is a no-op)")
     parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a Config field, e.g. --set damping=0.5 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a Config field, e.g. --set damping=0.5 (repeatable)",
+    )
     parser.add_argument("--llm-url", help="OpenAI-compatible base URL (default: $OPENAI_BASE_URL)")
     parser.add_argument("--llm-model", help="model name (default: $HIPPOGRAPH_LLM_MODEL)")
 
@@ -46,7 +57,9 @@ def config_from(settings: list[str]) -> Config:
     for setting in settings:
         name, sep, value = setting.partition("=")
         if not sep or name not in fields:
-            raise HippographError(f"--set {setting!r}: use NAME=VALUE with a Config field ({', '.join(sorted(fields))})")
+            raise HippographError(
+                f"--set {setting!r}: use NAME=VALUE with a Config field ({', '.join(sorted(fields))})"
+            )
         try:
             overrides[name] = json.loads(value)
         except json.JSONDecodeError:
@@ -59,8 +72,14 @@ def store_location(text: str) -> Path | str:
     return text if is_server_uri(text) else Path(text)
 
 
-def open_memory(store: Path | str, config: Config, *, reuse: bool, extractor: Extractor | str = "spacy",
-                llm: LLMSettings | None = None) -> Memory:
+def open_memory(
+    store: Path | str,
+    config: Config,
+    *,
+    reuse: bool,
+    extractor: Extractor | str = "spacy",
+    llm: LLMSettings | None = None,
+) -> Memory:
     """A Memory on `store` (emptied first unless `reuse`) whose embedding model is already loaded,
     so that timings leave loading it out. The caller closes the memory."""
     embedder = LocalEmbedder(config.embedding_model, config.embedding_batch_size)
@@ -92,8 +111,12 @@ def indexed_memory(args: argparse.Namespace, config: Config) -> tuple[Memory, In
         raise
 
 
-def benchmark_main(argv: list[str] | None, parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], dict],
-                   format_table: Callable[[dict], str]) -> int:
+def benchmark_main(
+    argv: list[str] | None,
+    parser: argparse.ArgumentParser,
+    run: Callable[[argparse.Namespace], dict],
+    format_table: Callable[[dict], str],
+) -> int:
     """Parse, run, print the table, write --json; a HippographError is one line on stderr, exit 1."""
     args = parser.parse_args(argv)
     try:

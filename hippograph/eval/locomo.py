@@ -11,7 +11,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,29 +75,42 @@ def load_locomo(path: str | Path) -> list[Conversation]:
     conversations = [_conversation(record, f"{path} conversation {n}") for n, record in enumerate(data)]
     for c in conversations:
         if c.dropped_evidence or c.skipped_questions:
-            log.warning("%s: dropped %d evidence id(s) (malformed or naming no turn); skipped %d question(s) "
-                        "with no valid evidence", c.sample_id, c.dropped_evidence, c.skipped_questions)
+            log.warning(
+                "%s: dropped %d evidence id(s) (malformed or naming no turn); skipped %d question(s) "
+                "with no valid evidence",
+                c.sample_id,
+                c.dropped_evidence,
+                c.skipped_questions,
+            )
     return conversations
 
 
 def store_conversation(memory: Memory, conversation: Conversation, namespace: str) -> None:
     """Store every turn of `conversation` as one note in `namespace`, its id the turn's dia_id."""
     for turn in conversation.turns:
-        memory.add(turn.note, id=turn.dia_id, namespace=namespace, timestamp=turn.time,
-                   metadata={"speaker": turn.speaker})
+        memory.add(
+            turn.note, id=turn.dia_id, namespace=namespace, timestamp=turn.time, metadata={"speaker": turn.speaker}
+        )
 
 
 def _conversation(record: Any, where: str) -> Conversation:
-    if not isinstance(record, dict) or not isinstance(record.get("conversation"), dict) \
-            or not isinstance(record.get("qa"), list):
+    if (
+        not isinstance(record, dict)
+        or not isinstance(record.get("conversation"), dict)
+        or not isinstance(record.get("qa"), list)
+    ):
         raise SourceError(f"{where}: expected an object with 'sample_id', a 'conversation' object and a 'qa' list")
     sample_id = str(record.get("sample_id", where.rsplit(" ", 1)[-1]))
     turns = _turns(record["conversation"], sample_id)
     known = {ids[0]: t.dia_id for t in turns if (ids := _dia_ids(t.dia_id))}
     questions, dropped, skipped = [], 0, 0
     for number, item in enumerate(record["qa"]):
-        if not isinstance(item, dict) or not isinstance(item.get("question"), str) \
-                or not isinstance(item.get("evidence"), list) or item.get("category") not in CATEGORIES:
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("question"), str)
+            or not isinstance(item.get("evidence"), list)
+            or item.get("category") not in CATEGORIES
+        ):
             raise SourceError(f"{sample_id} qa {number}: expected 'question', an 'evidence' list and a 'category' 1-5")
         evidence = []
         for entry in item["evidence"]:  # one entry may name several turns: "D8:6; D9:17"
@@ -108,8 +121,14 @@ def _conversation(record: Any, where: str) -> Conversation:
             skipped += 1
             continue
         answer = item.get("answer", item.get("adversarial_answer"))
-        questions.append(LocomoQuestion(item["question"], "" if answer is None else str(answer),
-                                        tuple(dict.fromkeys(evidence)), item["category"]))
+        questions.append(
+            LocomoQuestion(
+                item["question"],
+                "" if answer is None else str(answer),
+                tuple(dict.fromkeys(evidence)),
+                item["category"],
+            )
+        )
     return Conversation(sample_id, tuple(turns), tuple(questions), dropped, skipped)
 
 
@@ -133,7 +152,7 @@ def _session_time(text: Any, where: str) -> datetime:
     if text is None:
         raise SourceError(f"{where}: missing (every session needs its date)")
     try:
-        return datetime.strptime(str(text), _DATE_FORMAT).replace(tzinfo=timezone.utc)
+        return datetime.strptime(str(text), _DATE_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise SourceError(f"{where}: {text!r} is not a date like '1:56 pm on 8 May, 2023'") from None
 

@@ -35,15 +35,23 @@ OVERALL = "overall 1-4"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eval_locomo", description="Evidence recall@k on LoCoMo conversations.")
     parser.add_argument("--data", type=Path, required=True, help="LoCoMo JSON file (a list of conversations)")
-    parser.add_argument("--store", type=Path,
-                        help="store folder, emptied first unless --reuse (default: a temporary folder)")
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep the store; conversations it holds are not ingested again")
+    parser.add_argument(
+        "--store", type=Path, help="store folder, emptied first unless --reuse (default: a temporary folder)"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the store; conversations it holds are not ingested again"
+    )
     parser.add_argument("--limit", type=int, help="only the first N conversations")
     parser.add_argument("--k", type=int, nargs="+", default=[5, 10], help="cut-offs (default: 5 10)")
     parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a Config field, e.g. --set damping=0.5 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a Config field, e.g. --set damping=0.5 (repeatable)",
+    )
     return parser
 
 
@@ -57,8 +65,10 @@ def run(args: argparse.Namespace) -> dict:
     if not any(c.questions for c in conversations):
         raise HippographError(f"{args.data}: no question with valid evidence")
     config = config_from(args.settings)
-    with tempfile.TemporaryDirectory(prefix="locomo-") as scratch, \
-            open_memory(args.store or Path(scratch) / "store", config, reuse=args.reuse) as memory:
+    with (
+        tempfile.TemporaryDirectory(prefix="locomo-") as scratch,
+        open_memory(args.store or Path(scratch) / "store", config, reuse=args.reuse) as memory,
+    ):
         started, ingested = time.perf_counter(), []
         for conversation in conversations:
             if not (args.reuse and _holds(memory, conversation)):
@@ -76,13 +86,23 @@ def run(args: argparse.Namespace) -> dict:
     return {
         "recall": recall_by_category(per_question, METHODS, ks),
         "per_question": per_question,
-        "timing": {"ingest_s": round(ingest_s, 2), "ingested": ingested,
-                   **{f"query_p50_ms_{m}": round(float(np.percentile(latencies[m], 50)), 2) for m in METHODS}},
-        "evidence": {"dropped_ids": sum(c.dropped_evidence for c in conversations),
-                     "skipped_questions": sum(c.skipped_questions for c in conversations)},
-        "config": {"data": str(args.data), "conversations": [c.sample_id for c in conversations],
-                   "turns": sum(len(c.turns) for c in conversations), "extractor": extractor,
-                   "embedding_model": embedding_model, **dataclasses.asdict(config)},
+        "timing": {
+            "ingest_s": round(ingest_s, 2),
+            "ingested": ingested,
+            **{f"query_p50_ms_{m}": round(float(np.percentile(latencies[m], 50)), 2) for m in METHODS},
+        },
+        "evidence": {
+            "dropped_ids": sum(c.dropped_evidence for c in conversations),
+            "skipped_questions": sum(c.skipped_questions for c in conversations),
+        },
+        "config": {
+            "data": str(args.data),
+            "conversations": [c.sample_id for c in conversations],
+            "turns": sum(len(c.turns) for c in conversations),
+            "extractor": extractor,
+            "embedding_model": embedding_model,
+            **dataclasses.asdict(config),
+        },
     }
 
 
@@ -94,9 +114,16 @@ def recall_by_category(rows: list[dict], methods: tuple[str, ...], ks: list[int]
     groups[OVERALL] = [r for group in groups.values() for r in group]
     groups[LABELS[5]] = [r for r in rows if r["type"] == LABELS[5]]
     return {
-        label: {"questions": len(group), **{
-            f"{m} R@{k}": float(np.mean([recall_at_k(r[m], r["supporting_ids"], k) for r in group])) if group else None
-            for k in ks for m in methods}}
+        label: {
+            "questions": len(group),
+            **{
+                f"{m} R@{k}": float(np.mean([recall_at_k(r[m], r["supporting_ids"], k) for r in group]))
+                if group
+                else None
+                for k in ks
+                for m in methods
+            },
+        }
         for label, group in groups.items()
     }
 
@@ -114,7 +141,8 @@ def format_table(results: dict) -> str:
         f"({len(timing['ingested'])} ingested); "
         + "; ".join(f"{m} query p50 {timing[f'query_p50_ms_{m}']:.1f} ms" for m in METHODS)
         + f"\nevidence: {evidence['dropped_ids']} id(s) dropped (malformed or naming no turn), "
-        f"{evidence['skipped_questions']} question(s) skipped for want of valid evidence")
+        f"{evidence['skipped_questions']} question(s) skipped for want of valid evidence"
+    )
     return "\n".join(lines)
 
 
@@ -123,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _questions(conversation: Conversation) -> list[Question]:
-    return [Question(f"{conversation.sample_id}/q{n}", q.question, (q.answer,), q.evidence, LABELS[q.category])
-            for n, q in enumerate(conversation.questions)]
+    return [
+        Question(f"{conversation.sample_id}/q{n}", q.question, (q.answer,), q.evidence, LABELS[q.category])
+        for n, q in enumerate(conversation.questions)
+    ]
 
 
 def _holds(memory: Memory, conversation: Conversation) -> bool:

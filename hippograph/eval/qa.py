@@ -53,28 +53,46 @@ def run(args: argparse.Namespace) -> dict:
                 except LLMCallFailed as err:  # counted as wrong, and said
                     text, cited = "", []
                     row[f"{method}_error"] = str(err)
-                row[method] = {"answer": text, "cited": cited, "em": exact_match(text, question.answers),
-                               "f1": token_f1(text, question.answers)}
+                row[method] = {
+                    "answer": text,
+                    "cited": cited,
+                    "em": exact_match(text, question.answers),
+                    "f1": token_f1(text, question.answers),
+                }
             per_question.append(row)
         usage = str(client.usage)
         extractor = memory.extractor_name
-    scores = {m: {"em": float(np.mean([q[m]["em"] for q in per_question])),
-                  "f1": float(np.mean([q[m]["f1"] for q in per_question]))} for m in methods}
+    scores = {
+        m: {
+            "em": float(np.mean([q[m]["em"] for q in per_question])),
+            "f1": float(np.mean([q[m]["f1"] for q in per_question])),
+        }
+        for m in methods
+    }
     return {
         "methods": scores,
         "per_question": per_question,
         "timing": {"index_s": round(index_s, 2)},
         "llm_usage": usage,
-        "config": {"corpus": str(args.corpus), "questions": str(args.questions), "questions_count": len(questions),
-                   "k": args.k, "extractor": extractor, "ingest": str(report), **dataclasses.asdict(config)},
+        "config": {
+            "corpus": str(args.corpus),
+            "questions": str(args.questions),
+            "questions_count": len(questions),
+            "k": args.k,
+            "extractor": extractor,
+            "ingest": str(report),
+            **dataclasses.asdict(config),
+        },
     }
 
 
 def format_table(results: dict) -> str:
     lines = [f"{'method':<12}{'EM':>8}{'F1':>8}"]
     lines += [f"{m:<12}{s['em']:>8.3f}{s['f1']:>8.3f}" for m, s in results["methods"].items()]
-    lines.append(f"\n{results['config']['questions_count']} questions; index {results['timing']['index_s']:.1f} s; "
-                 f"{results['llm_usage']}")
+    lines.append(
+        f"\n{results['config']['questions_count']} questions; index {results['timing']['index_s']:.1f} s; "
+        f"{results['llm_usage']}"
+    )
     return "\n".join(lines)
 
 

@@ -30,13 +30,15 @@ def load_questions(path: str | Path) -> list[Question]:
         supporting = record.get("supporting_ids")
         if not isinstance(supporting, list) or not all(isinstance(s, (str, int)) for s in supporting):
             raise SourceError(f"{where}: 'supporting_ids' must be a list of ids")
-        questions.append(Question(
-            id=str(record.get("id", where.rsplit(" ", 1)[-1])),  # default: the line number
-            question=record["question"],
-            answers=tuple(str(a) for a in record.get("answers") or []),
-            supporting_ids=tuple(str(s) for s in supporting),
-            type=str(record.get("type", "")),
-        ))
+        questions.append(
+            Question(
+                id=str(record.get("id", where.rsplit(" ", 1)[-1])),  # default: the line number
+                question=record["question"],
+                answers=tuple(str(a) for a in record.get("answers") or []),
+                supporting_ids=tuple(str(s) for s in supporting),
+                type=str(record.get("type", "")),
+            )
+        )
     if not questions:
         raise SourceError(f"{path} holds no questions")
     return questions

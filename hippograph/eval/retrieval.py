@@ -52,8 +52,10 @@ def run(args: argparse.Namespace) -> dict:
         extractor_name = memory.extractor_name
 
     scores = {
-        method: {f"recall@{k}": float(np.mean([recall_at_k(q[method], q["supporting_ids"], k) for q in per_question]))
-                 for k in ks}
+        method: {
+            f"recall@{k}": float(np.mean([recall_at_k(q[method], q["supporting_ids"], k) for q in per_question]))
+            for k in ks
+        }
         for method in methods
     }
     return {
@@ -67,22 +69,31 @@ def run(args: argparse.Namespace) -> dict:
             "query_p95_ms": round(float(np.percentile(latencies[methods[-1]], 95)), 2),
         },
         "config": {
-            "corpus": str(args.corpus), "questions": str(args.questions), "questions_count": len(questions),
-            "extractor": extractor_name, "embedding_model": memory.embedding_model_name, "ingest": str(report),
+            "corpus": str(args.corpus),
+            "questions": str(args.questions),
+            "questions_count": len(questions),
+            "extractor": extractor_name,
+            "embedding_model": memory.embedding_model_name,
+            "ingest": str(report),
             **dataclasses.asdict(config),
         },
     }
 
 
-def ask(memory: Memory, questions: list[Question], methods: list[str], depth: int,
-        namespace: str = DEFAULT_NAMESPACE) -> tuple[list[dict], dict[str, list[float]]]:
+def ask(
+    memory: Memory, questions: list[Question], methods: list[str], depth: int, namespace: str = DEFAULT_NAMESPACE
+) -> tuple[list[dict], dict[str, list[float]]]:
     """Each question's ranked document ids by method (one row a question), and each method's
     query times in milliseconds."""
     per_question: list[dict] = []
     latencies: dict[str, list[float]] = {m: [] for m in methods}
     for question in questions:
-        row: dict = {"id": question.id, "question": question.question, "type": question.type,
-                     "supporting_ids": list(question.supporting_ids)}
+        row: dict = {
+            "id": question.id,
+            "question": question.question,
+            "type": question.type,
+            "supporting_ids": list(question.supporting_ids),
+        }
         for method in methods:
             started = time.perf_counter()
             hits = memory.query(question.question, k=depth, method=method, namespace=namespace)
@@ -98,8 +109,13 @@ def format_table(results: dict) -> str:
     lines = [f"{'method':<12}" + "".join(f"{c:>11}" for c in columns)]
     lines += [f"{m:<12}" + "".join(f"{scores[c]:>11.3f}" for c in columns) for m, scores in methods.items()]
     timing = results["timing"]
-    lines.append(f"\nindex {timing['index_s']:.1f} s; " + "; ".join(
-        f"{m} query p50 {timing[f'query_p50_ms_{m}']:.1f} ms, p95 {timing[f'query_p95_ms_{m}']:.1f} ms" for m in methods))
+    lines.append(
+        f"\nindex {timing['index_s']:.1f} s; "
+        + "; ".join(
+            f"{m} query p50 {timing[f'query_p50_ms_{m}']:.1f} ms, p95 {timing[f'query_p95_ms_{m}']:.1f} ms"
+            for m in methods
+        )
+    )
     return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
-"""The Extractor interface: what turns passages into entities and subject–relation–object facts (spaCy, an LLM, or imported triples)."""
+"""The Extractor interface: passages in, entities and subject–relation–object facts out (spaCy,
+an LLM, or imported triples)."""
 
 from __future__ import annotations
 
@@ -16,5 +17,4 @@ class Extractor(Protocol):
         """Identifies the extractor and its version (recorded with what it extracted)."""
         ...
 
-    def extract(self, passages: Sequence[Passage]) -> list[Extraction]:
-        ...
+    def extract(self, passages: Sequence[Passage]) -> list[Extraction]: ...

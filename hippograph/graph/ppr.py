@@ -32,7 +32,9 @@ class PageRank:
         self._symmetric = (scale @ adjacency @ scale).tocsr()
         self._systems: dict[float, sp.csr_matrix] = {}  # damping -> I - damping·S
 
-    def scores(self, seeds: np.ndarray, damping: float, tolerance: float = 1e-8, max_iterations: int = 200) -> np.ndarray:
+    def scores(
+        self, seeds: np.ndarray, damping: float, tolerance: float = 1e-8, max_iterations: int = 200
+    ) -> np.ndarray:
         """The stationary distribution for restart weights `seeds` (any positive scale).
 
         `tolerance` bounds the conjugate-gradient residual relative to the right-hand side.

@@ -28,13 +28,17 @@ LEIDEN_SEED = 0
 # igraph's default; running until nothing improves took 0.9 s instead of 0.15 s on MuSiQue's
 # 25,719 nodes for a modularity of 0.713 instead of 0.710.
 LEIDEN_ITERATIONS = 2
-_NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
-                 "hundred thousand million billion first second third fourth fifth sixth seventh eighth ninth "
-                 "tenth last once twice dozen half annual annually monthly weekly daily")
+_NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
+    "hundred thousand million billion first second third fourth fifth sixth seventh eighth ninth "
+    "tenth last once twice dozen half annual annually monthly weekly daily"
+)
 _MONTHS = "january february march april may june july august september october november december"
 _QUANTITY = re.compile(
     rf"^(?:[\d\s.,/:%+\-–]*\d[\d\s.,/:%+\-–]*|\d+(?:st|nd|rd|th|s)|(?:{'|'.join(_NUMBER_WORDS.split())})|"
-    rf"(?:(?:the )?\d{{1,2}}(?:st|nd|rd|th)? )?(?:{'|'.join(_MONTHS.split())})(?: \d{{1,2}}(?:st|nd|rd|th)?)?,?(?: \d{{4}})?)$")
+    rf"(?:(?:the )?\d{{1,2}}(?:st|nd|rd|th)? )?(?:{'|'.join(_MONTHS.split())})"
+    rf"(?: \d{{1,2}}(?:st|nd|rd|th)?)?,?(?: \d{{4}})?)$"
+)
 
 
 def find_topics(view: GraphView, *, top: int = 8, min_entities: int = 2) -> list[Topic]:
@@ -52,8 +56,9 @@ def find_topics(view: GraphView, *, top: int = 8, min_entities: int = 2) -> list
     rows, cols, edge_weights = upper.row[kept], upper.col[kept], upper.data[kept]
     graph = ig.Graph(n=entities, edges=list(zip(rows.tolist(), cols.tolist())), directed=False)
     with _seeded_igraph(LEIDEN_SEED):
-        partition = graph.community_leiden(objective_function="modularity", weights=edge_weights.tolist(),
-                                           n_iterations=LEIDEN_ITERATIONS)
+        partition = graph.community_leiden(
+            objective_function="modularity", weights=edge_weights.tolist(), n_iterations=LEIDEN_ITERATIONS
+        )
     membership = np.asarray(partition.membership)
     membership[quantities] = -1  # in no topic
     passages_by_topic = np.bincount(_passage_topics(view, membership), minlength=membership.max() + 1)
@@ -65,10 +70,14 @@ def find_topics(view: GraphView, *, top: int = 8, min_entities: int = 2) -> list
         if len(members) < min_entities:
             continue
         order = sorted(members.tolist(), key=lambda e: (-mentions[e], names[e]))
-        topics.append((len(members), community, tuple(names[e] for e in order[:top]), int(passages_by_topic[community])))
+        topics.append(
+            (len(members), community, tuple(names[e] for e in order[:top]), int(passages_by_topic[community]))
+        )
     topics.sort(key=lambda t: (-t[0], -t[3], t[2]))
-    return [Topic(id=number, entities=named, size=size, passages=passages)
-            for number, (size, _, named, passages) in enumerate(topics, 1)]
+    return [
+        Topic(id=number, entities=named, size=size, passages=passages)
+        for number, (size, _, named, passages) in enumerate(topics, 1)
+    ]
 
 
 def is_quantity(name: str) -> bool:
@@ -79,11 +88,14 @@ def is_quantity(name: str) -> bool:
 def _entity_graph(view: GraphView) -> sp.csr_matrix:
     """Symmetric entity–entity weights: facts, synonyms and shared passages."""
     data, entities = view.data, view.entity_count
-    facts = sp.coo_matrix((np.ones(len(data.fact_relations)), (data.fact_subjects, data.fact_objects)),
-                          shape=(entities, entities))
+    facts = sp.coo_matrix(
+        (np.ones(len(data.fact_relations)), (data.fact_subjects, data.fact_objects)), shape=(entities, entities)
+    )
     synonyms = sp.coo_matrix((data.synonym_weights, (data.synonym_a, data.synonym_b)), shape=(entities, entities))
-    incidence = sp.coo_matrix((np.ones(len(data.mention_passages)), (data.mention_passages, data.mention_entities)),
-                              shape=(view.passage_count, entities)).tocsr()
+    incidence = sp.coo_matrix(
+        (np.ones(len(data.mention_passages)), (data.mention_passages, data.mention_entities)),
+        shape=(view.passage_count, entities),
+    ).tocsr()
     incidence.data[:] = 1.0  # a passage mentioning an entity twice still shares it once
     shared = (incidence.T @ incidence).tocsr()
     both_ways = facts + facts.T + synonyms + synonyms.T
@@ -98,8 +110,10 @@ def _passage_topics(view: GraphView, membership: np.ndarray) -> np.ndarray:
     in_topic = topics >= 0
     if not in_topic.any():
         return np.zeros(0, dtype=np.int64)
-    counts = sp.coo_matrix((np.ones(int(in_topic.sum())), (data.mention_passages[in_topic], topics[in_topic])),
-                           shape=(view.passage_count, membership.max() + 1)).tocsr()
+    counts = sp.coo_matrix(
+        (np.ones(int(in_topic.sum())), (data.mention_passages[in_topic], topics[in_topic])),
+        shape=(view.passage_count, membership.max() + 1),
+    ).tocsr()
     mentioned = np.flatnonzero(np.diff(counts.indptr) > 0)
     return np.asarray(counts[mentioned].argmax(axis=1)).ravel()
 

@@ -47,22 +47,39 @@ class GraphView:
         return self.data.passage_ids[node - self.entity_count]
 
     @classmethod
-    def build(cls, data: GraphData, topic_weight: float = 0.0, link_weight: float = 1.0) -> "GraphView":
+    def build(cls, data: GraphData, topic_weight: float = 0.0, link_weight: float = 1.0) -> GraphView:
         entities, passages = len(data.entity_ids), len(data.passage_ids)
         size = entities + passages
         entity_index = EntityIndex(data.entity_names)
         topic_passages, topic_entities = _topic_pairs(data.passage_titles, entity_index) if topic_weight else ([], [])
         not_loop = data.fact_subjects != data.fact_objects
-        rows = np.concatenate([
-            data.fact_subjects[not_loop], data.mention_passages + entities, data.synonym_a,
-            np.asarray(topic_passages, dtype=np.int64) + entities, data.link_a + entities,
-        ])
-        cols = np.concatenate([data.fact_objects[not_loop], data.mention_entities, data.synonym_b,
-                               np.asarray(topic_entities, dtype=np.int64), data.link_b + entities])
-        weights = np.concatenate([
-            np.ones(int(not_loop.sum())), np.ones(len(data.mention_passages)), data.synonym_weights,
-            np.full(len(topic_passages), topic_weight), link_weight * data.link_weights,
-        ])
+        rows = np.concatenate(
+            [
+                data.fact_subjects[not_loop],
+                data.mention_passages + entities,
+                data.synonym_a,
+                np.asarray(topic_passages, dtype=np.int64) + entities,
+                data.link_a + entities,
+            ]
+        )
+        cols = np.concatenate(
+            [
+                data.fact_objects[not_loop],
+                data.mention_entities,
+                data.synonym_b,
+                np.asarray(topic_entities, dtype=np.int64),
+                data.link_b + entities,
+            ]
+        )
+        weights = np.concatenate(
+            [
+                np.ones(int(not_loop.sum())),
+                np.ones(len(data.mention_passages)),
+                data.synonym_weights,
+                np.full(len(topic_passages), topic_weight),
+                link_weight * data.link_weights,
+            ]
+        )
         upper = sp.coo_matrix((weights, (rows, cols)), shape=(size, size))
         adjacency = (upper + upper.T).tocsr()
         adjacency.sum_duplicates()
@@ -74,10 +91,13 @@ class GraphView:
         for s, o, relation in pairs:
             relations.setdefault((o, s), f"{relation} (inverse)")
         topics = set(zip(topic_passages, topic_entities))
-        return cls(data, adjacency, PageRank(adjacency), counts, relations, entity_index, topics, topic_weight,
-                   link_weight)
+        return cls(
+            data, adjacency, PageRank(adjacency), counts, relations, entity_index, topics, topic_weight, link_weight
+        )
 
-    def paths_from_seeds(self, passages: list[int], seed_weights: np.ndarray, max_hops: int = 4) -> dict[int, list[int]]:
+    def paths_from_seeds(
+        self, passages: list[int], seed_weights: np.ndarray, max_hops: int = 4
+    ) -> dict[int, list[int]]:
         """For each passage, the nodes of a shortest path (fewest edges) from a seed entity to it,
         the heaviest seed winning among equally near ones; [] when no seed is within `max_hops`.
 
@@ -144,6 +164,10 @@ class GraphView:
 
 def _topic_pairs(titles: list[str], index: EntityIndex) -> tuple[list[int], list[int]]:
     """(passage, entity) pairs where the passage's title names the entity."""
-    pairs = [(passage, entity) for passage, title in enumerate(titles) if title
-             for entity in sorted(index.named_in_title(title))]
+    pairs = [
+        (passage, entity)
+        for passage, title in enumerate(titles)
+        if title
+        for entity in sorted(index.named_in_title(title))
+    ]
     return [p for p, _ in pairs], [e for _, e in pairs]

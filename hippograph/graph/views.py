@@ -29,12 +29,16 @@ class GraphViews:
         if cached is None or cached[0] != self._store.version():
             data = self._store.graph_data(namespace)
             if self._config.fact_weight > 0 and len(data.fact_relations) and not data.fact_has_vector.any():
-                log.warning("fact linking is on but no stored fact has a vector: facts are embedded "
-                            "only when documents are ingested with Config.fact_weight > 0")
+                log.warning(
+                    "fact linking is on but no stored fact has a vector: facts are embedded "
+                    "only when documents are ingested with Config.fact_weight > 0"
+                )
             if as_of is not None:
                 data = data.as_of(as_of)
-            cached = (data.version, GraphView.build(data, self._config.topic_edge_weight,
-                                                    self._config.link_edge_weight))
+            cached = (
+                data.version,
+                GraphView.build(data, self._config.topic_edge_weight, self._config.link_edge_weight),
+            )
             self._views = {key: value for key, value in self._views.items() if key[1] is None}
             self._views[(namespace, as_of)] = cached
         return cached[1]

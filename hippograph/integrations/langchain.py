@@ -1,9 +1,9 @@
 """hippograph as a LangChain retriever: `HippographRetriever`, a `BaseRetriever` returning `Document`s.
 
-    >>> from hippograph.integrations.langchain import HippographRetriever
-    >>> retriever = HippographRetriever(store="./mem", k=3)
-    >>> docs = retriever.invoke("Where was the founder of Brightwater Labs born?")
-    >>> docs[0].page_content, docs[0].metadata["explanation"]["why"]
+>>> from hippograph.integrations.langchain import HippographRetriever
+>>> retriever = HippographRetriever(store="./mem", k=3)
+>>> docs = retriever.invoke("Where was the founder of Brightwater Labs born?")
+>>> docs[0].page_content, docs[0].metadata["explanation"]["why"]
 """
 
 from __future__ import annotations
@@ -63,11 +63,19 @@ class HippographRetriever(BaseRetriever):
         self.memory = self._search.memory
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        hits = self._search.hits(query, k=self.k, namespace=self.namespace, method=self.method, since=self.since,
-                                 until=self.until, as_of=self.as_of)
+        hits = self._search.hits(
+            query,
+            k=self.k,
+            namespace=self.namespace,
+            method=self.method,
+            since=self.since,
+            until=self.until,
+            as_of=self.as_of,
+        )
         return [Document(page_content=hit.text, metadata=hit_metadata(hit), id=hit.id) for hit in hits]
 
-    async def _aget_relevant_documents(self, query: str, *,
-                                       run_manager: AsyncCallbackManagerForRetrieverRun) -> list[Document]:
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
+    ) -> list[Document]:
         # The query blocks (embedding, PageRank): run it off the event loop.
         return await asyncio.to_thread(self._get_relevant_documents, query, run_manager=run_manager.get_sync())

@@ -50,10 +50,20 @@ class HippographRetriever(BaseRetriever):
     take turns (a Memory serves one thread at a time).
     """
 
-    def __init__(self, memory: Memory | None = None, *, store: str | Path | None = None, k: int = 5,
-                 namespace: str | None = None, method: Method = "hippograph", since: Time | None = None,
-                 until: Time | None = None, as_of: Time | None = None,
-                 callback_manager: CallbackManager | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        memory: Memory | None = None,
+        *,
+        store: str | Path | None = None,
+        k: int = 5,
+        namespace: str | None = None,
+        method: Method = "hippograph",
+        since: Time | None = None,
+        until: Time | None = None,
+        as_of: Time | None = None,
+        callback_manager: CallbackManager | None = None,
+        verbose: bool = False,
+    ) -> None:
         MemorySearch.check(k, method)
         self._search = MemorySearch(memory, store)
         self.k, self.namespace, self.method = k, namespace, method
@@ -65,13 +75,28 @@ class HippographRetriever(BaseRetriever):
         return self._search.memory
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = self._search.hits(query_bundle.query_str, k=self.k, namespace=self.namespace, method=self.method,
-                                 since=self.since, until=self.until, as_of=self.as_of)
-        return [NodeWithScore(node=TextNode(id_=hit.id, text=hit.text, metadata=hit_metadata(hit),
-                                            excluded_llm_metadata_keys=_FOR_CODE_ONLY,
-                                            excluded_embed_metadata_keys=_FOR_CODE_ONLY),
-                              score=hit.score)
-                for hit in hits]
+        hits = self._search.hits(
+            query_bundle.query_str,
+            k=self.k,
+            namespace=self.namespace,
+            method=self.method,
+            since=self.since,
+            until=self.until,
+            as_of=self.as_of,
+        )
+        return [
+            NodeWithScore(
+                node=TextNode(
+                    id_=hit.id,
+                    text=hit.text,
+                    metadata=hit_metadata(hit),
+                    excluded_llm_metadata_keys=_FOR_CODE_ONLY,
+                    excluded_embed_metadata_keys=_FOR_CODE_ONLY,
+                ),
+                score=hit.score,
+            )
+            for hit in hits
+        ]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         # The query blocks (embedding, PageRank): run it off the event loop.

@@ -37,15 +37,31 @@ class MemorySearch:
         if method not in METHODS:
             raise ConfigError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
 
-    def hits(self, query: str, *, k: int, namespace: str | None, method: str, since: Time | None,
-             until: Time | None, as_of: Time | None) -> Hits:
+    def hits(
+        self,
+        query: str,
+        *,
+        k: int,
+        namespace: str | None,
+        method: str,
+        since: Time | None,
+        until: Time | None,
+        as_of: Time | None,
+    ) -> Hits:
         with self._turn:
-            return self.memory.query(query, k, method=method, namespace=namespace, since=since, until=until,
-                                     as_of=as_of)
+            return self.memory.query(
+                query, k, method=method, namespace=namespace, since=since, until=until, as_of=as_of
+            )
 
 
 def hit_metadata(hit: Hit) -> dict[str, Any]:
     """A hit's metadata as plain JSON values: id, document_id, title, score, time and the
     explanation (method, why, question entities, seed facts and entities, path)."""
-    return {"id": hit.id, "document_id": hit.document_id, "title": hit.title, "score": hit.score,
-            "time": hit.time, "explanation": hit.explanation.to_dict()}
+    return {
+        "id": hit.id,
+        "document_id": hit.document_id,
+        "title": hit.title,
+        "score": hit.score,
+        "time": hit.time,
+        "explanation": hit.explanation.to_dict(),
+    }

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ class CallCache:
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, model: str, prompt_version: str, result: Any) -> None:
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO calls (key, model, prompt, result, created_at) VALUES (?, ?, ?, ?, ?)",

@@ -46,19 +46,21 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
-    def since(self, earlier: "Usage") -> "Usage":
+    def since(self, earlier: Usage) -> Usage:
         """What was used after `earlier` (a copy of this usage taken before)."""
         return self._combined(earlier, -1)
 
-    def __add__(self, other: "Usage") -> "Usage":
+    def __add__(self, other: Usage) -> Usage:
         return self._combined(other, 1)
 
-    def _combined(self, other: "Usage", sign: int) -> "Usage":
+    def _combined(self, other: Usage, sign: int) -> Usage:
         return Usage(*(getattr(self, f.name) + sign * getattr(other, f.name) for f in dataclasses.fields(self)))
 
     def __str__(self) -> str:
-        return (f"{self.calls} LLM calls, {self.cached} cached, {self.failed} failed; "
-                f"tokens {self.prompt_tokens} prompt + {self.completion_tokens} completion")
+        return (
+            f"{self.calls} LLM calls, {self.cached} cached, {self.failed} failed; "
+            f"tokens {self.prompt_tokens} prompt + {self.completion_tokens} completion"
+        )
 
 
 class LLMClient:
@@ -76,8 +78,10 @@ class LLMClient:
         self.usage = Usage()
         self._openai = openai
         self._client = openai.OpenAI(
-            base_url=settings.base_url, api_key=settings.api_key or "unused",  # local servers ignore it
-            timeout=settings.timeout, max_retries=0,  # retries are ours: counted, and format-aware
+            base_url=settings.base_url,
+            api_key=settings.api_key or "unused",  # local servers ignore it
+            timeout=settings.timeout,
+            max_retries=0,  # retries are ours: counted, and format-aware
         )
         self._lock = threading.Lock()
         self.slots = CallSlots(settings.max_concurrency)
@@ -95,8 +99,16 @@ class LLMClient:
         """The structured-output form in use (it steps down when a server rejects one)."""
         return FORMATS[self._format]
 
-    def json(self, messages: list[dict], schema: dict, *, name: str, prompt_version: str,
-             validate: Callable[[Any], Any], max_tokens: int = 1024) -> Any:
+    def json(
+        self,
+        messages: list[dict],
+        schema: dict,
+        *,
+        name: str,
+        prompt_version: str,
+        validate: Callable[[Any], Any],
+        max_tokens: int = 1024,
+    ) -> Any:
         """The validated JSON reply to `messages`, from the cache when this model answered the
         same messages under the same prompt version before.
 
@@ -115,8 +127,9 @@ class LLMClient:
             self.cache.put(key, self.settings.model, prompt_version, result)
         return result
 
-    def _call_until_valid(self, messages: list[dict], schema: dict, name: str, validate: Callable[[Any], Any],
-                          max_tokens: int) -> Any:
+    def _call_until_valid(
+        self, messages: list[dict], schema: dict, name: str, validate: Callable[[Any], Any], max_tokens: int
+    ) -> Any:
         attempt = 0
         while True:
             text, cut_off = self._complete(messages, schema, name, max_tokens)
@@ -130,7 +143,10 @@ class LLMClient:
                     self._count(failed=1)
                     raise
                 log.info("unreadable model output (%s); asking again", err)
-                messages = messages + [{"role": "assistant", "content": text or ""}, {"role": "user", "content": _REMINDER}]
+                messages = messages + [
+                    {"role": "assistant", "content": text or ""},
+                    {"role": "user", "content": _REMINDER},
+                ]
                 attempt += 1
 
     def _complete(self, messages: list[dict], schema: dict, name: str, max_tokens: int) -> tuple[str, bool]:
@@ -143,8 +159,11 @@ class LLMClient:
                 self._count(calls=1)
                 with self.slots.slot() as started_under:
                     response = self._client.chat.completions.create(
-                        model=self.settings.model, messages=messages, temperature=self.settings.temperature,
-                        max_tokens=max_tokens, **_format_arguments(FORMATS[form], schema, name),
+                        model=self.settings.model,
+                        messages=messages,
+                        temperature=self.settings.temperature,
+                        max_tokens=max_tokens,
+                        **_format_arguments(FORMATS[form], schema, name),
                     )
             except (openai.BadRequestError, openai.UnprocessableEntityError, openai.InternalServerError) as err:
                 if _rejects_format(err) and self._step_down(form, err):
@@ -158,30 +177,37 @@ class LLMClient:
                 if attempt < self.settings.max_retries:
                     attempt = self._wait(attempt, err)
                     continue
-                raise LLMError(f"the LLM endpoint keeps rate-limiting ({_message(err)}) after "
-                               f"{attempt + 1} tries; lower the concurrency or try later") from err
+                raise LLMError(
+                    f"the LLM endpoint keeps rate-limiting ({_message(err)}) after "
+                    f"{attempt + 1} tries; lower the concurrency or try later"
+                ) from err
             except openai.APITimeoutError as err:
                 self.slots.halve(started_under)
                 if attempt < self.settings.max_retries:
                     attempt = self._wait(attempt, err)
                     continue
                 self._count(failed=1)
-                raise LLMCallFailed(f"no answer from the LLM within {self.settings.timeout:g} s, "
-                                    f"{attempt + 1} tries") from err
+                raise LLMCallFailed(
+                    f"no answer from the LLM within {self.settings.timeout:g} s, {attempt + 1} tries"
+                ) from err
             except openai.APIConnectionError as err:
                 if attempt < self.settings.max_retries:
                     attempt = self._wait(attempt, err)
                     continue
                 raise LLMError(f"cannot reach the LLM endpoint {self.settings.base_url or 'OpenAI'}: {err}") from err
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as err:
-                raise LLMError(f"the LLM endpoint refused the request ({_status(err)}): {_message(err)}; "
-                               f"check the API key and the model name {self.settings.model!r}") from err
+                raise LLMError(
+                    f"the LLM endpoint refused the request ({_status(err)}): {_message(err)}; "
+                    f"check the API key and the model name {self.settings.model!r}"
+                ) from err
             except openai.APIError as err:
                 raise LLMError(f"the LLM endpoint failed: {err}") from err
             self._confirm(form)
             usage = getattr(response, "usage", None)
-            self._count(prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                        completion_tokens=getattr(usage, "completion_tokens", 0) or 0)
+            self._count(
+                prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+            )
             choices = getattr(response, "choices", None) or []
             if not choices:
                 return "", False
@@ -193,8 +219,9 @@ class LLMClient:
             if self._format_confirmed or form != self._format or form == len(FORMATS) - 1:
                 return self._format != form  # another thread already moved on: try again
             self._format += 1
-        log.info("the LLM server rejected response format %s (%s); using %s", FORMATS[form], _status(err),
-                 FORMATS[form + 1])
+        log.info(
+            "the LLM server rejected response format %s (%s); using %s", FORMATS[form], _status(err), FORMATS[form + 1]
+        )
         return True
 
     def _confirm(self, form: int) -> None:
@@ -233,7 +260,9 @@ def chat(system: str, user: str) -> list[dict]:
 
 def _format_arguments(form: str, schema: dict, name: str) -> dict:
     if form == "json_schema":
-        return {"response_format": {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}}
+        return {
+            "response_format": {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+        }
     if form == "json_object_with_schema":  # llama.cpp's server: grammar-constrained by the schema
         return {"response_format": {"type": "json_object", "schema": schema}}
     if form == "json_object":

@@ -12,8 +12,9 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
-def call_each(work: Callable[[Item], Result], items: Sequence[Item], *, workers: int, desc: str, unit: str,
-              progress: bool) -> list[Result]:
+def call_each(
+    work: Callable[[Item], Result], items: Sequence[Item], *, workers: int, desc: str, unit: str, progress: bool
+) -> list[Result]:
     """`work(item)` for every item, at most `workers` at once; results in the order of `items`.
     An exception from any call stops the rest (those not started are cancelled) and is raised."""
     results: list[Result] = []

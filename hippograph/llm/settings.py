@@ -10,8 +10,12 @@ from pathlib import Path
 from ..config import check_number, check_whole
 from ..errors import LLMNotConfigured
 
-ENVIRONMENT = {"base_url": "OPENAI_BASE_URL", "api_key": "OPENAI_API_KEY", "model": "HIPPOGRAPH_LLM_MODEL",
-               "cache_path": "HIPPOGRAPH_LLM_CACHE"}
+ENVIRONMENT = {
+    "base_url": "OPENAI_BASE_URL",
+    "api_key": "OPENAI_API_KEY",
+    "model": "HIPPOGRAPH_LLM_MODEL",
+    "cache_path": "HIPPOGRAPH_LLM_CACHE",
+}
 
 
 def default_cache_path() -> Path:
@@ -58,7 +62,7 @@ class LLMSettings:
         check_whole(self, "max_retries", 0)
 
     @classmethod
-    def from_env(cls, **overrides) -> "LLMSettings":
+    def from_env(cls, **overrides) -> LLMSettings:
         """Settings from OPENAI_BASE_URL, OPENAI_API_KEY and HIPPOGRAPH_LLM_MODEL; an override
         that is not None wins over its variable."""
         values = {field: os.environ.get(variable) or None for field, variable in ENVIRONMENT.items()}
@@ -70,7 +74,7 @@ class LLMSettings:
         """Whether an endpoint is set: a base URL, or an API key for OpenAI itself."""
         return bool(self.base_url or self.api_key)
 
-    def require(self) -> "LLMSettings":
+    def require(self) -> LLMSettings:
         """These settings, or LLMNotConfigured naming what is missing."""
         if not self.configured:
             raise LLMNotConfigured(

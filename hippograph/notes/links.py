@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import Config
-from ..errors import LLMCallFailed
 from ..embed.neighbours import NeighbourIndex
+from ..errors import LLMCallFailed
 from ..llm.pool import call_each
 from ..store.base import Store
 from ..store.records import AttributeChange, LinkRecord, PassageRecord
@@ -70,8 +70,13 @@ class NoteLinker:
         for index in self._indexes.values():
             index.remove(passage_ids)
 
-    def link(self, records: list[PassageRecord], vectors: dict[str, np.ndarray],
-             entities: dict[str, list[str]], progress: bool = False) -> Linked:
+    def link(
+        self,
+        records: list[PassageRecord],
+        vectors: dict[str, np.ndarray],
+        entities: dict[str, list[str]],
+        progress: bool = False,
+    ) -> Linked:
         """Links of the new notes to the notes already indexed and to each other, and the
         evolution they cause. `entities` holds each new note's entity ids, most specific first."""
         if self._judge is None:
@@ -84,17 +89,29 @@ class NoteLinker:
         for namespace in sorted({r.passage.namespace for r in records}):
             members = [r for r in records if r.passage.namespace == namespace]
             matrix = np.vstack([vectors[r.embedding_key] for r in members])
-            pairs = self._index(namespace).link([r.passage.id for r in members], matrix,
-                                                self._config.link_threshold, self._config.link_max_neighbors)
+            pairs = self._index(namespace).link(
+                [r.passage.id for r in members], matrix, self._config.link_threshold, self._config.link_max_neighbors
+            )
             found += [_similar(a, b, weight) for a, b, weight in pairs]
         return found
 
-    def _confirmed_links(self, records: list[PassageRecord], vectors: dict[str, np.ndarray],
-                         entities: dict[str, list[str]], progress: bool) -> Linked:
+    def _confirmed_links(
+        self,
+        records: list[PassageRecord],
+        vectors: dict[str, np.ndarray],
+        entities: dict[str, list[str]],
+        progress: bool,
+    ) -> Linked:
         """Ask the LLM which candidates each new note relates to; offline links where that fails."""
         jobs = self._jobs(records, vectors, entities)
-        judgments = call_each(self._judge_one, jobs, workers=self._judge.client.settings.max_concurrency,
-                              desc="LLM note links", unit="note", progress=progress)
+        judgments = call_each(
+            self._judge_one,
+            jobs,
+            workers=self._judge.client.settings.max_concurrency,
+            desc="LLM note links",
+            unit="note",
+            progress=progress,
+        )
         linked, fallback_links = Linked(), []
         for job, judgment in zip(jobs, judgments):
             record, candidate_ids = job.record, job.candidate_ids
@@ -111,15 +128,18 @@ class NoteLinker:
                 targets = {number: candidate_ids[number] for number, _ in kept}
                 linked.changes += _suggested_changes(record.passage.id, targets, judgment)
         if linked.fallbacks:
-            log.warning("the LLM could not judge the links of %d note(s); they are linked by similarity instead",
-                        linked.fallbacks)
+            log.warning(
+                "the LLM could not judge the links of %d note(s); they are linked by similarity instead",
+                linked.fallbacks,
+            )
         linked.links += fallback_links
         if self._config.evolve_notes and fallback_links:
             linked.changes += self.evolution(records, fallback_links, linked.changes)
         return linked
 
-    def _jobs(self, records: list[PassageRecord], vectors: dict[str, np.ndarray],
-              entities: dict[str, list[str]]) -> list[_LinkJob]:
+    def _jobs(
+        self, records: list[PassageRecord], vectors: dict[str, np.ndarray], entities: dict[str, list[str]]
+    ) -> list[_LinkJob]:
         """A job for each new note that has earlier notes."""
         jobs = []
         for namespace in sorted({r.passage.namespace for r in records}):
@@ -130,15 +150,25 @@ class NoteLinker:
             for member in members:
                 for entity_id in entities.get(member.passage.id, []):
                     in_batch[entity_id].append(member.passage.id)
-            candidates = {r.passage.id: self._candidates(r.passage.id, namespace, index, entities, in_batch)
-                          for r in members}
+            candidates = {
+                r.passage.id: self._candidates(r.passage.id, namespace, index, entities, in_batch) for r in members
+            }
             views = self._views(namespace, members, {c for found in candidates.values() for c in found})
-            jobs += [_LinkJob(r, candidates[r.passage.id], [views[c] for c in candidates[r.passage.id]])
-                     for r in members if candidates[r.passage.id]]
+            jobs += [
+                _LinkJob(r, candidates[r.passage.id], [views[c] for c in candidates[r.passage.id]])
+                for r in members
+                if candidates[r.passage.id]
+            ]
         return jobs
 
-    def _candidates(self, note_id: str, namespace: str, index: NeighbourIndex, entities: dict[str, list[str]],
-                    in_batch: dict[str, list[str]]) -> list[str]:
+    def _candidates(
+        self,
+        note_id: str,
+        namespace: str,
+        index: NeighbourIndex,
+        entities: dict[str, list[str]],
+        in_batch: dict[str, list[str]],
+    ) -> list[str]:
         """Up to `link_candidates` earlier notes: half the nearest by embedding, then notes sharing
         the note's most specific entities (the latest first), then more of the nearest."""
         count = self._config.link_candidates
@@ -172,8 +202,9 @@ class NoteLinker:
         chosen = [(s, other) for s, other in scored if s >= self._config.link_threshold]
         return [_similar(*sorted((note_id, other)), s) for s, other in chosen[: self._config.link_max_neighbors]]
 
-    def evolution(self, records: list[PassageRecord], links: list[LinkRecord],
-                  pending: list[AttributeChange] = ()) -> list[AttributeChange]:
+    def evolution(
+        self, records: list[PassageRecord], links: list[LinkRecord], pending: list[AttributeChange] = ()
+    ) -> list[AttributeChange]:
         """Each new note adds its tags to the earlier notes it links to (stored ones, or ones
         before it in the batch), on top of the `pending` changes this batch makes already."""
         arrival = {r.passage.id: i for i, r in enumerate(records)}
@@ -183,8 +214,13 @@ class NoteLinker:
             neighbours[link.b].append(link.a)
         tags = {r.passage.id: r.attributes.tags for r in records}
         for namespace in sorted({r.passage.namespace for r in records}):
-            stored = {other for r in records if r.passage.namespace == namespace
-                      for other in neighbours[r.passage.id] if other not in arrival}
+            stored = {
+                other
+                for r in records
+                if r.passage.namespace == namespace
+                for other in neighbours[r.passage.id]
+                if other not in arrival
+            }
             tags.update((note_id, note.tags) for note_id, note in self._store.notes(namespace, stored).items())
         tags.update((change.passage_id, change.value) for change in pending if change.field == "tags")
         changes = []

@@ -51,24 +51,41 @@ class LLMAttributes:
     def __init__(self, client: LLMClient) -> None:
         self.client = client
 
-    def write(self, passages: Sequence[Passage], offline: Sequence[NoteAttributes],
-              progress: bool = False) -> tuple[list[NoteAttributes], int]:
+    def write(
+        self, passages: Sequence[Passage], offline: Sequence[NoteAttributes], progress: bool = False
+    ) -> tuple[list[NoteAttributes], int]:
         """Each passage's attributes, and how many of them fell back to `offline` ones."""
-        written = call_each(self._write_one, passages, workers=self.client.settings.max_concurrency,
-                            desc="LLM note attributes", unit="note", progress=progress)
+        written = call_each(
+            self._write_one,
+            passages,
+            workers=self.client.settings.max_concurrency,
+            desc="LLM note attributes",
+            unit="note",
+            progress=progress,
+        )
         failed = sum(1 for attributes in written if attributes is None)
         if failed:
-            log.warning("the LLM could not describe %d of %d note(s); they keep their offline keywords, tags "
-                        "and context", failed, len(passages))
+            log.warning(
+                "the LLM could not describe %d of %d note(s); they keep their offline keywords, tags and context",
+                failed,
+                len(passages),
+            )
         return [mine or fallback for mine, fallback in zip(written, offline)], failed
 
     def _write_one(self, passage: Passage) -> NoteAttributes | None:
         text = f"{passage.title}\n{passage.text}" if passage.title else passage.text
-        task = _TASK.format(time=f" (written {passage.time})" if passage.time else "", text=text,
-                            keywords=MAX_KEYWORDS, tags=MAX_TAGS)
+        task = _TASK.format(
+            time=f" (written {passage.time})" if passage.time else "", text=text, keywords=MAX_KEYWORDS, tags=MAX_TAGS
+        )
         try:
-            written = self.client.json(chat(SYSTEM, task), ATTRIBUTES_SCHEMA, name="note_attributes",
-                                       prompt_version=PROMPT_VERSION, validate=note_attributes, max_tokens=384)
+            written = self.client.json(
+                chat(SYSTEM, task),
+                ATTRIBUTES_SCHEMA,
+                name="note_attributes",
+                prompt_version=PROMPT_VERSION,
+                validate=note_attributes,
+                max_tokens=384,
+            )
         except LLMCallFailed as err:
             log.info("note %s: %s", passage.id, err)
             return None

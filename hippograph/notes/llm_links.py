@@ -35,17 +35,34 @@ saying how the two relate);
 "updates": for linked notes whose tags or context should change now that the new note is known, objects with \
 "note", "tags" (that note's whole new list of tags, at most {tags}) and "context" (its new context sentence)."""
 
-_LINK = {"type": "object", "properties": {"note": {"type": "integer"}, "reason": {"type": "string"}},
-         "required": ["note", "reason"], "additionalProperties": False}
-_UPDATE = {"type": "object",
-           "properties": {"note": {"type": "integer"}, "tags": {"type": "array", "items": {"type": "string"}},
-                          "context": {"type": "string"}},
-           "required": ["note", "tags", "context"], "additionalProperties": False}
-LINKS_SCHEMA = {"type": "object", "properties": {"links": {"type": "array", "items": _LINK}},
-                "required": ["links"], "additionalProperties": False}
-EVOLVE_SCHEMA = {"type": "object",
-                 "properties": {"links": {"type": "array", "items": _LINK}, "updates": {"type": "array", "items": _UPDATE}},
-                 "required": ["links", "updates"], "additionalProperties": False}
+_LINK = {
+    "type": "object",
+    "properties": {"note": {"type": "integer"}, "reason": {"type": "string"}},
+    "required": ["note", "reason"],
+    "additionalProperties": False,
+}
+_UPDATE = {
+    "type": "object",
+    "properties": {
+        "note": {"type": "integer"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "context": {"type": "string"},
+    },
+    "required": ["note", "tags", "context"],
+    "additionalProperties": False,
+}
+LINKS_SCHEMA = {
+    "type": "object",
+    "properties": {"links": {"type": "array", "items": _LINK}},
+    "required": ["links"],
+    "additionalProperties": False,
+}
+EVOLVE_SCHEMA = {
+    "type": "object",
+    "properties": {"links": {"type": "array", "items": _LINK}, "updates": {"type": "array", "items": _UPDATE}},
+    "required": ["links", "updates"],
+    "additionalProperties": False,
+}
 
 
 @dataclass(frozen=True)
@@ -57,7 +74,7 @@ class NoteView:
     time: str | None = None
 
     @classmethod
-    def of(cls, note: Note) -> "NoteView":
+    def of(cls, note: Note) -> NoteView:
         return cls(note.text, NoteAttributes(note.keywords, note.tags, note.context), note.created_at)
 
     def describe(self) -> str:
@@ -81,10 +98,12 @@ class Judgment:
     updates: list[Update]  # only for linked candidates
 
     @classmethod
-    def of(cls, cleaned: dict[str, Any]) -> "Judgment":
+    def of(cls, cleaned: dict[str, Any]) -> Judgment:
         """A Judgment from what `judgment` made of a reply."""
-        return cls([(n, reason) for n, reason in cleaned["links"]],
-                   [Update(n, tuple(tags), context) for n, tags, context in cleaned["updates"]])
+        return cls(
+            [(n, reason) for n, reason in cleaned["links"]],
+            [Update(n, tuple(tags), context) for n, tags, context in cleaned["updates"]],
+        )
 
 
 class LinkJudge:
@@ -96,9 +115,14 @@ class LinkJudge:
         listing = "\n\n".join(f"{n}. {candidate.describe()}" for n, candidate in enumerate(candidates, 1))
         reply = _EVOLVE_REPLY.format(tags=MAX_EVOLVED_TAGS) if evolve else _LINKS_REPLY
         task = _TASK.format(note=note.describe(), candidates=listing, reply=reply)
-        cleaned = self.client.json(chat(SYSTEM, task), EVOLVE_SCHEMA if evolve else LINKS_SCHEMA,
-                                   name="note_links", prompt_version=PROMPT_VERSION,
-                                   validate=lambda value: judgment(value, len(candidates)), max_tokens=768)
+        cleaned = self.client.json(
+            chat(SYSTEM, task),
+            EVOLVE_SCHEMA if evolve else LINKS_SCHEMA,
+            name="note_links",
+            prompt_version=PROMPT_VERSION,
+            validate=lambda value: judgment(value, len(candidates)),
+            max_tokens=768,
+        )
         return Judgment.of(cleaned)
 
 

@@ -13,8 +13,9 @@ class DenseRetriever:
     def __init__(self, view: GraphView) -> None:
         self._view = view
 
-    def retrieve(self, question: str, query_vector: np.ndarray, k: int,
-                 allowed: np.ndarray | None = None) -> list[Ranked]:
+    def retrieve(
+        self, question: str, query_vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[Ranked]:
         """The k passages closest to the query (among those `allowed`, a bool mask, if given)."""
         if self._view.passage_count == 0:
             return []

@@ -56,14 +56,16 @@ class GraphRetriever:
         self._dense = DenseRetriever(view)
         self._fact_filter = fact_filter
 
-    def retrieve(self, question: str, query_vector: np.ndarray, k: int,
-                 allowed: np.ndarray | None = None) -> list[Ranked]:
+    def retrieve(
+        self, question: str, query_vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[Ranked]:
         """The k passages with the most PageRank mass from the question's seeds (among those
         `allowed`, a bool mask, if given), each with its explanation."""
         return self.walk(question, query_vector, k, allowed)[0]
 
-    def walk(self, question: str, query_vector: np.ndarray, k: int,
-             allowed: np.ndarray | None = None) -> tuple[list[Ranked], Walk | None]:
+    def walk(
+        self, question: str, query_vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[list[Ranked], Walk | None]:
         """`retrieve`'s passages and the walk that found them; no walk when it fell back to
         dense retrieval."""
         view, config = self._view, self._config
@@ -79,8 +81,9 @@ class GraphRetriever:
             top_facts = self._filtered(question, top_facts)
         similarity = (data.passage_vectors @ query_vector).astype(np.float64)
         passages = np.exp((similarity - similarity.max()) / config.passage_temperature)
-        entity_seeds = (config.query_entity_weight * _unit_sum(self._question_entity_seeds(named))
-                        + config.fact_weight * _unit_sum(self._fact_entity_seeds(top_facts, fact_scores)))
+        entity_seeds = config.query_entity_weight * _unit_sum(
+            self._question_entity_seeds(named)
+        ) + config.fact_weight * _unit_sum(self._fact_entity_seeds(top_facts, fact_scores))
         seeds = np.concatenate([entity_seeds, config.passage_weight * _unit_sum(passages)])
         if seeds.sum() <= 0:  # every weight set to zero, or nothing linked
             return self._dense.retrieve(question, query_vector, k, allowed), None
@@ -112,7 +115,11 @@ class GraphRetriever:
 
     def _fact_words(self, fact: int) -> tuple[str, str, str]:
         data = self._view.data
-        return data.entity_names[data.fact_subjects[fact]], data.fact_relations[fact], data.entity_names[data.fact_objects[fact]]
+        return (
+            data.entity_names[data.fact_subjects[fact]],
+            data.fact_relations[fact],
+            data.entity_names[data.fact_objects[fact]],
+        )
 
     def _question_entity_seeds(self, named: list[int]) -> np.ndarray:
         weights = np.zeros(self._view.entity_count)

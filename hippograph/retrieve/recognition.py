@@ -38,10 +38,18 @@ class FactFilter:
         if not facts:
             return []
         listing = "\n".join(f"{n}. ({s}; {r}; {o})" for n, (s, r, o) in enumerate(facts, 1))
-        messages = chat("You judge which facts matter for a question. Reply with JSON only.",
-                        _TASK.format(question=question, facts=listing))
-        kept = self.client.json(messages, FILTER_SCHEMA, name="relevant_facts", prompt_version=PROMPT_VERSION,
-                                validate=lambda value: _numbers(value, len(facts)), max_tokens=128)
+        messages = chat(
+            "You judge which facts matter for a question. Reply with JSON only.",
+            _TASK.format(question=question, facts=listing),
+        )
+        kept = self.client.json(
+            messages,
+            FILTER_SCHEMA,
+            name="relevant_facts",
+            prompt_version=PROMPT_VERSION,
+            validate=lambda value: _numbers(value, len(facts)),
+            max_tokens=128,
+        )
         return [n - 1 for n in kept]
 
 
@@ -49,4 +57,6 @@ def _numbers(value: Any, count: int) -> list[int]:
     items = value.get("relevant") if isinstance(value, dict) else value
     if not isinstance(items, list):
         raise LLMOutputError('expected {"relevant": [numbers]}')
-    return sorted({item for item in items if isinstance(item, int) and not isinstance(item, bool) and 1 <= item <= count})
+    return sorted(
+        {item for item in items if isinstance(item, int) and not isinstance(item, bool) and 1 <= item <= count}
+    )

@@ -36,8 +36,17 @@ def in_window(times: np.ndarray, since: str | None, until: str | None) -> np.nda
     return allowed
 
 
-def search(view: GraphView, store: Store, text: str, query_vector: np.ndarray, k: int, method: str,
-           allowed: np.ndarray | None, config: Config, fact_filter: FactFilter | None = None) -> Hits:
+def search(
+    view: GraphView,
+    store: Store,
+    text: str,
+    query_vector: np.ndarray,
+    k: int,
+    method: str,
+    allowed: np.ndarray | None,
+    config: Config,
+    fact_filter: FactFilter | None = None,
+) -> Hits:
     """The k best passages of `view` for the question (`allowed`: a mask of the passages that may
     be returned), read from `store`, with why each came."""
     with single_blas_thread():
@@ -46,11 +55,21 @@ def search(view: GraphView, store: Store, text: str, query_vector: np.ndarray, k
         else:
             ranked, walk = GraphRetriever(view, config, fact_filter).walk(text, query_vector, k, allowed)
     # The passages on the paths too, so that the hits can give their subgraph later.
-    passages = store.passages(view.node_id(node) for node in subgraph_nodes(view, ranked, walk)
-                              if node >= view.entity_count)
+    passages = store.passages(
+        view.node_id(node) for node in subgraph_nodes(view, ranked, walk) if node >= view.entity_count
+    )
     hits = []
     for r in ranked:
         passage = passages[view.data.passage_ids[r.passage]]
-        hits.append(Hit(id=passage.id, document_id=passage.document_id, title=passage.title, text=passage.text,
-                        score=r.score, explanation=r.explanation, time=passage.time))
+        hits.append(
+            Hit(
+                id=passage.id,
+                document_id=passage.document_id,
+                title=passage.title,
+                text=passage.text,
+                score=r.score,
+                explanation=r.explanation,
+                time=passage.time,
+            )
+        )
     return Hits(hits, subgraph=lambda: query_subgraph(view, ranked, walk, passages))

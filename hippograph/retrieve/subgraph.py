@@ -28,8 +28,9 @@ def subgraph_nodes(view: GraphView, ranked: list[Ranked], walk: Walk | None) -> 
     return sorted(nodes)
 
 
-def query_subgraph(view: GraphView, ranked: list[Ranked], walk: Walk | None,
-                   passages: dict[str, Passage]) -> "networkx.MultiDiGraph":
+def query_subgraph(
+    view: GraphView, ranked: list[Ranked], walk: Walk | None, passages: dict[str, Passage]
+) -> networkx.MultiDiGraph:
     """A `networkx.MultiDiGraph` of the query's seed entities, its returned passages and the nodes
     on the path from a seed to each passage, with every edge of the graph among them;
     `passages` holds every passage of `subgraph_nodes`.

@@ -43,15 +43,21 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")  # --http on any other address serv
 INTERNAL_ERROR = "internal error; see the server log"
 
 # What the agent reads about the server; the lines on writing and namespaces only where they apply.
-ABOUT = ("hippograph is a long-term memory: notes (facts, observations, chat turns) linked into a knowledge "
-         "graph and searched by multi-hop retrieval (Personalized PageRank), so that a question finds a passage "
-         'that shares no words with it ("Where was the founder of X born?").')
-READING = ("- Before answering about the user, past conversations or stored documents, call `recall` with the "
-           "question in plain words, and cite what you use by note id. `get_note` shows a note with its keywords, "
-           "tags and links; `stats` counts what the memory holds.")
-WRITING = ("- When you learn something worth keeping across sessions, call `remember` with one self-contained "
-           'statement (name people and things; no "he" or "it"), with a timestamp if it happened at a known time. '
-           "`forget` deletes a note, or a document with all its notes, for good.")
+ABOUT = (
+    "hippograph is a long-term memory: notes (facts, observations, chat turns) linked into a knowledge "
+    "graph and searched by multi-hop retrieval (Personalized PageRank), so that a question finds a passage "
+    'that shares no words with it ("Where was the founder of X born?").'
+)
+READING = (
+    "- Before answering about the user, past conversations or stored documents, call `recall` with the "
+    "question in plain words, and cite what you use by note id. `get_note` shows a note with its keywords, "
+    "tags and links; `stats` counts what the memory holds."
+)
+WRITING = (
+    "- When you learn something worth keeping across sessions, call `remember` with one self-contained "
+    'statement (name people and things; no "he" or "it"), with a timestamp if it happened at a known time. '
+    "`forget` deletes a note, or a document with all its notes, for good."
+)
 NAMESPACES = "- Namespaces are separate memories in one store (e.g. one per user); the default is 'default'."
 
 
@@ -69,25 +75,43 @@ def _shallow(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
 _ISO = "ISO 8601, e.g. 2024-05-01 or 2024-05-01T13:56:00+02:00 (no zone: UTC)"
 _Id = functools.partial(Field, max_length=MAX_ID_CHARACTERS)
 _Time = functools.partial(Field, max_length=MAX_TIME_CHARACTERS)
-Text = Annotated[str, Field(description="What to remember: one self-contained statement (name people and things), "
-                                        f"at most {MAX_NOTE_CHARACTERS:,} characters.")]
-Query = Annotated[str, Field(max_length=MAX_QUERY_CHARACTERS, description=(
-    "A question or topic in plain words, e.g. 'Where was the founder of Brightwater Labs born?'."))]
+Text = Annotated[
+    str,
+    Field(
+        description="What to remember: one self-contained statement (name people and things), "
+        f"at most {MAX_NOTE_CHARACTERS:,} characters."
+    ),
+]
+Query = Annotated[
+    str,
+    Field(
+        max_length=MAX_QUERY_CHARACTERS,
+        description=("A question or topic in plain words, e.g. 'Where was the founder of Brightwater Labs born?'."),
+    ),
+]
 K = Annotated[int, Field(description="How many notes to return, at least 1.")]
 NoteId = Annotated[str, _Id(description="A note id, as remember or recall gave it.")]
-Namespace = Annotated[str | None, _Id(
-    description="The memory within the store to use (e.g. one per user or project); default 'default'.")]
+Namespace = Annotated[
+    str | None, _Id(description="The memory within the store to use (e.g. one per user or project); default 'default'.")
+]
 Timestamp = Annotated[str | None, _Time(description=f"When it was said or happened, {_ISO}; default now.")]
-Metadata = Annotated[dict[str, Any] | None, AfterValidator(_shallow), Field(
-    description=f'Any JSON object kept with the note, e.g. {{"source": "chat"}}; nested at most {MAX_METADATA_DEPTH} '
-                'deep.')]
+Metadata = Annotated[
+    dict[str, Any] | None,
+    AfterValidator(_shallow),
+    Field(
+        description='Any JSON object kept with the note, e.g. {"source": "chat"}; '
+        f"nested at most {MAX_METADATA_DEPTH} deep."
+    ),
+]
 Since = Annotated[str | None, _Time(description=f"Only notes from this time on; {_ISO}.")]
 Until = Annotated[str | None, _Time(description=f"Only notes up to this time; {_ISO}.")]
-AsOf = Annotated[str | None, _Time(
-    description=f"Search the memory as it was then: notes written by then, facts valid then; {_ISO}.")]
+AsOf = Annotated[
+    str | None, _Time(description=f"Search the memory as it was then: notes written by then, facts valid then; {_ISO}.")
+]
 ForgetNote = Annotated[str | None, _Id(description="The id of the note to delete, as remember or recall gave it.")]
-ForgetDocument = Annotated[str | None, _Id(
-    description="The id of a document to delete with all its notes (a hit's or note's document_id).")]
+ForgetDocument = Annotated[
+    str | None, _Id(description="The id of a document to delete with all its notes (a hit's or note's document_id).")
+]
 StatsNamespace = Annotated[str | None, _Id(description="Count one namespace only; default: the whole store.")]
 
 
@@ -121,8 +145,9 @@ def build_server(pool: MemoryPool, *, namespace: str | None = None, read_only: b
     memories, writes take turns. With `namespace`, every tool works in it and takes no namespace
     argument; with `read_only`, only recall, get_note and stats are offered."""
 
-    def remember(text: Text, namespace: Namespace = None, timestamp: Timestamp = None,
-                 metadata: Metadata = None) -> Note:
+    def remember(
+        text: Text, namespace: Namespace = None, timestamp: Timestamp = None, metadata: Metadata = None
+    ) -> Note:
         """Store one memory (a fact, an observation, a chat turn) as a note and return it.
 
         The note is extracted into the knowledge graph, embedded and linked to related notes at
@@ -132,8 +157,14 @@ def build_server(pool: MemoryPool, *, namespace: str | None = None, read_only: b
         with pool.writing() as memory:
             return memory.add(text, namespace=namespace, timestamp=timestamp, metadata=metadata)
 
-    def recall(query: Query, k: K = 5, namespace: Namespace = None, since: Since = None, until: Until = None,
-               as_of: AsOf = None) -> Recalled:
+    def recall(
+        query: Query,
+        k: K = 5,
+        namespace: Namespace = None,
+        since: Since = None,
+        until: Until = None,
+        as_of: AsOf = None,
+    ) -> Recalled:
         """Find the k notes that best answer a question, best first, each with its id, text,
         score and `why` (the entities and facts that led to it).
 
@@ -151,8 +182,9 @@ def build_server(pool: MemoryPool, *, namespace: str | None = None, read_only: b
         with pool.reading() as memory:
             return memory.get(id, namespace=namespace)
 
-    def forget(note_id: ForgetNote = None, document_id: ForgetDocument = None,
-               namespace: Namespace = None) -> Forgotten:
+    def forget(
+        note_id: ForgetNote = None, document_id: ForgetDocument = None, namespace: Namespace = None
+    ) -> Forgotten:
         """Delete a note (give note_id) or a whole document with all its notes (give
         document_id), exactly one of the two, with the entities and facts only it supported.
         This cannot be undone."""
@@ -176,9 +208,15 @@ def build_server(pool: MemoryPool, *, namespace: str | None = None, read_only: b
     reads = ToolAnnotations(read_only_hint=True, open_world_hint=False)
     tools = [(recall, reads), (get_note, reads), (stats, reads)]
     if not read_only:
-        tools += [(remember, ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)),
-                  (forget, ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
-                                           open_world_hint=False))]
+        tools += [
+            (remember, ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)),
+            (
+                forget,
+                ToolAnnotations(
+                    read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+                ),
+            ),
+        ]
     for tool, annotations in tools:
         tool = _reported(tool)
         server.add_tool(tool if namespace is None else _pinned(tool, namespace), annotations=annotations)
@@ -215,7 +253,8 @@ def _pinned(tool: _F, namespace: str) -> _F:
         return tool(**arguments, namespace=namespace)
 
     call.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[p for p in signature.parameters.values() if p.name != "namespace"])
+        parameters=[p for p in signature.parameters.values() if p.name != "namespace"]
+    )
     return call  # type: ignore[return-value]
 
 
@@ -243,8 +282,9 @@ async def _serve_http(server: MCPServer, listening: socket.socket, host: str, ve
     port = listening.getsockname()[1]
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/mcp"
     # log_config=None: uvicorn logs through the root logger (stderr), not its own stdout handler.
-    config = uvicorn.Config(server.streamable_http_app(host=host), log_config=None,
-                            log_level="info" if verbose else "warning")
+    config = uvicorn.Config(
+        server.streamable_http_app(host=host), log_config=None, log_level="info" if verbose else "warning"
+    )
     if host not in LOOPBACK:
         log.warning("serving %s with no authentication: whoever reaches it can use the memory", url)
     http = uvicorn.Server(config)

@@ -48,16 +48,26 @@ class MemoryPool:
         self._open_lock = threading.Lock()
 
     @classmethod
-    def open(cls, store: str | Path, config: Config | None = None, *, readers: int = 4,
-             read_only: bool = False, warm_up: bool = True) -> "MemoryPool":
+    def open(
+        cls,
+        store: str | Path,
+        config: Config | None = None,
+        *,
+        readers: int = 4,
+        read_only: bool = False,
+        warm_up: bool = True,
+    ) -> MemoryPool:
         """A pool over the store at a folder or graph server URI, its memories sharing the
         default models. `read_only` opens the store read-only (so no store that is not there yet);
         `warm_up` loads the embedding model now, so that the first request does not wait for it."""
         config = config or Config()
         embedder = LocalEmbedder(config.embedding_model, config.embedding_batch_size)
         extractor = SpacyExtractor(config.spacy_model, processes=config.extract_processes)
-        pool = cls(lambda: Memory(store, config, embedder=embedder, extractor=extractor, read_only=read_only),
-                   readers=readers, read_only=read_only)
+        pool = cls(
+            lambda: Memory(store, config, embedder=embedder, extractor=extractor, read_only=read_only),
+            readers=readers,
+            read_only=read_only,
+        )
         if warm_up:
             embedder.embed(["warm up"])
         return pool

@@ -31,8 +31,17 @@ import ipaddress
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any, Literal
 
-from ..errors import (ConfigError, DocumentNotFound, HippographError, QueryError, ReadOnlyStore, SourceError,
-                      StoreBusy, StoreError, missing_extra)
+from ..errors import (
+    ConfigError,
+    DocumentNotFound,
+    HippographError,
+    QueryError,
+    ReadOnlyStore,
+    SourceError,
+    StoreBusy,
+    StoreError,
+    missing_extra,
+)
 
 try:
     import uvicorn
@@ -52,14 +61,27 @@ from ..memory import METHODS
 from ..types import Document, Hit
 from .pool import MemoryPool
 from .rest_guard import Guard
-from .rest_models import (MAX_DOCUMENTS, MAX_ID_CHARACTERS, MAX_QUERY_CHARACTERS, MAX_TIME_CHARACTERS, NewDocument,
-                          NewMemory, NoteChange)
+from .rest_models import (
+    MAX_DOCUMENTS,
+    MAX_ID_CHARACTERS,
+    MAX_QUERY_CHARACTERS,
+    MAX_TIME_CHARACTERS,
+    NewDocument,
+    NewMemory,
+    NoteChange,
+)
 
 __all__ = ["create_app", "main"]
 
 METHODS_USED = ["GET", "POST", "PUT", "DELETE"]  # what a web page of a --cors-origin may send
 RETRY_AFTER_S = "1"  # a busy store is another process's write, which usually ends within seconds
-STATUS = ((DocumentNotFound, 404), (ReadOnlyStore, 403), (StoreBusy, 503), ((SourceError, QueryError, ConfigError), 422), (StoreError, 409))
+STATUS = (
+    (DocumentNotFound, 404),
+    (ReadOnlyStore, 403),
+    (StoreBusy, 503),
+    ((SourceError, QueryError, ConfigError), 422),
+    (StoreError, 409),
+)
 
 
 class _AnyId(PathConvertor):
@@ -82,16 +104,27 @@ def _pool(request: Request) -> MemoryPool:
 
 
 Pool = Annotated[MemoryPool, Depends(_pool)]
-Namespace = Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARACTERS,
-                                description="the memory within the store; no request reaches another's data")]
+Namespace = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=MAX_ID_CHARACTERS,
+        description="the memory within the store; no request reaches another's data",
+    ),
+]
 NoteId = Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARACTERS, description="a note's id")]
-DocumentId = Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARACTERS,
-                                 description="a document's id (the `id` given when it was added)")]
-Time = Annotated[str | None, Query(max_length=MAX_TIME_CHARACTERS,
-                                   description="ISO 8601, e.g. 2024-05-01 or 2024-05-01T13:56:00+02:00")]
+DocumentId = Annotated[
+    str,
+    Path(min_length=1, max_length=MAX_ID_CHARACTERS, description="a document's id (the `id` given when it was added)"),
+]
+Time = Annotated[
+    str | None,
+    Query(max_length=MAX_TIME_CHARACTERS, description="ISO 8601, e.g. 2024-05-01 or 2024-05-01T13:56:00+02:00"),
+]
 
 
 # -- writing -------------------------------------------------------------------
+
 
 @router.post("/namespaces/{ns}/memories", status_code=201, tags=["memories"], summary="Store one memory as a note")
 def add_memory(ns: Namespace, body: NewMemory, pool: Pool) -> dict[str, Any]:
@@ -103,8 +136,13 @@ def add_memory(ns: Namespace, body: NewMemory, pool: Pool) -> dict[str, Any]:
 
 
 @router.post("/namespaces/{ns}/documents", tags=["documents"], summary="Ingest documents")
-def ingest(ns: Namespace, pool: Pool, documents: Annotated[list[NewDocument], Body(
-        min_length=1, max_length=MAX_DOCUMENTS, description="the documents, as a JSON array")]) -> dict[str, Any]:
+def ingest(
+    ns: Namespace,
+    pool: Pool,
+    documents: Annotated[
+        list[NewDocument], Body(min_length=1, max_length=MAX_DOCUMENTS, description="the documents, as a JSON array")
+    ],
+) -> dict[str, Any]:
     """Ingest documents, each split into passages; an unchanged document is left as it is, a
     changed one with the same id replaced. Returns the counts of what was done."""
     records = [Document(d.text, id=d.id, title=d.title, metadata=d.metadata or {}) for d in documents]
@@ -151,15 +189,20 @@ def delete_namespace(ns: Namespace, pool: Pool) -> dict[str, Any]:
 
 # -- reading -------------------------------------------------------------------
 
+
 @router.get("/namespaces/{ns}/search", tags=["search"], summary="Retrieve the passages that answer a question")
-def search(ns: Namespace, pool: Pool,
-           q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARACTERS, description="the question")],
-           k: Annotated[int, Query(ge=1, le=100, description="how many passages")] = 5,
-           method: Annotated[Literal[METHODS], Query(description="graph + PageRank, or dense similarity")] = "hippograph",
-           since: Time = None, until: Time = None,
-           as_of: Annotated[str | None, Query(max_length=MAX_TIME_CHARACTERS,
-                                              description="search the memory as it was then (ISO 8601)")] = None,
-           ) -> dict[str, Any]:
+def search(
+    ns: Namespace,
+    pool: Pool,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARACTERS, description="the question")],
+    k: Annotated[int, Query(ge=1, le=100, description="how many passages")] = 5,
+    method: Annotated[Literal[METHODS], Query(description="graph + PageRank, or dense similarity")] = "hippograph",
+    since: Time = None,
+    until: Time = None,
+    as_of: Annotated[
+        str | None, Query(max_length=MAX_TIME_CHARACTERS, description="search the memory as it was then (ISO 8601)")
+    ] = None,
+) -> dict[str, Any]:
     """The `k` best passages, with why each came: the shape of `hippograph query --json`, each hit
     with its `explanation` too. `since` / `until` keep only notes whose time is in that window."""
     with pool.reading() as memory:
@@ -182,8 +225,12 @@ def get_document(ns: Namespace, document_id: DocumentId, pool: Pool) -> dict[str
 
 
 @router.get("/stats", tags=["stats"], summary="Count what the store holds")
-def stats(pool: Pool, namespace: Annotated[str | None, Query(
-        min_length=1, max_length=MAX_ID_CHARACTERS, description="count one namespace only")] = None) -> dict[str, Any]:
+def stats(
+    pool: Pool,
+    namespace: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_ID_CHARACTERS, description="count one namespace only")
+    ] = None,
+) -> dict[str, Any]:
     """Counts of the whole store, or of one namespace: the shape of `hippograph stats --json`."""
     with pool.reading() as memory:
         return dataclasses.asdict(memory.stats(namespace))
@@ -200,19 +247,29 @@ def _hit(hit: Hit) -> dict[str, Any]:
 
 # -- the app -------------------------------------------------------------------
 
+
 def create_app(pool: MemoryPool, api_key: str | None = None, *, cors_origins: Sequence[str] = ()) -> FastAPI:
     """The REST app over `pool`; it closes the pool when it shuts down. With `api_key`, every
     route but /healthz and the docs needs ``Authorization: Bearer <api_key>``. `cors_origins`
     (e.g. ``["https://app.example.org"]``) lets web pages of those origins call it; without it a
     browser keeps the replies from every other origin's page."""
-    app = FastAPI(title="hippograph", version=__version__, lifespan=_lifespan,
-                  description="A graph-based knowledge memory: store memories and documents, retrieve by "
-                              "multi-hop graph search. Every path under /v1/namespaces/{ns} stays in namespace ns.")
+    app = FastAPI(
+        title="hippograph",
+        version=__version__,
+        lifespan=_lifespan,
+        description="A graph-based knowledge memory: store memories and documents, retrieve by "
+        "multi-hop graph search. Every path under /v1/namespaces/{ns} stays in namespace ns.",
+    )
     app.state.pool = pool
     app.add_middleware(Guard, api_key=api_key)
     if cors_origins:  # outside the guard: a browser's preflight (OPTIONS) carries no key
-        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=METHODS_USED,
-                           allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=METHODS_USED,
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Retry-After"],
+        )
     app.add_exception_handler(HippographError, _error_reply)
     app.add_exception_handler(RequestValidationError, _invalid_reply)
     app.add_exception_handler(HTTPException, _unreadable_reply)
@@ -269,6 +326,7 @@ def _problem(error: dict[str, Any]) -> str:
 
 # -- the command ---------------------------------------------------------------
 
+
 def main(args: argparse.Namespace) -> int:
     """`hippograph serve`: refuse an exposed host without a key, load the models, serve until
     interrupted, then close the store."""
@@ -285,8 +343,10 @@ def main(args: argparse.Namespace) -> int:
 def check_exposure(host: str, api_key: str | None) -> None:
     """ConfigError when `host` is reachable from other machines and there is no key to guard it."""
     if api_key is None and not _is_loopback(host):
-        raise ConfigError(f"refusing to serve on {host} without an API key: anyone who reaches it could read and "
-                          "change the memory; give --api-key KEY (or set $HIPPOGRAPH_API_KEY), or serve on 127.0.0.1")
+        raise ConfigError(
+            f"refusing to serve on {host} without an API key: anyone who reaches it could read and "
+            "change the memory; give --api-key KEY (or set $HIPPOGRAPH_API_KEY), or serve on 127.0.0.1"
+        )
 
 
 def _is_loopback(host: str) -> bool:

@@ -66,10 +66,18 @@ class Guard:
                 log.exception("%s %s failed", scope["method"], scope["path"])
                 await exchange.reply(scope, 500, INTERNAL_ERROR)
         if exchange.over_limit and exchange.status is None:
-            await exchange.reply(scope, 413, f"the body has more than {self.max_body_bytes} bytes; "
-                                             f"at most {self.max_body_bytes} are taken")
-        log.info("%s %s -> %s in %.0f ms", scope["method"], scope["path"], exchange.status,
-                 1000 * (time.perf_counter() - started))
+            await exchange.reply(
+                scope,
+                413,
+                f"the body has more than {self.max_body_bytes} bytes; at most {self.max_body_bytes} are taken",
+            )
+        log.info(
+            "%s %s -> %s in %.0f ms",
+            scope["method"],
+            scope["path"],
+            exchange.status,
+            1000 * (time.perf_counter() - started),
+        )
 
     def _refusal(self, headers: Headers, path: str) -> tuple[int, str, dict[str, str] | None] | None:
         if self.api_key and path not in OPEN_PATHS and not _authorized(headers.get("authorization", ""), self.api_key):

@@ -13,8 +13,19 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..memory import MAX_NOTE_CHARACTERS
 
-__all__ = ["MAX_BODY_BYTES", "MAX_DOCUMENT_CHARACTERS", "MAX_DOCUMENTS", "MAX_ID_CHARACTERS", "MAX_METADATA_DEPTH",
-           "MAX_QUERY_CHARACTERS", "MAX_TIME_CHARACTERS", "NewDocument", "NewMemory", "NoteChange", "depth"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_DOCUMENT_CHARACTERS",
+    "MAX_DOCUMENTS",
+    "MAX_ID_CHARACTERS",
+    "MAX_METADATA_DEPTH",
+    "MAX_QUERY_CHARACTERS",
+    "MAX_TIME_CHARACTERS",
+    "NewDocument",
+    "NewMemory",
+    "NoteChange",
+    "depth",
+]
 
 MAX_DOCUMENT_CHARACTERS = 1_000_000  # a longer text is split into several documents by its owner
 MAX_DOCUMENTS = 1_000  # per request: an ingest holds the write lock for its whole batch
@@ -34,7 +45,7 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="after")
-    def _storable(self) -> "_Body":
+    def _storable(self) -> _Body:
         nesting = depth(getattr(self, "metadata", None))  # first: json.dumps of a deep one recurses too far
         if nesting > MAX_METADATA_DEPTH:
             raise ValueError(f"metadata nests objects and lists {nesting} deep; at most {MAX_METADATA_DEPTH}")
@@ -43,8 +54,10 @@ class _Body(BaseModel):
         try:
             json.dumps(self.model_dump(), allow_nan=False, ensure_ascii=False).encode("utf-8")
         except ValueError as err:  # UnicodeEncodeError is one
-            raise ValueError(f"the body holds a value that cannot be stored: a number that is not finite, or text "
-                             f"that is not Unicode ({err})") from None
+            raise ValueError(
+                f"the body holds a value that cannot be stored: a number that is not finite, or text "
+                f"that is not Unicode ({err})"
+            ) from None
         return self
 
 
@@ -64,15 +77,25 @@ def depth(value: Any) -> int:
 class NewMemory(_Body):
     """One memory (a chat turn, an observation, a fact) to store as a note."""
 
-    text: str = Field(min_length=1, max_length=MAX_NOTE_CHARACTERS,
-                      description="what to remember; a longer text is a document: POST it to .../documents")
-    timestamp: str | None = Field(None, max_length=MAX_TIME_CHARACTERS, examples=["2024-05-01T13:56:00+02:00"],
-                                  description="when it was said, ISO 8601 (a time without a zone is UTC); "
-                                              "default: now")
+    text: str = Field(
+        min_length=1,
+        max_length=MAX_NOTE_CHARACTERS,
+        description="what to remember; a longer text is a document: POST it to .../documents",
+    )
+    timestamp: str | None = Field(
+        None,
+        max_length=MAX_TIME_CHARACTERS,
+        examples=["2024-05-01T13:56:00+02:00"],
+        description="when it was said, ISO 8601 (a time without a zone is UTC); default: now",
+    )
     metadata: dict[str, Any] | None = Field(None, description=METADATA)
-    id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARACTERS,
-                           description="the note's document id, unique in the namespace (default: a hash of "
-                                       "text, time and metadata); the same id with other content is refused")
+    id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_ID_CHARACTERS,
+        description="the note's document id, unique in the namespace (default: a hash of "
+        "text, time and metadata); the same id with other content is refused",
+    )
 
 
 class NoteChange(_Body):
@@ -86,8 +109,12 @@ class NewDocument(_Body):
     """One document to ingest: split into passages, extracted, embedded and linked."""
 
     text: str = Field(min_length=1, max_length=MAX_DOCUMENT_CHARACTERS, description="the document's text")
-    id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARACTERS,
-                           description="unique in the namespace (default: a hash of title and text); "
-                                       "ingesting an id again replaces that document when its content changed")
+    id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_ID_CHARACTERS,
+        description="unique in the namespace (default: a hash of title and text); "
+        "ingesting an id again replaces that document when its content changed",
+    )
     title: str = Field("", max_length=MAX_TITLE_CHARACTERS, description="embedded with each passage")
     metadata: dict[str, Any] | None = Field(None, description=METADATA)

@@ -12,8 +12,17 @@ from .record_store import RecordStore
 from .records import EntityRecord, FactRecord, GraphData, WriteBatch
 from .sqlite import SQLiteStore
 
-__all__ = ["EntityRecord", "FactRecord", "GraphData", "RecordStore", "Records", "SQLiteStore", "Store", "WriteBatch",
-           "open_store"]
+__all__ = [
+    "EntityRecord",
+    "FactRecord",
+    "GraphData",
+    "RecordStore",
+    "Records",
+    "SQLiteStore",
+    "Store",
+    "WriteBatch",
+    "open_store",
+]
 
 
 def open_store(location: str | Path | None, *, create: bool = True, read_only: bool = False) -> Store:

@@ -27,9 +27,16 @@ __all__ = ["KEYS", "Key", "Records", "Store", "record_key"]
 Key = Any  # a str, or a tuple of str for the record types keyed by two fields
 # record type -> the fields that identify one record
 KEYS: dict[str, tuple[str, ...]] = {
-    "embedding": ("key",), "document": ("namespace", "id"), "passage": ("id",), "entity": ("id",),
-    "mention": ("passage_id", "entity_id"), "fact": ("id",), "fact_source": ("fact_id", "passage_id"),
-    "synonym": ("a", "b"), "link": ("a", "b"), "note_change": ("id",),
+    "embedding": ("key",),
+    "document": ("namespace", "id"),
+    "passage": ("id",),
+    "entity": ("id",),
+    "mention": ("passage_id", "entity_id"),
+    "fact": ("id",),
+    "fact_source": ("fact_id", "passage_id"),
+    "synonym": ("a", "b"),
+    "link": ("a", "b"),
+    "note_change": ("id",),
 }
 
 
@@ -59,8 +66,7 @@ class Records(Protocol):
         """Every record of a type (of one namespace, when given), in key order."""
         ...
 
-    def count(self, kind: str, namespace: str | None = None) -> int:
-        ...
+    def count(self, kind: str, namespace: str | None = None) -> int: ...
 
     def insert(self, kind: str, rows: list[dict]) -> None:
         """Add records whose keys are not stored. A note change without an "id" gets the next
@@ -82,8 +88,7 @@ class Records(Protocol):
         """A store-wide setting ("embedding_model")."""
         ...
 
-    def set_meta(self, key: str, value: str) -> None:
-        ...
+    def set_meta(self, key: str, value: str) -> None: ...
 
 
 class Store(Protocol):
@@ -198,5 +203,4 @@ class Store(Protocol):
         """Write exported records into this empty store in one transaction (StoreError: nothing written)."""
         ...
 
-    def close(self) -> None:
-        ...
+    def close(self) -> None: ...

@@ -17,8 +17,12 @@ from ..errors import StoreError
 log = logging.getLogger(__name__)
 CONNECT_SECONDS = 15.0
 SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
-ENVIRONMENT = {"uri": "NEO4J_URI", "username": "NEO4J_USERNAME", "password": "NEO4J_PASSWORD",
-               "database": "NEO4J_DATABASE"}
+ENVIRONMENT = {
+    "uri": "NEO4J_URI",
+    "username": "NEO4J_USERNAME",
+    "password": "NEO4J_PASSWORD",
+    "database": "NEO4J_DATABASE",
+}
 
 
 def is_server_uri(location: object) -> bool:
@@ -42,8 +46,9 @@ class BoltSettings:
     retry_seconds: float = 30.0
 
     @classmethod
-    def from_env(cls, uri: str | None = None, auth: tuple[str, str] | None = None,
-                 database: str | None = None) -> "BoltSettings":
+    def from_env(
+        cls, uri: str | None = None, auth: tuple[str, str] | None = None, database: str | None = None
+    ) -> BoltSettings:
         """Settings from the arguments given, the NEO4J_* variables for the rest."""
         values = {name: os.environ.get(variable) or None for name, variable in ENVIRONMENT.items()}
         if uri is not None:
@@ -55,10 +60,14 @@ class BoltSettings:
         if not values["uri"]:
             raise StoreError("no graph server named: pass a bolt:// or neo4j:// URI, or set NEO4J_URI")
         if not is_server_uri(values["uri"]):
-            raise StoreError(f"{values['uri']!r} is not a graph server URI; use one of the schemes {', '.join(SCHEMES)}")
+            raise StoreError(
+                f"{values['uri']!r} is not a graph server URI; use one of the schemes {', '.join(SCHEMES)}"
+            )
         if "@" in values["uri"].partition("://")[2].partition("/")[0]:  # not echoed: it may hold a password
-            raise StoreError("a graph server URI takes no user or password (user@host); set NEO4J_USERNAME and "
-                             "NEO4J_PASSWORD, or pass auth=")
+            raise StoreError(
+                "a graph server URI takes no user or password (user@host); set NEO4J_USERNAME and "
+                "NEO4J_PASSWORD, or pass auth="
+            )
         return cls(**values)
 
     def describe(self) -> str:
@@ -72,8 +81,12 @@ def connect(settings: BoltSettings):
 
     auth = (settings.username, settings.password or "") if settings.username else None
     try:
-        driver = neo4j.GraphDatabase.driver(settings.uri, auth=auth, connection_timeout=CONNECT_SECONDS,
-                                            max_transaction_retry_time=settings.retry_seconds)
+        driver = neo4j.GraphDatabase.driver(
+            settings.uri,
+            auth=auth,
+            connection_timeout=CONNECT_SECONDS,
+            max_transaction_retry_time=settings.retry_seconds,
+        )
     except (neo4j.exceptions.ConfigurationError, ValueError) as err:
         raise StoreError(f"cannot use the graph server URI {settings.uri!r}: {err}") from None
     try:
@@ -91,11 +104,15 @@ def _refusal(settings: BoltSettings, err: Exception) -> str:
     import neo4j
 
     if isinstance(err, neo4j.exceptions.AuthError):
-        return (f"the graph server {settings.uri} refused user {settings.username!r}: check NEO4J_USERNAME and "
-                "NEO4J_PASSWORD")
+        return (
+            f"the graph server {settings.uri} refused user {settings.username!r}: check NEO4J_USERNAME and "
+            "NEO4J_PASSWORD"
+        )
     if isinstance(err, neo4j.exceptions.ServiceUnavailable):
         return f"cannot reach the graph server {settings.uri} ({type(err).__name__}); is it running?"
     if "DatabaseNotFound" in (getattr(err, "code", None) or ""):
-        return (f"the graph server {settings.uri} has no database {settings.database!r}; create it first or set "
-                "NEO4J_DATABASE")
+        return (
+            f"the graph server {settings.uri} has no database {settings.database!r}; create it first or set "
+            "NEO4J_DATABASE"
+        )
     return f"the graph server {settings.uri} refused the connection: {getattr(err, 'message', None) or err}"

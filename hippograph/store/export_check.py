@@ -53,29 +53,70 @@ def _anything(value: Any) -> bool:
 # record type -> field -> (check, what the field must be)
 _FIELDS: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
     "embedding": {"key": (_id, "an id"), "vector": (_text, "base64 text")},
-    "document": {"namespace": (_id, "an id"), "id": (_id, "an id"), "title": (_text, "text"),
-                 "source": (_text, "text"), "metadata": (lambda v: isinstance(v, dict), "a JSON object"),
-                 "content_hash": (_id, "an id"), "created_at": (_id, "a time")},
-    "passage": {"id": (_id, "an id"), "namespace": (_id, "an id"), "document_id": (_id, "an id"),
-                "position": (_count, "a whole number"), "title": (_text, "text"), "text": (_text, "text"),
-                "embedding_key": (_id, "an id"), "extractor": (_text, "text"), "created_at": (_id, "a time"),
-                "extraction_error": (_optional(_text), "text or null"), "keywords": (_strings, "a list of texts"),
-                "tags": (_strings, "a list of texts"), "context": (_text, "text"),
-                "updated_at": (_optional(_id), "a time or null")},
-    "entity": {"id": (_id, "an id"), "namespace": (_id, "an id"), "key": (_id, "text"), "name": (_id, "text"),
-               "embedding_key": (_optional(_id), "an id or null")},
+    "document": {
+        "namespace": (_id, "an id"),
+        "id": (_id, "an id"),
+        "title": (_text, "text"),
+        "source": (_text, "text"),
+        "metadata": (lambda v: isinstance(v, dict), "a JSON object"),
+        "content_hash": (_id, "an id"),
+        "created_at": (_id, "a time"),
+    },
+    "passage": {
+        "id": (_id, "an id"),
+        "namespace": (_id, "an id"),
+        "document_id": (_id, "an id"),
+        "position": (_count, "a whole number"),
+        "title": (_text, "text"),
+        "text": (_text, "text"),
+        "embedding_key": (_id, "an id"),
+        "extractor": (_text, "text"),
+        "created_at": (_id, "a time"),
+        "extraction_error": (_optional(_text), "text or null"),
+        "keywords": (_strings, "a list of texts"),
+        "tags": (_strings, "a list of texts"),
+        "context": (_text, "text"),
+        "updated_at": (_optional(_id), "a time or null"),
+    },
+    "entity": {
+        "id": (_id, "an id"),
+        "namespace": (_id, "an id"),
+        "key": (_id, "text"),
+        "name": (_id, "text"),
+        "embedding_key": (_optional(_id), "an id or null"),
+    },
     "mention": {"passage_id": (_id, "an id"), "entity_id": (_id, "an id")},
-    "fact": {"id": (_id, "an id"), "namespace": (_id, "an id"), "subject_id": (_id, "an id"),
-             "relation": (_text, "text"), "object_id": (_id, "an id"), "embedding_key": (_id, "an id"),
-             "relation_group": (_optional(_text), "text or null"), "valid_from": (_optional(_id), "a time or null"),
-             "valid_to": (_optional(_id), "a time or null")},
+    "fact": {
+        "id": (_id, "an id"),
+        "namespace": (_id, "an id"),
+        "subject_id": (_id, "an id"),
+        "relation": (_text, "text"),
+        "object_id": (_id, "an id"),
+        "embedding_key": (_id, "an id"),
+        "relation_group": (_optional(_text), "text or null"),
+        "valid_from": (_optional(_id), "a time or null"),
+        "valid_to": (_optional(_id), "a time or null"),
+    },
     "fact_source": {"fact_id": (_id, "an id"), "passage_id": (_id, "an id")},
     "synonym": {"a": (_id, "an id"), "b": (_id, "an id"), "weight": (_number, "a finite number")},
-    "link": {"a": (_id, "an id"), "b": (_id, "an id"), "kind": (_id, "text"), "reason": (_text, "text"),
-             "weight": (_number, "a finite number"), "created_at": (_id, "a time")},
-    "note_change": {"id": (_count, "a whole number"), "passage_id": (_id, "an id"), "field": (_id, "text"),
-                    "old_value": (_anything, "JSON"), "new_value": (_anything, "JSON"), "changed_by": (_id, "text"),
-                    "source_note": (_optional(_id), "an id or null"), "changed_at": (_id, "a time")},
+    "link": {
+        "a": (_id, "an id"),
+        "b": (_id, "an id"),
+        "kind": (_id, "text"),
+        "reason": (_text, "text"),
+        "weight": (_number, "a finite number"),
+        "created_at": (_id, "a time"),
+    },
+    "note_change": {
+        "id": (_count, "a whole number"),
+        "passage_id": (_id, "an id"),
+        "field": (_id, "text"),
+        "old_value": (_anything, "JSON"),
+        "new_value": (_anything, "JSON"),
+        "changed_by": (_id, "text"),
+        "source_note": (_optional(_id), "an id or null"),
+        "changed_at": (_id, "a time"),
+    },
 }
 
 
@@ -91,8 +132,13 @@ class _Seen:
         self.dimension: int | None = None
         self.documents: set[tuple[str, str]] = set()
         self.namespaces: dict[str, dict[str, str]] = {"passage": {}, "entity": {}, "fact": {}}  # kind -> id -> ns
-        self.pairs: dict[str, set] = {"mention": set(), "fact_source": set(), "synonym": set(), "link": set(),
-                                      "note_change": set()}
+        self.pairs: dict[str, set] = {
+            "mention": set(),
+            "fact_source": set(),
+            "synonym": set(),
+            "link": set(),
+            "note_change": set(),
+        }
 
     def namespace_of(self, kind: str, key: str) -> str:
         if key not in self.namespaces[kind]:
@@ -160,8 +206,10 @@ def _document(seen: _Seen, values: dict[str, Any]) -> None:
 def _passage(seen: _Seen, values: dict[str, Any]) -> None:
     seen.new("passage", values["id"])
     if (values["namespace"], values["document_id"]) not in seen.documents:
-        raise _Problem(f"names document {values['document_id']!r} of namespace {values['namespace']!r}, "
-                       "which no earlier line holds")
+        raise _Problem(
+            f"names document {values['document_id']!r} of namespace {values['namespace']!r}, "
+            "which no earlier line holds"
+        )
     seen.embedding(values["embedding_key"])
     seen.namespaces["passage"][values["id"]] = values["namespace"]
 
@@ -182,12 +230,13 @@ def _fact(seen: _Seen, values: dict[str, Any]) -> None:
 
 def _pair(kind: str, first: tuple[str, str], second: tuple[str, str]) -> Callable[[_Seen, dict[str, Any]], None]:
     """The check of a record joining two earlier records ((kind, field) each) of one namespace."""
+
     def check(seen: _Seen, values: dict[str, Any]) -> None:
         key = (values[first[1]], values[second[1]])
         seen.new(kind, key)
-        _same_namespace(seen.namespace_of(first[0], key[0]), seen.namespace_of(second[0], key[1]),
-                        f"its {second[1]}")
+        _same_namespace(seen.namespace_of(first[0], key[0]), seen.namespace_of(second[0], key[1]), f"its {second[1]}")
         seen.pairs[kind].add(key)
+
     return check
 
 
@@ -203,7 +252,11 @@ def _same_namespace(expected: str, found: str, what: str) -> None:
 
 
 _CHECKS: dict[str, Callable[[_Seen, dict[str, Any]], None]] = {
-    "embedding": _embedding, "document": _document, "passage": _passage, "entity": _entity, "fact": _fact,
+    "embedding": _embedding,
+    "document": _document,
+    "passage": _passage,
+    "entity": _entity,
+    "fact": _fact,
     "mention": _pair("mention", ("passage", "passage_id"), ("entity", "entity_id")),
     "fact_source": _pair("fact_source", ("fact", "fact_id"), ("passage", "passage_id")),
     "synonym": _pair("synonym", ("entity", "a"), ("entity", "b")),

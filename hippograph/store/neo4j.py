@@ -32,14 +32,34 @@ __all__ = ["Neo4jStore"]
 
 SCHEMA_VERSION = "1"
 _SCHEMA = [
-    *(f"CREATE CONSTRAINT hg_{label.lower()}_{key} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{key} IS UNIQUE"
-      for label, key in (("Document", "uid"), ("Passage", "id"), ("Entity", "id"), ("Fact", "id"),
-                         ("Embedding", "key"), ("NoteChange", "id"), ("Meta", "key"))),
-    *(f"CREATE INDEX hg_{label.lower()}_{key} IF NOT EXISTS FOR (n:{label}) ON (n.{key})"
-      for label, key in (("Document", "namespace"), ("Passage", "namespace"), ("Passage", "document_uid"),
-                         ("Passage", "embedding_key"), ("Entity", "namespace"), ("Entity", "embedding_key"),
-                         ("Fact", "namespace"), ("Fact", "subject_id"), ("Fact", "object_id"),
-                         ("Fact", "embedding_key"), ("NoteChange", "passage_id"))),
+    *(
+        f"CREATE CONSTRAINT hg_{label.lower()}_{key} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{key} IS UNIQUE"
+        for label, key in (
+            ("Document", "uid"),
+            ("Passage", "id"),
+            ("Entity", "id"),
+            ("Fact", "id"),
+            ("Embedding", "key"),
+            ("NoteChange", "id"),
+            ("Meta", "key"),
+        )
+    ),
+    *(
+        f"CREATE INDEX hg_{label.lower()}_{key} IF NOT EXISTS FOR (n:{label}) ON (n.{key})"
+        for label, key in (
+            ("Document", "namespace"),
+            ("Passage", "namespace"),
+            ("Passage", "document_uid"),
+            ("Passage", "embedding_key"),
+            ("Entity", "namespace"),
+            ("Entity", "embedding_key"),
+            ("Fact", "namespace"),
+            ("Fact", "subject_id"),
+            ("Fact", "object_id"),
+            ("Fact", "embedding_key"),
+            ("NoteChange", "passage_id"),
+        )
+    ),
 ]
 _CLASH_RETRIES = 5
 _SNAPSHOT_TRIES = 5
@@ -47,8 +67,14 @@ T = TypeVar("T")
 Run = Callable[..., list[dict]]  # run(query, **parameters) -> the result's records as dicts
 
 # Record types kept as nodes: label and the property that identifies one.
-_NODES = {"embedding": ("Embedding", "key"), "document": ("Document", "uid"), "passage": ("Passage", "id"),
-          "entity": ("Entity", "id"), "fact": ("Fact", "id"), "note_change": ("NoteChange", "id")}
+_NODES = {
+    "embedding": ("Embedding", "key"),
+    "document": ("Document", "uid"),
+    "passage": ("Passage", "id"),
+    "entity": ("Entity", "id"),
+    "fact": ("Fact", "id"),
+    "note_change": ("NoteChange", "id"),
+}
 # Record types kept as relationships: (start label, type, end label, the fields naming the start and
 # end nodes' ids, the fields kept on the relationship).
 _EDGES = {
@@ -80,7 +106,7 @@ def _key_match(kind: str, key: str) -> str:
 _CREATE = {
     "passage": "MATCH (d:Document {uid: r.document_uid}) CREATE (d)-[:HAS_PASSAGE]->(n:Passage)",
     "fact": "MATCH (s:Entity {id: r.subject_id}), (o:Entity {id: r.object_id}) "
-            "CREATE (s)<-[:SUBJECT]-(n:Fact)-[:OBJECT]->(o)",
+    "CREATE (s)<-[:SUBJECT]-(n:Fact)-[:OBJECT]->(o)",
     "note_change": "MATCH (p:Passage {id: r.passage_id}) CREATE (n:NoteChange)-[:CHANGES]->(p)",
 }
 
@@ -96,8 +122,16 @@ class Neo4jStore(RecordStore):
     Use a database of its own: the store reads and deletes its labels in the whole database.
     With `read_only`, the store refuses every write before sending it (and makes no schema)."""
 
-    def __init__(self, uri: str | None = None, auth: tuple[str, str] | None = None, database: str | None = None,
-                 *, settings: BoltSettings | None = None, create: bool = True, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        uri: str | None = None,
+        auth: tuple[str, str] | None = None,
+        database: str | None = None,
+        *,
+        settings: BoltSettings | None = None,
+        create: bool = True,
+        read_only: bool = False,
+    ) -> None:
         self.settings = settings or BoltSettings.from_env(uri, auth, database)
         self.path = self.settings.describe()
         self.read_only = read_only
@@ -118,7 +152,9 @@ class Neo4jStore(RecordStore):
         try:
             yield
         except neo4j.exceptions.Neo4jError as err:
-            raise StoreError(f"the graph server {self.settings.uri} refused {what} ({err.code}: {err.message})") from None
+            raise StoreError(
+                f"the graph server {self.settings.uri} refused {what} ({err.code}: {err.message})"
+            ) from None
         except neo4j.exceptions.DriverError as err:
             detail = " ".join(str(err).split())  # the driver's message spans lines
             raise StoreError(f"lost the graph server {self.settings.uri} during {what} ({detail})") from None
@@ -128,17 +164,20 @@ class Neo4jStore(RecordStore):
         (the bookmarks `execute_query` keeps), also on a cluster."""
         import neo4j
 
-        return self._driver.session(database=self.settings.database,
-                                    bookmark_manager=self._driver.execute_query_bookmark_manager,
-                                    default_access_mode=neo4j.READ_ACCESS if read else neo4j.WRITE_ACCESS)
+        return self._driver.session(
+            database=self.settings.database,
+            bookmark_manager=self._driver.execute_query_bookmark_manager,
+            default_access_mode=neo4j.READ_ACCESS if read else neo4j.WRITE_ACCESS,
+        )
 
     def _read(self, query: str, **params) -> list[dict]:
         """One statement, retried by the driver while the server is unreachable (BoltSettings.retry_seconds)."""
         import neo4j
 
         with self._failures("a read"):
-            records, _, _ = self._driver.execute_query(query, params, database_=self.settings.database,
-                                                       routing_=neo4j.RoutingControl.READ)
+            records, _, _ = self._driver.execute_query(
+                query, params, database_=self.settings.database, routing_=neo4j.RoutingControl.READ
+            )
         return [record.data() for record in records]
 
     def _reading(self) -> contextlib.AbstractContextManager[_CypherRecords]:
@@ -148,6 +187,7 @@ class Neo4jStore(RecordStore):
         """`read` in one read transaction that no write committed during: a server may show each
         statement the latest commit (read committed), so it is read again until the store
         version before and after agree."""
+
         def unit(tx):
             before = _version(tx)
             result = read(_CypherRecords(_runner(tx)))
@@ -196,7 +236,7 @@ class Neo4jStore(RecordStore):
                 except neo4j.exceptions.ConstraintError:
                     if attempt == _CLASH_RETRIES:
                         raise
-                    sleep(random.uniform(0, 0.05 * 2 ** attempt))  # writers in step fall out of step
+                    sleep(random.uniform(0, 0.05 * 2**attempt))  # writers in step fall out of step
 
     def _open_schema(self, create: bool) -> None:
         """Check the stored schema version; with `create`, make the constraints, indexes and
@@ -215,7 +255,9 @@ class Neo4jStore(RecordStore):
                 "MERGE (s:Meta {key: 'schema_version'}) ON CREATE SET s.value = $schema "
                 "MERGE (v:Meta {key: 'version'}) ON CREATE SET v.value = 0 "
                 "MERGE (h:Meta {key: 'history_id'}) ON CREATE SET h.value = 0",
-                schema=SCHEMA_VERSION, database_=self.settings.database)
+                schema=SCHEMA_VERSION,
+                database_=self.settings.database,
+            )
 
     def close(self) -> None:
         self._driver.close()
@@ -234,8 +276,10 @@ class _CypherRecords:
             query = f"UNWIND $keys AS k MATCH (n:{label} {{{prop}: k}}) RETURN {_fields(kind)}"
             rows = self._run(query, keys=[_uid(*key) for key in keys] if kind == "document" else keys)
         else:
-            rows = self._run(f"UNWIND $keys AS k MATCH {_pattern(kind)} WHERE {_key_match(kind, 'k')} "
-                             f"RETURN {_fields(kind)}", keys=[list(key) for key in keys])
+            rows = self._run(
+                f"UNWIND $keys AS k MATCH {_pattern(kind)} WHERE {_key_match(kind, 'k')} RETURN {_fields(kind)}",
+                keys=[list(key) for key in keys],
+            )
         fields = KEYS[kind]
         return {row[fields[0]] if len(fields) == 1 else tuple(row[f] for f in fields): row for row in rows}
 
@@ -247,27 +291,38 @@ class _CypherRecords:
             field, values = "document_uid", [_uid(namespace, value) for value in values]
         match, namespace_of = _match(kind)
         where = (f"n.{field}" if kind in _NODES else _place(kind, field)) + " IN $values"
-        return self._run(f"MATCH {match} WHERE {where} AND ($ns IS NULL OR {namespace_of} = $ns) "
-                         f"RETURN {_fields(kind)}", values=values, ns=namespace)
+        return self._run(
+            f"MATCH {match} WHERE {where} AND ($ns IS NULL OR {namespace_of} = $ns) RETURN {_fields(kind)}",
+            values=values,
+            ns=namespace,
+        )
 
     def scan(self, kind: str, namespace: str | None = None) -> Iterator[dict]:
         match, namespace_of = _match(kind)
         order = ", ".join(KEYS[kind])
-        return iter(self._run(f"MATCH {match} WHERE $ns IS NULL OR {namespace_of} = $ns RETURN {_fields(kind)} "
-                              f"ORDER BY {order}", ns=namespace))
+        return iter(
+            self._run(
+                f"MATCH {match} WHERE $ns IS NULL OR {namespace_of} = $ns RETURN {_fields(kind)} ORDER BY {order}",
+                ns=namespace,
+            )
+        )
 
     def count(self, kind: str, namespace: str | None = None) -> int:
         match, namespace_of = _match(kind)
-        return self._run(f"MATCH {match} WHERE $ns IS NULL OR {namespace_of} = $ns RETURN count(*) AS c",
-                         ns=namespace)[0]["c"]
+        return self._run(f"MATCH {match} WHERE $ns IS NULL OR {namespace_of} = $ns RETURN count(*) AS c", ns=namespace)[
+            0
+        ]["c"]
 
     def insert(self, kind: str, rows: list[dict]) -> None:
         if not rows:
             return
         if kind == "note_change" and "id" not in rows[0]:  # numbered by the store's counter, one at a time
             for row in rows:
-                self._run("MATCH (m:Meta {key: 'history_id'}) SET m.value = m.value + 1 WITH m "
-                          f"UNWIND [$row] AS r {_CREATE[kind]} SET n = r, n.id = m.value", row=_present(row))
+                self._run(
+                    "MATCH (m:Meta {key: 'history_id'}) SET m.value = m.value + 1 WITH m "
+                    f"UNWIND [$row] AS r {_CREATE[kind]} SET n = r, n.id = m.value",
+                    row=_present(row),
+                )
             return
         rows = [_present(_stored(kind, row)) for row in rows]
         if kind in _NODES:
@@ -277,13 +332,18 @@ class _CypherRecords:
         else:
             start, kind_name, end, start_id, end_id, kept = _EDGES[kind]
             props = ", ".join(f"{field}: r.{field}" for field in kept)
-            made = self._run(f"UNWIND $rows AS r MATCH (a:{start} {{id: r.{start_id}}}), (b:{end} {{id: r.{end_id}}}) "
-                             f"CREATE (a)-[e:{kind_name} {{{props}}}]->(b) RETURN count(e) AS c", rows=rows)[0]["c"]
+            made = self._run(
+                f"UNWIND $rows AS r MATCH (a:{start} {{id: r.{start_id}}}), (b:{end} {{id: r.{end_id}}}) "
+                f"CREATE (a)-[e:{kind_name} {{{props}}}]->(b) RETURN count(e) AS c",
+                rows=rows,
+            )[0]["c"]
         if made != len(rows):
             raise StoreError(f"{len(rows) - made} {kind} record(s) name records the store does not hold")
         if kind == "note_change":  # numbered by the export: the counter goes on from the highest
-            self._run("MATCH (m:Meta {key: 'history_id'}) SET m.value = CASE WHEN m.value < $top THEN $top "
-                      "ELSE m.value END", top=max(row["id"] for row in rows))
+            self._run(
+                "MATCH (m:Meta {key: 'history_id'}) SET m.value = CASE WHEN m.value < $top THEN $top ELSE m.value END",
+                top=max(row["id"] for row in rows),
+            )
 
     def update(self, kind: str, changes: Mapping[Key, dict]) -> None:
         if not changes:
@@ -293,8 +353,10 @@ class _CypherRecords:
             label, prop = _NODES[kind]
             self._run(f"UNWIND $rows AS u MATCH (n:{label} {{{prop}: u.key}}) SET n += u.values", rows=rows)
         else:
-            self._run(f"UNWIND $rows AS u MATCH {_pattern(kind)} WHERE {_key_match(kind, 'u.key')} SET r += u.values",
-                      rows=[{**row, "key": list(row["key"])} for row in rows])
+            self._run(
+                f"UNWIND $rows AS u MATCH {_pattern(kind)} WHERE {_key_match(kind, 'u.key')} SET r += u.values",
+                rows=[{**row, "key": list(row["key"])} for row in rows],
+            )
 
     def delete(self, kind: str, keys: Iterable[Key]) -> None:
         keys = list(keys)
@@ -303,11 +365,15 @@ class _CypherRecords:
         if kind in _NODES:
             label, prop = _NODES[kind]
             history = "OPTIONAL MATCH (c:NoteChange)-[:CHANGES]->(n) DETACH DELETE c " if kind == "passage" else ""
-            self._run(f"UNWIND $keys AS k MATCH (n:{label} {{{prop}: k}}) {history}DETACH DELETE n",
-                      keys=[_uid(*key) for key in keys] if kind == "document" else keys)
+            self._run(
+                f"UNWIND $keys AS k MATCH (n:{label} {{{prop}: k}}) {history}DETACH DELETE n",
+                keys=[_uid(*key) for key in keys] if kind == "document" else keys,
+            )
         else:
-            self._run(f"UNWIND $keys AS k MATCH {_pattern(kind)} WHERE {_key_match(kind, 'k')} DELETE r",
-                      keys=[list(key) for key in keys])
+            self._run(
+                f"UNWIND $keys AS k MATCH {_pattern(kind)} WHERE {_key_match(kind, 'k')} DELETE r",
+                keys=[list(key) for key in keys],
+            )
 
     def meta(self, key: str) -> Any:
         rows = self._run("MATCH (m:Meta {key: $key}) RETURN m.value AS value", key=key)

@@ -89,8 +89,11 @@ class RecordStore:
             return {key: (row["name"], row["embedding_key"]) for key, row in records.get("entity", set(ids)).items()}
 
     def entity_vectors(self, namespace: str) -> tuple[list[str], np.ndarray]:
-        return self._snapshot(lambda records: _vectors(
-            records, "entity", [row for row in records.scan("entity", namespace) if row["embedding_key"]]))
+        return self._snapshot(
+            lambda records: _vectors(
+                records, "entity", [row for row in records.scan("entity", namespace) if row["embedding_key"]]
+            )
+        )
 
     def passage_vectors(self, namespace: str) -> tuple[list[str], np.ndarray]:
         return self._snapshot(lambda records: _vectors(records, "passage", list(records.scan("passage", namespace))))
@@ -102,8 +105,9 @@ class RecordStore:
     def passages_mentioning(self, namespace: str, entity_id: str, limit: int) -> list[str]:
         with self._reading() as records:
             ids = [row["passage_id"] for row in records.find("mention", "entity_id", [entity_id])]
-            rows = sorted((r for r in records.get("passage", ids).values() if r["namespace"] == namespace),
-                          key=lambda r: r["id"])
+            rows = sorted(
+                (r for r in records.get("passage", ids).values() if r["namespace"] == namespace), key=lambda r: r["id"]
+            )
         return [row["id"] for row in sorted(rows, key=lambda r: r["created_at"], reverse=True)[:limit]]
 
     # -- reads ----------------------------------------------------------------------------
@@ -114,10 +118,15 @@ class RecordStore:
             if row is None:
                 raise DocumentNotFound(f"no document with id {document_id!r} in namespace {namespace!r}")
             passages = records.find("passage", "document_id", [document_id], namespace)
-        return StoredDocument(id=row["id"], title=row["title"], source=row["source"],
-                              metadata=json.loads(row["metadata"]), content_hash=row["content_hash"],
-                              passage_ids=tuple(p["id"] for p in sorted(passages, key=lambda p: p["position"])),
-                              namespace=namespace)
+        return StoredDocument(
+            id=row["id"],
+            title=row["title"],
+            source=row["source"],
+            metadata=json.loads(row["metadata"]),
+            content_hash=row["content_hash"],
+            passage_ids=tuple(p["id"] for p in sorted(passages, key=lambda p: p["position"])),
+            namespace=namespace,
+        )
 
     def passages(self, ids: Iterable[str]) -> dict[str, Passage]:
         with self._reading() as records:
@@ -125,24 +134,40 @@ class RecordStore:
 
     def failed_passages(self, namespace: str | None = None) -> list[tuple[Passage, str]]:
         with self._reading() as records:
-            return [(_passage(row), row["extractor"]) for row in records.scan("passage", namespace)
-                    if row["extraction_error"] is not None]
+            return [
+                (_passage(row), row["extractor"])
+                for row in records.scan("passage", namespace)
+                if row["extraction_error"] is not None
+            ]
 
     def notes(self, namespace: str, ids: Iterable[str]) -> dict[str, Note]:
         with self._reading() as records:
             rows = {k: r for k, r in records.get("passage", list(ids)).items() if r["namespace"] == namespace}
             links: dict[str, list[Link]] = {}
-            found = {(link["a"], link["b"]): link for field in ("a", "b") for link in records.find("link", field, list(rows))}
+            found = {
+                (link["a"], link["b"]): link for field in ("a", "b") for link in records.find("link", field, list(rows))
+            }
             for (a, b), link in found.items():
                 links.setdefault(a, []).append(Link(b, link["kind"], link["reason"], link["weight"]))
                 links.setdefault(b, []).append(Link(a, link["kind"], link["reason"], link["weight"]))
             documents = records.get("document", {(namespace, r["document_id"]) for r in rows.values()})
-        return {key: Note(key, namespace, row["document_id"], row["text"], row["title"],
-                          keywords=tuple(json.loads(row["keywords"])), tags=tuple(json.loads(row["tags"])),
-                          context=row["context"], created_at=row["created_at"], updated_at=row["updated_at"],
-                          links=tuple(sorted(links.get(key, ()), key=lambda link: link.note_id)),
-                          metadata=json.loads(documents[(namespace, row["document_id"])]["metadata"]))
-                for key, row in rows.items()}
+        return {
+            key: Note(
+                key,
+                namespace,
+                row["document_id"],
+                row["text"],
+                row["title"],
+                keywords=tuple(json.loads(row["keywords"])),
+                tags=tuple(json.loads(row["tags"])),
+                context=row["context"],
+                created_at=row["created_at"],
+                updated_at=row["updated_at"],
+                links=tuple(sorted(links.get(key, ()), key=lambda link: link.note_id)),
+                metadata=json.loads(documents[(namespace, row["document_id"])]["metadata"]),
+            )
+            for key, row in rows.items()
+        }
 
     def history(self, namespace: str, passage_id: str) -> list[Change]:
         with self._reading() as records:
@@ -158,15 +183,26 @@ class RecordStore:
 
     def facts(self, namespace: str, subject_ids: Iterable[str] | None = None) -> list[StoredFact]:
         with self._reading() as records:
-            rows = (list(records.scan("fact", namespace)) if subject_ids is None else
-                    sorted(records.find("fact", "subject_id", set(subject_ids), namespace), key=lambda r: r["id"]))
+            rows = (
+                list(records.scan("fact", namespace))
+                if subject_ids is None
+                else sorted(records.find("fact", "subject_id", set(subject_ids), namespace), key=lambda r: r["id"])
+            )
             names = records.get("entity", {r[side] for r in rows for side in ("subject_id", "object_id")})
             sources: dict[str, list[str]] = {}
             for source in records.find("fact_source", "fact_id", [r["id"] for r in rows]):
                 sources.setdefault(source["fact_id"], []).append(source["passage_id"])
-        return [StoredFact(names[r["subject_id"]]["name"], r["relation"], names[r["object_id"]]["name"],
-                           r["valid_from"], r["valid_to"], note_ids=tuple(sorted(sources.get(r["id"], ()))))
-                for r in rows]
+        return [
+            StoredFact(
+                names[r["subject_id"]]["name"],
+                r["relation"],
+                names[r["object_id"]]["name"],
+                r["valid_from"],
+                r["valid_to"],
+                note_ids=tuple(sorted(sources.get(r["id"], ()))),
+            )
+            for r in rows
+        ]
 
     def stats(self, namespace: str | None = None) -> Stats:
         """Counts of the whole store, or of one namespace (`embeddings` then counts the vectors its
@@ -176,10 +212,17 @@ class RecordStore:
             if namespace is None:
                 counts["embeddings"] = records.count("embedding")
             else:
-                counts["embeddings"] = len({row["embedding_key"] for kind in ("passage", "entity", "fact")
-                                            for row in records.scan(kind, namespace)} - {None})
-            counts["failed_extractions"] = sum(row["extraction_error"] is not None
-                                               for row in records.scan("passage", namespace))
+                counts["embeddings"] = len(
+                    {
+                        row["embedding_key"]
+                        for kind in ("passage", "entity", "fact")
+                        for row in records.scan(kind, namespace)
+                    }
+                    - {None}
+                )
+            counts["failed_extractions"] = sum(
+                row["extraction_error"] is not None for row in records.scan("passage", namespace)
+            )
         return Stats(**counts, path=str(self.path), size_bytes=self._size_bytes())
 
     # -- the graph a query runs on ----------------------------------------------------------
@@ -223,13 +266,21 @@ class RecordStore:
 
 
 # Stats field -> the record type it counts
-_COUNTED = {"documents": "document", "passages": "passage", "entities": "entity", "facts": "fact",
-            "mentions": "mention", "synonym_edges": "synonym", "links": "link"}
+_COUNTED = {
+    "documents": "document",
+    "passages": "passage",
+    "entities": "entity",
+    "facts": "fact",
+    "mentions": "mention",
+    "synonym_edges": "synonym",
+    "links": "link",
+}
 
 
 def _passage(row: dict) -> Passage:
-    return Passage(row["id"], row["document_id"], row["position"], row["title"], row["text"], row["namespace"],
-                   row["created_at"])
+    return Passage(
+        row["id"], row["document_id"], row["position"], row["title"], row["text"], row["namespace"], row["created_at"]
+    )
 
 
 def _vectors(records: Records, kind: str, rows: list[dict]) -> tuple[list[str], np.ndarray]:
@@ -244,8 +295,10 @@ def _history(records: Records, namespace: str, passage_id: str) -> list[Change]:
     passage = records.get("passage", [passage_id]).get(passage_id)
     if passage is None or passage["namespace"] != namespace:
         return []
-    return [_as_change(row) for row in sorted(records.find("note_change", "passage_id", [passage_id]),
-                                               key=lambda r: r["id"])]
+    return [
+        _as_change(row)
+        for row in sorted(records.find("note_change", "passage_id", [passage_id]), key=lambda r: r["id"])
+    ]
 
 
 def _change(records: Records, namespace: str, change_id: int) -> Change:
@@ -257,8 +310,16 @@ def _change(records: Records, namespace: str, change_id: int) -> Change:
 
 
 def _as_change(row: dict) -> Change:
-    return Change(row["id"], row["passage_id"], row["field"], history_value(row["old_value"]),
-                  history_value(row["new_value"]), row["changed_by"], row["source_note"], row["changed_at"])
+    return Change(
+        row["id"],
+        row["passage_id"],
+        row["field"],
+        history_value(row["old_value"]),
+        history_value(row["new_value"]),
+        row["changed_by"],
+        row["source_note"],
+        row["changed_at"],
+    )
 
 
 def _graph_data(records: Records, namespace: str) -> GraphData:
@@ -268,11 +329,25 @@ def _graph_data(records: Records, namespace: str) -> GraphData:
     vectors = records.get("embedding", {row["embedding_key"] for row in passages + facts})
     vector_of = {key: row["vector"] for key, row in vectors.items()}
     return GraphData.from_rows(
-        int(records.meta("version") or 0), entities,
-        [(p["id"], vector_of.get(p["embedding_key"]), p["title"], p["created_at"]) for p in passages
-         if p["embedding_key"] in vector_of],
-        [(f["subject_id"], f["object_id"], f["relation"], vector_of.get(f["embedding_key"]), f["valid_from"],
-          f["valid_to"], f["id"]) for f in facts],
+        int(records.meta("version") or 0),
+        entities,
+        [
+            (p["id"], vector_of.get(p["embedding_key"]), p["title"], p["created_at"])
+            for p in passages
+            if p["embedding_key"] in vector_of
+        ],
+        [
+            (
+                f["subject_id"],
+                f["object_id"],
+                f["relation"],
+                vector_of.get(f["embedding_key"]),
+                f["valid_from"],
+                f["valid_to"],
+                f["id"],
+            )
+            for f in facts
+        ],
         [(m["passage_id"], m["entity_id"]) for m in records.scan("mention", namespace)],
         [(s["a"], s["b"], s["weight"]) for s in records.scan("synonym", namespace)],
         [(link["a"], link["b"], link["weight"], link["kind"]) for link in records.scan("link", namespace)],

@@ -131,8 +131,9 @@ class GraphData:
     link_kinds: list[str]
 
     @classmethod
-    def from_rows(cls, version: int, entities: list, passages: list, facts: list, mentions: list, synonyms: list,
-                  links: list) -> "GraphData":
+    def from_rows(
+        cls, version: int, entities: list, passages: list, facts: list, mentions: list, synonyms: list, links: list
+    ) -> GraphData:
         """A snapshot from what a store read, each list in id order: entities (id, name); passages
         (id, float32 vector bytes, title, time); facts (subject id, object id, relation, vector
         bytes or None, valid_from, valid_to); mentions (passage id, entity id); synonyms (a, b,
@@ -140,13 +141,16 @@ class GraphData:
         try:
             return cls._from_rows(version, entities, passages, facts, mentions, synonyms, links)
         except (KeyError, ValueError) as err:  # a record naming one that is not there, a vector of another size
-            raise StoreError(f"the store holds a record that does not fit the others ({type(err).__name__}: "
-                             f"{err}); `hippograph export` it and import the file into a new store to find "
-                             "which") from None
+            raise StoreError(
+                f"the store holds a record that does not fit the others ({type(err).__name__}: "
+                f"{err}); `hippograph export` it and import the file into a new store to find "
+                "which"
+            ) from None
 
     @classmethod
-    def _from_rows(cls, version: int, entities: list, passages: list, facts: list, mentions: list, synonyms: list,
-                   links: list) -> "GraphData":
+    def _from_rows(
+        cls, version: int, entities: list, passages: list, facts: list, mentions: list, synonyms: list, links: list
+    ) -> GraphData:
         entity_index = {entity_id: i for i, (entity_id, _) in enumerate(entities)}
         passage_index = {row[0]: i for i, row in enumerate(passages)}
         passage_vectors = stack_vectors([p[1] for p in passages], ids=[f"passage {p[0]}" for p in passages])
@@ -161,8 +165,9 @@ class GraphData:
             fact_subjects=np.array([entity_index[f[0]] for f in facts], dtype=np.int64),
             fact_objects=np.array([entity_index[f[1]] for f in facts], dtype=np.int64),
             fact_relations=[f[2] for f in facts],
-            fact_vectors=stack_vectors([f[3] for f in facts], passage_vectors.shape[1],
-                                       ids=[f"fact {f[0]} -{f[2]}-> {f[1]}" for f in facts]),
+            fact_vectors=stack_vectors(
+                [f[3] for f in facts], passage_vectors.shape[1], ids=[f"fact {f[0]} -{f[2]}-> {f[1]}" for f in facts]
+            ),
             fact_has_vector=np.array([f[3] is not None for f in facts], dtype=bool),
             fact_valid_from=np.array([f[4] or "" for f in facts], dtype=str),
             fact_valid_to=np.array([f[5] or "" for f in facts], dtype=str),
@@ -177,7 +182,7 @@ class GraphData:
             link_kinds=[link[3] for link in links],
         )
 
-    def as_of(self, time: str) -> "GraphData":
+    def as_of(self, time: str) -> GraphData:
         """The graph as it was at `time` (UTC ISO): the notes written by then, and the facts valid
         then (stated by then and not yet ended); entities stay, unconnected if nothing names them."""
         kept = np.flatnonzero(self.passage_times <= time)
@@ -188,15 +193,23 @@ class GraphData:
         links = (index[self.link_a] >= 0) & (index[self.link_b] >= 0)
         return dataclasses.replace(
             self,
-            passage_ids=[self.passage_ids[i] for i in kept], passage_titles=[self.passage_titles[i] for i in kept],
-            passage_times=self.passage_times[kept], passage_vectors=self.passage_vectors[kept],
-            fact_subjects=self.fact_subjects[facts], fact_objects=self.fact_objects[facts],
+            passage_ids=[self.passage_ids[i] for i in kept],
+            passage_titles=[self.passage_titles[i] for i in kept],
+            passage_times=self.passage_times[kept],
+            passage_vectors=self.passage_vectors[kept],
+            fact_subjects=self.fact_subjects[facts],
+            fact_objects=self.fact_objects[facts],
             fact_relations=[r for r, keep in zip(self.fact_relations, facts) if keep],
-            fact_vectors=self.fact_vectors[facts], fact_has_vector=self.fact_has_vector[facts],
-            fact_valid_from=self.fact_valid_from[facts], fact_valid_to=self.fact_valid_to[facts],
-            mention_passages=index[self.mention_passages[mentions]], mention_entities=self.mention_entities[mentions],
-            link_a=index[self.link_a[links]], link_b=index[self.link_b[links]],
-            link_weights=self.link_weights[links], link_kinds=[k for k, keep in zip(self.link_kinds, links) if keep],
+            fact_vectors=self.fact_vectors[facts],
+            fact_has_vector=self.fact_has_vector[facts],
+            fact_valid_from=self.fact_valid_from[facts],
+            fact_valid_to=self.fact_valid_to[facts],
+            mention_passages=index[self.mention_passages[mentions]],
+            mention_entities=self.mention_entities[mentions],
+            link_a=index[self.link_a[links]],
+            link_b=index[self.link_b[links]],
+            link_weights=self.link_weights[links],
+            link_kinds=[k for k, keep in zip(self.link_kinds, links) if keep],
         )
 
 
@@ -213,8 +226,10 @@ def stack_vectors(blobs: list[bytes | None], dimension: int | None = None, ids: 
             vector = np.frombuffer(blob, dtype=np.float32)
             if len(vector) != dimension or not np.isfinite(vector).all():
                 what = f"{len(vector)} numbers, not {dimension}" if len(vector) != dimension else "NaN or infinity"
-                raise StoreError(f"the stored vector of {ids[row] if ids else f'row {row}'} holds {what}; "
-                                 "`hippograph export` the store and import the file into a new one to find what "
-                                 "else does not fit")
+                raise StoreError(
+                    f"the stored vector of {ids[row] if ids else f'row {row}'} holds {what}; "
+                    "`hippograph export` the store and import the file into a new one to find what "
+                    "else does not fit"
+                )
             matrix[row] = vector
     return matrix

@@ -10,8 +10,10 @@ import json
 NOTE_FIELDS = ("keywords", "tags", "context")  # the attributes evolution may change
 # A batch's new document was stored by another writer since the batch was prepared: the same
 # content is written again as a no-op; other content stops the batch with this message.
-OTHER_VERSION_STORED = ("another writer stored other versions of documents of this batch meanwhile; nothing of "
-                        "this batch was written, run it again")
+OTHER_VERSION_STORED = (
+    "another writer stored other versions of documents of this batch meanwhile; nothing of "
+    "this batch was written, run it again"
+)
 
 
 @dataclasses.dataclass
@@ -28,7 +30,7 @@ def ends_of(group: list[tuple[str, str, str]]) -> list[tuple[str, str | None]]:
     valid_from) sorted by valid_from, then id."""
     ends = []
     for position, (fact_id, object_id, valid_from) in enumerate(group):
-        later = (start for _, other, start in group[position + 1:] if other != object_id and start > valid_from)
+        later = (start for _, other, start in group[position + 1 :] if other != object_id and start > valid_from)
         ends.append((fact_id, next(later, None)))
     return ends
 

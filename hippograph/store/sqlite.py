@@ -27,8 +27,13 @@ __all__ = ["STORE_FILE", "SQLiteStore"]
 SCHEMA_VERSION = "3"
 # Columns added since schema version 1, by table: what an upgrade adds to an older file.
 _ADDED_COLUMNS = {
-    "passages": {"extraction_error": "TEXT", "keywords": "TEXT NOT NULL DEFAULT '[]'",
-                 "tags": "TEXT NOT NULL DEFAULT '[]'", "context": "TEXT NOT NULL DEFAULT ''", "updated_at": "TEXT"},
+    "passages": {
+        "extraction_error": "TEXT",
+        "keywords": "TEXT NOT NULL DEFAULT '[]'",
+        "tags": "TEXT NOT NULL DEFAULT '[]'",
+        "context": "TEXT NOT NULL DEFAULT ''",
+        "updated_at": "TEXT",
+    },
     "facts": {"relation_group": "TEXT", "valid_from": "TEXT", "valid_to": "TEXT"},
 }
 STORE_FILE = "hippograph.sqlite"
@@ -37,12 +42,26 @@ _BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write to 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-TABLES = {"embedding": "embeddings", "document": "documents", "passage": "passages", "entity": "entities",
-          "mention": "mentions", "fact": "facts", "fact_source": "fact_sources", "synonym": "synonyms",
-          "link": "links", "note_change": "note_history"}
+TABLES = {
+    "embedding": "embeddings",
+    "document": "documents",
+    "passage": "passages",
+    "entity": "entities",
+    "mention": "mentions",
+    "fact": "facts",
+    "fact_source": "fact_sources",
+    "synonym": "synonyms",
+    "link": "links",
+    "note_change": "note_history",
+}
 # The namespace of a record type without one: that of the row it starts at (table, column).
-_NAMESPACE_OF = {"mention": ("passages", "passage_id"), "fact_source": ("passages", "passage_id"),
-                 "synonym": ("entities", "a"), "link": ("passages", "a"), "note_change": ("passages", "passage_id")}
+_NAMESPACE_OF = {
+    "mention": ("passages", "passage_id"),
+    "fact_source": ("passages", "passage_id"),
+    "synonym": ("entities", "a"),
+    "link": ("passages", "a"),
+    "note_change": ("passages", "passage_id"),
+}
 
 
 def _chunks(items: Sequence, size: int = _MAX_PARAMS) -> Iterable[Sequence]:
@@ -88,8 +107,10 @@ class SQLiteStore(RecordStore):
     def _check_schema(self) -> None:
         version = self._records.meta("schema_version")
         if version != SCHEMA_VERSION:
-            raise StoreError(f"{self.path} has schema version {version}; this hippograph reads {SCHEMA_VERSION} "
-                             "and cannot upgrade a store opened read-only: open it once writable")
+            raise StoreError(
+                f"{self.path} has schema version {version}; this hippograph reads {SCHEMA_VERSION} "
+                "and cannot upgrade a store opened read-only: open it once writable"
+            )
 
     def _create_schema(self) -> None:
         version = self._records.meta("schema_version")
@@ -114,8 +135,10 @@ class SQLiteStore(RecordStore):
                 for column, kind in added.items():
                     if column not in columns:
                         self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-            self._db.execute("UPDATE facts SET valid_from = (SELECT MIN(p.created_at) FROM fact_sources s "
-                             "JOIN passages p ON p.id = s.passage_id WHERE s.fact_id = facts.id)")
+            self._db.execute(
+                "UPDATE facts SET valid_from = (SELECT MIN(p.created_at) FROM fact_sources s "
+                "JOIN passages p ON p.id = s.passage_id WHERE s.fact_id = facts.id)"
+            )
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
 
     def _reading(self) -> contextlib.AbstractContextManager[_SQLRecords]:
@@ -126,7 +149,9 @@ class SQLiteStore(RecordStore):
             return read(records)
 
     def _exporting(self) -> contextlib.AbstractContextManager[_SQLRecords]:
-        return _Transaction(self._db, self.path, write=False, records=self._records)  # one snapshot, even while another process writes
+        return _Transaction(
+            self._db, self.path, write=False, records=self._records
+        )  # one snapshot, even while another process writes
 
     def _write(self, work: Callable[[_SQLRecords], T], *, retry: bool = True) -> T:
         if self.read_only:
@@ -169,15 +194,22 @@ class _SQLRecords:
         found: list[dict] = []
         for chunk in _chunks(list(values), _MAX_PARAMS - 1):
             join, where, params = _in_namespace(kind, namespace)
-            found += self._rows(kind, f"SELECT {_columns(kind)} FROM {TABLES[kind]} t {join} WHERE t.{field} IN "
-                                      f"({_placeholders(len(chunk))}){where}", [*chunk, *params])
+            found += self._rows(
+                kind,
+                f"SELECT {_columns(kind)} FROM {TABLES[kind]} t {join} WHERE t.{field} IN "
+                f"({_placeholders(len(chunk))}){where}",
+                [*chunk, *params],
+            )
         return found
 
     def scan(self, kind: str, namespace: str | None = None) -> Iterator[dict]:
         join, where, params = _in_namespace(kind, namespace)
         order = ", ".join(f"t.{field}" for field in KEYS[kind])
-        return iter(self._rows(kind, f"SELECT {_columns(kind)} FROM {TABLES[kind]} t {join} WHERE 1{where} "
-                                     f"ORDER BY {order}", params))
+        return iter(
+            self._rows(
+                kind, f"SELECT {_columns(kind)} FROM {TABLES[kind]} t {join} WHERE 1{where} ORDER BY {order}", params
+            )
+        )
 
     def count(self, kind: str, namespace: str | None = None) -> int:
         join, where, params = _in_namespace(kind, namespace)
@@ -188,8 +220,10 @@ class _SQLRecords:
             return
         fields = list(rows[0])
         try:
-            self._db.executemany(f"INSERT INTO {TABLES[kind]} ({', '.join(fields)}) VALUES ({_placeholders(len(fields))})",
-                                 [[row[field] for field in fields] for row in rows])
+            self._db.executemany(
+                f"INSERT INTO {TABLES[kind]} ({', '.join(fields)}) VALUES ({_placeholders(len(fields))})",
+                [[row[field] for field in fields] for row in rows],
+            )
         except sqlite3.IntegrityError as err:
             raise StoreError(f"{kind} records that do not fit the store ({err})") from None
 
@@ -200,8 +234,11 @@ class _SQLRecords:
             key = (key,) if len(fields) == 1 else key
             by_columns.setdefault(tuple(values), []).append([*values.values(), *key])
         for columns, params in by_columns.items():
-            self._db.executemany(f"UPDATE {TABLES[kind]} SET {', '.join(f'{c} = ?' for c in columns)} "
-                                 f"WHERE {' AND '.join(f'{f} = ?' for f in fields)}", params)
+            self._db.executemany(
+                f"UPDATE {TABLES[kind]} SET {', '.join(f'{c} = ?' for c in columns)} "
+                f"WHERE {' AND '.join(f'{f} = ?' for f in fields)}",
+                params,
+            )
 
     def delete(self, kind: str, keys: Iterable[Key]) -> None:
         fields = KEYS[kind]

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..errors import SourceError
+from ..errors import SourceError, StoreError
 
 FORMAT = "hippograph-export"
 VERSION = 1
@@ -25,12 +25,35 @@ VERSION = 1
 RECORDS: dict[str, tuple[str, ...]] = {
     "embedding": ("key", "vector"),
     "document": ("namespace", "id", "title", "source", "metadata", "content_hash", "created_at"),
-    "passage": ("id", "namespace", "document_id", "position", "title", "text", "embedding_key", "extractor",
-                "created_at", "extraction_error", "keywords", "tags", "context", "updated_at"),
+    "passage": (
+        "id",
+        "namespace",
+        "document_id",
+        "position",
+        "title",
+        "text",
+        "embedding_key",
+        "extractor",
+        "created_at",
+        "extraction_error",
+        "keywords",
+        "tags",
+        "context",
+        "updated_at",
+    ),
     "entity": ("id", "namespace", "key", "name", "embedding_key"),
     "mention": ("passage_id", "entity_id"),
-    "fact": ("id", "namespace", "subject_id", "relation", "object_id", "embedding_key", "relation_group",
-             "valid_from", "valid_to"),
+    "fact": (
+        "id",
+        "namespace",
+        "subject_id",
+        "relation",
+        "object_id",
+        "embedding_key",
+        "relation_group",
+        "valid_from",
+        "valid_to",
+    ),
     "fact_source": ("fact_id", "passage_id"),
     "synonym": ("a", "b", "weight"),
     "link": ("a", "b", "kind", "reason", "weight", "created_at"),
@@ -74,8 +97,9 @@ def write_export(embedding_model: str | None, records: Iterable[Record], out: Te
     out.write(json.dumps({"format": FORMAT, "version": VERSION, "embedding_model": embedding_model}) + "\n")
     counts = dict.fromkeys(RECORDS, 0)
     for kind, values in records:
-        out.write(json.dumps({"record": kind, **{name: values[name] for name in RECORDS[kind]}},
-                             ensure_ascii=False) + "\n")
+        out.write(
+            json.dumps({"record": kind, **{name: values[name] for name in RECORDS[kind]}}, ensure_ascii=False) + "\n"
+        )
         counts[kind] += 1
     return counts
 
@@ -95,7 +119,32 @@ def write_export_file(path: Path, embedding_model: str | None, records: Iterable
     return counts
 
 
-def counted(records: Iterable[Record], counts: dict[str, int]) -> Iterator[Record]:
+def import_export_file(path: Path, store, embedding_model: str) -> dict[str, int]:
+    """Read a file `write_export` wrote into an empty store (`store.load`: all of it or nothing),
+    whose memory embeds with `embedding_model`; return how many records of each type."""
+    try:
+        with open(path, encoding="utf-8") as lines:
+            return load_records(*read_export(lines, str(path)), str(path), store, embedding_model)
+    except (OSError, UnicodeDecodeError) as err:
+        raise SourceError(f"cannot read {path}: {err}") from None
+
+
+def load_records(
+    model: str | None, records: Iterable[Record], origin: str, store, embedding_model: str
+) -> dict[str, int]:
+    """Write `records` (vectors of `model`, read from `origin`) into an empty store whose memory
+    embeds with `embedding_model`; return how many records of each type."""
+    if model is not None and model != embedding_model:
+        raise StoreError(
+            f"{origin} holds vectors of embedding model {model!r}, not {embedding_model!r}; "
+            "import it into a memory with that model"
+        )
+    counts = dict.fromkeys(RECORDS, 0)
+    store.load(model, _counted(records, counts))
+    return counts
+
+
+def _counted(records: Iterable[Record], counts: dict[str, int]) -> Iterator[Record]:
     """`records` as they are, counted by type into `counts` as they pass."""
     for kind, values in records:
         counts[kind] += 1
@@ -110,7 +159,9 @@ def read_export(lines: Iterable[str], source: str) -> tuple[str | None, Iterator
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise SourceError(f"{source} is not a hippograph export (its first line names no {FORMAT!r} format)")
     if header.get("version") != VERSION:
-        raise SourceError(f"{source} is a version {header.get('version')!r} export; this hippograph reads version {VERSION}")
+        raise SourceError(
+            f"{source} is a version {header.get('version')!r} export; this hippograph reads version {VERSION}"
+        )
     from .export_check import checked_records  # it builds on this module's records
 
     return header.get("embedding_model"), checked_records(_records(numbered, source), source)
@@ -127,8 +178,10 @@ def _records(numbered: Iterator[tuple[int, str]], source: str) -> Iterator[tuple
         fields = set(value) - {"record"}
         if fields != set(RECORDS[kind]):
             missing, extra = set(RECORDS[kind]) - fields, fields - set(RECORDS[kind])
-            raise SourceError(f"{source}, line {number}: a {kind} record needs the fields {', '.join(RECORDS[kind])} "
-                              f"(missing: {', '.join(sorted(missing)) or '-'}; unknown: {', '.join(sorted(extra)) or '-'})")
+            raise SourceError(
+                f"{source}, line {number}: a {kind} record needs the fields {', '.join(RECORDS[kind])} "
+                f"(missing: {', '.join(sorted(missing)) or '-'}; unknown: {', '.join(sorted(extra)) or '-'})"
+            )
         yield number, kind, {name: value[name] for name in RECORDS[kind]}
 
 

@@ -33,8 +33,10 @@ def check_embedding_model(records: Records, model: str, where: str) -> None:
     if stored is None:
         records.set_meta("embedding_model", model)
     elif stored != model:
-        raise StoreError(f"{where} holds vectors of embedding model {stored!r}, not {model!r}; "
-                         "open it with the same model or ingest into a new store")
+        raise StoreError(
+            f"{where} holds vectors of embedding model {stored!r}, not {model!r}; "
+            "open it with the same model or ingest into a new store"
+        )
 
 
 def write_batch(records: Records, batch: WriteBatch) -> Written:
@@ -47,8 +49,10 @@ def write_batch(records: Records, batch: WriteBatch) -> Written:
         removed += _delete_document(records, namespace, document_id, touched, unused)
     stored = [r.passage.id for r in batch.passages if batch.retried or r.passage.id in batch.refreshes]
     if len(records.get("passage", stored)) < len(set(stored)):
-        raise StoreError("a note was deleted or replaced while it was extracted again; nothing of this "
-                         "batch was written, run it again")
+        raise StoreError(
+            "a note was deleted or replaced while it was extracted again; nothing of this "
+            "batch was written, run it again"
+        )
     removed += _clear_passages(records, batch.refreshes, touched, unused)
     time = now()
     _add_documents(records, batch, time)
@@ -60,8 +64,11 @@ def write_batch(records: Records, batch: WriteBatch) -> Written:
     _refresh_validity(records, touched)
     _delete_unused_embeddings(records, unused)
     still = records.get("entity", removed)
-    return Written([entity for entity in removed if entity not in still],  # not those the batch wrote again
-                   records.count("entity") - entities_before, records.count("fact") - facts_before)
+    return Written(
+        [entity for entity in removed if entity not in still],  # not those the batch wrote again
+        records.count("entity") - entities_before,
+        records.count("fact") - facts_before,
+    )
 
 
 def delete_document(records: Records, namespace: str, document_id: str) -> list[str]:
@@ -91,8 +98,10 @@ def revert(records: Records, change: Change) -> None:
     if change.field not in NOTE_FIELDS:
         raise StoreError(f"change {change.id} is a text change; revert it by updating the note's text")
     if _attribute(records.get("passage", [change.note_id])[change.note_id], change.field) != change.new:
-        raise StoreError(f"the {change.field} of note {change.note_id} changed again after change "
-                         f"{change.id}; revert the later changes first")
+        raise StoreError(
+            f"the {change.field} of note {change.note_id} changed again after change "
+            f"{change.id}; revert the later changes first"
+        )
     _apply_changes(records, [AttributeChange(change.note_id, change.field, change.old, "revert")], now())
 
 
@@ -120,8 +129,9 @@ def load(records: Records, model: str | None, exported: Iterable[Record], where:
 # -- the steps -------------------------------------------------------------------
 
 
-def _delete_document(records: Records, namespace: str, document_id: str, touched: Touched,
-                     unused: set[str]) -> list[str]:
+def _delete_document(
+    records: Records, namespace: str, document_id: str, touched: Touched, unused: set[str]
+) -> list[str]:
     if not records.get("document", [(namespace, document_id)]):
         raise DocumentNotFound(f"no document with id {document_id!r} in namespace {namespace!r}")
     passages = records.find("passage", "document_id", [document_id], namespace)
@@ -176,27 +186,56 @@ def _add_documents(records: Records, batch: WriteBatch, time: str) -> None:
     stored = records.get("document", list(new))
     if any(stored[key]["content_hash"] != digest for key, (_, digest) in new.items() if key in stored):
         raise StoreError(OTHER_VERSION_STORED)
-    records.insert("document", [  # the same document stored by another writer meanwhile: a no-op
-        {"namespace": d.namespace, "id": d.id, "title": d.title, "source": d.source,
-         "metadata": json.dumps(d.metadata, sort_keys=True), "content_hash": digest, "created_at": time}
-        for key, (d, digest) in new.items() if key not in stored])
-    records.update("document", {(d.namespace, d.id): {"title": d.title, "metadata": json.dumps(d.metadata, sort_keys=True),
-                                                      "content_hash": digest} for d, digest in batch.document_updates})
+    records.insert(
+        "document",
+        [  # the same document stored by another writer meanwhile: a no-op
+            {
+                "namespace": d.namespace,
+                "id": d.id,
+                "title": d.title,
+                "source": d.source,
+                "metadata": json.dumps(d.metadata, sort_keys=True),
+                "content_hash": digest,
+                "created_at": time,
+            }
+            for key, (d, digest) in new.items()
+            if key not in stored
+        ],
+    )
+    records.update(
+        "document",
+        {
+            (d.namespace, d.id): {
+                "title": d.title,
+                "metadata": json.dumps(d.metadata, sort_keys=True),
+                "content_hash": digest,
+            }
+            for d, digest in batch.document_updates
+        },
+    )
 
 
-def _add_passages(records: Records, passages: list[PassageRecord], embeddings: dict[str, np.ndarray],
-                  time: str) -> set[str]:
+def _add_passages(
+    records: Records, passages: list[PassageRecord], embeddings: dict[str, np.ndarray], time: str
+) -> set[str]:
     """Store new vectors and passages; a passage written again keeps its time and gets the rest
     (see WriteBatch). Return the vector keys the rewritten passages held before."""
     known = records.get("embedding", list(embeddings))
-    records.insert("embedding", [{"key": key, "vector": np.asarray(vector, dtype=np.float32).tobytes()}
-                                 for key, vector in embeddings.items() if key not in known])
+    records.insert(
+        "embedding",
+        [
+            {"key": key, "vector": np.asarray(vector, dtype=np.float32).tobytes()}
+            for key, vector in embeddings.items()
+            if key not in known
+        ],
+    )
     stored = records.get("passage", [r.passage.id for r in passages])
     rows = [_passage_row(r, time) for r in passages]
     records.insert("passage", [row for row in rows if row["id"] not in stored])
     kept = ("id", "namespace", "document_id", "position", "created_at", "updated_at")
-    records.update("passage", {row["id"]: {k: v for k, v in row.items() if k not in kept}
-                               for row in rows if row["id"] in stored})
+    records.update(
+        "passage", {row["id"]: {k: v for k, v in row.items() if k not in kept} for row in rows if row["id"] in stored}
+    )
     return {row["embedding_key"] for row in stored.values()}
 
 
@@ -204,33 +243,80 @@ def _add_graph(records: Records, batch: WriteBatch, time: str) -> None:
     """Entities, mentions, facts, their sources, synonymy edges and links, each stored once."""
     new: dict[str, dict] = {}  # an entity named twice keeps its first name and the first vector key given
     for e in batch.entities:
-        row = new.setdefault(e.id, {"id": e.id, "namespace": e.namespace, "key": e.key, "name": e.name,
-                                    "embedding_key": e.embedding_key})
+        row = new.setdefault(
+            e.id, {"id": e.id, "namespace": e.namespace, "key": e.key, "name": e.name, "embedding_key": e.embedding_key}
+        )
         row["embedding_key"] = row["embedding_key"] or e.embedding_key
     entities = records.get("entity", list(new))
     records.insert("entity", [row for entity_id, row in new.items() if entity_id not in entities])
-    records.update("entity", {entity_id: {"embedding_key": row["embedding_key"]} for entity_id, row in new.items()
-                              if entity_id in entities and entities[entity_id]["embedding_key"] is None
-                              and row["embedding_key"]})  # a stored entity gains a vector
+    records.update(
+        "entity",
+        {
+            entity_id: {"embedding_key": row["embedding_key"]}
+            for entity_id, row in new.items()
+            if entity_id in entities and entities[entity_id]["embedding_key"] is None and row["embedding_key"]
+        },
+    )  # a stored entity gains a vector
     _insert_new(records, "mention", [{"passage_id": p, "entity_id": e} for p, e in batch.mentions])
-    _insert_new(records, "fact", [{"id": f.id, "namespace": f.namespace, "subject_id": f.subject_id,
-                                   "relation": f.relation, "object_id": f.object_id, "embedding_key": f.embedding_key,
-                                   "relation_group": f.relation_group, "valid_from": None, "valid_to": None}
-                                  for f in batch.facts])
+    _insert_new(
+        records,
+        "fact",
+        [
+            {
+                "id": f.id,
+                "namespace": f.namespace,
+                "subject_id": f.subject_id,
+                "relation": f.relation,
+                "object_id": f.object_id,
+                "embedding_key": f.embedding_key,
+                "relation_group": f.relation_group,
+                "valid_from": None,
+                "valid_to": None,
+            }
+            for f in batch.facts
+        ],
+    )
     _insert_new(records, "fact_source", [{"fact_id": f, "passage_id": p} for f, p in batch.fact_sources])
     present = records.get("entity", {e for a, b, _ in batch.synonyms for e in (a, b)})
-    _insert_new(records, "synonym", [{"a": a, "b": b, "weight": weight} for a, b, weight in batch.synonyms
-                                     if a in present and b in present])  # not to an entity a replace took away
+    _insert_new(
+        records,
+        "synonym",
+        [{"a": a, "b": b, "weight": weight} for a, b, weight in batch.synonyms if a in present and b in present],
+    )  # not to an entity a replace took away
     notes = records.get("passage", {p for link in batch.links for p in (link.a, link.b)})
-    links = list({(link.a, link.b): link for link in batch.links  # the last of each pair
-                  if link.a in notes and link.b in notes}.values())  # nor to a note a replace took away
+    links = list(
+        {
+            (link.a, link.b): link
+            for link in batch.links  # the last of each pair
+            if link.a in notes and link.b in notes
+        }.values()
+    )  # nor to a note a replace took away
     if any(notes[link.a]["namespace"] != notes[link.b]["namespace"] for link in links):
         raise StoreError("a link must join two notes of one namespace")
     stored = records.get("link", [(link.a, link.b) for link in links])
-    records.insert("link", [{"a": link.a, "b": link.b, "kind": link.kind, "reason": link.reason,
-                             "weight": link.weight, "created_at": time} for link in links if (link.a, link.b) not in stored])
-    records.update("link", {(link.a, link.b): {"kind": link.kind, "reason": link.reason, "weight": link.weight}
-                            for link in links if (link.a, link.b) in stored})
+    records.insert(
+        "link",
+        [
+            {
+                "a": link.a,
+                "b": link.b,
+                "kind": link.kind,
+                "reason": link.reason,
+                "weight": link.weight,
+                "created_at": time,
+            }
+            for link in links
+            if (link.a, link.b) not in stored
+        ],
+    )
+    records.update(
+        "link",
+        {
+            (link.a, link.b): {"kind": link.kind, "reason": link.reason, "weight": link.weight}
+            for link in links
+            if (link.a, link.b) in stored
+        },
+    )
 
 
 def _insert_new(records: Records, kind: str, rows: list[dict]) -> None:
@@ -249,8 +335,11 @@ def _record_refreshes(records: Records, refreshed: list[PassageRecord], time: st
         old = (row["text"], *(_attribute(row, field) for field in NOTE_FIELDS))
         attributes = record.attributes
         new = (record.passage.text, attributes.keywords, attributes.tags, attributes.context)
-        changes += [_change_row(record.passage.id, field, before, after, "update", None, time)
-                    for field, before, after in zip(("text", *NOTE_FIELDS), old, new) if before != after]
+        changes += [
+            _change_row(record.passage.id, field, before, after, "update", None, time)
+            for field, before, after in zip(("text", *NOTE_FIELDS), old, new)
+            if before != after
+        ]
     records.insert("note_change", changes)
     records.update("passage", {r.passage.id: {"updated_at": time} for r in refreshed})
 
@@ -269,8 +358,10 @@ def _apply_changes(records: Records, changes: list[AttributeChange], time: str) 
             continue
         stored = after if change.field == "context" else json.dumps(after)
         records.update("passage", {change.passage_id: {change.field: stored, "updated_at": time}})
-        records.insert("note_change", [_change_row(change.passage_id, change.field, before, after, change.changed_by,
-                                                   change.source_note, time)])
+        records.insert(
+            "note_change",
+            [_change_row(change.passage_id, change.field, before, after, change.changed_by, change.source_note, time)],
+        )
 
 
 def _refresh_validity(records: Records, touched: Touched) -> None:
@@ -284,15 +375,26 @@ def _refresh_validity(records: Records, touched: Touched) -> None:
         time = times[source["passage_id"]]
         earliest[source["fact_id"]] = min(earliest.get(source["fact_id"], time), time)
     facts = records.get("fact", touched.facts)
-    records.update("fact", {fid: {"valid_from": earliest.get(fid)} for fid, row in facts.items()
-                            if row["valid_from"] != earliest.get(fid)})
+    records.update(
+        "fact",
+        {
+            fid: {"valid_from": earliest.get(fid)}
+            for fid, row in facts.items()
+            if row["valid_from"] != earliest.get(fid)
+        },
+    )
     groups = touched.groups | _groups_of(facts.values())
-    members = [row for row in records.find("fact", "subject_id", {subject for subject, _ in groups})
-               if (row["subject_id"], row["relation_group"]) in groups]
+    members = [
+        row
+        for row in records.find("fact", "subject_id", {subject for subject, _ in groups})
+        if (row["subject_id"], row["relation_group"]) in groups
+    ]
     ends: dict[str, str | None] = {}
     for group in groups:
-        rows = sorted((r for r in members if (r["subject_id"], r["relation_group"]) == group),
-                      key=lambda r: (r["valid_from"] or "", r["id"]))
+        rows = sorted(
+            (r for r in members if (r["subject_id"], r["relation_group"]) == group),
+            key=lambda r: (r["valid_from"] or "", r["id"]),
+        )
         ends.update(ends_of([(r["id"], r["object_id"], r["valid_from"]) for r in rows]))
     records.update("fact", {r["id"]: {"valid_to": ends[r["id"]]} for r in members if r["valid_to"] != ends[r["id"]]})
 
@@ -314,15 +416,35 @@ def _attribute(row: dict, field: str) -> tuple[str, ...] | str:
     return row[field] if field == "context" else tuple(json.loads(row[field]))
 
 
-def _change_row(passage_id: str, field: str, before, after, changed_by: str, source_note: str | None,
-                time: str) -> dict:
-    return {"passage_id": passage_id, "field": field, "old_value": json.dumps(before), "new_value": json.dumps(after),
-            "changed_by": changed_by, "source_note": source_note, "changed_at": time}
+def _change_row(
+    passage_id: str, field: str, before, after, changed_by: str, source_note: str | None, time: str
+) -> dict:
+    return {
+        "passage_id": passage_id,
+        "field": field,
+        "old_value": json.dumps(before),
+        "new_value": json.dumps(after),
+        "changed_by": changed_by,
+        "source_note": source_note,
+        "changed_at": time,
+    }
 
 
 def _passage_row(record: PassageRecord, time: str) -> dict:
     p, a = record.passage, record.attributes
-    return {"id": p.id, "namespace": p.namespace, "document_id": p.document_id, "position": p.position,
-            "title": p.title, "text": p.text, "embedding_key": record.embedding_key, "extractor": record.extractor,
-            "created_at": p.time or time, "extraction_error": record.error, "keywords": json.dumps(a.keywords),
-            "tags": json.dumps(a.tags), "context": a.context, "updated_at": None}
+    return {
+        "id": p.id,
+        "namespace": p.namespace,
+        "document_id": p.document_id,
+        "position": p.position,
+        "title": p.title,
+        "text": p.text,
+        "embedding_key": record.embedding_key,
+        "extractor": record.extractor,
+        "created_at": p.time or time,
+        "extraction_error": record.error,
+        "keywords": json.dumps(a.keywords),
+        "tags": json.dumps(a.tags),
+        "context": a.context,
+        "updated_at": None,
+    }

@@ -18,15 +18,37 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 STARTUP_S = 180  # loading torch and the models, on a busy 2-core machine
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+def kill_leftovers() -> None:
+    """Kill the workers still running (a test that failed halfway leaves its reader querying)."""
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def start_worker(work: str, store: Path, *arguments: str) -> subprocess.Popen:
     """`python -m tests.reliability.worker WORK STORE ARGUMENTS...`, its standard output piped and
     its standard error in a temporary file (a pipe no one reads could fill and block it)."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")])),
+    }
     errors = tempfile.TemporaryFile("w+")
-    process = subprocess.Popen([sys.executable, "-m", "tests.reliability.worker", work, str(store), *arguments],
-                               stdout=subprocess.PIPE, stderr=errors, text=True, env=env, cwd=REPOSITORY)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability.worker", work, str(store), *arguments],
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        text=True,
+        env=env,
+        cwd=REPOSITORY,
+    )
     process.errors = errors  # read by `finish`
+    _STARTED.append(process)
     return process
 
 
@@ -44,8 +66,9 @@ def finish(process: subprocess.Popen, timeout_s: float = 600) -> dict:
 def wait_ready(process: subprocess.Popen) -> None:
     """Until the worker has loaded its models and printed "ready" (AssertionError if it never does)."""
     ready = threading.Event()
-    threading.Thread(target=lambda: ready.set() if process.stdout.readline().strip() == "ready" else None,
-                     daemon=True).start()
+    threading.Thread(
+        target=lambda: ready.set() if process.stdout.readline().strip() == "ready" else None, daemon=True
+    ).start()
     if not ready.wait(STARTUP_S):
         process.kill()
         process.wait()
@@ -58,7 +81,9 @@ def sqlite_problems(store: Path) -> list[str]:
     db = sqlite3.connect(store / STORE_FILE)
     try:
         integrity = [row[0] for row in db.execute("PRAGMA integrity_check")]
-        foreign = [f"{table} row {rowid} -> {parent}" for table, rowid, parent, _ in db.execute("PRAGMA foreign_key_check")]
+        foreign = [
+            f"{table} row {rowid} -> {parent}" for table, rowid, parent, _ in db.execute("PRAGMA foreign_key_check")
+        ]
     finally:
         db.close()
     return ([] if integrity == ["ok"] else integrity) + foreign

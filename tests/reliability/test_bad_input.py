@@ -10,8 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from hippograph import (DocumentNotFound, HippographError, LLMError, LLMSettings, Memory, QueryError, SourceError,
-                        StoreError)
+from hippograph import (
+    DocumentNotFound,
+    HippographError,
+    LLMError,
+    LLMSettings,
+    Memory,
+    QueryError,
+    SourceError,
+    StoreError,
+)
 from hippograph.cli import main
 from hippograph.types import Document
 
@@ -43,38 +51,87 @@ CASES = [
     ("whitespace note", lambda m, f: m.add(" \n\t "), SourceError, "empty", ["add", " \n\t "]),
     ("huge note", lambda m, f: m.add(HUGE), SourceError, "at most 100000 characters", ["add", HUGE]),
     ("note not a string", lambda m, f: m.add(b"bytes"), SourceError, "empty", None),
-    ("bad time", lambda m, f: m.add("Nia Park sells kites.", timestamp="yesterday"), SourceError, "timestamp",
-     ["add", "Nia Park sells kites.", "--time", "yesterday"]),
-    ("metadata not an object", lambda m, f: m.add("Nia Park sells kites.", metadata=[1]), SourceError,
-     "metadata must be a JSON object", None),
+    (
+        "bad time",
+        lambda m, f: m.add("Nia Park sells kites.", timestamp="yesterday"),
+        SourceError,
+        "timestamp",
+        ["add", "Nia Park sells kites.", "--time", "yesterday"],
+    ),
+    (
+        "metadata not an object",
+        lambda m, f: m.add("Nia Park sells kites.", metadata=[1]),
+        SourceError,
+        "metadata must be a JSON object",
+        None,
+    ),
     ("empty namespace", lambda m, f: m.add("Nia Park sells kites.", namespace=" "), SourceError, "namespace", None),
-    ("broken JSON line", lambda m, f: m.ingest(f["broken.jsonl"]), SourceError, "line 2",
-     ["ingest", "{broken.jsonl}"]),
+    ("broken JSON line", lambda m, f: m.ingest(f["broken.jsonl"]), SourceError, "line 2", ["ingest", "{broken.jsonl}"]),
     ("latin-1 file", lambda m, f: m.ingest(f["latin1.txt"]), SourceError, "UTF-8", ["ingest", "{latin1.txt}"]),
     ("UTF-16 file", lambda m, f: m.ingest(f["utf16.jsonl"]), SourceError, "utf16.jsonl", ["ingest", "{utf16.jsonl}"]),
-    ("JSON record not an object", lambda m, f: m.ingest(f["numbers.json"]), SourceError, "record 1",
-     ["ingest", "{numbers.json}"]),
-    ("record without text", lambda m, f: m.ingest(f["no-text.jsonl"]), SourceError, "line 1",
-     ["ingest", "{no-text.jsonl}"]),
+    (
+        "JSON record not an object",
+        lambda m, f: m.ingest(f["numbers.json"]),
+        SourceError,
+        "record 1",
+        ["ingest", "{numbers.json}"],
+    ),
+    (
+        "record without text",
+        lambda m, f: m.ingest(f["no-text.jsonl"]),
+        SourceError,
+        "line 1",
+        ["ingest", "{no-text.jsonl}"],
+    ),
     ("document text not a string", lambda m, f: m.ingest([Document(42)]), SourceError, "text", None),
-    ("missing file", lambda m, f: m.ingest(Path("no/such/file.jsonl")), SourceError, "no such file",
-     ["ingest", "no/such/file.jsonl"]),
+    (
+        "missing file",
+        lambda m, f: m.ingest(Path("no/such/file.jsonl")),
+        SourceError,
+        "no such file",
+        ["ingest", "no/such/file.jsonl"],
+    ),
     ("empty query", lambda m, f: m.query("  "), QueryError, "empty", ["query", "  "]),
     ("k of 0", lambda m, f: m.query("Who founded Brightwater Labs?", k=0), QueryError, "k", ["query", "x", "-k", "0"]),
-    ("huge k", lambda m, f: m.query("Who founded Brightwater Labs?", k=10**9), None, None,
-     ["query", "Who founded Brightwater Labs?", "-k", "1000000000"]),
+    (
+        "huge k",
+        lambda m, f: m.query("Who founded Brightwater Labs?", k=10**9),
+        None,
+        None,
+        ["query", "Who founded Brightwater Labs?", "-k", "1000000000"],
+    ),
     ("unknown method", lambda m, f: m.query("x", method="magic"), QueryError, "magic", None),
-    ("bad time window", lambda m, f: m.query("x", since="last week"), QueryError, "since",
-     ["query", "x", "--since", "last week"]),
+    (
+        "bad time window",
+        lambda m, f: m.query("x", since="last week"),
+        QueryError,
+        "since",
+        ["query", "x", "--since", "last week"],
+    ),
     ("unknown note", lambda m, f: m.get("no-such-note"), DocumentNotFound, "no-such-note", ["note", "no-such-note"]),
-    ("unknown document", lambda m, f: m.delete("no-such-doc"), DocumentNotFound, "no-such-doc",
-     ["delete", "no-such-doc"]),
+    (
+        "unknown document",
+        lambda m, f: m.delete("no-such-doc"),
+        DocumentNotFound,
+        "no-such-doc",
+        ["delete", "no-such-doc"],
+    ),
     ("unknown note to update", lambda m, f: m.update("no-such-note", "x"), DocumentNotFound, "no-such-note", None),
     ("unknown change", lambda m, f: m.revert(10**6), DocumentNotFound, "1000000", None),
-    ("unknown namespace", lambda m, f: m.delete_namespace("TYPO"), DocumentNotFound, "TYPO",
-     ["delete", "--all", "--namespace", "TYPO"]),
-    ("broken export", lambda m, f: m.import_export(f["export-broken.jsonl"]), (SourceError, StoreError), "",
-     ["import", "{export-broken.jsonl}"]),
+    (
+        "unknown namespace",
+        lambda m, f: m.delete_namespace("TYPO"),
+        DocumentNotFound,
+        "TYPO",
+        ["delete", "--all", "--namespace", "TYPO"],
+    ),
+    (
+        "broken export",
+        lambda m, f: m.import_export(f["export-broken.jsonl"]),
+        (SourceError, StoreError),
+        "",
+        ["import", "{export-broken.jsonl}"],
+    ),
     ("raw NUL in a JSON line", lambda m, f: m.ingest(f["nul.jsonl"]), SourceError, "line 1", ["ingest", "{nul.jsonl}"]),
     ("import into a store that is not empty", lambda m, f: _import_own_export(m, f), StoreError, "empty", None),
 ]
@@ -100,8 +157,9 @@ def _state(memory: Memory) -> dict:
 
 
 @pytest.mark.parametrize("case,call,error,message,cli", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_through_python_is_one_clear_error_and_changes_nothing(memory, tmp_path, case, call, error,
-                                                                          message, cli):
+def test_bad_input_through_python_is_one_clear_error_and_changes_nothing(
+    memory, tmp_path, case, call, error, message, cli
+):
     before = _state(memory)
     if error is None:  # not an error: a k beyond the store gives every passage once
         assert len(call(memory, _files(tmp_path / "input"))) == before["passages"]
@@ -118,8 +176,9 @@ CLI_CASES = [c for c in CASES if c[4] is not None]
 
 
 @pytest.mark.parametrize("case,call,error,message,cli", CLI_CASES, ids=[c[0] for c in CLI_CASES])
-def test_bad_input_through_the_command_line_exits_1_with_one_line(memory, tmp_path, capsys, case, call, error,
-                                                                   message, cli):
+def test_bad_input_through_the_command_line_exits_1_with_one_line(
+    memory, tmp_path, capsys, case, call, error, message, cli
+):
     files = _files(tmp_path / "input")
     before = _state(memory)
     args = [str(files[arg[1:-1]]) if arg.startswith("{") else arg for arg in cli]  # "{name}": that file
@@ -141,7 +200,18 @@ def test_an_unreachable_llm_endpoint_is_a_clear_error_through_both_doors(memory,
     with Memory(memory._store.path.parent, embedder=memory._embedder, llm=llm) as asking:
         with pytest.raises(LLMError, match="127.0.0.1"):
             asking.answer("Who founded Brightwater Labs?")
-    code = main(["answer", "Who founded Brightwater Labs?", "--store", str(memory._store.path.parent),
-                 "--llm-url", unreachable, "--llm-model", "any", "--json"])
+    code = main(
+        [
+            "answer",
+            "Who founded Brightwater Labs?",
+            "--store",
+            str(memory._store.path.parent),
+            "--llm-url",
+            unreachable,
+            "--llm-model",
+            "any",
+            "--json",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 1 and err.startswith("hippograph: error: ") and "\n" not in err and "127.0.0.1" in err

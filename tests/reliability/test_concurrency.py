@@ -27,8 +27,9 @@ def test_writers_and_a_reader_at_once_lose_nothing_and_count_their_own(tmp_path,
 
     stop = tmp_path / "stop"
     reader = start_worker("read", store, "--until", str(stop))
-    writers = [start_worker("ingest", store, "--corpus", str(corpus), "--part", f"{i}/{WRITERS}")
-               for i in range(WRITERS)]
+    writers = [
+        start_worker("ingest", store, "--corpus", str(corpus), "--part", f"{i}/{WRITERS}") for i in range(WRITERS)
+    ]
     for process in (reader, *writers):
         wait_ready(process)
     reports = [finish(process) for process in writers]

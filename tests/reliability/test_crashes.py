@@ -62,12 +62,19 @@ def works(sample_store, tmp_path_factory, embedder, extractor) -> dict[str, Work
     with Memory(sample_store, embedder=embedder, extractor=extractor, read_only=True) as sample:
         sample.export(export)
     found = {
-        "ingest": Work("ingest", None, ["--corpus", str(hippograph.sample_corpus())],
-                       lambda m: m.ingest(worker.documents(corpus), progress=False)),
-        "add": Work("add", None, ["--corpus", str(hippograph.sample_corpus())],
-                    lambda m: worker.add_notes(m, corpus)),
-        "delete": Work("delete", sample_store, ["--corpus", str(half)],
-                       lambda m: worker.delete_documents(m, corpus[: len(corpus) // 2])),
+        "ingest": Work(
+            "ingest",
+            None,
+            ["--corpus", str(hippograph.sample_corpus())],
+            lambda m: m.ingest(worker.documents(corpus), progress=False),
+        ),
+        "add": Work("add", None, ["--corpus", str(hippograph.sample_corpus())], lambda m: worker.add_notes(m, corpus)),
+        "delete": Work(
+            "delete",
+            sample_store,
+            ["--corpus", str(half)],
+            lambda m: worker.delete_documents(m, corpus[: len(corpus) // 2]),
+        ),
         "import": Work("import", None, ["--export", str(export)], lambda m: m.import_export(export)),
     }
     for work in found.values():
@@ -91,8 +98,9 @@ def _memory(store: Path, embedder, extractor) -> Memory:
 
 
 @pytest.mark.parametrize("name", WORKS)
-def test_a_killed_worker_leaves_whole_batches_and_a_rerun_ends_as_a_clean_run(name, seed, works, tmp_path,
-                                                                               embedder, extractor):
+def test_a_killed_worker_leaves_whole_batches_and_a_rerun_ends_as_a_clean_run(
+    name, seed, works, tmp_path, embedder, extractor
+):
     work = works[name]
     store = _starting_store(work, tmp_path / "store")
     kill_after = random.Random(f"{name}-{seed}").uniform(0, 1.2 * work.seconds)

@@ -42,8 +42,9 @@ def server(tmp_path):
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory, embedder, extractor) -> list[dict]:
     """The records of the sample corpus ingested by a run nobody killed."""
-    with Memory(tmp_path_factory.mktemp("clean") / "store", worker.CONFIG, embedder=embedder,
-                extractor=extractor) as memory:
+    with Memory(
+        tmp_path_factory.mktemp("clean") / "store", worker.CONFIG, embedder=embedder, extractor=extractor
+    ) as memory:
         memory.ingest(worker.documents(worker.corpus(hippograph.sample_corpus())), progress=False)
         return comparable(records(memory))
 
@@ -58,8 +59,9 @@ def _ingest_in_background(memory: Memory) -> tuple[threading.Thread, dict]:
 
     def ingest() -> None:
         try:
-            outcome["report"] = memory.ingest(worker.documents(worker.corpus(hippograph.sample_corpus())),
-                                              progress=False)
+            outcome["report"] = memory.ingest(
+                worker.documents(worker.corpus(hippograph.sample_corpus())), progress=False
+            )
         except Exception as err:  # the test looks at what it was
             outcome["error"] = err
 

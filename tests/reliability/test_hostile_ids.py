@@ -13,9 +13,17 @@ from ..conftest import EVERY_RECORD
 from ..invariants import comparable, dangling, records
 
 HOSTILE = [
-    "quote's \"double\"", "back`tick` `n`", "'); DROP TABLE passages; --", "x}) DETACH DELETE n //",
-    "nul\x00byte", "\u202eright-to-left\u202c", "$param {braces} %s ?1", "percent % under_score [*]",
-    "back\\slash\\", "line\nbreak\ttab", "emoji \U0001f9e0 e\u0301",
+    'quote\'s "double"',
+    "back`tick` `n`",
+    "'); DROP TABLE passages; --",
+    "x}) DETACH DELETE n //",
+    "nul\x00byte",
+    "\u202eright-to-left\u202c",
+    "$param {braces} %s ?1",
+    "percent % under_score [*]",
+    "back\\slash\\",
+    "line\nbreak\ttab",
+    "emoji \U0001f9e0 e\u0301",
 ]
 
 

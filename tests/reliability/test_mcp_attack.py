@@ -30,12 +30,22 @@ from ..test_mcp import Session, connected, stdio_server  # noqa: E402
 from ..test_namespaces import CONFIG, QUESTIONS, fill, ids_of  # noqa: E402
 from .test_hostile_ids import HOSTILE  # noqa: E402
 
-TENANTS_CONFIG = dataclasses.replace(CONFIG, synonym_threshold=EVERY_RECORD.synonym_threshold,
-                                     fact_weight=EVERY_RECORD.fact_weight)
+TENANTS_CONFIG = dataclasses.replace(
+    CONFIG, synonym_threshold=EVERY_RECORD.synonym_threshold, fact_weight=EVERY_RECORD.fact_weight
+)
 BOB_ONLY = ("red bench", "Norland", "Rome")  # words of bob's notes that alice's have not
 # Values that name, or try to name, namespace bob, given to every argument that takes text.
-BOB_LIKE = ["bob", "bob/", "../bob", "bob\x00", "namespace=bob", "' OR namespace = 'bob' --",
-            "x}) MATCH (n {namespace: 'bob'}) RETURN n //", "*", "%"]
+BOB_LIKE = [
+    "bob",
+    "bob/",
+    "../bob",
+    "bob\x00",
+    "namespace=bob",
+    "' OR namespace = 'bob' --",
+    "x}) MATCH (n {namespace: 'bob'}) RETURN n //",
+    "*",
+    "%",
+]
 EXTRA = {"namespace": "bob", "ns": "bob", "store": "/tmp/elsewhere", "tenant": "bob"}  # no tool takes these
 
 
@@ -81,28 +91,42 @@ def _text(result) -> str:
 
 # -- tenancy ------------------------------------------------------------------------------------
 
+
 def test_no_argument_of_any_tool_reaches_another_namespace(alice, store, embedder, extractor):
     bob = _bob_ids(store, embedder, extractor)
     bob_before = _records(store, embedder, extractor, "bob")
     calls: list[tuple[str, dict[str, Any]]] = []
     for value in BOB_LIKE:
-        calls += [("recall", {"query": value}), *[("recall", {"query": QUESTIONS[0], time: value})
-                                                  for time in ("since", "until", "as_of")],
-                  ("get_note", {"id": value}), ("forget", {"note_id": value}), ("forget", {"document_id": value}),
-                  ("remember", {"text": "Quill Arden keeps a diary.", "timestamp": value})]
+        calls += [
+            ("recall", {"query": value}),
+            *[("recall", {"query": QUESTIONS[0], time: value}) for time in ("since", "until", "as_of")],
+            ("get_note", {"id": value}),
+            ("forget", {"note_id": value}),
+            ("forget", {"document_id": value}),
+            ("remember", {"text": "Quill Arden keeps a diary.", "timestamp": value}),
+        ]
     for note_id in bob:  # bob's own ids, as they are, and with bob named in every way a call could
-        for tool, arguments in (("get_note", {"id": note_id}), ("get_note", {"id": note_id, **EXTRA}),
-                                ("forget", {"note_id": note_id, **EXTRA})):
+        for tool, arguments in (
+            ("get_note", {"id": note_id}),
+            ("get_note", {"id": note_id, **EXTRA}),
+            ("forget", {"note_id": note_id, **EXTRA}),
+        ):
             assert f"no note with id {note_id!r} in namespace 'alice'" in alice.error(tool, **arguments)
     for document_id in ("shared", "n0", "doc"):  # alice has documents of the same ids: bob's stay
-        calls += [("forget", {"document_id": f"bob/{document_id}"}),
-                  ("forget", {"document_id": f"{document_id}\x00bob"})]
+        calls += [
+            ("forget", {"document_id": f"bob/{document_id}"}),
+            ("forget", {"document_id": f"{document_id}\x00bob"}),
+        ]
     for question in QUESTIONS:
-        calls += [("recall", {"query": question, "k": 1000, **EXTRA}),
-                  ("recall", {"query": question, "k": 1000, "since": "2019-01-01", "until": "2030-01-01"}),
-                  ("recall", {"query": question, "k": 1000, "as_of": "2030-01-01"})]
-    calls += [("stats", EXTRA), ("remember", {"text": "Quill Arden moved to Norvik.", "metadata": {"namespace": "bob"},
-                                              **EXTRA})]
+        calls += [
+            ("recall", {"query": question, "k": 1000, **EXTRA}),
+            ("recall", {"query": question, "k": 1000, "since": "2019-01-01", "until": "2030-01-01"}),
+            ("recall", {"query": question, "k": 1000, "as_of": "2030-01-01"}),
+        ]
+    calls += [
+        ("stats", EXTRA),
+        ("remember", {"text": "Quill Arden moved to Norvik.", "metadata": {"namespace": "bob"}, **EXTRA}),
+    ]
     for tool, arguments in calls:
         result = alice.call(tool, **arguments)
         assert _shows_nothing_of_bob(_text(result), bob), (tool, arguments, _text(result))
@@ -137,8 +161,12 @@ CASES = [
     ("text not a string", "remember", {"text": 42}, "text"),
     ("no text", "remember", {}, "text"),
     ("metadata not an object", "remember", {"text": "Ada Quill.", "metadata": ["a"]}, "metadata"),
-    ("metadata nested too deeply", "remember", {"text": "Ada Quill.", "metadata": NESTED},
-     f"at most {MAX_METADATA_DEPTH}"),
+    (
+        "metadata nested too deeply",
+        "remember",
+        {"text": "Ada Quill.", "metadata": NESTED},
+        f"at most {MAX_METADATA_DEPTH}",
+    ),
     ("a bad time", "remember", {"text": "Ada Quill.", "timestamp": "last tuesday"}, "ISO 8601"),
     ("a time not a string", "remember", {"text": "Ada Quill.", "timestamp": 20240501}, "timestamp"),
     ("empty query", "recall", {"query": "  "}, "empty"),
@@ -165,8 +193,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("case,tool,arguments,message", CASES, ids=[c[0] for c in CASES])
-def test_a_bad_call_is_a_tool_error_and_changes_nothing(alice, store, embedder, extractor, case, tool, arguments,
-                                                        message):
+def test_a_bad_call_is_a_tool_error_and_changes_nothing(
+    alice, store, embedder, extractor, case, tool, arguments, message
+):
     before = _records(store, embedder, extractor)
     error = alice.error(tool, **arguments)
     assert message in error and "Traceback" not in error
@@ -179,6 +208,7 @@ def test_a_time_that_leaves_the_calendar_in_utc_is_named(alice):
 
 
 # -- an unpinned server: the namespace argument ----------------------------------------------------
+
 
 @pytest.fixture
 def unpinned(tmp_path, embedder, extractor) -> Iterator[Session]:
@@ -196,12 +226,19 @@ def unpinned(tmp_path, embedder, extractor) -> Iterator[Session]:
         pool.close()
 
 
-@pytest.mark.parametrize("namespace,message", [(" ", "a namespace is a non-empty string"), ("n" * 513, "namespace"),
-                                               (7, "namespace"), (["bob"], "namespace")])
+@pytest.mark.parametrize(
+    "namespace,message",
+    [(" ", "a namespace is a non-empty string"), ("n" * 513, "namespace"), (7, "namespace"), (["bob"], "namespace")],
+)
 def test_a_bad_namespace_is_a_tool_error(unpinned, namespace, message):
     before = unpinned.ok("stats")
-    for tool, arguments in (("remember", {"text": "Ada Quill."}), ("recall", {"query": QUESTIONS[0]}),
-                            ("get_note", {"id": "n0"}), ("forget", {"document_id": "n0"}), ("stats", {})):
+    for tool, arguments in (
+        ("remember", {"text": "Ada Quill."}),
+        ("recall", {"query": QUESTIONS[0]}),
+        ("get_note", {"id": "n0"}),
+        ("forget", {"document_id": "n0"}),
+        ("stats", {}),
+    ):
         assert message in unpinned.error(tool, **arguments, namespace=namespace), tool
     assert unpinned.ok("stats") == before
 
@@ -212,8 +249,10 @@ def test_hostile_namespace_names_are_only_names(unpinned):
         note = unpinned.ok("remember", text=f"Ada Quill lives in {value!r}.", namespace=value)
         assert note["namespace"] == value
         assert unpinned.ok("get_note", id=note["id"], namespace=value)["text"] == note["text"]
-        assert [hit["id"] for hit in unpinned.ok("recall", query="Where does Ada Quill live?", k=50,
-                                                 namespace=value)["hits"]] == [note["id"]]
+        assert [
+            hit["id"]
+            for hit in unpinned.ok("recall", query="Where does Ada Quill live?", k=50, namespace=value)["hits"]
+        ] == [note["id"]]
         assert "no note" in unpinned.error("get_note", id=note["id"], namespace="alice")
         assert unpinned.ok("forget", note_id=note["id"], namespace=value) == {"kind": "note", "id": note["id"]}
     after = unpinned.ok("stats")

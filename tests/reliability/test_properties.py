@@ -20,13 +20,18 @@ from .children import sqlite_problems
 PEOPLE = ["Mira Holt", "Ida Marsh", "Tom Reed"]
 DEEDS = ["was born in", "moved to", "works in", "founded a lab in"]
 PLACES = ["Veloria", "Kessel", "Port Averly"]
-TEXTS = st.builds(lambda *parts: " ".join(parts) + ".", st.sampled_from(PEOPLE), st.sampled_from(DEEDS),
-                  st.sampled_from(PLACES))
+TEXTS = st.builds(
+    lambda *parts: " ".join(parts) + ".", st.sampled_from(PEOPLE), st.sampled_from(DEEDS), st.sampled_from(PLACES)
+)
 IDS = st.sampled_from(["a", "b", "c", "d"])
 NAMESPACES = st.sampled_from(["one", "two"])
 TIME = "2024-05-01T12:00:00+00:00"
-RUNS = settings(max_examples=12, stateful_step_count=10, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+RUNS = settings(
+    max_examples=12,
+    stateful_step_count=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 
 def test_random_sequences_of_writes_keep_the_store_whole(tmp_path, embedder, extractor):

@@ -30,8 +30,8 @@ from hippograph.server.rest_models import MAX_BODY_BYTES, MAX_METADATA_DEPTH
 
 from ..conftest import EVERY_RECORD
 from ..invariants import comparable, dangling, records
-from .test_hostile_ids import HOSTILE
 from ..test_namespaces import CONFIG, QUESTIONS, fill, ids_of
+from .test_hostile_ids import HOSTILE
 
 KEY = "attack-key-5c1e9a"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -40,8 +40,9 @@ INTERNAL_ERROR = {"detail": "internal error; see the server log"}
 FUZZ_EXAMPLES = int(os.environ.get("HIPPOGRAPH_FUZZ_EXAMPLES", "300"))
 # Links and evolution on (a leak through them would show), and every kind of record written, so
 # that `dangling` checks them all; the server's memories write with it too.
-TENANTS_CONFIG = dataclasses.replace(CONFIG, synonym_threshold=EVERY_RECORD.synonym_threshold,
-                                     fact_weight=EVERY_RECORD.fact_weight)
+TENANTS_CONFIG = dataclasses.replace(
+    CONFIG, synonym_threshold=EVERY_RECORD.synonym_threshold, fact_weight=EVERY_RECORD.fact_weight
+)
 
 
 @pytest.fixture(scope="module")
@@ -108,76 +109,222 @@ A_MEMORY = {"text": "Mira Holt paints in Veloria."}
 CASES = [
     # (case, method, path, request keywords (or what makes them, for a body too big to keep), status,
     #  a fragment of the detail)
-    ("broken JSON", "PUT", f"/v1/namespaces/alice/notes/{NOTE}", {"content": b'{"text": "half', "headers": JSON},
-     422, "not valid JSON"),
-    ("latin-1 bytes declared UTF-8", "POST", "/v1/namespaces/alice/documents",
-     {"content": '[{"text": "Mira Holt aß in Veloria."}]'.encode("latin-1"),
-      "headers": {"Content-Type": "application/json; charset=utf-8"}}, 422, "not UTF-8"),
-    ("latin-1 bytes in a change", "PUT", f"/v1/namespaces/alice/notes/{NOTE}",
-     {"content": '{"text": "café"}'.encode("latin-1"), "headers": JSON}, 422, "not UTF-8"),
+    (
+        "broken JSON",
+        "PUT",
+        f"/v1/namespaces/alice/notes/{NOTE}",
+        {"content": b'{"text": "half', "headers": JSON},
+        422,
+        "not valid JSON",
+    ),
+    (
+        "latin-1 bytes declared UTF-8",
+        "POST",
+        "/v1/namespaces/alice/documents",
+        {
+            "content": '[{"text": "Mira Holt aß in Veloria."}]'.encode("latin-1"),
+            "headers": {"Content-Type": "application/json; charset=utf-8"},
+        },
+        422,
+        "not UTF-8",
+    ),
+    (
+        "latin-1 bytes in a change",
+        "PUT",
+        f"/v1/namespaces/alice/notes/{NOTE}",
+        {"content": '{"text": "café"}'.encode("latin-1"), "headers": JSON},
+        422,
+        "not UTF-8",
+    ),
     ("empty text", "PUT", f"/v1/namespaces/alice/notes/{NOTE}", {"json": {"text": ""}}, 422, "body.text"),
     ("whitespace text", "PUT", f"/v1/namespaces/alice/notes/{NOTE}", {"json": {"text": " \n\t "}}, 422, "empty"),
     ("empty document", "POST", "/v1/namespaces/alice/documents", {"json": [{"text": ""}]}, 422, "body.0.text"),
-    ("text over the limit", "PUT", f"/v1/namespaces/alice/notes/{NOTE}", {"json": {"text": "word " * 20_001}},
-     422, "at most 100000 characters"),
-    ("document over the limit", "POST", "/v1/namespaces/alice/documents", {"json": [{"text": "x" * 1_000_001}]},
-     422, "at most 1000000 characters"),
-    ("too many documents", "POST", "/v1/namespaces/alice/documents", {"json": [{"text": "Mira Holt."}] * 1_001},
-     422, "at most 1000 items"),
-    ("body over the limit", "POST", "/v1/namespaces/alice/documents",
-     lambda: {"content": b"[" + b" " * MAX_BODY_BYTES + b"]", "headers": JSON}, 413, f"at most {MAX_BODY_BYTES}"),
-    ("body over the limit, streamed", "POST", "/v1/namespaces/alice/memories",
-     lambda: {"content": _chunks(MAX_BODY_BYTES + 1), "headers": JSON}, 413, f"at most {MAX_BODY_BYTES}"),
-    ("metadata nested too deeply", "POST", "/v1/namespaces/alice/memories",
-     {"json": {**A_MEMORY, "metadata": _nested(MAX_METADATA_DEPTH + 1)}}, 422, f"at most {MAX_METADATA_DEPTH}"),
-    ("JSON nested past the reader", "POST", "/v1/namespaces/alice/memories",
-     {"content": b'{"text": "x", "metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "headers": JSON},
-     422, "nested too deeply"),
-    ("a number of 5,000 digits", "POST", "/v1/namespaces/alice/memories",
-     {"content": b'{"text": "x", "metadata": {"n": ' + b"9" * 5_000 + b"}}", "headers": JSON}, 422, "not readable"),
-    ("infinity in a document's metadata", "POST", "/v1/namespaces/alice/documents",
-     {"content": b'[{"text": "Mira Holt.", "metadata": {"n": Infinity}}]', "headers": JSON}, 422, "cannot be stored"),
-    ("a change with an unknown field", "PUT", f"/v1/namespaces/alice/notes/{NOTE}",
-     {"json": {"text": "Mira Holt.", "namespace": "bob"}}, 422, "body.namespace"),
-    ("a document with an unknown field", "POST", "/v1/namespaces/alice/documents",
-     {"json": [{"text": "Mira Holt.", "namespace": "bob"}]}, 422, "body.0.namespace"),
-    ("an unknown field with a line break in its name", "POST", "/v1/namespaces/alice/documents",
-     {"json": [{"text": "Mira Holt.", "a\nb": 1}]}, 422, "body.0.'a\\nb': Extra inputs are not permitted"),
+    (
+        "text over the limit",
+        "PUT",
+        f"/v1/namespaces/alice/notes/{NOTE}",
+        {"json": {"text": "word " * 20_001}},
+        422,
+        "at most 100000 characters",
+    ),
+    (
+        "document over the limit",
+        "POST",
+        "/v1/namespaces/alice/documents",
+        {"json": [{"text": "x" * 1_000_001}]},
+        422,
+        "at most 1000000 characters",
+    ),
+    (
+        "too many documents",
+        "POST",
+        "/v1/namespaces/alice/documents",
+        {"json": [{"text": "Mira Holt."}] * 1_001},
+        422,
+        "at most 1000 items",
+    ),
+    (
+        "body over the limit",
+        "POST",
+        "/v1/namespaces/alice/documents",
+        lambda: {"content": b"[" + b" " * MAX_BODY_BYTES + b"]", "headers": JSON},
+        413,
+        f"at most {MAX_BODY_BYTES}",
+    ),
+    (
+        "body over the limit, streamed",
+        "POST",
+        "/v1/namespaces/alice/memories",
+        lambda: {"content": _chunks(MAX_BODY_BYTES + 1), "headers": JSON},
+        413,
+        f"at most {MAX_BODY_BYTES}",
+    ),
+    (
+        "metadata nested too deeply",
+        "POST",
+        "/v1/namespaces/alice/memories",
+        {"json": {**A_MEMORY, "metadata": _nested(MAX_METADATA_DEPTH + 1)}},
+        422,
+        f"at most {MAX_METADATA_DEPTH}",
+    ),
+    (
+        "JSON nested past the reader",
+        "POST",
+        "/v1/namespaces/alice/memories",
+        {"content": b'{"text": "x", "metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "headers": JSON},
+        422,
+        "nested too deeply",
+    ),
+    (
+        "a number of 5,000 digits",
+        "POST",
+        "/v1/namespaces/alice/memories",
+        {"content": b'{"text": "x", "metadata": {"n": ' + b"9" * 5_000 + b"}}", "headers": JSON},
+        422,
+        "not readable",
+    ),
+    (
+        "infinity in a document's metadata",
+        "POST",
+        "/v1/namespaces/alice/documents",
+        {"content": b'[{"text": "Mira Holt.", "metadata": {"n": Infinity}}]', "headers": JSON},
+        422,
+        "cannot be stored",
+    ),
+    (
+        "a change with an unknown field",
+        "PUT",
+        f"/v1/namespaces/alice/notes/{NOTE}",
+        {"json": {"text": "Mira Holt.", "namespace": "bob"}},
+        422,
+        "body.namespace",
+    ),
+    (
+        "a document with an unknown field",
+        "POST",
+        "/v1/namespaces/alice/documents",
+        {"json": [{"text": "Mira Holt.", "namespace": "bob"}]},
+        422,
+        "body.0.namespace",
+    ),
+    (
+        "an unknown field with a line break in its name",
+        "POST",
+        "/v1/namespaces/alice/documents",
+        {"json": [{"text": "Mira Holt.", "a\nb": 1}]},
+        422,
+        "body.0.'a\\nb': Extra inputs are not permitted",
+    ),
     ("unknown note", "GET", "/v1/namespaces/alice/notes/no-such-note", {}, 404, "no-such-note"),
-    ("unknown note to change", "PUT", "/v1/namespaces/alice/notes/no-such-note", {"json": A_MEMORY}, 404,
-     "no-such-note"),
+    (
+        "unknown note to change",
+        "PUT",
+        "/v1/namespaces/alice/notes/no-such-note",
+        {"json": A_MEMORY},
+        404,
+        "no-such-note",
+    ),
     ("unknown document to delete", "DELETE", "/v1/namespaces/alice/documents/no-such-doc", {}, 404, "no-such-doc"),
     ("unknown namespace to delete", "DELETE", "/v1/namespaces/nobody", {}, 404, "'nobody' holds nothing"),
     ("huge k", "GET", "/v1/namespaces/alice/search", {"params": {"q": QUESTIONS[0], "k": 10**12}}, 422, "query.k"),
     ("negative k", "GET", "/v1/namespaces/alice/search", {"params": {"q": QUESTIONS[0], "k": -3}}, 422, "query.k"),
     ("query over the limit", "GET", "/v1/namespaces/alice/search", {"params": {"q": "x" * 10_001}}, 422, "query.q"),
-    ("namespace over the limit", "GET", "/v1/namespaces/" + "n" * 513 + "/search", {"params": {"q": "x"}}, 422,
-     "path.ns"),
+    (
+        "namespace over the limit",
+        "GET",
+        "/v1/namespaces/" + "n" * 513 + "/search",
+        {"params": {"q": "x"}},
+        422,
+        "path.ns",
+    ),
     ("id over the limit", "GET", "/v1/namespaces/alice/notes/" + "i" * 513, {}, 422, "path.note_id"),
     ("whitespace namespace", "POST", "/v1/namespaces/%20%09/memories", {"json": A_MEMORY}, 422, "namespace"),
     ("no key", "GET", "/v1/stats", {"headers": {"Authorization": ""}}, 401, "API key"),
-    ("a wrong key", "DELETE", "/v1/namespaces/alice", {"headers": {"Authorization": "Bearer wrong-key-5c1e9"}},
-     401, "API key"),
-    ("the key and one more character", "GET", "/v1/stats", {"headers": {"Authorization": f"Bearer {KEY}x"}},
-     401, "API key"),
-    ("the key less its last character", "GET", "/v1/stats", {"headers": {"Authorization": f"Bearer {KEY[:-1]}"}},
-     401, "API key"),
-    ("the key in capitals", "GET", "/v1/stats", {"headers": {"Authorization": f"Bearer {KEY.upper()}"}},
-     401, "API key"),
+    (
+        "a wrong key",
+        "DELETE",
+        "/v1/namespaces/alice",
+        {"headers": {"Authorization": "Bearer wrong-key-5c1e9"}},
+        401,
+        "API key",
+    ),
+    (
+        "the key and one more character",
+        "GET",
+        "/v1/stats",
+        {"headers": {"Authorization": f"Bearer {KEY}x"}},
+        401,
+        "API key",
+    ),
+    (
+        "the key less its last character",
+        "GET",
+        "/v1/stats",
+        {"headers": {"Authorization": f"Bearer {KEY[:-1]}"}},
+        401,
+        "API key",
+    ),
+    (
+        "the key in capitals",
+        "GET",
+        "/v1/stats",
+        {"headers": {"Authorization": f"Bearer {KEY.upper()}"}},
+        401,
+        "API key",
+    ),
     ("the key twice", "GET", "/v1/stats", {"headers": {"Authorization": f"Bearer {KEY} {KEY}"}}, 401, "API key"),
-    ("a key of latin-1 letters", "GET", "/v1/stats", {"headers": {"Authorization": "Bearer clé-ü".encode("latin-1")}},
-     401, "API key"),
-    ("the key as a token of another scheme", "GET", "/v1/stats", {"headers": {"Authorization": f"Token {KEY}"}},
-     401, "API key"),
+    (
+        "a key of latin-1 letters",
+        "GET",
+        "/v1/stats",
+        {"headers": {"Authorization": "Bearer clé-ü".encode("latin-1")}},
+        401,
+        "API key",
+    ),
+    (
+        "the key as a token of another scheme",
+        "GET",
+        "/v1/stats",
+        {"headers": {"Authorization": f"Token {KEY}"}},
+        401,
+        "API key",
+    ),
     ("no such route", "GET", "/v1/namespaces/alice/secrets", {}, 404, "Not Found"),
-    ("a method the route does not take", "PATCH", f"/v1/namespaces/alice/notes/{NOTE}", {"json": A_MEMORY}, 405,
-     "Method Not Allowed"),
+    (
+        "a method the route does not take",
+        "PATCH",
+        f"/v1/namespaces/alice/notes/{NOTE}",
+        {"json": A_MEMORY},
+        405,
+        "Method Not Allowed",
+    ),
 ]
 
 
 @pytest.mark.parametrize("case,method,path,request_keywords,status,fragment", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_of_json_and_changes_nothing(api, store, embedder, extractor, case, method, path,
-                                                           request_keywords, status, fragment):
+def test_bad_input_is_one_line_of_json_and_changes_nothing(
+    api, store, embedder, extractor, case, method, path, request_keywords, status, fragment
+):
     with Memory(store, read_only=True, embedder=embedder, extractor=extractor) as memory:
         note = memory.get(next(iter(ids_of(memory, "alice"))), namespace="alice")
     before = _state(store, embedder, extractor)
@@ -197,6 +344,7 @@ def test_a_time_that_leaves_the_calendar_in_utc_is_422(api, store, embedder, ext
 
 
 # -- hostile ids and namespaces ------------------------------------------------------------------
+
 
 def test_hostile_ids_are_only_data_through_the_api(api, store, embedder, extractor):
     """Ids with quotes, a DROP TABLE, a DETACH DELETE, NUL, right-to-left marks, a path that climbs
@@ -250,8 +398,9 @@ def test_no_route_of_one_namespace_reaches_another(api, store, embedder, extract
         for question in QUESTIONS:
             for window in windows if name == "bob" else windows[:1]:
                 for method in ("hippograph", "dense"):
-                    reply = api.get(f"/v1/namespaces/{ns}/search",
-                                    params={"q": question, "k": 100, "method": method, **window})
+                    reply = api.get(
+                        f"/v1/namespaces/{ns}/search", params={"q": question, "k": 100, "method": method, **window}
+                    )
                     assert reply.status_code == 200, reply.text
                     assert not {hit["id"] for hit in reply.json()["hits"]} & alice
                     assert not any(word in reply.text for word in ALICE_ONLY), (name, question)

@@ -50,8 +50,9 @@ def test_no_command_of_one_namespace_reaches_another(tmp_path, embedder, extract
 
     code, out, _ = _cli(capsys, "stats", "--json", "--store", str(store), "--namespace", "alice")
     after = json.loads(out)
-    assert {k: after[k] for k in alice_before if k not in ("path", "size_bytes")} == \
-           {k: v for k, v in alice_before.items() if k not in ("path", "size_bytes")}
+    assert {k: after[k] for k in alice_before if k not in ("path", "size_bytes")} == {
+        k: v for k, v in alice_before.items() if k not in ("path", "size_bytes")
+    }
     with Memory(store, embedder=embedder, extractor=extractor) as memory:
         assert ids_of(memory, "alice") == alice and memory.get(diary.id, namespace="alice").text == diary.text
         assert memory.namespaces() == ["alice"]

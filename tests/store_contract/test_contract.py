@@ -49,12 +49,16 @@ def open_memory(request, tmp_path, embedder, extractor):
 def reference(tmp_path, embedder, extractor):
     def open_(config: Config = EVERY_RECORD) -> Memory:
         return Memory(tmp_path / "reference", config, embedder=embedder, extractor=extractor)
+
     return open_
 
 
 def answers(memory: Memory, namespace: str | None = None) -> list:
-    return [[(h.id, round(h.score, 9)) for h in memory.query(q, k=10, method=m, namespace=namespace)]
-            for q in QUESTIONS for m in ("hippograph", "dense")]
+    return [
+        [(h.id, round(h.score, 9)) for h in memory.query(q, k=10, method=m, namespace=namespace)]
+        for q in QUESTIONS
+        for m in ("hippograph", "dense")
+    ]
 
 
 def corpus_changes(memory: Memory) -> None:
@@ -63,25 +67,47 @@ def corpus_changes(memory: Memory) -> None:
     corpus = read_sources(hippograph.sample_corpus())
     memory.ingest(corpus, progress=False)
     memory.ingest(corpus, progress=False)
-    memory.ingest(Document("Mira Holt retired to Saltmarsh, where she restores boats with Arvid Koss.", id="sample-02",
-                           title="Mira Holt"), progress=False)
+    memory.ingest(
+        Document(
+            "Mira Holt retired to Saltmarsh, where she restores boats with Arvid Koss.",
+            id="sample-02",
+            title="Mira Holt",
+        ),
+        progress=False,
+    )
     memory.delete("sample-18")
     # A replacement naming the same new entity: it stays known, so a later synonym still finds it.
-    memory.ingest(Document("Ida Marsh founded Kessel Boat Works in Veloria.", id="yard", title="Ida Marsh"), progress=False)
-    memory.ingest(Document("Ida Marsh founded Kessel Boat Works in Saltmarsh.", id="yard", title="Ida Marsh"),
-                  progress=False)
-    memory.ingest(Document("Arvid Koss joined Kessel Boatworks in 1990.", id="yard-2", title="Arvid Koss"), progress=False)
+    memory.ingest(
+        Document("Ida Marsh founded Kessel Boat Works in Veloria.", id="yard", title="Ida Marsh"), progress=False
+    )
+    memory.ingest(
+        Document("Ida Marsh founded Kessel Boat Works in Saltmarsh.", id="yard", title="Ida Marsh"), progress=False
+    )
+    memory.ingest(
+        Document("Arvid Koss joined Kessel Boatworks in 1990.", id="yard-2", title="Arvid Koss"), progress=False
+    )
 
 
 def notes_changes(memory: Memory) -> None:
     """Notes in three namespaces with links, evolution, an update, a revert, then one namespace
     deleted (with the vectors only it used)."""
     for namespace in ("a", "b", "c"):
-        first = memory.add("Mira Holt founded Brightwater Labs in Veloria.", namespace=namespace, timestamp="2024-01-01")
-        memory.add("Mira Holt lives in Veloria and works at Brightwater Labs.", namespace=namespace, timestamp="2024-01-02")
-        memory.add("Mira Holt moved to Saltmarsh. Mira Holt lives in Saltmarsh now.", namespace=namespace, timestamp="2024-02-01")
-        memory.add(f"Arvid Koss keeps the ledger of {namespace}.", namespace=namespace,  # vectors of its own
-                   timestamp="2024-02-02")
+        first = memory.add(
+            "Mira Holt founded Brightwater Labs in Veloria.", namespace=namespace, timestamp="2024-01-01"
+        )
+        memory.add(
+            "Mira Holt lives in Veloria and works at Brightwater Labs.", namespace=namespace, timestamp="2024-01-02"
+        )
+        memory.add(
+            "Mira Holt moved to Saltmarsh. Mira Holt lives in Saltmarsh now.",
+            namespace=namespace,
+            timestamp="2024-02-01",
+        )
+        memory.add(
+            f"Arvid Koss keeps the ledger of {namespace}.",
+            namespace=namespace,  # vectors of its own
+            timestamp="2024-02-02",
+        )
         memory.update(first.id, "Mira Holt founded Brightwater Labs in Veloria in 1990.", namespace=namespace)
         changes = [c for c in memory.history(first.id, namespace=namespace) if c.field != "text"]
         assert changes, "the update and evolution changed attributes"
@@ -96,8 +122,10 @@ def test_corpus_ingest_replace_and_delete_match_the_sqlite_store(open_memory, re
         corpus_changes(expected)
         assert records(memory) == records(expected)
         assert answers(memory) == answers(expected)
-        assert memory.stats().__dict__ | {"path": "", "size_bytes": 0} == \
-            expected.stats().__dict__ | {"path": "", "size_bytes": 0}
+        assert memory.stats().__dict__ | {"path": "", "size_bytes": 0} == expected.stats().__dict__ | {
+            "path": "",
+            "size_bytes": 0,
+        }
     assert dangling(records(memory)) == [] and edges_disagreeing(memory) == []
 
 
@@ -110,8 +138,9 @@ def test_notes_namespaces_and_history_match_the_sqlite_store(open_memory, refere
         for namespace in ("a", "b"):
             assert answers(memory, namespace) == answers(expected, namespace)
             for as_of in ("2024-01-15", "2024-03-01"):  # before and after she moved (a fact ended)
-                assert memory.facts("Mira Holt", namespace=namespace, as_of=as_of) == \
-                    expected.facts("Mira Holt", namespace=namespace, as_of=as_of)
+                assert memory.facts("Mira Holt", namespace=namespace, as_of=as_of) == expected.facts(
+                    "Mira Holt", namespace=namespace, as_of=as_of
+                )
         assert memory.namespaces() == expected.namespaces() == ["a", "b"]
     assert dangling(records(memory)) == [] and edges_disagreeing(memory) == []
 
