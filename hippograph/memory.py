@@ -41,7 +41,8 @@ Time = datetime | date | str
 class Memory:
     """A persistent knowledge memory in a folder: ``Memory("./mem")`` creates or reopens it.
     On a graph server: ``Memory("bolt://host:7687")`` (credentials and database from the NEO4J_*
-    variables) or ``Memory(store=Neo4jStore(uri, auth, database))``; the memory closes its store.
+    variables) or ``Memory(store=Neo4jStore(uri, auth, database))`` (``from hippograph.store.neo4j
+    import Neo4jStore``); the memory closes its store.
 
     Models load on first use, so opening a memory and reading stats is instant.
     Pass `embedder` / `extractor` to share loaded models between memories, and
