@@ -163,3 +163,17 @@ def test_an_answer_in_one_namespace_shows_the_model_nothing_of_another(two_tenan
             answer = same.answer("Where did Mira Holt hide the key?", k=10, namespace="alice")
     assert {hit.id for hit in answer.hits} <= ids_of(memory, "alice")
     assert prompts and not any(text in prompt for prompt in prompts for text in NOTES["bob"])
+
+
+def test_a_write_to_one_namespace_leaves_the_graph_view_of_another(two_tenants, tmp_path, embedder, extractor):
+    memory, _ = two_tenants
+    alice = memory._views.get("alice")  # the cached view a query of alice's runs on
+    memory.add("Mira Holt sold the red bench.", namespace="bob")
+    assert memory._views.get("alice") is alice  # not read or built again
+    with Memory(tmp_path / "store", CONFIG, embedder=embedder, extractor=extractor) as other:  # as another process
+        other.add("Mira Holt painted the red bench.", namespace="bob")
+        assert memory._views.get("alice") is alice
+        moved = other.add("Mira Holt moved to Oslo.", namespace="alice")
+    rebuilt = memory._views.get("alice")
+    assert rebuilt is not alice and moved.id in rebuilt.data.passage_ids
+    assert moved.id in [hit.id for hit in memory.query("Where did Mira Holt move?", k=3, namespace="alice")]

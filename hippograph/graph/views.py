@@ -21,12 +21,14 @@ class GraphViews:
     def __init__(self, store: Store, config: Config) -> None:
         self._store = store
         self._config = config
-        self._views: dict[tuple[str, str | None], tuple[int, GraphView]] = {}  # (namespace, as_of) -> (version, view)
+        # (namespace, as_of) -> (the namespace's version when read, view)
+        self._views: dict[tuple[str, str | None], tuple[str, GraphView]] = {}
 
     def get(self, namespace: str, as_of: str | None = None) -> GraphView:
-        """The namespace's graph view (as it was at `as_of`), built again after any write."""
+        """The namespace's graph view (as it was at `as_of`), built again after a write to that
+        namespace (by any memory or process); writes to other namespaces leave it as it is."""
         cached = self._views.get((namespace, as_of))
-        if cached is None or cached[0] != self._store.version():
+        if cached is None or cached[0] != self._store.namespace_version(namespace):
             data = self._store.graph_data(namespace)
             if self._config.fact_weight > 0 and len(data.fact_relations) and not data.fact_has_vector.any():
                 log.warning(

@@ -99,7 +99,12 @@ class Store(Protocol):
 
     # -- lookups while ingesting --
     def version(self) -> int:
-        """A number that changes with every committed write (the graph view's cache key)."""
+        """A number that changes with every committed write."""
+        ...
+
+    def namespace_version(self, namespace: str) -> str:
+        """A token that changes with every committed write that changes `namespace` (a graph
+        view's cache key): writes to other namespaces leave it as it is."""
         ...
 
     def embedding_model(self) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -69,6 +70,10 @@ class RecordStore:
     def version(self) -> int:
         with self._reading() as records:
             return int(records.meta("version") or 0)
+
+    def namespace_version(self, namespace: str) -> str:
+        with self._reading() as records:
+            return _namespace_version(records, namespace)
 
     def embedding_model(self) -> str | None:
         with self._reading() as records:
@@ -235,20 +240,31 @@ class RecordStore:
     def write(self, batch: WriteBatch, embedding_model: str) -> Written:
         def work(records: Records) -> Written:
             writes.check_embedding_model(records, embedding_model, str(self.path))
-            return writes.write_batch(records, batch)
+            written = writes.write_batch(records, batch)
+            _changed(records, batch.namespaces())
+            return written
 
         return self._write(work)
 
     def delete_document(self, namespace: str, document_id: str) -> list[str]:
-        return self._write(lambda records: writes.delete_document(records, namespace, document_id))
+        def work(records: Records) -> list[str]:
+            _changed(records, [namespace])
+            return writes.delete_document(records, namespace, document_id)
+
+        return self._write(work)
 
     def delete_namespace(self, namespace: str) -> int:
-        return self._write(lambda records: writes.delete_namespace(records, namespace))
+        def work(records: Records) -> int:
+            _changed(records, [namespace])
+            return writes.delete_namespace(records, namespace)
+
+        return self._write(work)
 
     def revert(self, namespace: str, change_id: int) -> Change:
         def work(records: Records) -> Change:
             change = _change(records, namespace, change_id)
             writes.revert(records, change)
+            _changed(records, [namespace])
             return _history(records, namespace, change.note_id)[-1]
 
         return self._write(work)
@@ -262,7 +278,11 @@ class RecordStore:
                     yield kind, to_export(kind, row)
 
     def load(self, embedding_model: str | None, records: Iterable[Record]) -> None:
-        self._write(lambda stored: writes.load(stored, embedding_model, records, str(self.path)), retry=False)
+        def work(stored: Records) -> None:
+            writes.load(stored, embedding_model, records, str(self.path))
+            _changed(stored, [])  # every namespace imported
+
+        self._write(work, retry=False)
 
 
 # Stats field -> the record type it counts
@@ -275,6 +295,23 @@ _COUNTED = {
     "synonym_edges": "synonym",
     "links": "link",
 }
+
+
+def _namespace_version(records: Records, namespace: str) -> str:
+    """The token `_changed` set at the namespace's last write; until a write gives every namespace
+    one (a store an older hippograph wrote), the store's version."""
+    return records.meta(f"version:{namespace}") or f"store:{records.meta('version') or 0}"
+
+
+def _changed(records: Records, namespaces: Iterable[str]) -> None:
+    """Give each namespace a write changes a new version token: graph views of the others stay.
+    The first such write gives every namespace of the store one."""
+    namespaces = set(namespaces)
+    if records.meta("namespace_versions") is None:
+        namespaces |= {row["namespace"] for row in records.scan("document")}
+        records.set_meta("namespace_versions", "1")
+    for namespace in namespaces:
+        records.set_meta(f"version:{namespace}", uuid.uuid4().hex)
 
 
 def _passage(row: dict) -> Passage:
@@ -329,7 +366,7 @@ def _graph_data(records: Records, namespace: str) -> GraphData:
     vectors = records.get("embedding", {row["embedding_key"] for row in passages + facts})
     vector_of = {key: row["vector"] for key, row in vectors.items()}
     return GraphData.from_rows(
-        int(records.meta("version") or 0),
+        _namespace_version(records, namespace),
         entities,
         [
             (p["id"], vector_of.get(p["embedding_key"]), p["title"], p["created_at"])

@@ -90,6 +90,14 @@ class WriteBatch:
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)
     retried: bool = False  # the passages are stored already (a retried extraction): they must still exist
 
+    def namespaces(self) -> set[str]:
+        """The namespaces this batch changes."""
+        return (
+            {ns for ns, _ in self.replaces}
+            | {d.namespace for d, _ in self.documents}
+            | {r.passage.namespace for r in self.passages}
+        )
+
 
 @dataclass(frozen=True)
 class Written:
@@ -106,7 +114,7 @@ class Written:
 class GraphData:
     """A namespace's graph as arrays, in a deterministic order (sorted by id)."""
 
-    version: int  # the store version this snapshot was read at
+    version: str  # the namespace's version this snapshot was read at (Store.namespace_version)
     entity_ids: list[str]
     entity_names: list[str]
     passage_ids: list[str]
@@ -132,7 +140,7 @@ class GraphData:
 
     @classmethod
     def from_rows(
-        cls, version: int, entities: list, passages: list, facts: list, mentions: list, synonyms: list, links: list
+        cls, version: str, entities: list, passages: list, facts: list, mentions: list, synonyms: list, links: list
     ) -> GraphData:
         """A snapshot from what a store read, each list in id order: entities (id, name); passages
         (id, float32 vector bytes, title, time); facts (subject id, object id, relation, vector
@@ -149,7 +157,7 @@ class GraphData:
 
     @classmethod
     def _from_rows(
-        cls, version: int, entities: list, passages: list, facts: list, mentions: list, synonyms: list, links: list
+        cls, version: str, entities: list, passages: list, facts: list, mentions: list, synonyms: list, links: list
     ) -> GraphData:
         entity_index = {entity_id: i for i, (entity_id, _) in enumerate(entities)}
         passage_index = {row[0]: i for i, row in enumerate(passages)}
