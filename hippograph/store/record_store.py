@@ -214,20 +214,13 @@ class RecordStore:
         records use; `size_bytes` is the whole store's, where the backend knows it)."""
         with self._reading() as records:
             counts = {name: records.count(kind, namespace) for name, kind in _COUNTED.items()}
+            passages = list(records.scan("passage", namespace))  # read once for both counts below
+            counts["failed_extractions"] = sum(row["extraction_error"] is not None for row in passages)
             if namespace is None:
                 counts["embeddings"] = records.count("embedding")
             else:
-                counts["embeddings"] = len(
-                    {
-                        row["embedding_key"]
-                        for kind in ("passage", "entity", "fact")
-                        for row in records.scan(kind, namespace)
-                    }
-                    - {None}
-                )
-            counts["failed_extractions"] = sum(
-                row["extraction_error"] is not None for row in records.scan("passage", namespace)
-            )
+                keys = {row["embedding_key"] for kind in ("entity", "fact") for row in records.scan(kind, namespace)}
+                counts["embeddings"] = len((keys | {row["embedding_key"] for row in passages}) - {None})
         return Stats(**counts, path=str(self.path), size_bytes=self._size_bytes())
 
     # -- the graph a query runs on ----------------------------------------------------------

@@ -20,7 +20,7 @@ from ..types import Change
 from .base import Records, record_key
 from .records import AttributeChange, PassageRecord, WriteBatch, Written
 from .rules import NOTE_FIELDS, OTHER_VERSION_STORED, Touched, ends_of
-from .transfer import Record, from_export
+from .transfer import RECORDS, Record, from_export
 
 __all__ = ["check_embedding_model", "delete_document", "delete_namespace", "load", "revert", "write_batch"]
 
@@ -345,23 +345,28 @@ def _record_refreshes(records: Records, refreshed: list[PassageRecord], time: st
 
 
 def _apply_changes(records: Records, changes: list[AttributeChange], time: str) -> None:
-    """Set evolved (or reverted) note attributes, keeping each old value in the note's history."""
+    """Set evolved (or reverted) note attributes, keeping each old value in the note's history
+    (notes read once: a later change of a note sees the earlier)."""
+    rows = records.get("passage", {change.passage_id for change in changes})
+    updates: dict[str, dict] = {}
+    history = []
     for change in changes:
         if change.field not in NOTE_FIELDS:
             raise StoreError(f"a note has no attribute {change.field!r}; use one of {', '.join(NOTE_FIELDS)}")
-        row = records.get("passage", [change.passage_id]).get(change.passage_id)
+        row = rows.get(change.passage_id)
         if row is None:  # it went away in this batch (a replaced document)
             continue
         before = _attribute(row, change.field)
         after = change.value if change.field == "context" else tuple(change.value)
         if before == after:
             continue
-        stored = after if change.field == "context" else json.dumps(after)
-        records.update("passage", {change.passage_id: {change.field: stored, "updated_at": time}})
-        records.insert(
-            "note_change",
-            [_change_row(change.passage_id, change.field, before, after, change.changed_by, change.source_note, time)],
+        row[change.field] = after if change.field == "context" else json.dumps(after)
+        updates.setdefault(change.passage_id, {}).update({change.field: row[change.field], "updated_at": time})
+        history.append(
+            _change_row(change.passage_id, change.field, before, after, change.changed_by, change.source_note, time)
         )
+    records.update("passage", updates)
+    records.insert("note_change", history)
 
 
 def _refresh_validity(records: Records, touched: Touched) -> None:
@@ -419,15 +424,9 @@ def _attribute(row: dict, field: str) -> tuple[str, ...] | str:
 def _change_row(
     passage_id: str, field: str, before, after, changed_by: str, source_note: str | None, time: str
 ) -> dict:
-    return {
-        "passage_id": passage_id,
-        "field": field,
-        "old_value": json.dumps(before),
-        "new_value": json.dumps(after),
-        "changed_by": changed_by,
-        "source_note": source_note,
-        "changed_at": time,
-    }
+    """A note_change record without its id (the store numbers it)."""
+    values = (passage_id, field, json.dumps(before), json.dumps(after), changed_by, source_note, time)
+    return dict(zip(RECORDS["note_change"][1:], values))
 
 
 def _passage_row(record: PassageRecord, time: str) -> dict:
