@@ -274,7 +274,7 @@ class Memory:
         ]
         view = self._views.get(namespace, window[2])
         allowed = in_window(view.data.passage_times, window[0], window[1])
-        if view.passage_count == 0 or (allowed is not None and not allowed.any()):
+        if view.live_passages == 0 or (allowed is not None and not (allowed & view.data.passage_alive).any()):
             return Hits()
         self._check_embedding_model()
         fact_filter = FactFilter(self.llm) if self.config.llm_fact_filter else None
@@ -297,7 +297,7 @@ class Memory:
     def to_networkx(self, namespace: str | None = None) -> networkx.MultiDiGraph:
         """The whole graph of a namespace as a `networkx.MultiDiGraph`: entities and passages with
         the attributes of `subgraph` but the query's (score, seed, rank)."""
-        view = self._views.get(checked_namespace(namespace, QueryError))
+        view = self._views.get(checked_namespace(namespace, QueryError)).compacted
         return to_networkx(view, self._store.passages(view.data.passage_ids))
 
     def to_igraph(self, namespace: str | None = None) -> igraph.Graph:
@@ -309,7 +309,7 @@ class Memory:
         """The topics of a namespace, largest first: communities of its entity graph (facts,
         synonyms and entities mentioned together) found by igraph's Leiden algorithm
         (modularity, fixed seed: the same store gives the same topics)."""
-        return find_topics(self._views.get(checked_namespace(namespace, QueryError)))
+        return find_topics(self._views.get(checked_namespace(namespace, QueryError)).compacted)
 
     def answer(
         self,

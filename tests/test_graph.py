@@ -14,6 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 from hippograph import QueryError
+from hippograph.graph.adjacency import Adjacency
 from hippograph.graph.export import EDGE_KINDS
 from hippograph.graph.ppr import PageRank
 
@@ -144,7 +145,7 @@ def test_pagerank_equals_igraphs_on_the_sample_graph(sample_memory, damping):
     adjacency = (upper + upper.T).tocsr()  # the retriever walks every edge both ways
     rng = np.random.default_rng(3)
     for reset in (rng.random(n), np.eye(n)[int(np.argmax(converted.degree()))]):
-        ours = PageRank(adjacency).scores(reset, damping, tolerance=1e-12, max_iterations=1000)
+        ours = PageRank(Adjacency.of_matrix(adjacency)).scores(reset, damping, tolerance=1e-12, max_iterations=1000)
         theirs = converted.personalized_pagerank(
             directed=False, damping=damping, reset=reset.tolist(), weights="weight"
         )

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from hippograph.graph.adjacency import Adjacency
 from hippograph.graph.ppr import PageRank
 
 
@@ -28,7 +29,9 @@ def test_matches_closed_form_including_a_dangling_node(damping):
     dense[11, :] = dense[:, 11] = 0  # node 11 has no edge
     seeds = np.zeros(12)
     seeds[[0, 3]] = [2.0, 1.0]
-    scores = PageRank(sp.csr_matrix(dense)).scores(seeds, damping, tolerance=1e-12, max_iterations=1000)
+    scores = PageRank(Adjacency.of_matrix(sp.csr_matrix(dense))).scores(
+        seeds, damping, tolerance=1e-12, max_iterations=1000
+    )
     np.testing.assert_allclose(scores, closed_form(dense, seeds, damping), atol=1e-10)
     assert scores.sum() == pytest.approx(1.0)
 
@@ -41,7 +44,7 @@ def test_matches_closed_form_on_a_larger_weighted_graph_at_the_default_tolerance
     seeds = np.zeros(n)
     seeds[rng.choice(n, 5, replace=False)] = rng.random(5)
     seeds[200:] += 0.001  # a little mass everywhere, as the passage seeds give
-    scores = PageRank(adjacency.tocsr()).scores(seeds, 0.7)
+    scores = PageRank(Adjacency.of_matrix(adjacency.tocsr())).scores(seeds, 0.7)
     expected = closed_form(adjacency.toarray(), seeds, 0.7)
     assert np.abs(scores - expected).sum() < 1e-6
     np.testing.assert_array_equal(np.argsort(-scores)[:20], np.argsort(-expected)[:20])
@@ -51,14 +54,14 @@ def test_mass_stays_in_the_seeds_component():
     dense = np.zeros((4, 4))
     dense[0, 1] = dense[1, 0] = 1.0
     dense[2, 3] = dense[3, 2] = 1.0
-    scores = PageRank(sp.csr_matrix(dense)).scores(np.array([1.0, 0, 0, 0]), 0.5)
+    scores = PageRank(Adjacency.of_matrix(sp.csr_matrix(dense))).scores(np.array([1.0, 0, 0, 0]), 0.5)
     assert scores[2] == scores[3] == 0.0
     assert scores[0] > scores[1] > 0
 
 
 def test_no_seed_is_an_error():
     with pytest.raises(ValueError):
-        PageRank(sp.csr_matrix(np.ones((2, 2)))).scores(np.zeros(2), 0.5)
+        PageRank(Adjacency.of_matrix(sp.csr_matrix(np.ones((2, 2))))).scores(np.zeros(2), 0.5)
 
 
 def test_top_indexes_breaks_ties_by_index_like_a_full_stable_sort():
@@ -69,3 +72,31 @@ def test_top_indexes_breaks_ties_by_index_like_a_full_stable_sort():
     for k in (1, 3, 10, 199, 200, 500):
         expected = np.argsort(-scores, kind="stable")[:k]
         np.testing.assert_array_equal(top_indexes(scores, k), expected)
+
+
+def test_an_adjacency_changed_by_deltas_walks_like_one_assembled_whole():
+    """Edges added and removed after assembly (nodes appended too) give the PageRank scores and
+    the neighbours of the adjacency assembled from the final edges."""
+    rng = np.random.default_rng(5)
+    rows, cols = rng.integers(0, 30, 80), rng.integers(0, 30, 80)
+    weights = rng.uniform(0.5, 2.0, 80)
+    changed = Adjacency.assembled(rows[:60], cols[:60], weights[:60], 30)
+    gone = np.arange(10)  # the first ten edges go again, the last twenty come, two nodes appear
+    more_rows, more_cols = np.append(rows[60:], 30), np.append(cols[60:], 31)
+    changed = changed.changed(
+        np.concatenate([rows[gone], more_rows]),
+        np.concatenate([cols[gone], more_cols]),
+        np.concatenate([-weights[gone], weights[60:], [1.0]]),
+        32,
+    )
+    kept = np.r_[10:80]
+    whole = Adjacency.assembled(np.append(rows[kept], 30), np.append(cols[kept], 31), np.append(weights[kept], 1.0), 32)
+    seeds = rng.random(32)
+    np.testing.assert_allclose(
+        PageRank(changed).scores(seeds, 0.7, tolerance=1e-12),
+        PageRank(whole).scores(seeds, 0.7, tolerance=1e-12),
+        atol=1e-12,
+    )
+    for node in range(32):
+        nodes = np.array([node])
+        assert set(changed.neighbours(nodes)[1].tolist()) == set(whole.neighbours(nodes)[1].tolist())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..growing import appended
+
 
 class NeighbourIndex:
     """The vectors of one namespace's entities (or notes), kept in memory while an ingest runs.
@@ -35,7 +37,7 @@ class NeighbourIndex:
             self._ids.append(ids[i])
         if new:
             added = vectors[new]
-            self._vectors = added if len(self._ids) == len(new) else np.vstack([self._vectors, added])
+            self._vectors = added if len(self._ids) == len(new) else appended(self._vectors, added)
 
     def link(
         self, ids: list[str], vectors: np.ndarray, threshold: float, max_neighbors: int

@@ -56,12 +56,14 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 def to_networkx(
     view: GraphView, passages: dict[str, Passage], nodes: np.ndarray | None = None
 ) -> networkx.MultiDiGraph:
-    """The graph of `view` (only the node indexes `nodes`, when given, and the edges among them),
+    """The graph of `view` (only the node indexes `nodes`, when given, and the edges among them;
+    else its live nodes),
     its passages' texts and documents taken from `passages` (passage id -> Passage)."""
     import networkx as nx
 
     graph = nx.MultiDiGraph()
-    keep = np.ones(view.entity_count + view.passage_count, dtype=bool) if nodes is None else _mask(view, nodes)
+    data = view.data
+    keep = np.concatenate([data.entity_alive, data.passage_alive]) if nodes is None else _mask(view, nodes)
     data = view.data
     for entity in np.flatnonzero(keep[: view.entity_count]).tolist():
         name = data.entity_names[entity]
@@ -135,7 +137,7 @@ def _edges(view: GraphView, keep: np.ndarray) -> Iterator[tuple[int, int, dict[s
     passages, mentioned = data.mention_passages + entities, data.mention_entities
     for mention in np.flatnonzero(keep[passages] & keep[mentioned]).tolist():
         yield int(passages[mention]), int(mentioned[mention]), {"kind": "mention", "weight": 1.0}
-    for passage, entity in sorted(view.topics):
+    for passage, entity in sorted((p, e) for p, named in view.topics.items() for e in named):
         if keep[passage + entities] and keep[entity]:
             yield passage + entities, entity, {"kind": "topic", "weight": view.topic_weight}
     for synonym in np.flatnonzero(keep[data.synonym_a] & keep[data.synonym_b]).tolist():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+
+import numpy as np
 
 from ..extract.normalize import match_key
 
@@ -13,14 +15,57 @@ _DISAMBIGUATOR = re.compile(r"\s*\([^()]*\)\s*$")  # "Tic Tac (film)" -> "Tic Ta
 
 
 class EntityIndex:
-    """Entity indexes by match key (accent-folded normalised name)."""
+    """Entity indexes by match key (accent-folded normalised name); of entities sharing a key,
+    the one with the smallest id (the first, without `ids`). Dead entities (`alive` False) are
+    left out; `updated` gives the index after entities come and go, leaving this one as it is."""
 
-    def __init__(self, names: Sequence[str]) -> None:
+    def __init__(self, names: Sequence[str], ids: Sequence[str] | None = None, alive: np.ndarray | None = None) -> None:
+        self._ids = ids if ids is not None else range(len(names))
         self._by_key: dict[str, int] = {}
+        self._sharing: dict[str, list[int]] = {}  # keys more than one entity has
         for index, name in enumerate(names):
-            key = match_key(name)
-            if key:
-                self._by_key.setdefault(key, index)
+            if alive is None or alive[index]:
+                self._add(match_key(name), index)
+
+    def updated(
+        self, ids: Sequence[str], removed: Iterable[tuple[int, str]], added: Iterable[tuple[int, str]]
+    ) -> tuple[EntityIndex, set[str]]:
+        """A new index without the (index, name) entities `removed` and with those `added`, and
+        the keys whose entity it changed."""
+        new = object.__new__(EntityIndex)
+        new._ids, new._by_key = ids, dict(self._by_key)
+        new._sharing = {key: list(indexes) for key, indexes in self._sharing.items()}
+        keys = set()
+        for index, name in removed:
+            keys.add(key := match_key(name))
+            new._remove(key, index)
+        for index, name in added:
+            keys.add(key := match_key(name))
+            new._add(key, index)
+        return new, keys - {""}
+
+    def _add(self, key: str, index: int) -> None:
+        held = self._by_key.get(key)
+        if not key or held == index:
+            return
+        if held is None:
+            self._by_key[key] = index
+            return
+        sharing = self._sharing.setdefault(key, [held])
+        sharing.append(index)
+        self._by_key[key] = min(sharing, key=self._ids.__getitem__)
+
+    def _remove(self, key: str, index: int) -> None:
+        sharing = self._sharing.get(key)
+        if sharing is None:
+            if self._by_key.get(key) == index:
+                del self._by_key[key]
+            return
+        if index in sharing:
+            sharing.remove(index)
+            self._by_key[key] = min(sharing, key=self._ids.__getitem__)
+            if len(sharing) == 1:
+                del self._sharing[key]
 
     def lookup(self, phrase: str) -> int | None:
         return self._by_key.get(match_key(phrase))
@@ -28,8 +73,7 @@ class EntityIndex:
     def named_in_title(self, title: str) -> set[int]:
         """The entities a passage title names: the whole title, or the title without a trailing
         disambiguator in parentheses."""
-        found = (self.lookup(title), self.lookup(_DISAMBIGUATOR.sub("", title)))
-        return {index for index in found if index is not None}
+        return {self._by_key[key] for key in title_keys(title) if key in self._by_key}
 
     def named_in_question(self, question: str) -> list[int]:
         """Entities whose names appear in the question, in question order; longer names are
@@ -55,3 +99,9 @@ class EntityIndex:
                     found.append((start, index))
                     taken[start:end] = [True] * size
         return list(dict.fromkeys(index for _, index in sorted(found)))
+
+
+def title_keys(title: str) -> set[str]:
+    """The match keys an entity named by a passage title can have: the whole title's, or the
+    title's without a trailing disambiguator in parentheses."""
+    return {key for key in (match_key(title), match_key(_DISAMBIGUATOR.sub("", title))) if key} if title else set()

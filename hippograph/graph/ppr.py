@@ -16,21 +16,26 @@ is a rank-one correction: x = (1 - d)·z / (1 - d·(mass of z on dangling nodes)
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.linalg.blas import daxpy, ddot
+
+from .adjacency import Adjacency, inverse_sqrt
 
 
 class PageRank:
     """The symmetric system of one graph, built once and solved for any seeds."""
 
-    def __init__(self, adjacency: sp.csr_matrix) -> None:
-        strength = np.asarray(adjacency.sum(axis=0)).ravel()
+    def __init__(self, adjacency: Adjacency) -> None:
+        strength = adjacency.strength
         self.dangling = strength == 0
         self._sqrt_strength = np.sqrt(strength)
-        self._inverse_sqrt = np.divide(1.0, self._sqrt_strength, out=np.zeros_like(strength), where=~self.dangling)
-        scale = sp.diags(self._inverse_sqrt)
-        self._symmetric = (scale @ adjacency @ scale).tocsr()
-        self._systems: dict[float, sp.csr_matrix] = {}  # damping -> I - damping·S
+        self._inverse_sqrt = inverse_sqrt(strength)
+        self._adjacency = adjacency
+
+    def _symmetric_product(self, vector: np.ndarray) -> np.ndarray:
+        """S·vector; while the adjacency has a delta pending, as D^-½·(A·(D^-½·vector))."""
+        if not len(self._adjacency.delta_weights):
+            return self._adjacency.symmetric_base @ vector
+        return self._inverse_sqrt * self._adjacency.dot(self._inverse_sqrt * vector)
 
     def scores(
         self, seeds: np.ndarray, damping: float, tolerance: float = 1e-8, max_iterations: int = 200
@@ -50,10 +55,6 @@ class PageRank:
 
     def _solve(self, b: np.ndarray, damping: float, tolerance: float, max_iterations: int) -> np.ndarray:
         """Conjugate gradients for (I - damping·S)·y = b."""
-        system = self._systems.get(damping)
-        if system is None:
-            identity = sp.identity(self._symmetric.shape[0], format="csr")
-            system = self._systems[damping] = (identity - damping * self._symmetric).tocsr()
         # In-place BLAS vector updates: temporaries cost as much as the matrix product here.
         y = np.zeros_like(b)
         residual = b.copy()
@@ -63,7 +64,9 @@ class PageRank:
         for _ in range(max_iterations):
             if rr <= stop:
                 break
-            product = system @ direction
+            product = self._symmetric_product(direction)
+            product *= -damping
+            product += direction
             step = rr / ddot(direction, product)
             daxpy(direction, y, a=step)
             daxpy(product, residual, a=-step)

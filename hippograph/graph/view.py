@@ -1,44 +1,58 @@
 """The graph view: nodes and weighted edges of one namespace, ready for PageRank and path finding.
 
-Node order: entities first (sorted by id), then passages (sorted by id). Edge
-weights: 1 per fact between two entities, 1 per passage–entity mention, the
-cosine similarity for synonymy edges, `topic_weight` between a passage and
-the entity its title names (the passage is *about* that entity, so a walk that
-reaches the entity should mostly go on to it), and `link_weight` times the
-link's own weight between linked notes. Built once per store version.
+Node order: entities first, then passages, each in the order of their slots in GraphData (id
+order when read from the store; a view kept up to date by graph/delta.py appends new nodes and
+leaves deleted ones dead, without edges). Edge weights: 1 per fact between two entities, 1 per
+passage–entity mention, the cosine similarity for synonymy edges, `topic_weight` between a
+passage and the entity its title names (the passage is *about* that entity, so a walk that
+reaches the entity should mostly go on to it), and `link_weight` times the link's own weight
+between linked notes.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
-from ..store.records import GraphData
-from .linking import EntityIndex
+from ..store.graph_data import GraphData
+from .adjacency import Adjacency
+from .linking import EntityIndex, title_keys
 from .ppr import PageRank
 
 
 @dataclass
 class GraphView:
     data: GraphData
-    adjacency: sp.csr_matrix
+    adjacency: Adjacency
     pagerank: PageRank
     entity_passage_counts: np.ndarray  # passages mentioning each entity
     relations: dict[tuple[int, int], str]  # (entity, entity) -> relation of a fact joining them
     entity_index: EntityIndex
-    topics: set[tuple[int, int]]  # (passage, entity) pairs joined by a title
+    topics: dict[int, tuple[int, ...]]  # passage -> the entities its title names
+    titled: dict[str, set[int]]  # match key -> the live passages whose title may name it
     topic_weight: float = 0.0  # the weight of a title edge
     link_weight: float = 1.0  # a note link's weight is this times the link's own
 
     @property
     def entity_count(self) -> int:
+        """Entity slots, dead ones included (passage nodes start here)."""
         return len(self.data.entity_ids)
 
     @property
     def passage_count(self) -> int:
+        """Passage slots, dead ones included."""
         return len(self.data.passage_ids)
+
+    @property
+    def live_entities(self) -> int:
+        return int(self.data.entity_alive.sum())
+
+    @property
+    def live_passages(self) -> int:
+        return int(self.data.passage_alive.sum())
 
     def node_id(self, node: int) -> str:
         """The store id of a node index (an entity's, or a passage's)."""
@@ -46,53 +60,64 @@ class GraphView:
             return self.data.entity_ids[node]
         return self.data.passage_ids[node - self.entity_count]
 
+    @functools.cached_property
+    def compacted(self) -> GraphView:
+        """This view as one read afresh from the store holds it: live nodes only, nodes and edges
+        in id order (itself when it is that already). What a whole-graph export or a community
+        search reads, so their output does not depend on the order of past writes."""
+        data = self.data.compacted()
+        return self if data is self.data else GraphView.build(data, self.topic_weight, self.link_weight)
+
     @classmethod
     def build(cls, data: GraphData, topic_weight: float = 0.0, link_weight: float = 1.0) -> GraphView:
-        entities, passages = len(data.entity_ids), len(data.passage_ids)
-        size = entities + passages
-        entity_index = EntityIndex(data.entity_names)
-        topic_passages, topic_entities = _topic_pairs(data.passage_titles, entity_index) if topic_weight else ([], [])
-        not_loop = data.fact_subjects != data.fact_objects
-        rows = np.concatenate(
-            [
-                data.fact_subjects[not_loop],
-                data.mention_passages + entities,
-                data.synonym_a,
-                np.asarray(topic_passages, dtype=np.int64) + entities,
-                data.link_a + entities,
-            ]
-        )
-        cols = np.concatenate(
-            [
-                data.fact_objects[not_loop],
-                data.mention_entities,
-                data.synonym_b,
-                np.asarray(topic_entities, dtype=np.int64),
-                data.link_b + entities,
-            ]
-        )
-        weights = np.concatenate(
-            [
-                np.ones(int(not_loop.sum())),
-                np.ones(len(data.mention_passages)),
-                data.synonym_weights,
-                np.full(len(topic_passages), topic_weight),
-                link_weight * data.link_weights,
-            ]
-        )
-        upper = sp.coo_matrix((weights, (rows, cols)), shape=(size, size))
-        adjacency = (upper + upper.T).tocsr()
-        adjacency.sum_duplicates()
-        counts = np.bincount(data.mention_entities, minlength=entities).astype(np.float64)
-        pairs = list(zip(data.fact_subjects.tolist(), data.fact_objects.tolist(), data.fact_relations))
-        relations: dict[tuple[int, int], str] = {}
-        for s, o, relation in pairs:  # a fact's own direction first, inverses only fill gaps
-            relations.setdefault((s, o), relation)
-        for s, o, relation in pairs:
-            relations.setdefault((o, s), f"{relation} (inverse)")
-        topics = set(zip(topic_passages, topic_entities))
+        entity_index = EntityIndex(data.entity_names, data.entity_ids, data.entity_alive)
+        titled: dict[str, set[int]] = {}
+        if topic_weight:
+            for passage in np.flatnonzero(data.passage_alive).tolist():
+                for key in title_keys(data.passage_titles[passage]):
+                    titled.setdefault(key, set()).add(passage)
+        topics = titles_naming(data, entity_index, {p for passages in titled.values() for p in passages})
+        relations = fact_relations(data, range(len(data.fact_ids)))
+        return cls.assemble(data, entity_index, relations, topics, titled, topic_weight, link_weight)
+
+    @classmethod
+    def assemble(
+        cls,
+        data: GraphData,
+        entity_index: EntityIndex,
+        relations: dict[tuple[int, int], str],
+        topics: dict[int, tuple[int, ...]],
+        titled: dict[str, set[int]],
+        topic_weight: float,
+        link_weight: float,
+        adjacency: Adjacency | None = None,
+    ) -> GraphView:
+        """The view of `data` with its name lookups given, and its adjacency (assembled from the
+        arrays, vectorized, when not given)."""
+        if adjacency is None:
+            everything = np.arange(len(data.fact_ids)), np.arange(len(data.mention_passages))
+            rows, cols, weights = edges(
+                data,
+                topics,
+                topic_weight,
+                link_weight,
+                *everything,
+                np.arange(len(data.synonym_a)),
+                np.arange(len(data.link_a)),
+            )
+            adjacency = Adjacency.assembled(rows, cols, weights, len(data.entity_ids) + len(data.passage_ids))
+        counts = np.bincount(data.mention_entities, minlength=len(data.entity_ids)).astype(np.float64)
         return cls(
-            data, adjacency, PageRank(adjacency), counts, relations, entity_index, topics, topic_weight, link_weight
+            data,
+            adjacency,
+            PageRank(adjacency),
+            counts,
+            relations,
+            entity_index,
+            topics,
+            titled,
+            topic_weight,
+            link_weight,
         )
 
     def paths_from_seeds(
@@ -106,8 +131,8 @@ class GraphView:
         comes from the heaviest seed. It stops when every passage is reached.
         """
         targets = np.asarray(passages, dtype=np.int64) + self.entity_count
-        parent = np.full(self.adjacency.shape[0], -1)
-        root_weight = np.zeros(self.adjacency.shape[0])
+        parent = np.full(self.adjacency.size, -1)
+        root_weight = np.zeros(self.adjacency.size)
         frontier = np.flatnonzero(seed_weights > 0)
         frontier = frontier[np.argsort(-seed_weights[frontier], kind="stable")]
         parent[frontier] = frontier
@@ -115,7 +140,7 @@ class GraphView:
         for _ in range(max_hops):
             if not len(frontier) or (parent[targets] >= 0).all():
                 break
-            sources, neighbours = self._neighbours(frontier)
+            sources, neighbours = self.adjacency.neighbours(frontier)
             fresh = parent[neighbours] < 0
             nodes, first = np.unique(neighbours[fresh], return_index=True)
             parent[nodes] = sources[fresh][first]
@@ -128,14 +153,6 @@ class GraphView:
                 path.append(int(parent[path[-1]]))
             paths[target - self.entity_count] = path[::-1]
         return paths
-
-    def _neighbours(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every edge leaving `nodes` as (source, target) arrays, read straight from the CSR
-        arrays (scipy's row slicing costs far more on the small frontiers of a query)."""
-        indptr = self.adjacency.indptr
-        starts, counts = indptr[nodes], indptr[nodes + 1] - indptr[nodes]
-        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        return np.repeat(nodes, counts), self.adjacency.indices[np.repeat(starts, counts) + offsets]
 
     def describe_path(self, nodes: list[int]) -> tuple[str, ...]:
         """Readable steps of a path ending at the retrieved passage: node names, and between
@@ -156,18 +173,74 @@ class GraphView:
         if source >= self.entity_count and target >= self.entity_count:
             return "linked note"
         if source >= self.entity_count:
-            return "is about" if (source - self.entity_count, target) in self.topics else "mentions"
+            return "is about" if target in self.topics.get(source - self.entity_count, ()) else "mentions"
         if target >= self.entity_count:
-            return "topic of" if (target - self.entity_count, source) in self.topics else "mentioned in"
+            return "topic of" if source in self.topics.get(target - self.entity_count, ()) else "mentioned in"
         return self.relations.get((source, target), "similar to")
 
 
-def _topic_pairs(titles: list[str], index: EntityIndex) -> tuple[list[int], list[int]]:
-    """(passage, entity) pairs where the passage's title names the entity."""
-    pairs = [
-        (passage, entity)
-        for passage, title in enumerate(titles)
-        if title
-        for entity in sorted(index.named_in_title(title))
-    ]
-    return [p for p, _ in pairs], [e for _, e in pairs]
+def titles_naming(data: GraphData, index: EntityIndex, passages: Iterable[int]) -> dict[int, tuple[int, ...]]:
+    """For each of `passages` whose title names an entity of `index`, those entities."""
+    named = {p: tuple(sorted(index.named_in_title(data.passage_titles[p]))) for p in passages}
+    return {p: entities for p, entities in named.items() if entities}
+
+
+def fact_relations(data: GraphData, facts: Iterable[int]) -> dict[tuple[int, int], str]:
+    """(entity, entity) -> the relation of a fact joining them, among the rows `facts`: of several,
+    the fact with the smallest id; a fact's own direction first, inverses only fill gaps."""
+    ordered = sorted(facts, key=data.fact_ids.__getitem__)
+    subjects, objects = data.fact_subjects[ordered].tolist(), data.fact_objects[ordered].tolist()
+    pairs = list(zip(subjects, objects, [data.fact_relations[f] for f in ordered]))
+    relations: dict[tuple[int, int], str] = {}
+    for s, o, relation in pairs:
+        relations.setdefault((s, o), relation)
+    for s, o, relation in pairs:
+        relations.setdefault((o, s), f"{relation} (inverse)")
+    return relations
+
+
+def edges(
+    data: GraphData,
+    topics: dict[int, tuple[int, ...]],
+    topic_weight: float,
+    link_weight: float,
+    facts: np.ndarray,
+    mentions: np.ndarray,
+    synonyms: np.ndarray,
+    links: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, weights) of the graph's undirected edges: the rows `facts`, `mentions`,
+    `synonyms` and `links` of data's edge arrays (a fact about itself left out), and the title
+    edges of `topics`. Node indexes: entities first, then passages."""
+    entities = len(data.entity_ids)
+    topic_passages = np.fromiter((p for p, named in topics.items() for _ in named), dtype=np.int64)
+    topic_entities = np.fromiter((e for named in topics.values() for e in named), dtype=np.int64)
+    facts = facts[data.fact_subjects[facts] != data.fact_objects[facts]]
+    rows = np.concatenate(
+        [
+            data.fact_subjects[facts],
+            data.mention_passages[mentions] + entities,
+            data.synonym_a[synonyms],
+            topic_passages + entities,
+            data.link_a[links] + entities,
+        ]
+    )
+    cols = np.concatenate(
+        [
+            data.fact_objects[facts],
+            data.mention_entities[mentions],
+            data.synonym_b[synonyms],
+            topic_entities,
+            data.link_b[links] + entities,
+        ]
+    )
+    weights = np.concatenate(
+        [
+            np.ones(len(facts)),
+            np.ones(len(mentions)),
+            data.synonym_weights[synonyms],
+            np.full(len(topic_passages), topic_weight),
+            link_weight * data.link_weights[links],
+        ]
+    )
+    return rows, cols, weights

@@ -1,46 +1,96 @@
-"""The graph views a memory queries: one per namespace (and one `as_of` time), built on first
-use and built again once the store has changed."""
+"""The graph views a memory queries: one per namespace (and one `as_of` time), read from the
+store on first use and then kept up to date by what each write touched (graph/delta.py)."""
 
 from __future__ import annotations
 
 import logging
+import threading
+from dataclasses import dataclass
 
 from ..config import Config
 from ..store.base import Store
+from .delta import Slots, updated
 from .view import GraphView
 
 __all__ = ["GraphViews"]
 
 log = logging.getLogger(__name__)
 
+# A view whose dead nodes are more than this share of its slots is read again from the store.
+MAX_DEAD_SHARE = 0.25
+# Empty entity slots a view read from the store gets, as a share of its entities (and at least
+# MIN_ROOM): new entities fill them; when they are full the view is read again.
+ROOM_SHARE = 0.25
+MIN_ROOM = 256
+
+
+@dataclass
+class _Kept:
+    view: GraphView
+    slots: Slots | None  # None for an as_of view: it is built again instead
+
 
 class GraphViews:
-    """The views of one store's namespaces, each kept with the store version it was read at.
-    Only the latest `as_of` view is kept beside the current ones (a time is rarely asked twice)."""
+    """The views of one store's namespaces. A write to a namespace, by any memory or process, is
+    applied to its view at the next `get` by reading only the records the write touched (the
+    store's change log); writes to other namespaces leave it as it is. Only the latest `as_of`
+    view is kept beside the current ones (a time is rarely asked twice)."""
 
     def __init__(self, store: Store, config: Config) -> None:
         self._store = store
         self._config = config
-        # (namespace, as_of) -> (the namespace's version when read, view)
-        self._views: dict[tuple[str, str | None], tuple[str, GraphView]] = {}
+        self._kept: dict[tuple[str, str | None], _Kept] = {}
+        self._lock = threading.Lock()  # one update of a view at a time; queries read views freely
 
     def get(self, namespace: str, as_of: str | None = None) -> GraphView:
-        """The namespace's graph view (as it was at `as_of`), built again after a write to that
-        namespace (by any memory or process); writes to other namespaces leave it as it is."""
-        cached = self._views.get((namespace, as_of))
-        if cached is None or cached[0] != self._store.namespace_version(namespace):
+        """The namespace's graph view (as it was at `as_of`), up to date with every write."""
+        token = self._store.namespace_version(namespace)
+        kept = self._kept.get((namespace, as_of))
+        if kept is not None and kept.view.data.version.token == token:
+            return kept.view
+        with self._lock:
+            current = self._current(namespace, token)
+            if as_of is None:
+                return current.view
+            view = GraphView.build(current.view.data.as_of(as_of), *self._edge_weights())
+            self._kept = {key: value for key, value in self._kept.items() if key[1] is None}
+            self._kept[(namespace, as_of)] = _Kept(view, None)
+            return view
+
+    def _current(self, namespace: str, token: str) -> _Kept:
+        kept = self._kept.get((namespace, None))
+        if kept is not None and kept.view.data.version.token == token:
+            return kept
+        view = None
+        if kept is not None:
+            view = self._updated(namespace, kept)
+        if view is None:
             data = self._store.graph_data(namespace)
             if self._config.fact_weight > 0 and len(data.fact_relations) and not data.fact_has_vector.any():
                 log.warning(
                     "fact linking is on but no stored fact has a vector: facts are embedded "
                     "only when documents are ingested with Config.fact_weight > 0"
                 )
-            if as_of is not None:
-                data = data.as_of(as_of)
-            cached = (
-                data.version,
-                GraphView.build(data, self._config.topic_edge_weight, self._config.link_edge_weight),
-            )
-            self._views = {key: value for key, value in self._views.items() if key[1] is None}
-            self._views[(namespace, as_of)] = cached
-        return cached[1]
+            data = data.with_room(max(MIN_ROOM, int(ROOM_SHARE * len(data.entity_ids))))
+            view = GraphView.build(data, *self._edge_weights())
+            kept = _Kept(view, Slots.of(data))
+        kept = self._kept[(namespace, None)] = _Kept(view, kept.slots)
+        return kept
+
+    def _updated(self, namespace: str, kept: _Kept) -> GraphView | None:
+        """The kept view with the writes since applied; None when it must be read again: the
+        change log cannot say what changed, or too many of its nodes are dead."""
+        delta = self._store.graph_changes(namespace, kept.view.data)
+        if delta is None:
+            return None
+        try:
+            view = updated(kept.view, delta, kept.slots)
+        except BaseException:
+            del self._kept[(namespace, None)]  # its slots may be half changed
+            raise
+        if view is None or view.data.dead_nodes > MAX_DEAD_SHARE * (view.entity_count + view.passage_count):
+            return None
+        return view
+
+    def _edge_weights(self) -> tuple[float, float]:
+        return self._config.topic_edge_weight, self._config.link_edge_weight

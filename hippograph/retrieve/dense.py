@@ -6,7 +6,7 @@ import numpy as np
 
 from ..graph.view import GraphView
 from ..types import Explanation
-from .ranked import Ranked, top_indexes
+from .ranked import Ranked, similarities, top_indexes
 
 
 class DenseRetriever:
@@ -17,8 +17,10 @@ class DenseRetriever:
         self, question: str, query_vector: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> list[Ranked]:
         """The k passages closest to the query (among those `allowed`, a bool mask, if given)."""
-        if self._view.passage_count == 0:
+        if self._view.live_passages == 0:
             return []
-        scores = (self._view.data.passage_vectors @ query_vector).astype(np.float64)
+        alive = self._view.data.passage_alive
+        allowed = alive if allowed is None else allowed & alive
+        scores = similarities(self._view.data.passage_vectors, query_vector)
         explanation = Explanation(method="dense")
         return [Ranked(int(i), float(scores[i]), explanation) for i in top_indexes(scores, k, allowed)]

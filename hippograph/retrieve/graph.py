@@ -29,7 +29,7 @@ from ..errors import LLMCallFailed
 from ..graph.view import GraphView
 from ..types import Explanation, SeedFact
 from .dense import DenseRetriever
-from .ranked import Ranked, Walk, top_indexes
+from .ranked import Ranked, Walk, similarities, top_indexes
 from .recognition import FactFilter
 
 log = logging.getLogger(__name__)
@@ -70,17 +70,19 @@ class GraphRetriever:
         dense retrieval."""
         view, config = self._view, self._config
         data = view.data
-        if view.passage_count == 0:
+        if view.live_passages == 0:
             return [], None
-        if view.entity_count == 0:
+        alive = data.passage_alive  # a view kept up to date has dead slots
+        allowed = alive if allowed is None else allowed & alive
+        if view.live_entities == 0:
             return self._dense.retrieve(question, query_vector, k, allowed), None
 
         named = view.entity_index.named_in_question(question) if config.query_entity_weight > 0 else []
         fact_scores, top_facts = self._linked_facts(query_vector)
         if self._fact_filter is not None and len(top_facts):
             top_facts = self._filtered(question, top_facts)
-        similarity = (data.passage_vectors @ query_vector).astype(np.float64)
-        passages = np.exp((similarity - similarity.max()) / config.passage_temperature)
+        similarity = np.where(data.passage_alive, similarities(data.passage_vectors, query_vector), -np.inf)
+        passages = np.exp((similarity - similarity.max()) / config.passage_temperature)  # 0 for a dead slot
         entity_seeds = config.query_entity_weight * _unit_sum(
             self._question_entity_seeds(named)
         ) + config.fact_weight * _unit_sum(self._fact_entity_seeds(top_facts, fact_scores))
@@ -135,7 +137,7 @@ class GraphRetriever:
         linkable = np.flatnonzero(data.fact_has_vector)
         if self._config.fact_weight <= 0 or len(linkable) == 0:
             return scores, np.zeros(0, dtype=np.int64)
-        scores[linkable] = _min_max((data.fact_vectors[linkable] @ query_vector).astype(np.float64))
+        scores[linkable] = _min_max(similarities(data.fact_vectors[data.fact_vector_rows[linkable]], query_vector))
         return scores, linkable[top_indexes(scores[linkable], self._config.linking_top_k)]
 
     def _fact_entity_seeds(self, top_facts: np.ndarray, fact_scores: np.ndarray) -> np.ndarray:

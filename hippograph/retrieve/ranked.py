@@ -27,6 +27,18 @@ class Walk:
     paths: dict[int, list[int]]  # returned passage index -> the nodes of its path from a seed entity
 
 
+def similarities(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Each row's dot product with the query, as float64. Summed row by row (numpy's einsum loop)
+    rather than by BLAS, whose kernels sum a row differently depending on how many rows they are
+    given: a view kept up to date (dead rows among the live ones) would score a passage a few
+    1e-7 off a view read afresh, and tip near-ties the other way.
+
+    >>> similarities(np.array([[1, 0], [0.5, 0.5]], dtype=np.float32), np.array([1, 0], dtype=np.float32)).tolist()
+    [1.0, 0.5]
+    """
+    return np.einsum("ij,j->i", vectors, query).astype(np.float64)
+
+
 def top_indexes(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
     """Indexes of the k highest scores, ties broken by index (so by id): deterministic. With
     `allowed` (a bool mask), only among the indexes it allows."""

@@ -8,8 +8,9 @@ from pathlib import Path
 from ..errors import ConfigError
 from .base import Records, Store
 from .bolt import is_server_uri
+from .graph_data import GraphData
 from .record_store import RecordStore
-from .records import EntityRecord, FactRecord, GraphData, WriteBatch
+from .records import EntityRecord, FactRecord, WriteBatch
 from .sqlite import SQLiteStore
 
 __all__ = [

@@ -19,7 +19,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..types import Change, Note, Passage, Stats, StoredDocument, StoredFact
-from .records import GraphData, WriteBatch, Written
+from .graph_data import GraphData, GraphDelta
+from .records import WriteBatch, Written
 from .transfer import Record
 
 __all__ = ["KEYS", "Key", "Records", "Store", "record_key"]
@@ -180,6 +181,11 @@ class Store(Protocol):
     # -- the graph a query runs on --
     def graph_data(self, namespace: str) -> GraphData:
         """A namespace's graph as arrays, read in one snapshot."""
+        ...
+
+    def graph_changes(self, namespace: str, since: GraphData) -> GraphDelta | None:
+        """The records the writes to `namespace` after `since` was read touched, as they are now,
+        read in one snapshot; None when the change log cannot say (read the graph again)."""
         ...
 
     # -- writes (each one transaction) --

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -21,7 +20,9 @@ from ..errors import DocumentNotFound
 from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFact
 from . import writes
 from .base import Records
-from .records import GraphData, WriteBatch, Written, stack_vectors
+from .changes import ChangeRecorder, log_write, read_changes
+from .graph_data import GraphData, GraphDelta, GraphVersion, stack_vectors
+from .records import WriteBatch, Written
 from .rules import history_value
 from .transfer import RECORDS, Record, to_export
 
@@ -230,37 +231,43 @@ class RecordStore:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def write(self, batch: WriteBatch, embedding_model: str) -> Written:
-        def work(records: Records) -> Written:
-            writes.check_embedding_model(records, embedding_model, str(self.path))
-            written = writes.write_batch(records, batch)
-            _changed(records, batch.namespaces())
-            return written
+    def graph_changes(self, namespace: str, since: GraphData) -> GraphDelta | None:
+        return self._snapshot(lambda records: _graph_delta(records, namespace, since))
 
-        return self._write(work)
+    # -- writes -----------------------------------------------------------------------------
+
+    def write(self, batch: WriteBatch, embedding_model: str) -> Written:
+        def work(records: ChangeRecorder) -> Written:
+            writes.check_embedding_model(records, embedding_model, str(self.path))
+            removed = writes.write_batch(records, batch)
+            return Written(removed, records.net_count("entity"), records.net_count("fact"))
+
+        return self._logged_write(work, batch.namespaces())
 
     def delete_document(self, namespace: str, document_id: str) -> list[str]:
-        def work(records: Records) -> list[str]:
-            _changed(records, [namespace])
-            return writes.delete_document(records, namespace, document_id)
-
-        return self._write(work)
+        return self._logged_write(lambda records: writes.delete_document(records, namespace, document_id), [namespace])
 
     def delete_namespace(self, namespace: str) -> int:
-        def work(records: Records) -> int:
-            _changed(records, [namespace])
-            return writes.delete_namespace(records, namespace)
-
-        return self._write(work)
+        return self._logged_write(lambda records: writes.delete_namespace(records, namespace), [namespace])
 
     def revert(self, namespace: str, change_id: int) -> Change:
-        def work(records: Records) -> Change:
+        def work(records: ChangeRecorder) -> Change:
             change = _change(records, namespace, change_id)
             writes.revert(records, change)
-            _changed(records, [namespace])
             return _history(records, namespace, change.note_id)[-1]
 
-        return self._write(work)
+        return self._logged_write(work, [namespace])
+
+    def _logged_write(self, work: Callable[[ChangeRecorder], T], namespaces: Iterable[str]) -> T:
+        """`work` in one write transaction, with what it touched kept in the change log."""
+
+        def logged(records: Records) -> T:
+            recorder = ChangeRecorder(records)
+            result = work(recorder)
+            log_write(records, recorder, namespaces)
+            return result
+
+        return self._write(logged)
 
     # -- moving records between stores -------------------------------------------------------
 
@@ -273,7 +280,7 @@ class RecordStore:
     def load(self, embedding_model: str | None, records: Iterable[Record]) -> None:
         def work(stored: Records) -> None:
             writes.load(stored, embedding_model, records, str(self.path))
-            _changed(stored, [])  # every namespace imported
+            log_write(stored, None, {row["namespace"] for row in stored.scan("document")})  # too much to log
 
         self._write(work, retry=False)
 
@@ -291,20 +298,9 @@ _COUNTED = {
 
 
 def _namespace_version(records: Records, namespace: str) -> str:
-    """The token `_changed` set at the namespace's last write; until a write gives every namespace
+    """The token `changes.log_write` set at the namespace's last write; until a write gives every namespace
     one (a store an older hippograph wrote), the store's version."""
     return records.meta(f"version:{namespace}") or f"store:{records.meta('version') or 0}"
-
-
-def _changed(records: Records, namespaces: Iterable[str]) -> None:
-    """Give each namespace a write changes a new version token: graph views of the others stay.
-    The first such write gives every namespace of the store one."""
-    namespaces = set(namespaces)
-    if records.meta("namespace_versions") is None:
-        namespaces |= {row["namespace"] for row in records.scan("document")}
-        records.set_meta("namespace_versions", "1")
-    for namespace in namespaces:
-        records.set_meta(f"version:{namespace}", uuid.uuid4().hex)
 
 
 def _passage(row: dict) -> Passage:
@@ -359,26 +355,64 @@ def _graph_data(records: Records, namespace: str) -> GraphData:
     vectors = records.get("embedding", {row["embedding_key"] for row in passages + facts})
     vector_of = {key: row["vector"] for key, row in vectors.items()}
     return GraphData.from_rows(
-        _namespace_version(records, namespace),
+        _graph_version(records, namespace),
         entities,
         [
             (p["id"], vector_of.get(p["embedding_key"]), p["title"], p["created_at"])
             for p in passages
             if p["embedding_key"] in vector_of
         ],
-        [
-            (
-                f["subject_id"],
-                f["object_id"],
-                f["relation"],
-                vector_of.get(f["embedding_key"]),
-                f["valid_from"],
-                f["valid_to"],
-                f["id"],
-            )
-            for f in facts
-        ],
+        [_fact_row(f, vector_of) for f in facts],
         [(m["passage_id"], m["entity_id"]) for m in records.scan("mention", namespace)],
         [(s["a"], s["b"], s["weight"]) for s in records.scan("synonym", namespace)],
         [(link["a"], link["b"], link["weight"], link["kind"]) for link in records.scan("link", namespace)],
+    )
+
+
+def _graph_version(records: Records, namespace: str) -> GraphVersion:
+    return GraphVersion(
+        _namespace_version(records, namespace), records.meta("store_id"), int(records.meta("change_seq") or 0)
+    )
+
+
+def _graph_delta(records: Records, namespace: str, since: GraphData) -> GraphDelta | None:
+    """The records the writes to `namespace` after `since` touched, as they are now (None when
+    the change log cannot say: build the graph again)."""
+    changes = read_changes(records, namespace, since.version.store_id, since.version.change_seq)
+    if changes is None:
+        return None
+    found = {kind: records.get(kind, keys) for kind, keys in changes.changed.items()}
+    passages = [row for row in found.get("passage", {}).values() if row["namespace"] == namespace]
+    facts = [row for row in found.get("fact", {}).values() if row["namespace"] == namespace]
+    vectors = records.get("embedding", {row["embedding_key"] for row in passages + facts})
+    vector_of = {key: row["vector"] for key, row in vectors.items()}
+    return GraphDelta(
+        _graph_version(records, namespace),
+        gone={
+            kind: keys - set(found[kind]) | changes.deleted.get(kind, set()) for kind, keys in changes.changed.items()
+        },
+        entities=[
+            (row["id"], row["name"]) for row in found.get("entity", {}).values() if row["namespace"] == namespace
+        ],
+        passages=[
+            (p["id"], vector_of[p["embedding_key"]], p["title"], p["created_at"])
+            for p in passages
+            if p["embedding_key"] in vector_of
+        ],
+        facts=[_fact_row(f, vector_of) for f in facts],
+        mentions=[(m["passage_id"], m["entity_id"]) for m in found.get("mention", {}).values()],
+        synonyms=[(s["a"], s["b"], s["weight"]) for s in found.get("synonym", {}).values()],
+        links=[(link["a"], link["b"], link["weight"], link["kind"]) for link in found.get("link", {}).values()],
+    )
+
+
+def _fact_row(fact: dict, vector_of: dict[str, bytes]) -> tuple:
+    return (
+        fact["subject_id"],
+        fact["object_id"],
+        fact["relation"],
+        vector_of.get(fact["embedding_key"]),
+        fact["valid_from"],
+        fact["valid_to"],
+        fact["id"],
     )

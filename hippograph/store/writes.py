@@ -18,7 +18,7 @@ from ..errors import DocumentNotFound, StoreError
 from ..timestamps import now
 from ..types import Change
 from .base import Records, record_key
-from .records import AttributeChange, PassageRecord, WriteBatch, Written
+from .records import AttributeChange, PassageRecord, WriteBatch
 from .rules import NOTE_FIELDS, OTHER_VERSION_STORED, Touched, ends_of
 from .transfer import RECORDS, Record, from_export
 
@@ -39,10 +39,10 @@ def check_embedding_model(records: Records, model: str, where: str) -> None:
         )
 
 
-def write_batch(records: Records, batch: WriteBatch) -> Written:
+def write_batch(records: Records, batch: WriteBatch) -> list[str]:
     """Apply one ingest batch: replaced documents go first (with all only they supported), then
-    every record is added once, evolved attributes are set, and fact validity is worked out again."""
-    entities_before, facts_before = records.count("entity"), records.count("fact")
+    every record is added once, evolved attributes are set, and fact validity is worked out again.
+    Return the ids of the entities it removed (not those the batch wrote again)."""
     touched, unused = Touched(), set()
     removed: list[str] = []
     for namespace, document_id in batch.replaces:
@@ -64,11 +64,7 @@ def write_batch(records: Records, batch: WriteBatch) -> Written:
     _refresh_validity(records, touched)
     _delete_unused_embeddings(records, unused)
     still = records.get("entity", removed)
-    return Written(
-        [entity for entity in removed if entity not in still],  # not those the batch wrote again
-        records.count("entity") - entities_before,
-        records.count("fact") - facts_before,
-    )
+    return [entity for entity in removed if entity not in still]
 
 
 def delete_document(records: Records, namespace: str, document_id: str) -> list[str]:
