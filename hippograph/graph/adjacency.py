@@ -1,15 +1,18 @@
 """The weighted undirected adjacency of a graph view, changed by its deltas without re-assembling it.
 
-It is a `base` CSR matrix, assembled from the view's edge arrays, plus `delta`: the edges added
-(positive weight) and removed (the same weight, negative) since, both ways. Nodes appended since
-the base was assembled have no row in it; `size` counts them. Products with the adjacency, the
-weighted degree and the neighbours of a node read both parts, so a write costs its own edges, not
-the graph's. Once the delta holds more than `MAX_DELTA_SHARE` of the base's entries, the view
-assembles a new base (graph/delta.py).
+It is a `base` CSR matrix, assembled from the view's edge arrays (with its scaled form
+`symmetric_base`, what PageRank multiplies by), plus `delta`: the edges added (positive weight)
+and removed (the same weight, negative) since, both ways. Nodes appended since the base was
+assembled have no row in it; `size` counts them. The weighted degrees, PageRank's products
+(ppr.py: the base rescaled to the degrees now, plus the scaled delta) and the neighbours of a node
+read both parts, so a write costs its own edges, not the graph's. The base is assembled again
+once the delta holds more than `MAX_DELTA_SHARE` of its entries (graph/delta.py), or once a view
+has answered a few queries with a delta pending (graph/views.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -25,6 +28,8 @@ _GONE = 1e-9  # a summed weight this small is an edge added and removed again
 @dataclass(frozen=True)
 class Adjacency:
     base: sp.csr_matrix  # (base size, base size)
+    base_strength: np.ndarray  # (base size,) summed weight of each node's edges in the base
+    symmetric_base: sp.csr_matrix  # D^-½·base·D^-½, D the base strengths: what PageRank multiplies by
     delta_rows: np.ndarray
     delta_cols: np.ndarray
     delta_weights: np.ndarray  # negative for a removed edge
@@ -41,20 +46,33 @@ class Adjacency:
     def of_matrix(cls, matrix: sp.csr_matrix) -> Adjacency:
         """The adjacency a symmetric matrix of edge weights holds."""
         strength = np.bincount(matrix.indices, weights=matrix.data, minlength=matrix.shape[0])
+        scale = inverse_sqrt(strength)
+        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+        scaled = matrix.data * scale[rows] * scale[matrix.indices]  # entry by entry, no sparse products
+        symmetric = sp.csr_matrix((scaled, matrix.indices, matrix.indptr), matrix.shape)
         empty = np.zeros(0, dtype=np.int64)
-        return cls(matrix, empty, empty, np.zeros(0), matrix.shape[0], strength)
+        return cls(matrix, strength, symmetric, empty, empty, np.zeros(0), matrix.shape[0], strength)
 
     def changed(self, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, size: int) -> Adjacency:
         """This adjacency with undirected edges added (positive weights) or removed (the weight
         they were added with, negated), over `size` nodes (at least as many as before)."""
-        delta_rows = np.concatenate([self.delta_rows, rows, cols])
-        delta_cols = np.concatenate([self.delta_cols, cols, rows])
-        delta_weights = np.concatenate([self.delta_weights, weights, weights])
         strength = np.zeros(size)
         strength[: self.size] = self.strength
         np.add.at(strength, np.concatenate([rows, cols]), np.concatenate([weights, weights]))
         strength[strength < _GONE] = 0.0  # every edge removed again: round-off is no edge
-        return Adjacency(self.base, delta_rows, delta_cols, delta_weights, size, strength)
+        return dataclasses.replace(
+            self,
+            delta_rows=np.concatenate([self.delta_rows, rows, cols]),
+            delta_cols=np.concatenate([self.delta_cols, cols, rows]),
+            delta_weights=np.concatenate([self.delta_weights, weights, weights]),
+            size=size,
+            strength=strength,
+        )
+
+    @functools.cached_property
+    def removes(self) -> bool:
+        """Whether the delta removes an edge."""
+        return bool((self.delta_weights < 0).any())
 
     @property
     def delta_share(self) -> float:
@@ -67,21 +85,25 @@ class Adjacency:
         return sp.coo_matrix(entries, shape=(self.size, self.size)).tocsr()
 
     @functools.cached_property
-    def symmetric_base(self) -> sp.csr_matrix:
-        """D^-½·base·D^-½ with D the nodes' strength, entry by entry on the base's own structure
-        (what PageRank multiplies by while no delta is pending)."""
-        base, scale = self.base, inverse_sqrt(self.strength)
-        rows = np.repeat(np.arange(base.shape[0]), np.diff(base.indptr))
-        return sp.csr_matrix((base.data * scale[rows] * scale[base.indices], base.indices, base.indptr), base.shape)
-
-    def dot(self, vector: np.ndarray) -> np.ndarray:
-        """adjacency @ vector."""
-        result = np.zeros(self.size)
+    def rescale(self) -> np.ndarray:
+        """Per node, its scale D^-½ now over its scale in `symmetric_base` (1 where unchanged):
+        D^-½·base·D^-½ is rescale·symmetric_base·rescale."""
         known = self.base.shape[0]
-        result[:known] = self.base @ vector[:known]
-        if len(self.delta_weights):
-            result += self.delta @ vector
-        return result
+        ratio = np.ones(self.size)
+        base_scale = inverse_sqrt(self.base_strength)
+        ratio[:known] = np.divide(
+            inverse_sqrt(self.strength[:known]), base_scale, out=ratio[:known], where=base_scale > 0
+        )
+        return ratio
+
+    @functools.cached_property
+    def symmetric_delta(self) -> sp.coo_matrix:
+        """The delta's entries scaled by D^-½ on both sides (D the strengths now), as COO: its
+        product costs its entries, where a CSR product would visit every row of the graph."""
+        scale = inverse_sqrt(self.strength)
+        weights = self.delta_weights * scale[self.delta_rows] * scale[self.delta_cols]
+        matrix = sp.coo_matrix((weights, (self.delta_rows, self.delta_cols)), shape=(self.size, self.size))
+        return matrix.tocsr().tocoo()  # parallel entries summed
 
     def neighbours(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every edge leaving `nodes` as (source, target) arrays, read straight from the CSR
@@ -92,6 +114,8 @@ class Adjacency:
             return sources, targets
         more = _edges_of(self.delta, nodes)
         sources, targets = np.concatenate([sources, more[0]]), np.concatenate([targets, more[1]])
+        if not self.removes:  # only edges added: a pair found twice is still one edge
+            return sources, targets
         pairs, first, inverse = np.unique(sources * self.size + targets, return_index=True, return_inverse=True)
         present = np.bincount(inverse, weights=np.concatenate([weights, more[2]])) > _GONE
         return sources[first[present]], targets[first[present]]

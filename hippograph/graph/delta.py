@@ -28,16 +28,19 @@ __all__ = ["Slots", "updated"]
 
 @dataclass
 class Slots:
-    """Where each live node of a view is: store id -> slot (entity index, passage index)."""
+    """Where each live node of a view is, and each fact: store id -> index (entity, passage, fact
+    row)."""
 
     entities: dict[str, int]
     passages: dict[str, int]
+    facts: dict[str, int]
 
     @classmethod
     def of(cls, data: GraphData) -> Slots:
         return cls(
             {entity: i for i, entity in enumerate(data.entity_ids) if data.entity_alive[i]},
             {passage: i for i, passage in enumerate(data.passage_ids) if data.passage_alive[i]},
+            dict(zip(data.fact_ids, range(len(data.fact_ids)))),
         )
 
 
@@ -69,7 +72,8 @@ def updated(view: GraphView, delta: GraphDelta, slots: Slots) -> GraphView | Non
         slots.passages[row[0]] = len(data.passage_ids) + offset
     moved = {slot: slots.passages[passage] for passage, slot in moving.items()}
     nodes = _with_nodes(data, new_entities, new_passages, dead_entities, dead_passages + list(moved))
-    new, removed, added = _with_edges(nodes, delta, slots, moved)
+    born = {entity for entity, _ in new_entities} | {row[0] for row in new_passages if row[0] not in moving}
+    new, removed, added = _with_edges(nodes, delta, slots, moved, born, (dead_entities, dead_passages))
     new = dataclasses.replace(new, version=delta.version, in_store_order=False)
     entity_index, renamed = view.entity_index.updated(
         new.entity_ids,
@@ -111,13 +115,15 @@ def _with_nodes(
 ) -> GraphData:
     """`data` with new entities in its room, new passages appended, and dead nodes marked (edges
     not yet changed)."""
-    first = len(data.entity_ids) - data.entity_room
-    taken = slice(first, first + len(entities))
-    entity_ids, entity_names, entity_alive = list(data.entity_ids), list(data.entity_names), data.entity_alive.copy()
-    entity_ids[taken] = [e for e, _ in entities]
-    entity_names[taken] = [name for _, name in entities]
-    entity_alive[taken] = True
-    entity_alive[dead_entities] = False
+    entity_ids, entity_names, entity_alive = data.entity_ids, data.entity_names, data.entity_alive
+    if entities or dead_entities:
+        first = len(data.entity_ids) - data.entity_room
+        taken = slice(first, first + len(entities))
+        entity_ids, entity_names, entity_alive = list(entity_ids), list(entity_names), entity_alive.copy()
+        entity_ids[taken] = [e for e, _ in entities]
+        entity_names[taken] = [name for _, name in entities]
+        entity_alive[taken] = True
+        entity_alive[dead_entities] = False
     passage_alive = np.concatenate([data.passage_alive, np.ones(len(passages), dtype=bool)])
     passage_alive[dead_passages] = False
     vectors = stack_vectors(
@@ -138,48 +144,63 @@ def _with_nodes(
 
 
 def _with_edges(
-    data: GraphData, delta: GraphDelta, slots: Slots, moved: dict[int, int]
+    data: GraphData, delta: GraphDelta, slots: Slots, moved: dict[int, int], born: set[str], dead: tuple[list, list]
 ) -> tuple[GraphData, tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
     """`data` without the edges of dead nodes and the edges the delta deleted or wrote again,
     and with the edges it wrote whose ends are nodes of the view; the edges of passages that
-    `moved` (old slot -> new slot) go with them. Also the rows (facts, mentions, synonyms,
-    links) of the edges removed, in `data`'s arrays, and of those added, in the new arrays."""
-    entity_alive, passage_alive = data.entity_alive, data.passage_alive
+    `moved` (old slot -> new slot) go with them, and facts written again change in place. Also
+    the rows (facts, mentions, synonyms, links) of the edges removed, in `data`'s arrays, and of
+    those added, in the new arrays. `born`: the ids of the nodes new in this delta (no edge of
+    theirs can be in `data`); `dead`: the (entity, passage) slots that died in it. Edges are
+    only looked at where some go: an add, the common write, just appends."""
     entity, passage = slots.entities, slots.passages
-    size = max(len(entity_alive), len(passage_alive), 1)
-    to = np.arange(len(passage_alive))  # where each passage slot's edges go
+    size = max(len(data.entity_ids), len(data.passage_ids), 1)
+    dead_entities, dead_passages = (np.array(nodes, dtype=np.int64) for nodes in dead)
+    to = np.arange(len(data.passage_ids))  # where each passage slot's edges go
     to[list(moved)] = list(moved.values())
 
-    def out(kind: str, rows: list, first: dict[str, int], second: dict[str, int]) -> np.ndarray:
-        return _codes(delta.gone.get(kind, set()) | {row[:2] for row in rows}, first, second, size)
+    def staying(a: np.ndarray, b: np.ndarray, dead_a: np.ndarray, dead_b: np.ndarray, kind: str, rows: list, ids):
+        """Which edges (a, b) stay: neither end dead, not deleted or written again by the delta
+        (edges of `kind`, keyed by their ends; None: facts, keyed by id, are left to the caller)."""
+        keep = np.ones(len(a), dtype=bool)
+        for ends, gone in ((a, dead_a), (b, dead_b)):
+            if len(gone):
+                keep &= ~np.isin(ends, gone)
+        if kind is None:
+            return keep
+        keys = {key for key in delta.gone.get(kind, set()) | {row[:2] for row in rows} if born.isdisjoint(key)}
+        codes = _codes(keys, *ids, size)
+        return keep & ~np.isin(a * size + b, codes) if len(codes) else keep
 
-    mention_passages = to[data.mention_passages]
-    staying = passage_alive[mention_passages] & entity_alive[data.mention_entities]
-    staying &= ~np.isin(
-        mention_passages * size + data.mention_entities, out("mention", delta.mentions, passage, entity)
+    mention_passages = to[data.mention_passages] if moved else data.mention_passages
+    staying_mentions = staying(
+        mention_passages,
+        data.mention_entities,
+        dead_passages,
+        dead_entities,
+        "mention",
+        delta.mentions,
+        (passage, entity),
     )
-    keep_mentions, carried_mentions = (
-        staying & (mention_passages == data.mention_passages),
-        staying & (mention_passages != data.mention_passages),
+    moves = mention_passages != data.mention_passages
+    keep_mentions, carried_mentions = staying_mentions & ~moves, staying_mentions & moves
+    keep_synonyms = staying(
+        data.synonym_a, data.synonym_b, dead_entities, dead_entities, "synonym", delta.synonyms, (entity, entity)
     )
-    keep_synonyms = entity_alive[data.synonym_a] & entity_alive[data.synonym_b]
-    keep_synonyms &= ~np.isin(data.synonym_a * size + data.synonym_b, out("synonym", delta.synonyms, entity, entity))
-    link_a, link_b = to[data.link_a], to[data.link_b]
-    staying = passage_alive[link_a] & passage_alive[link_b]
-    staying &= ~np.isin(link_a * size + link_b, out("link", delta.links, passage, passage))
-    stays = (link_a == data.link_a) & (link_b == data.link_b)
-    keep_links, carried_links = staying & stays, staying & ~stays
-    facts_out = delta.gone.get("fact", set()) | {row[6] for row in delta.facts}
-    keep_facts = entity_alive[data.fact_subjects] & entity_alive[data.fact_objects]
-    if facts_out:
-        keep_facts &= np.array([f not in facts_out for f in data.fact_ids], dtype=bool)
+    link_a, link_b = (to[data.link_a], to[data.link_b]) if moved else (data.link_a, data.link_b)
+    staying_links = staying(link_a, link_b, dead_passages, dead_passages, "link", delta.links, (passage, passage))
+    moves = (link_a != data.link_a) | (link_b != data.link_b)
+    keep_links, carried_links = staying_links & ~moves, staying_links & moves
+    keep_facts = staying(data.fact_subjects, data.fact_objects, dead_entities, dead_entities, None, [], ({}, {}))
+    keep_facts[[slots.facts[f] for f in delta.gone.get("fact", ()) if f in slots.facts]] = False
+    data = _facts_changed(data, [row for row in delta.facts if row[6] in slots.facts], slots.facts)
     new_mentions = [(passage[p], entity[e]) for p, e in delta.mentions if p in passage and e in entity]
     new_mentions += zip(mention_passages[carried_mentions].tolist(), data.mention_entities[carried_mentions].tolist())
     new_synonyms = [(entity[a], entity[b], w) for a, b, w in delta.synonyms if a in entity and b in entity]
     new_links = [(passage[a], passage[b], w, kind) for a, b, w, kind in delta.links if a in passage and b in passage]
     carried = np.flatnonzero(carried_links).tolist()
     new_links += [(int(link_a[i]), int(link_b[i]), float(data.link_weights[i]), data.link_kinds[i]) for i in carried]
-    new_facts = [row for row in delta.facts if row[0] in entity and row[1] in entity]
+    new_facts = [row for row in delta.facts if row[6] not in slots.facts and row[0] in entity and row[1] in entity]
     embedded = [row for row in new_facts if row[3] is not None]
     fact_vectors = appended(
         data.fact_vectors,
@@ -193,35 +214,82 @@ def _with_edges(
     new = dataclasses.replace(
         data,
         fact_ids=_kept(data.fact_ids, keep_facts) + [row[6] for row in new_facts],
-        fact_subjects=_joined(data.fact_subjects[keep_facts], [entity[row[0]] for row in new_facts]),
-        fact_objects=_joined(data.fact_objects[keep_facts], [entity[row[1]] for row in new_facts]),
+        fact_subjects=_joined(_kept_rows(data.fact_subjects, keep_facts), [entity[row[0]] for row in new_facts]),
+        fact_objects=_joined(_kept_rows(data.fact_objects, keep_facts), [entity[row[1]] for row in new_facts]),
         fact_relations=_kept(data.fact_relations, keep_facts) + [row[2] for row in new_facts],
         fact_vector_rows=_joined(
-            data.fact_vector_rows[keep_facts], np.where([row[3] is not None for row in new_facts], vector_rows, -1)
+            _kept_rows(data.fact_vector_rows, keep_facts),
+            np.where([row[3] is not None for row in new_facts], vector_rows, -1),
         ),
         fact_vectors=fact_vectors,
         fact_valid_from=np.concatenate(
-            [data.fact_valid_from[keep_facts], np.array([row[4] or "" for row in new_facts], dtype=str)]
+            [_kept_rows(data.fact_valid_from, keep_facts), np.array([row[4] or "" for row in new_facts], dtype=str)]
         ),
         fact_valid_to=np.concatenate(
-            [data.fact_valid_to[keep_facts], np.array([row[5] or "" for row in new_facts], dtype=str)]
+            [_kept_rows(data.fact_valid_to, keep_facts), np.array([row[5] or "" for row in new_facts], dtype=str)]
         ),
-        mention_passages=_joined(data.mention_passages[keep_mentions], [p for p, _ in new_mentions]),
-        mention_entities=_joined(data.mention_entities[keep_mentions], [e for _, e in new_mentions]),
-        synonym_a=_joined(data.synonym_a[keep_synonyms], [a for a, _, _ in new_synonyms]),
-        synonym_b=_joined(data.synonym_b[keep_synonyms], [b for _, b, _ in new_synonyms]),
-        synonym_weights=_joined(data.synonym_weights[keep_synonyms], [w for _, _, w in new_synonyms], np.float64),
-        link_a=_joined(data.link_a[keep_links], [a for a, _, _, _ in new_links]),
-        link_b=_joined(data.link_b[keep_links], [b for _, b, _, _ in new_links]),
-        link_weights=_joined(data.link_weights[keep_links], [w for _, _, w, _ in new_links], np.float64),
+        mention_passages=_joined(_kept_rows(data.mention_passages, keep_mentions), [p for p, _ in new_mentions]),
+        mention_entities=_joined(_kept_rows(data.mention_entities, keep_mentions), [e for _, e in new_mentions]),
+        synonym_a=_joined(_kept_rows(data.synonym_a, keep_synonyms), [a for a, _, _ in new_synonyms]),
+        synonym_b=_joined(_kept_rows(data.synonym_b, keep_synonyms), [b for _, b, _ in new_synonyms]),
+        synonym_weights=_joined(
+            _kept_rows(data.synonym_weights, keep_synonyms), [w for _, _, w in new_synonyms], np.float64
+        ),
+        link_a=_joined(_kept_rows(data.link_a, keep_links), [a for a, _, _, _ in new_links]),
+        link_b=_joined(_kept_rows(data.link_b, keep_links), [b for _, b, _, _ in new_links]),
+        link_weights=_joined(_kept_rows(data.link_weights, keep_links), [w for _, _, w, _ in new_links], np.float64),
         link_kinds=_kept(data.link_kinds, keep_links) + [k for *_, k in new_links],
     )
+    if len(removed[0]):
+        slots.facts.clear()
+        slots.facts.update(zip(new.fact_ids, range(len(new.fact_ids))))
+    else:
+        slots.facts.update((row[6], kept[0] + offset) for offset, row in enumerate(new_facts))
     return new, removed, added
+
+
+def _facts_changed(data: GraphData, rows: list, where: dict[str, int]) -> GraphData:
+    """`data` with facts it holds written again (`rows`, at rows `where[id]` of the arrays): their
+    validity and vector as written now, in copies of the arrays (the old view keeps its own). A
+    fact's id names its subject, relation and object, so only these can change."""
+    if not rows:
+        return data
+    at = [where[row[6]] for row in rows]
+    valid_from, valid_to = (
+        _writable(values, [row[column] or "" for row in rows])
+        for values, column in ((data.fact_valid_from, 4), (data.fact_valid_to, 5))
+    )
+    valid_from[at] = [row[4] or "" for row in rows]
+    valid_to[at] = [row[5] or "" for row in rows]
+    vector_rows, vectors = data.fact_vector_rows.copy(), data.fact_vectors
+    embedded = [
+        (row_at, row)
+        for row_at, row in zip(at, rows)
+        if row[3] is not None and (vector_rows[row_at] < 0 or vectors[vector_rows[row_at]].tobytes() != row[3])
+    ]
+    if embedded:
+        vector_rows[[row_at for row_at, _ in embedded]] = np.arange(len(vectors), len(vectors) + len(embedded))
+        blobs, ids = [row[3] for _, row in embedded], [f"fact {row[6]}" for _, row in embedded]
+        vectors = appended(vectors, stack_vectors(blobs, vectors.shape[1], ids))
+    return dataclasses.replace(
+        data, fact_valid_from=valid_from, fact_valid_to=valid_to, fact_vector_rows=vector_rows, fact_vectors=vectors
+    )
+
+
+def _writable(values: np.ndarray, more: list[str]) -> np.ndarray:
+    """A copy of a str array wide enough for `more` too (numpy cuts longer strings short)."""
+    width = max([values.dtype.itemsize // 4, 1, *map(len, more)])
+    return values.astype(f"<U{width}")
 
 
 def _codes(keys: set, first: dict[str, int], second: dict[str, int], size: int) -> np.ndarray:
     """Edge keys (first id, second id) whose ends have slots, as first slot * size + second slot."""
     return np.array([first[a] * size + second[b] for a, b in keys if a in first and b in second], dtype=np.int64)
+
+
+def _kept_rows(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The rows a bool mask keeps (the array itself when it keeps all)."""
+    return values if keep.all() else values[keep]
 
 
 def _kept(values: list, keep: np.ndarray) -> list:

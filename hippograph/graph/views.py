@@ -20,14 +20,19 @@ log = logging.getLogger(__name__)
 MAX_DEAD_SHARE = 0.25
 # Empty entity slots a view read from the store gets, as a share of its entities (and at least
 # MIN_ROOM): new entities fill them; when they are full the view is read again.
-ROOM_SHARE = 0.25
+ROOM_SHARE = 0.05
 MIN_ROOM = 256
+# Queries a view serves with a delta pending in its adjacency (each a little slower than on an
+# assembled one) before the adjacency is assembled again: a few milliseconds on a MuSiQue-sized
+# graph, paid once a run of reads has cost about as much.
+READS_BEFORE_ASSEMBLY = 8
 
 
 @dataclass
 class _Kept:
     view: GraphView
     slots: Slots | None  # None for an as_of view: it is built again instead
+    reads: int = 0  # queries served while its adjacency had a delta pending
 
 
 class GraphViews:
@@ -47,6 +52,11 @@ class GraphViews:
         token = self._store.namespace_version(namespace)
         kept = self._kept.get((namespace, as_of))
         if kept is not None and kept.view.data.version.token == token:
+            if len(kept.view.adjacency.delta_weights):
+                kept.reads += 1
+                if kept.reads >= READS_BEFORE_ASSEMBLY:
+                    with self._lock:
+                        self._assembled(namespace, kept)
             return kept.view
         with self._lock:
             current = self._current(namespace, token)
@@ -91,6 +101,15 @@ class GraphViews:
         if view is None or view.data.dead_nodes > MAX_DEAD_SHARE * (view.entity_count + view.passage_count):
             return None
         return view
+
+    def _assembled(self, namespace: str, kept: _Kept) -> None:
+        """Assemble the kept view's adjacency again, its delta merged (unless a write came first)."""
+        if self._kept.get((namespace, None)) is kept:
+            view = kept.view
+            view = GraphView.assemble(
+                view.data, view.entity_index, view.relations, view.topics, view.titled, *self._edge_weights()
+            )
+            self._kept[(namespace, None)] = _Kept(view, kept.slots)
 
     def _edge_weights(self) -> tuple[float, float]:
         return self._config.topic_edge_weight, self._config.link_edge_weight

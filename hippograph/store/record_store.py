@@ -387,7 +387,7 @@ def _graph_delta(records: Records, namespace: str, since: GraphData) -> GraphDel
     vectors = records.get("embedding", {row["embedding_key"] for row in passages + facts})
     vector_of = {key: row["vector"] for key, row in vectors.items()}
     return GraphDelta(
-        _graph_version(records, namespace),
+        GraphVersion(_namespace_version(records, namespace), since.version.store_id, changes.seq),
         gone={
             kind: keys - set(found[kind]) | changes.deleted.get(kind, set()) for kind, keys in changes.changed.items()
         },

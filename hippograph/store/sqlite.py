@@ -180,11 +180,16 @@ class _SQLRecords:
         found: dict[Key, dict] = {}
         for chunk in _chunks(keys, _MAX_PARAMS // len(fields)):
             if len(fields) == 1:
-                where, params = f"{fields[0]} IN ({_placeholders(len(chunk))})", chunk
-            else:
-                where = f"({', '.join(fields)}) IN (VALUES {', '.join([_row_marks(len(fields))] * len(chunk))})"
+                query = (
+                    f"SELECT {_columns(kind)} FROM {TABLES[kind]} t WHERE {fields[0]} IN ({_placeholders(len(chunk))})"
+                )
+                params = chunk
+            else:  # a join on the keys, so that each is looked up in the index (IN on a row value scans)
+                keys_table = f"(VALUES {', '.join([_row_marks(len(fields))] * len(chunk))}) k"
+                on = " AND ".join(f"t.{field} = k.column{number}" for number, field in enumerate(fields, 1))
+                query = f"SELECT {_columns(kind)} FROM {keys_table} JOIN {TABLES[kind]} t ON {on}"
                 params = [value for key in chunk for value in key]
-            for row in self._rows(kind, f"SELECT {_columns(kind)} FROM {TABLES[kind]} t WHERE {where}", params):
+            for row in self._rows(kind, query, params):
                 found[row[fields[0]] if len(fields) == 1 else tuple(row[f] for f in fields)] = row
         return found
 

@@ -50,6 +50,7 @@ def test_views_kept_up_to_date_equal_views_read_afresh(open_memory, monkeypatch,
     if thresholds == "deltas kept":  # never re-assembled or read again: the delta path all along
         monkeypatch.setattr("hippograph.graph.delta.MAX_DELTA_SHARE", float("inf"))
         monkeypatch.setattr("hippograph.graph.views.MAX_DEAD_SHARE", 1.0)
+        monkeypatch.setattr("hippograph.graph.views.READS_BEFORE_ASSEMBLY", 10**9)
         monkeypatch.setattr("hippograph.graph.views.MIN_ROOM", 6)  # full now and then: read again
     memory, other = open_memory(config=CONFIG), open_memory(config=CONFIG)
     reads = _count_reads(memory)
