@@ -49,6 +49,8 @@ class Memory:
     `create=False` to refuse a folder that holds no store yet, `read_only=True` to open it
     without ever writing (a snapshot, a shared folder); a folder this process cannot write is
     opened read-only by itself. A write asked of a read-only memory raises ReadOnlyStore.
+    Memories of one store in one process may share `graph_views` (a `GraphViews`), so that each
+    namespace's graph is held and brought up to date once for all of them (a server's pool does).
 
     `extractor` is an Extractor, "spacy" (the offline default) or "llm" (OpenIE by the LLM of
     `llm`). `llm` says where the LLM is; by default it is read from OPENAI_BASE_URL,
@@ -69,6 +71,7 @@ class Memory:
         llm: LLMSettings | LLMClient | None = None,
         create: bool = True,
         read_only: bool = False,
+        graph_views: GraphViews | None = None,
     ) -> None:
         self.config = config or Config()
         self._llm_client = llm if isinstance(llm, LLMClient) else None
@@ -88,8 +91,13 @@ class Memory:
             if self._owns_llm_client:
                 self._llm_client.close()
             raise
-        self._views = GraphViews(self._store, self.config)
+        self._views = graph_views or GraphViews(self._store, self.config)
         self._ingest: Ingestor | None = None  # made on first write; keeps its neighbour indexes between writes
+
+    @property
+    def graph_views(self) -> GraphViews:
+        """The graph views this memory queries (see `graph_views=`)."""
+        return self._views
 
     @property
     def read_only(self) -> bool:
@@ -272,7 +280,7 @@ class Memory:
             None if t is None else to_utc(t, name, QueryError)
             for name, t in (("since", since), ("until", until), ("as_of", as_of))
         ]
-        view = self._views.get(namespace, window[2])
+        view = self._views.get(namespace, window[2], store=self._store)
         allowed = in_window(view.data.passage_times, window[0], window[1])
         if view.live_passages == 0 or (allowed is not None and not (allowed & view.data.passage_alive).any()):
             return Hits()
@@ -297,7 +305,7 @@ class Memory:
     def to_networkx(self, namespace: str | None = None) -> networkx.MultiDiGraph:
         """The whole graph of a namespace as a `networkx.MultiDiGraph`: entities and passages with
         the attributes of `subgraph` but the query's (score, seed, rank)."""
-        view = self._views.get(checked_namespace(namespace, QueryError)).compacted
+        view = self._views.get(checked_namespace(namespace, QueryError), store=self._store).compacted
         return to_networkx(view, self._store.passages(view.data.passage_ids))
 
     def to_igraph(self, namespace: str | None = None) -> igraph.Graph:
@@ -309,7 +317,7 @@ class Memory:
         """The topics of a namespace, largest first: communities of its entity graph (facts,
         synonyms and entities mentioned together) found by igraph's Leiden algorithm
         (modularity, fixed seed: the same store gives the same topics)."""
-        return find_topics(self._views.get(checked_namespace(namespace, QueryError)).compacted)
+        return find_topics(self._views.get(checked_namespace(namespace, QueryError), store=self._store).compacted)
 
     def answer(
         self,

@@ -5,7 +5,9 @@
 Serves a copy of the store (`--in-place`: the folder itself) with `hippograph serve` in a child
 process on a free port of 127.0.0.1, then runs --clients closed-loop clients (asyncio tasks on one
 httpx client, each sending its next request as soon as the last one answers) for --seconds after
-a warm-up. A request is an add with probability --add-share (a unique short note with a unique id,
+a warm-up (--warmup requests one at a time) and a ramp (--ramp seconds at full load, untimed:
+clients that all start at once send a burst no steady load has). A request is an add with
+probability --add-share (a unique short note with a unique id,
 into --namespace-for-adds, so the searched namespace stays as it was), else a search of
 --namespace with a question from --questions. Any non-2xx reply or transport error, in the warm-up
 or the load, is an error.
@@ -75,6 +77,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=10,
         help="untimed requests of each kind, one at a time, before the clock starts (default 10)",
+    )
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=10,
+        help="seconds the clients run at full load before the clock starts (default 10): clients that all "
+        "start at once send a burst no steady load has",
     )
     parser.add_argument(
         "--questions",
@@ -148,14 +157,15 @@ async def wait_healthy(
 
 
 async def send(client: httpx.AsyncClient, load: Load, kind: str, method: str, url: str, **options) -> dict | None:
-    """One request, timed; its JSON reply when 2xx, else None and an error counted."""
-    started = time.perf_counter()
+    """One request, timed when sent after the clock started; its JSON reply when 2xx, else None
+    and an error counted."""
+    started, timed = time.perf_counter(), load.timing
     try:
         reply = await client.request(method, url, **options)
     except httpx.HTTPError as err:
         load.error(f"{kind}: {type(err).__name__}: {err}")
         return None
-    if load.timing:
+    if timed:
         load.latencies[kind].append(time.perf_counter() - started)
     if not reply.is_success:
         load.error(f"{kind}: HTTP {reply.status_code}: {reply.text[:200]}")
@@ -213,18 +223,22 @@ async def client_loop(
 async def run_load(
     client: httpx.AsyncClient, args: argparse.Namespace, run: str, questions: list[str]
 ) -> tuple[Load, float]:
-    """The warm-up, then the timed closed loop: what was seen and the seconds it took."""
+    """The warm-up, the ramp, then the timed closed loop: what was seen and the seconds it took
+    (the requests sent after the clock started, until the last of them answered)."""
     load = Load()
     rng = random.Random(args.seed)
     for number in range(args.warmup):
         await search(client, load, args, rng.choice(questions))
         if args.add_share > 0:
             await add(client, load, args, run, f"warm-{number}", rng)
+    deadline = time.perf_counter() + args.ramp + args.seconds
+    clients = asyncio.gather(
+        *(client_loop(n, client, load, args, run, questions, deadline) for n in range(args.clients))
+    )
+    await asyncio.sleep(args.ramp)
     load.timing = True
     started = time.perf_counter()
-    await asyncio.gather(
-        *(client_loop(n, client, load, args, run, questions, started + args.seconds) for n in range(args.clients))
-    )
+    await clients
     return load, time.perf_counter() - started
 
 
@@ -309,6 +323,7 @@ async def bench(args: argparse.Namespace, store: Path, log: Path) -> dict:
         "acknowledged_adds": len(load.acknowledged),
         "error_examples": load.examples,
         "clients": args.clients,
+        "ramp_s": args.ramp,
         "seconds": round(elapsed, 2),
         "add_share": args.add_share,
         "method": args.method,

@@ -39,7 +39,9 @@ class GraphViews:
     """The views of one store's namespaces. A write to a namespace, by any memory or process, is
     applied to its view at the next `get` by reading only the records the write touched (the
     store's change log); writes to other namespaces leave it as it is. Only the latest `as_of`
-    view is kept beside the current ones (a time is rarely asked twice)."""
+    view is kept beside the current ones (a time is rarely asked twice). Memories of one store may
+    share one GraphViews (a server's pool does), each reading through its own connection: one
+    view per namespace, brought up to date once per write."""
 
     def __init__(self, store: Store, config: Config) -> None:
         self._store = store
@@ -47,9 +49,11 @@ class GraphViews:
         self._kept: dict[tuple[str, str | None], _Kept] = {}
         self._lock = threading.Lock()  # one update of a view at a time; queries read views freely
 
-    def get(self, namespace: str, as_of: str | None = None) -> GraphView:
-        """The namespace's graph view (as it was at `as_of`), up to date with every write."""
-        token = self._store.namespace_version(namespace)
+    def get(self, namespace: str, as_of: str | None = None, *, store: Store | None = None) -> GraphView:
+        """The namespace's graph view (as it was at `as_of`), up to date with every write; read
+        through `store` (a connection to the same store; by default the one given at creation)."""
+        store = store or self._store
+        token = store.namespace_version(namespace)
         kept = self._kept.get((namespace, as_of))
         if kept is not None and kept.view.data.version.token == token:
             if len(kept.view.adjacency.delta_weights):
@@ -59,7 +63,7 @@ class GraphViews:
                         self._assembled(namespace, kept)
             return kept.view
         with self._lock:
-            current = self._current(namespace, token)
+            current = self._current(store, namespace, token)
             if as_of is None:
                 return current.view
             view = GraphView.build(current.view.data.as_of(as_of), *self._edge_weights())
@@ -67,15 +71,15 @@ class GraphViews:
             self._kept[(namespace, as_of)] = _Kept(view, None)
             return view
 
-    def _current(self, namespace: str, token: str) -> _Kept:
+    def _current(self, store: Store, namespace: str, token: str) -> _Kept:
         kept = self._kept.get((namespace, None))
         if kept is not None and kept.view.data.version.token == token:
             return kept
         view = None
         if kept is not None:
-            view = self._updated(namespace, kept)
+            view = self._updated(store, namespace, kept)
         if view is None:
-            data = self._store.graph_data(namespace)
+            data = store.graph_data(namespace)
             if self._config.fact_weight > 0 and len(data.fact_relations) and not data.fact_has_vector.any():
                 log.warning(
                     "fact linking is on but no stored fact has a vector: facts are embedded "
@@ -87,10 +91,10 @@ class GraphViews:
         kept = self._kept[(namespace, None)] = _Kept(view, kept.slots)
         return kept
 
-    def _updated(self, namespace: str, kept: _Kept) -> GraphView | None:
+    def _updated(self, store: Store, namespace: str, kept: _Kept) -> GraphView | None:
         """The kept view with the writes since applied; None when it must be read again: the
         change log cannot say what changed, or too many of its nodes are dead."""
-        delta = self._store.graph_changes(namespace, kept.view.data)
+        delta = store.graph_changes(namespace, kept.view.data)
         if delta is None:
             return None
         try:

@@ -12,7 +12,9 @@ from ..config import Config
 from ..embed.local import LocalEmbedder
 from ..errors import ReadOnlyStore
 from ..extract.spacy_extractor import SpacyExtractor
+from ..graph.views import GraphViews
 from ..memory import Memory
+from ..types import Passage
 
 __all__ = ["MemoryPool"]
 
@@ -21,9 +23,11 @@ class MemoryPool:
     """Memories over one store for a server's threads.
 
     A `Memory` is used by one thread at a time. A pool keeps one memory for writes, which take
-    turns under a lock (a store has one writer at a time anyway), and up to `readers` memories
-    for reads, which run at once, each with its own graph view (a view notices another memory's
-    write at its next query). Every memory shares the pool's models, so they load once.
+    turns under a lock (a store has one writer at a time anyway), and `readers` memories for
+    reads, which run at once (opened with the pool by `open_reader`, by default `open_memory`,
+    so that no request waits for one to open). `MemoryPool.open` gives every memory the pool's
+    models, so they load once, and the writer's graph views, so each namespace's graph is held
+    once and brought up to date once per write (at the next query after it).
 
     >>> pool = MemoryPool.open("./mem")
     >>> with pool.writing() as memory:
@@ -33,19 +37,30 @@ class MemoryPool:
     >>> pool.close()
     """
 
-    def __init__(self, open_memory: Callable[[], Memory], *, readers: int = 4, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        open_memory: Callable[[], Memory],
+        *,
+        readers: int = 4,
+        read_only: bool = False,
+        open_reader: Callable[[], Memory] | None = None,
+    ) -> None:
         if readers < 1:
             raise ValueError(f"a pool needs at least one reader, not {readers}")
-        self._open_memory = open_memory
-        self._writer = open_memory()  # opened now: a store that cannot be opened fails at start, not at a request
+        self._writer = open_memory()  # opened first: a store that cannot be opened fails at start
         self.read_only = read_only or self._writer.read_only  # a folder that cannot be written is read-only
         self._write_lock = threading.Lock()
-        self._opened = [self._writer]
         self._idle: queue.LifoQueue[Memory] = queue.LifoQueue()
         if self.read_only:  # no writes will come: the writer's memory serves reads too
             self._idle.put(self._writer)
-        self._reader_slots = threading.BoundedSemaphore(readers)
-        self._open_lock = threading.Lock()
+        self._opened = [self._writer]
+        try:
+            while self._idle.qsize() < readers:
+                self._opened.append(memory := (open_reader or open_memory)())
+                self._idle.put(memory)
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def open(
@@ -59,31 +74,35 @@ class MemoryPool:
     ) -> MemoryPool:
         """A pool over the store at a folder or graph server URI, its memories sharing the
         default models. `read_only` opens the store read-only (so no store that is not there yet);
-        `warm_up` loads the embedding model now, so that the first request does not wait for it."""
+        `warm_up` loads the embedding model and the spaCy pipeline now, so that the first request
+        does not wait for them."""
         config = config or Config()
         embedder = LocalEmbedder(config.embedding_model, config.embedding_batch_size)
         extractor = SpacyExtractor(config.spacy_model, processes=config.extract_processes)
-        pool = cls(
-            lambda: Memory(store, config, embedder=embedder, extractor=extractor, read_only=read_only),
-            readers=readers,
-            read_only=read_only,
-        )
+        shared: list[GraphViews] = []  # the writer's graph views, which the readers share
+
+        def open_writer() -> Memory:
+            memory = Memory(store, config, embedder=embedder, extractor=extractor, read_only=read_only)
+            shared.append(memory.graph_views)
+            return memory
+
+        def open_reader() -> Memory:  # read-only: opening one never waits for a write
+            return Memory(store, config, embedder=embedder, extractor=extractor, read_only=True, graph_views=shared[0])
+
+        pool = cls(open_writer, readers=readers, read_only=read_only, open_reader=open_reader)
         if warm_up:
             embedder.embed(["warm up"])
+            extractor.extract([Passage("warm-up", "warm-up", 0, "", "Models load before the first request.")])
         return pool
 
     @contextmanager
     def reading(self) -> Iterator[Memory]:
-        """A memory for reads only, for the time of the `with` block."""
-        with self._reader_slots:
-            try:
-                memory = self._idle.get_nowait()
-            except queue.Empty:
-                memory = self._open_reader()
-            try:
-                yield memory
-            finally:
-                self._idle.put(memory)
+        """A memory for reads only, for the time of the `with` block (waiting for one to be free)."""
+        memory = self._idle.get()
+        try:
+            yield memory
+        finally:
+            self._idle.put(memory)
 
     @contextmanager
     def writing(self) -> Iterator[Memory]:
@@ -94,11 +113,5 @@ class MemoryPool:
             yield self._writer
 
     def close(self) -> None:
-        for memory in self._opened:
+        for memory in reversed(self._opened):  # the writer last: its connection can fold the WAL into the file
             memory.close()
-
-    def _open_reader(self) -> Memory:
-        with self._open_lock:
-            memory = self._open_memory()
-            self._opened.append(memory)
-            return memory
