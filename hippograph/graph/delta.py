@@ -193,14 +193,18 @@ def _with_edges(
     keep_links, carried_links = staying_links & ~moves, staying_links & moves
     keep_facts = staying(data.fact_subjects, data.fact_objects, dead_entities, dead_entities, None, [], ({}, {}))
     keep_facts[[slots.facts[f] for f in delta.gone.get("fact", ()) if f in slots.facts]] = False
-    data = _facts_changed(data, [row for row in delta.facts if row[6] in slots.facts], slots.facts)
+    # A fact written again changes in place while its row stays; one whose entity died and came
+    # back (deleted and written again in the window) is a new row.
+    in_place = [row for row in delta.facts if row[6] in slots.facts and keep_facts[slots.facts[row[6]]]]
+    data = _facts_changed(data, in_place, slots.facts)
     new_mentions = [(passage[p], entity[e]) for p, e in delta.mentions if p in passage and e in entity]
     new_mentions += zip(mention_passages[carried_mentions].tolist(), data.mention_entities[carried_mentions].tolist())
     new_synonyms = [(entity[a], entity[b], w) for a, b, w in delta.synonyms if a in entity and b in entity]
     new_links = [(passage[a], passage[b], w, kind) for a, b, w, kind in delta.links if a in passage and b in passage]
     carried = np.flatnonzero(carried_links).tolist()
     new_links += [(int(link_a[i]), int(link_b[i]), float(data.link_weights[i]), data.link_kinds[i]) for i in carried]
-    new_facts = [row for row in delta.facts if row[6] not in slots.facts and row[0] in entity and row[1] in entity]
+    changed = {row[6] for row in in_place}
+    new_facts = [row for row in delta.facts if row[6] not in changed and row[0] in entity and row[1] in entity]
     embedded = [row for row in new_facts if row[3] is not None]
     fact_vectors = appended(
         data.fact_vectors,
@@ -251,7 +255,7 @@ def _with_edges(
 def _facts_changed(data: GraphData, rows: list, where: dict[str, int]) -> GraphData:
     """`data` with facts it holds written again (`rows`, at rows `where[id]` of the arrays): their
     validity and vector as written now, in copies of the arrays (the old view keeps its own). A
-    fact's id names its subject, relation and object, so only these can change."""
+    fact's id names its subject, relation and object, so only validity and vector can change."""
     if not rows:
         return data
     at = [where[row[6]] for row in rows]
@@ -262,6 +266,7 @@ def _facts_changed(data: GraphData, rows: list, where: dict[str, int]) -> GraphD
     valid_from[at] = [row[4] or "" for row in rows]
     valid_to[at] = [row[5] or "" for row in rows]
     vector_rows, vectors = data.fact_vector_rows.copy(), data.fact_vectors
+    vector_rows[[row_at for row_at, row in zip(at, rows) if row[3] is None]] = -1  # written again without one
     embedded = [
         (row_at, row)
         for row_at, row in zip(at, rows)

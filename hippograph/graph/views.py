@@ -79,6 +79,7 @@ class GraphViews:
         if kept is not None:
             view = self._updated(store, namespace, kept)
         if view is None:
+            self._kept.pop((namespace, None), None)  # its slots may be changed: never apply to it again
             data = store.graph_data(namespace)
             if self._config.fact_weight > 0 and len(data.fact_relations) and not data.fact_has_vector.any():
                 log.warning(
@@ -100,7 +101,7 @@ class GraphViews:
         try:
             view = updated(kept.view, delta, kept.slots)
         except BaseException:
-            del self._kept[(namespace, None)]  # its slots may be half changed
+            self._kept.pop((namespace, None), None)  # its slots may be half changed
             raise
         if view is None or view.data.dead_nodes > MAX_DEAD_SHARE * (view.entity_count + view.passage_count):
             return None

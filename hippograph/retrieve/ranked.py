@@ -40,7 +40,9 @@ def similarities(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
 
 
 def top_indexes(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
-    """Indexes of the k highest scores, ties broken by index (so by id): deterministic. With
+    """Indexes of the k highest scores, ties broken by index: deterministic (the order of the
+    view's slots, which is id order in a view read afresh and write order for what a kept view
+    appended since). With
     `allowed` (a bool mask), only among the indexes it allows."""
     if allowed is not None:
         candidates = np.flatnonzero(allowed)

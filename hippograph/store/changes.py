@@ -41,12 +41,15 @@ class ChangeRecorder:
         self.changed: dict[str, set[Key]] = {kind: set() for kind in GRAPH_KINDS}
         self.inserted: dict[str, set[Key]] = {kind: set() for kind in GRAPH_KINDS}
         self.deleted: dict[str, set[Key]] = {kind: set() for kind in GRAPH_KINDS}
+        self.embedded: set[str] = set()  # keys of the vectors it stored
 
     def __getattr__(self, name: str) -> Any:  # get, find, scan, count, meta, set_meta
         return getattr(self._records, name)
 
     def insert(self, kind: str, rows: list[dict]) -> None:
         self._records.insert(kind, rows)
+        if kind == "embedding":
+            self.embedded |= {row["key"] for row in rows}
         if kind in self.changed:
             keys = {record_key(kind, row) for row in rows}
             self.changed[kind] |= keys
@@ -74,6 +77,13 @@ def log_write(records: Records, recorder: ChangeRecorder | None, namespaces: Ite
     namespace are built again), and give each namespace it changed a new version token (graph
     views of the others stay). The first such write gives every namespace of the store one."""
     namespaces = set(namespaces)
+    if recorder is not None and recorder.embedded:
+        # A fact names its vector by the hash of its text, shared by every namespace: a vector this
+        # write stored gives one to the facts of any namespace that had none (written without
+        # fact linking), so those facts change too.
+        facts = records.find("fact", "embedding_key", recorder.embedded)
+        recorder.changed["fact"] |= {row["id"] for row in facts}
+        namespaces |= {row["namespace"] for row in facts}
     if records.meta("namespace_versions") is None:
         namespaces |= {row["namespace"] for row in records.scan("document")}
         records.set_meta("namespace_versions", "1")
@@ -88,9 +98,10 @@ def log_write(records: Records, recorder: ChangeRecorder | None, namespaces: Ite
     else:
         entry["changed"] = {kind: sorted(map(_plain, keys)) for kind, keys in recorder.changed.items() if keys}
         entry["deleted"] = {kind: sorted(recorder.deleted[kind]) for kind in NODE_KINDS if recorder.deleted[kind]}
+    entry["tokens"] = {namespace: f"{seq}:{uuid.uuid4().hex}" for namespace in sorted(namespaces)}
     records.set_meta(f"change:{seq % RING}", json.dumps(entry))
-    for namespace in namespaces:
-        records.set_meta(f"version:{namespace}", f"{seq}:{uuid.uuid4().hex}")
+    for namespace, token in entry["tokens"].items():
+        records.set_meta(f"version:{namespace}", token)
 
 
 @dataclass
@@ -99,19 +110,22 @@ class Changes:
     records in other namespaces among them: a write may touch several)."""
 
     seq: int  # the last write included
+    token: str | None  # the namespace's version the last write to it gave (None: no write to it)
     changed: dict[str, set[Key]] = field(default_factory=dict)
     deleted: dict[str, set[Key]] = field(default_factory=dict)  # nodes deleted at some point (maybe added again)
 
 
-def read_changes(records: Records, namespace: str, store_id: str | None, after: int) -> Changes | None:
-    """What the writes to `namespace` after change number `after` of the store `store_id`
-    touched; None when the log cannot say (another store, writes too many or too large to log)."""
+def read_changes(records: Records, namespace: str, store_id: str | None, after: int, token: str) -> Changes | None:
+    """What the writes to `namespace` after change number `after` of the store `store_id` touched,
+    for a view whose version of the namespace was `token`; None when the log cannot say: another
+    store, writes too many or too large to log, or a namespace version the log does not account
+    for (a write that kept no log, by an older hippograph, or a store restored from a copy)."""
     if store_id is None or records.meta("store_id") != store_id:
         return None
     seq = int(records.meta("change_seq") or 0)
     if seq < after or seq - after > RING:
         return None
-    changes = Changes(seq)
+    changes = Changes(seq, None)
     for number in range(after + 1, seq + 1):
         text = records.meta(f"change:{number % RING}")
         entry = json.loads(text) if text else {}
@@ -121,10 +135,12 @@ def read_changes(records: Records, namespace: str, store_id: str | None, after: 
             continue
         if entry.get("reset"):
             return None
+        changes.token = entry["tokens"][namespace]
         for target, noted in ((changes.changed, entry["changed"]), (changes.deleted, entry["deleted"])):
             for kind, keys in noted.items():
                 target.setdefault(kind, set()).update(tuple(key) if isinstance(key, list) else key for key in keys)
-    return changes
+    expected = changes.token or token
+    return changes if records.meta(f"version:{namespace}") == expected else None
 
 
 def _plain(key: Key) -> Key:

@@ -378,7 +378,7 @@ def _graph_version(records: Records, namespace: str) -> GraphVersion:
 def _graph_delta(records: Records, namespace: str, since: GraphData) -> GraphDelta | None:
     """The records the writes to `namespace` after `since` touched, as they are now (None when
     the change log cannot say: build the graph again)."""
-    changes = read_changes(records, namespace, since.version.store_id, since.version.change_seq)
+    changes = read_changes(records, namespace, since.version.store_id, since.version.change_seq, since.version.token)
     if changes is None:
         return None
     found = {kind: records.get(kind, keys) for kind, keys in changes.changed.items()}
@@ -387,7 +387,7 @@ def _graph_delta(records: Records, namespace: str, since: GraphData) -> GraphDel
     vectors = records.get("embedding", {row["embedding_key"] for row in passages + facts})
     vector_of = {key: row["vector"] for key, row in vectors.items()}
     return GraphDelta(
-        GraphVersion(_namespace_version(records, namespace), since.version.store_id, changes.seq),
+        GraphVersion(changes.token or since.version.token, since.version.store_id, changes.seq),
         gone={
             kind: keys - set(found[kind]) | changes.deleted.get(kind, set()) for kind, keys in changes.changed.items()
         },
