@@ -69,6 +69,11 @@ class Records(Protocol):
 
     def count(self, kind: str, namespace: str | None = None) -> int: ...
 
+    def tally(self, kind: str, field: str, values: Collection) -> dict[Any, int]:
+        """How many records hold each of `values` in `field` (values none holds left out),
+        counted by the backend, not by reading the records (a popular entity has many mentions)."""
+        ...
+
     def insert(self, kind: str, rows: list[dict]) -> None:
         """Add records whose keys are not stored. A note change without an "id" gets the next
         one. StoreError when a row names a record that is not there."""

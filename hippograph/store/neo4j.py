@@ -307,6 +307,16 @@ class _CypherRecords:
             )
         )
 
+    def tally(self, kind: str, field: str, values: Collection) -> dict:
+        if field not in RECORDS[kind]:
+            raise ValueError(f"a {kind} record has no field {field!r}")
+        match, _ = _match(kind)
+        held = f"n.{field}" if kind in _NODES else _place(kind, field)
+        rows = self._run(
+            f"MATCH {match} WHERE {held} IN $values RETURN {held} AS v, count(*) AS c", values=list(values)
+        )
+        return {row["v"]: row["c"] for row in rows}
+
     def count(self, kind: str, namespace: str | None = None) -> int:
         match, namespace_of = _match(kind)
         return self._run(f"MATCH {match} WHERE $ns IS NULL OR {namespace_of} = $ns RETURN count(*) AS c", ns=namespace)[

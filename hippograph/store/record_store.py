@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -106,7 +105,7 @@ class RecordStore:
 
     def entity_passage_counts(self, ids: Iterable[str]) -> dict[str, int]:
         with self._reading() as records:
-            return dict(Counter(row["entity_id"] for row in records.find("mention", "entity_id", set(ids))))
+            return records.tally("mention", "entity_id", set(ids))
 
     def passages_mentioning(self, namespace: str, entity_id: str, limit: int) -> list[str]:
         with self._reading() as records:

@@ -216,6 +216,17 @@ class _SQLRecords:
             )
         )
 
+    def tally(self, kind: str, field: str, values: Collection) -> dict:
+        if field not in RECORDS[kind]:
+            raise ValueError(f"a {kind} record has no field {field!r}")
+        counts: dict = {}
+        for chunk in _chunks(list(values)):
+            where = f"{field} IN ({_placeholders(len(chunk))})"
+            counts.update(
+                self._db.execute(f"SELECT {field}, COUNT(*) FROM {TABLES[kind]} WHERE {where} GROUP BY 1", chunk)
+            )
+        return counts
+
     def count(self, kind: str, namespace: str | None = None) -> int:
         join, where, params = _in_namespace(kind, namespace)
         return self._db.execute(f"SELECT COUNT(*) FROM {TABLES[kind]} t {join} WHERE 1{where}", params).fetchone()[0]

@@ -5,6 +5,7 @@ aside) and give the same answers, and no record ever points at one that is gone.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
 import pytest
 
@@ -161,3 +162,15 @@ def test_two_writers_at_once_store_every_record_once(open_memory, reference):
         expected.ingest(documents, progress=False)
         assert comparable(records(memory)) == comparable(records(expected))
     assert dangling(records(memory)) == [] and edges_disagreeing(memory) == []
+
+
+def test_tally_counts_what_find_reads(open_memory):
+    """A backend's tally (counted in its query language) agrees with counting the records find reads."""
+    memory = open_memory()
+    memory.ingest(read_sources(hippograph.sample_corpus()), progress=False)
+    store = memory._store
+    with store._reading() as records:
+        entities = [row["id"] for row in records.scan("entity")][:40] + ["no-such-entity"]
+        counted = records.tally("mention", "entity_id", entities)
+        read = Counter(row["entity_id"] for row in records.find("mention", "entity_id", entities))
+    assert counted == dict(read) and max(counted.values()) > 1 and "no-such-entity" not in counted
