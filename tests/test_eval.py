@@ -115,6 +115,9 @@ def test_config_overrides_are_parsed_and_checked():
         config_from(["dampning=0.5"])
     with pytest.raises(hippograph.ConfigError, match="damping"):
         config_from(["damping=2"])
+    assert config_from(["ppr_solver=local"]).ppr_solver == "local"
+    with pytest.raises(hippograph.ConfigError, match="ppr_solver must be one of auto, global, local"):
+        config_from(["ppr_solver=nearby"])
 
 
 def test_exact_match_and_f1_follow_squad_normalisation():

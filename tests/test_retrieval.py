@@ -114,3 +114,33 @@ def test_dense_ranking_is_cosine_similarity(sample_memory, embedder):
 def test_hits_render_as_an_html_table_for_jupyter(sample_memory):
     html = sample_memory.query("Who designed the research vessel Gannet?", k=3)._repr_html_()
     assert html.startswith("<table>") and html.count("<tr>") == 4
+
+
+def _query_with(store, embedder, extractor, question: str, **config) -> hippograph.Hits:
+    with Memory(store, hippograph.Config(**config), embedder=embedder, extractor=extractor, read_only=True) as memory:
+        return memory.query(question, k=5)
+
+
+def test_the_local_pagerank_ranks_and_explains_like_the_global_solver(sample_store, embedder, extractor):
+    for question, _ in CHAINS:
+        local = _query_with(
+            sample_store,
+            embedder,
+            extractor,
+            question,
+            ppr_solver="local",
+            seed_passages=10_000,
+            ppr_push_epsilon=1e-12,
+        )
+        exact = _query_with(sample_store, embedder, extractor, question, ppr_solver="global", ppr_tolerance=1e-12)
+        assert [h.id for h in local] == [h.id for h in exact], question
+        assert [h.score for h in local] == pytest.approx([h.score for h in exact], abs=1e-9)
+        assert [h.explanation for h in local] == [h.explanation for h in exact]
+
+
+@pytest.mark.parametrize("question,hop", SECOND_HOP_CASES)
+def test_the_local_pagerank_from_a_few_seeded_passages_finds_the_next_hop(
+    sample_store, embedder, extractor, question, hop
+):
+    hits = _query_with(sample_store, embedder, extractor, question, ppr_solver="local", seed_passages=3)
+    assert hop in [h.document_id for h in hits]

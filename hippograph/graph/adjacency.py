@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["MAX_DELTA_SHARE", "Adjacency", "inverse_sqrt"]
+__all__ = ["MAX_DELTA_SHARE", "Adjacency", "edges_of", "inverse_sqrt"]
 
 MAX_DELTA_SHARE = 0.1
 _GONE = 1e-9  # a summed weight this small is an edge added and removed again
@@ -109,10 +109,10 @@ class Adjacency:
         """Every edge leaving `nodes` as (source, target) arrays, read straight from the CSR
         arrays (scipy's row slicing costs far more on the small frontiers of a query); an edge
         removed since the base was assembled is not among them."""
-        sources, targets, weights = _edges_of(self.base, nodes[nodes < self.base.shape[0]])
+        sources, targets, weights = _leaving(self.base, nodes[nodes < self.base.shape[0]])
         if not len(self.delta_weights):
             return sources, targets
-        more = _edges_of(self.delta, nodes)
+        more = _leaving(self.delta, nodes)
         sources, targets = np.concatenate([sources, more[0]]), np.concatenate([targets, more[1]])
         if not self.removes:  # only edges added: a pair found twice is still one edge
             return sources, targets
@@ -121,12 +121,19 @@ class Adjacency:
         return sources[first[present]], targets[first[present]]
 
 
-def _edges_of(matrix: sp.csr_matrix, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def edges_of(matrix: sp.csr_matrix, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The entries of the rows `nodes` of a CSR matrix, read straight from its arrays: how many each
+    row has, and their columns and values, row after row."""
     indptr = matrix.indptr
     starts, counts = indptr[nodes], indptr[nodes + 1] - indptr[nodes]
     offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     entries = np.repeat(starts, counts) + offsets
-    return np.repeat(nodes, counts), matrix.indices[entries], matrix.data[entries]
+    return counts, matrix.indices[entries], matrix.data[entries]
+
+
+def _leaving(matrix: sp.csr_matrix, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    counts, targets, weights = edges_of(matrix, nodes)
+    return np.repeat(nodes, counts), targets, weights
 
 
 def inverse_sqrt(strength: np.ndarray) -> np.ndarray:

@@ -121,10 +121,12 @@ class GraphView:
         )
 
     def paths_from_seeds(
-        self, passages: list[int], seed_weights: np.ndarray, max_hops: int = 4
+        self, passages: list[int], seed_weights: np.ndarray, max_hops: int = 4, reached: np.ndarray | None = None
     ) -> dict[int, list[int]]:
         """For each passage, the nodes of a shortest path (fewest edges) from a seed entity to it,
         the heaviest seed winning among equally near ones; [] when no seed is within `max_hops`.
+        With `reached` (a bool mask of the nodes), only through those nodes: the walk's own
+        neighbourhood, however large the graph.
 
         One breadth-first search from all seeds at once, level by level, each level's nodes
         ordered by the weight of the seed they were reached from, so the first parent found
@@ -142,6 +144,8 @@ class GraphView:
                 break
             sources, neighbours = self.adjacency.neighbours(frontier)
             fresh = parent[neighbours] < 0
+            if reached is not None:
+                fresh &= reached[neighbours]
             nodes, first = np.unique(neighbours[fresh], return_index=True)
             parent[nodes] = sources[fresh][first]
             root_weight[nodes] = root_weight[parent[nodes]]

@@ -14,8 +14,10 @@ sum to 1 and then weighted (a kind with nothing to seed gives its share to the o
 
 PageRank with `damping` then spreads the mass along facts, mentions, synonymy and title
 and note-link edges; passages are ranked by the mass they hold (only those of a time window,
-when the caller gives an `allowed` mask). With no entity in the store, or no seed weight at
-all, it falls back to dense retrieval.
+when the caller gives an `allowed` mask). On a large graph (`Config.ppr_solver`) the passages
+seeded are only the `seed_passages` most similar ones and PageRank is solved locally by push
+(graph/push.py): the query's work grows with the neighbourhood its seeds reach. With no entity
+in the store, or no seed weight at all, it falls back to dense retrieval.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 
 from ..config import Config
 from ..errors import LLMCallFailed
+from ..graph.push import local_scores
 from ..graph.view import GraphView
 from ..types import Explanation, SeedFact
 from .dense import DenseRetriever
@@ -81,19 +84,24 @@ class GraphRetriever:
         fact_scores, top_facts = self._linked_facts(query_vector)
         if self._fact_filter is not None and len(top_facts):
             top_facts = self._filtered(question, top_facts)
-        similarity = np.where(data.passage_alive, similarities(data.passage_vectors, query_vector), -np.inf)
-        passages = np.exp((similarity - similarity.max()) / config.passage_temperature)  # 0 for a dead slot
+        local = config.ppr_solver == "local" or (
+            config.ppr_solver == "auto" and view.adjacency.size >= config.local_ppr_from_nodes
+        )
+        passages = self._passage_seeds(query_vector, config.seed_passages if local else None)
         entity_seeds = config.query_entity_weight * _unit_sum(
             self._question_entity_seeds(named)
         ) + config.fact_weight * _unit_sum(self._fact_entity_seeds(top_facts, fact_scores))
         seeds = np.concatenate([entity_seeds, config.passage_weight * _unit_sum(passages)])
         if seeds.sum() <= 0:  # every weight set to zero, or nothing linked
             return self._dense.retrieve(question, query_vector, k, allowed), None
-        ranks = view.pagerank.scores(seeds, config.damping, config.ppr_tolerance, config.ppr_max_iterations)
+        if local:
+            ranks = local_scores(view.adjacency, seeds, config.damping, config.ppr_push_epsilon)
+        else:
+            ranks = view.pagerank.scores(seeds, config.damping, config.ppr_tolerance, config.ppr_max_iterations)
         passage_ranks = ranks[view.entity_count :]
         top = top_indexes(passage_ranks, k, allowed).tolist()
         explain = self._explainer(entity_seeds, named, top_facts, fact_scores)
-        paths = view.paths_from_seeds(top, entity_seeds)
+        paths = view.paths_from_seeds(top, entity_seeds, reached=ranks > 0 if local else None)
         ranked = [Ranked(passage, float(passage_ranks[passage]), explain(paths[passage])) for passage in top]
         return ranked, Walk(seeds, ranks, paths)
 
@@ -122,6 +130,18 @@ class GraphRetriever:
             data.fact_relations[fact],
             data.entity_names[data.fact_objects[fact]],
         )
+
+    def _passage_seeds(self, query_vector: np.ndarray, candidates: int | None) -> np.ndarray:
+        """Each passage's seed weight: a softmax of its similarity to the question, over every live
+        passage or, with `candidates`, over that many most similar ones (0 for the others)."""
+        data, temperature = self._view.data, self._config.passage_temperature
+        similarity = np.where(data.passage_alive, similarities(data.passage_vectors, query_vector), -np.inf)
+        if candidates is None:
+            return np.exp((similarity - similarity.max()) / temperature)  # 0 for a dead slot
+        top = top_indexes(similarity, candidates, data.passage_alive)
+        weights = np.zeros(len(similarity))
+        weights[top] = np.exp((similarity[top] - similarity[top[0]]) / temperature)
+        return weights
 
     def _question_entity_seeds(self, named: list[int]) -> np.ndarray:
         weights = np.zeros(self._view.entity_count)
