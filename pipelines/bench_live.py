@@ -16,7 +16,10 @@ opens it with the spaCy extractor, as an application adding notes would, and tim
   memory of its own on the same store) added a note to the default namespace.
 The notes added are corpus passages (their first 300 characters, each with a unique id) so they
 bring entities, facts and links as a real note does. Queries are the --questions, in turn. BLAS and
-torch run on one thread (printed). The store grows by 3 x --repeat notes.
+torch run on one thread (printed). The store grows by 3 x --repeat notes. For a synthetic store of
+bench_scale.py (`--store ROOT/n100000/store --reuse --corpus ROOT/n100000/corpus.jsonl
+--questions ROOT/n100000/questions.jsonl --embedder hash`), vectors come from its deterministic
+embedder.
 """
 
 from __future__ import annotations
@@ -48,7 +51,9 @@ NOTE_CHARACTERS = 300
 WRITER = """
 import json, sys
 from hippograph import Memory
-memory = Memory(sys.argv[1], extractor="spacy")
+sys.path.insert(0, sys.argv[2])
+from bench_live import embedder_of
+memory = Memory(sys.argv[1], extractor="spacy", **embedder_of(sys.argv[3]))
 print("ready", flush=True)
 for line in sys.stdin:
     note = json.loads(line)
@@ -64,6 +69,12 @@ def parse_args() -> argparse.ArgumentParser:
     parser.add_argument("--store", type=store_location, required=True, help="store folder (emptied unless --reuse)")
     parser.add_argument("--reuse", action="store_true", help="take the store as it is (the corpus is not ingested)")
     parser.add_argument("--questions", type=Path, default=QUESTIONS, help=f"JSONL {{question}} (default {QUESTIONS})")
+    parser.add_argument(
+        "--embedder",
+        choices=("model", "hash"),
+        default="model",
+        help="the embedding model (default), or bench_scale.py's deterministic vectors for its synthetic stores",
+    )
     parser.add_argument("--repeat", type=int, default=20, help="rounds of each measurement (default 20, at least 20)")
     parser.add_argument("--json", type=Path, help="write the results here")
     return parser
@@ -82,7 +93,7 @@ def run(args: argparse.Namespace) -> dict:
         args.extractor, args.llm_url, args.llm_model = None, None, None
         built, _, ingest_s = indexed_memory(args, Config())
         built.close()
-    memory = Memory(args.store, extractor="spacy")
+    memory = Memory(args.store, extractor="spacy", **embedder_of(args.embedder))
     notes = iter(_notes(passages, time.time_ns()))
     try:
         warm = [_timed(memory.query, questions[i % len(questions)]) for i in range(args.repeat + 5)][5:]
@@ -94,7 +105,7 @@ def run(args: argparse.Namespace) -> dict:
         for i in range(args.repeat):
             memory.add(**next(notes), namespace=OTHER_NAMESPACE)
             other_namespace.append(_timed(memory.query, questions[i % len(questions)]))
-        other_process = _other_process(args.store, memory, questions, notes, args.repeat)
+        other_process = _other_process(args.store, args.embedder, memory, questions, notes, args.repeat)
         stats = memory.stats(namespace="default")
     finally:
         memory.close()
@@ -116,6 +127,16 @@ def run(args: argparse.Namespace) -> dict:
     return results
 
 
+def embedder_of(name: str) -> dict:
+    """Memory's embedder argument for --embedder: none (the configured model), or the synthetic
+    stores' deterministic vectors."""
+    if name == "model":
+        return {}
+    from bench_scale import HashEmbedder
+
+    return {"embedder": HashEmbedder()}
+
+
 def _notes(passages: list[dict], run_id: int):
     """Notes to add: corpus passages cut short, each with an id of its own."""
     for number in range(10**9):
@@ -129,10 +150,10 @@ def _timed(call, *args, **kwargs) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _other_process(store, memory: Memory, questions: list[str], notes, repeat: int) -> list[float]:
+def _other_process(store, embedder: str, memory: Memory, questions: list[str], notes, repeat: int) -> list[float]:
     """The query right after a note another process added (its add waited for)."""
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(store)],
+        [sys.executable, "-c", WRITER, str(store), str(Path(__file__).parent), embedder],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

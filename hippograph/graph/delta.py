@@ -13,15 +13,16 @@ The result ranks every query as a view built afresh from the store does (tests/t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..growing import appended
+from ..growing import appended, extended
 from ..store.graph_data import GraphData, GraphDelta, stack_vectors
 from .adjacency import MAX_DELTA_SHARE
 from .linking import EntityIndex, title_keys
-from .view import GraphView, edges, fact_relations, titles_naming
+from .view import GraphView, edges, titles_naming
 
 __all__ = ["Slots", "updated"]
 
@@ -83,8 +84,6 @@ def updated(view: GraphView, delta: GraphDelta, slots: Slots) -> GraphView | Non
     titled, topics, topic_change = _titles(
         view, new, entity_index, renamed, dead_passages + list(moved), [slots.passages[r[0]] for r in new_passages]
     )
-    touched = set(zip(data.fact_subjects[removed[0]].tolist(), data.fact_objects[removed[0]].tolist()))
-    touched |= set(zip(new.fact_subjects[added[0]].tolist(), new.fact_objects[added[0]].tolist()))
     weights = view.topic_weight, view.link_weight
     gone_rows, gone_cols, gone_weights = edges(data, topic_change[0], *weights, *removed)
     new_rows, new_cols, new_weights = edges(new, topic_change[1], *weights, *added)
@@ -96,8 +95,18 @@ def updated(view: GraphView, delta: GraphDelta, slots: Slots) -> GraphView | Non
     )
     if adjacency.delta_share > MAX_DELTA_SHARE:
         adjacency = None  # assembled again from the arrays
+    counts = view.entity_passage_counts.copy()  # entity slots do not change in a delta
+    np.subtract.at(counts, data.mention_entities[removed[1]], 1.0)
+    np.add.at(counts, new.mention_entities[added[1]], 1.0)
     return GraphView.assemble(
-        new, entity_index, _relations(view, new, touched), topics, titled, *weights, adjacency=adjacency
+        new,
+        entity_index,
+        view.relations.changed(data, removed[0], new, added[0]),
+        topics,
+        titled,
+        *weights,
+        adjacency=adjacency,
+        entity_passage_counts=counts,
     )
 
 
@@ -135,9 +144,9 @@ def _with_nodes(
         entity_names=entity_names,
         entity_alive=entity_alive,
         entity_room=data.entity_room - len(entities),
-        passage_ids=data.passage_ids + [row[0] for row in passages],
-        passage_titles=data.passage_titles + [row[2] for row in passages],
-        passage_times=np.concatenate([data.passage_times, np.array([row[3] for row in passages], dtype=str)]),
+        passage_ids=extended(data.passage_ids, [row[0] for row in passages]),
+        passage_titles=extended(data.passage_titles, [row[2] for row in passages]),
+        passage_times=appended(data.passage_times, np.array([row[3] for row in passages], dtype=str)),
         passage_vectors=appended(data.passage_vectors, vectors),
         passage_alive=passage_alive,
     )
@@ -217,20 +226,20 @@ def _with_edges(
     added = tuple(np.arange(start, start + count) for start, count in zip(kept, added_counts))
     new = dataclasses.replace(
         data,
-        fact_ids=_kept(data.fact_ids, keep_facts) + [row[6] for row in new_facts],
+        fact_ids=extended(_kept(data.fact_ids, keep_facts), [row[6] for row in new_facts]),
         fact_subjects=_joined(_kept_rows(data.fact_subjects, keep_facts), [entity[row[0]] for row in new_facts]),
         fact_objects=_joined(_kept_rows(data.fact_objects, keep_facts), [entity[row[1]] for row in new_facts]),
-        fact_relations=_kept(data.fact_relations, keep_facts) + [row[2] for row in new_facts],
+        fact_relations=extended(_kept(data.fact_relations, keep_facts), [row[2] for row in new_facts]),
         fact_vector_rows=_joined(
             _kept_rows(data.fact_vector_rows, keep_facts),
             np.where([row[3] is not None for row in new_facts], vector_rows, -1),
         ),
         fact_vectors=fact_vectors,
-        fact_valid_from=np.concatenate(
-            [_kept_rows(data.fact_valid_from, keep_facts), np.array([row[4] or "" for row in new_facts], dtype=str)]
+        fact_valid_from=appended(
+            _kept_rows(data.fact_valid_from, keep_facts), np.array([row[4] or "" for row in new_facts], dtype=str)
         ),
-        fact_valid_to=np.concatenate(
-            [_kept_rows(data.fact_valid_to, keep_facts), np.array([row[5] or "" for row in new_facts], dtype=str)]
+        fact_valid_to=appended(
+            _kept_rows(data.fact_valid_to, keep_facts), np.array([row[5] or "" for row in new_facts], dtype=str)
         ),
         mention_passages=_joined(_kept_rows(data.mention_passages, keep_mentions), [p for p, _ in new_mentions]),
         mention_entities=_joined(_kept_rows(data.mention_entities, keep_mentions), [e for _, e in new_mentions]),
@@ -242,7 +251,7 @@ def _with_edges(
         link_a=_joined(_kept_rows(data.link_a, keep_links), [a for a, _, _, _ in new_links]),
         link_b=_joined(_kept_rows(data.link_b, keep_links), [b for _, b, _, _ in new_links]),
         link_weights=_joined(_kept_rows(data.link_weights, keep_links), [w for _, _, w, _ in new_links], np.float64),
-        link_kinds=_kept(data.link_kinds, keep_links) + [k for *_, k in new_links],
+        link_kinds=extended(_kept(data.link_kinds, keep_links), [k for *_, k in new_links]),
     )
     if len(removed[0]):
         slots.facts.clear()
@@ -297,13 +306,14 @@ def _kept_rows(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return values if keep.all() else values[keep]
 
 
-def _kept(values: list, keep: np.ndarray) -> list:
-    """The values a bool mask keeps (a copy of all of them, fast, when it keeps all)."""
-    return list(values) if keep.all() else [values[i] for i in np.flatnonzero(keep).tolist()]
+def _kept(values: Sequence, keep: np.ndarray) -> Sequence:
+    """The values a bool mask keeps (the sequence itself when it keeps all)."""
+    return values if keep.all() else [values[i] for i in np.flatnonzero(keep).tolist()]
 
 
 def _joined(kept: np.ndarray, added: list, dtype: type = np.int64) -> np.ndarray:
-    return np.concatenate([kept, np.asarray(added, dtype=dtype)]) if len(added) else kept
+    """`kept` with `added` after it, grown in place where it has room."""
+    return appended(kept, np.asarray(added, dtype=dtype))
 
 
 def _titles(
@@ -334,19 +344,3 @@ def _titles(
     went = {p: tuple(e for e in named if e not in after.get(p, ())) for p, named in before.items()}
     came = {p: tuple(e for e in named if e not in before.get(p, ())) for p, named in after.items()}
     return titled, topics, (went, came)
-
-
-def _relations(view: GraphView, data: GraphData, touched: set[tuple[int, int]]) -> dict[tuple[int, int], str]:
-    """The relation lookup after the change: the (subject, object) pairs `touched` by facts that
-    came or went are looked up again among the facts joining them now."""
-    if not touched:
-        return view.relations
-    touched |= {(o, s) for s, o in touched}
-    relations = dict(view.relations)
-    for pair in touched:
-        relations.pop(pair, None)
-    size = max(len(data.entity_ids), 1)
-    keys = np.array([s * size + o for s, o in touched], dtype=np.int64)
-    joining = np.flatnonzero(np.isin(data.fact_subjects * size + data.fact_objects, keys))
-    relations.update(fact_relations(data, joining.tolist()))
-    return relations

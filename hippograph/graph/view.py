@@ -21,20 +21,26 @@ from ..store.graph_data import GraphData
 from .adjacency import Adjacency
 from .linking import EntityIndex, title_keys
 from .ppr import PageRank
+from .relations import Relations
 
 
 @dataclass
 class GraphView:
     data: GraphData
     adjacency: Adjacency
-    pagerank: PageRank
     entity_passage_counts: np.ndarray  # passages mentioning each entity
-    relations: dict[tuple[int, int], str]  # (entity, entity) -> relation of a fact joining them
+    relations: Relations  # (entity, entity) -> relation of a fact joining them
     entity_index: EntityIndex
     topics: dict[int, tuple[int, ...]]  # passage -> the entities its title names
     titled: dict[str, set[int]]  # match key -> the live passages whose title may name it
     topic_weight: float = 0.0  # the weight of a title edge
     link_weight: float = 1.0  # a note link's weight is this times the link's own
+
+    @functools.cached_property
+    def pagerank(self) -> PageRank:
+        """The global solver's system, built when a query first needs it (a large graph's queries
+        use the local solver, graph/push.py, and never do)."""
+        return PageRank(self.adjacency)
 
     @property
     def entity_count(self) -> int:
@@ -77,7 +83,7 @@ class GraphView:
                 for key in title_keys(data.passage_titles[passage]):
                     titled.setdefault(key, set()).add(passage)
         topics = titles_naming(data, entity_index, {p for passages in titled.values() for p in passages})
-        relations = fact_relations(data, range(len(data.fact_ids)))
+        relations = Relations.of(data)
         return cls.assemble(data, entity_index, relations, topics, titled, topic_weight, link_weight)
 
     @classmethod
@@ -85,15 +91,16 @@ class GraphView:
         cls,
         data: GraphData,
         entity_index: EntityIndex,
-        relations: dict[tuple[int, int], str],
+        relations: Relations,
         topics: dict[int, tuple[int, ...]],
         titled: dict[str, set[int]],
         topic_weight: float,
         link_weight: float,
         adjacency: Adjacency | None = None,
+        entity_passage_counts: np.ndarray | None = None,
     ) -> GraphView:
-        """The view of `data` with its name lookups given, and its adjacency (assembled from the
-        arrays, vectorized, when not given)."""
+        """The view of `data` with its name lookups given, and its adjacency and entities' passage
+        counts (worked out from the arrays, vectorized, when not given)."""
         if adjacency is None:
             everything = np.arange(len(data.fact_ids)), np.arange(len(data.mention_passages))
             rows, cols, weights = edges(
@@ -106,12 +113,12 @@ class GraphView:
                 np.arange(len(data.link_a)),
             )
             adjacency = Adjacency.assembled(rows, cols, weights, len(data.entity_ids) + len(data.passage_ids))
-        counts = np.bincount(data.mention_entities, minlength=len(data.entity_ids)).astype(np.float64)
+        if entity_passage_counts is None:
+            entity_passage_counts = np.bincount(data.mention_entities, minlength=len(data.entity_ids)).astype(float)
         return cls(
             data,
             adjacency,
-            PageRank(adjacency),
-            counts,
+            entity_passage_counts,
             relations,
             entity_index,
             topics,
@@ -180,27 +187,13 @@ class GraphView:
             return "is about" if target in self.topics.get(source - self.entity_count, ()) else "mentions"
         if target >= self.entity_count:
             return "topic of" if source in self.topics.get(target - self.entity_count, ()) else "mentioned in"
-        return self.relations.get((source, target), "similar to")
+        return self.relations.get((source, target)) or "similar to"
 
 
 def titles_naming(data: GraphData, index: EntityIndex, passages: Iterable[int]) -> dict[int, tuple[int, ...]]:
     """For each of `passages` whose title names an entity of `index`, those entities."""
     named = {p: tuple(sorted(index.named_in_title(data.passage_titles[p]))) for p in passages}
     return {p: entities for p, entities in named.items() if entities}
-
-
-def fact_relations(data: GraphData, facts: Iterable[int]) -> dict[tuple[int, int], str]:
-    """(entity, entity) -> the relation of a fact joining them, among the rows `facts`: of several,
-    the fact with the smallest id; a fact's own direction first, inverses only fill gaps."""
-    ordered = sorted(facts, key=data.fact_ids.__getitem__)
-    subjects, objects = data.fact_subjects[ordered].tolist(), data.fact_objects[ordered].tolist()
-    pairs = list(zip(subjects, objects, [data.fact_relations[f] for f in ordered]))
-    relations: dict[tuple[int, int], str] = {}
-    for s, o, relation in pairs:
-        relations.setdefault((s, o), relation)
-    for s, o, relation in pairs:
-        relations.setdefault((o, s), f"{relation} (inverse)")
-    return relations
 
 
 def edges(

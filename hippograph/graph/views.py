@@ -112,7 +112,13 @@ class GraphViews:
         if self._kept.get((namespace, None)) is kept:
             view = kept.view
             view = GraphView.assemble(
-                view.data, view.entity_index, view.relations, view.topics, view.titled, *self._edge_weights()
+                view.data,
+                view.entity_index,
+                view.relations,
+                view.topics,
+                view.titled,
+                *self._edge_weights(),
+                entity_passage_counts=view.entity_passage_counts,
             )
             self._kept[(namespace, None)] = _Kept(view, kept.slots)
 

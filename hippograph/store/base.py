@@ -58,9 +58,12 @@ class Records(Protocol):
         """The stored records among `keys`, by key (absent keys are left out)."""
         ...
 
-    def find(self, kind: str, field: str, values: Collection, namespace: str | None = None) -> list[dict]:
+    def find(
+        self, kind: str, field: str | tuple[str, ...], values: Collection, namespace: str | None = None
+    ) -> list[dict]:
         """The records whose `field` holds one of `values` (in `namespace`, when given); indexed
-        lookups for the fields the write algorithm follows: references and embedding keys."""
+        lookups for the fields the write algorithm follows: references and embedding keys. With
+        a tuple of fields, `values` are tuples that every field must match, one by one."""
         ...
 
     def scan(self, kind: str, namespace: str | None = None) -> Iterator[dict]:

@@ -77,8 +77,8 @@ class GraphData:
         """This graph with `entities` more empty entity slots."""
         return dataclasses.replace(
             self,
-            entity_ids=self.entity_ids + [""] * entities,
-            entity_names=self.entity_names + [""] * entities,
+            entity_ids=[*self.entity_ids, *[""] * entities],
+            entity_names=[*self.entity_names, *[""] * entities],
             entity_alive=np.concatenate([self.entity_alive, np.zeros(entities, dtype=bool)]),
             entity_room=self.entity_room + entities,
         )

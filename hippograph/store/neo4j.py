@@ -283,16 +283,28 @@ class _CypherRecords:
         fields = KEYS[kind]
         return {row[fields[0]] if len(fields) == 1 else tuple(row[f] for f in fields): row for row in rows}
 
-    def find(self, kind: str, field: str, values: Collection, namespace: str | None = None) -> list[dict]:
-        if field not in RECORDS[kind]:
-            raise ValueError(f"a {kind} record has no field {field!r}")
+    def find(
+        self, kind: str, field: str | tuple[str, ...], values: Collection, namespace: str | None = None
+    ) -> list[dict]:
+        for name in (field,) if isinstance(field, str) else field:
+            if name not in RECORDS[kind]:
+                raise ValueError(f"a {kind} record has no field {name!r}")
         values = list(values)
         if kind == "passage" and field == "document_id" and namespace is not None:  # the indexed property
             field, values = "document_uid", [_uid(namespace, value) for value in values]
         match, namespace_of = _match(kind)
-        where = (f"n.{field}" if kind in _NODES else _place(kind, field)) + " IN $values"
+
+        def place(name: str) -> str:
+            return f"n.{name}" if kind in _NODES else _place(kind, name)
+
+        if isinstance(field, str):
+            unwind, where = "", f"{place(field)} IN $values"
+        else:
+            unwind = "UNWIND $values AS v "
+            where = " AND ".join(f"{place(name)} = v[{number}]" for number, name in enumerate(field))
+            values = [list(value) for value in values]
         return self._run(
-            f"MATCH {match} WHERE {where} AND ($ns IS NULL OR {namespace_of} = $ns) RETURN {_fields(kind)}",
+            f"{unwind}MATCH {match} WHERE {where} AND ($ns IS NULL OR {namespace_of} = $ns) RETURN {_fields(kind)}",
             values=values,
             ns=namespace,
         )

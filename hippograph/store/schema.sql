@@ -73,7 +73,7 @@ CREATE TABLE IF NOT EXISTS facts (
     valid_from    TEXT,                  -- the time of the earliest note stating it
     valid_to      TEXT                   -- NULL: still valid; else when a later exclusive fact replaced it
 );
-CREATE INDEX IF NOT EXISTS facts_by_subject ON facts (subject_id);
+CREATE INDEX IF NOT EXISTS facts_by_subject_group ON facts (subject_id, relation_group);
 CREATE INDEX IF NOT EXISTS facts_by_object ON facts (object_id);
 CREATE INDEX IF NOT EXISTS facts_by_embedding ON facts (embedding_key);
 

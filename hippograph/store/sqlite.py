@@ -193,18 +193,25 @@ class _SQLRecords:
                 found[row[fields[0]] if len(fields) == 1 else tuple(row[f] for f in fields)] = row
         return found
 
-    def find(self, kind: str, field: str, values: Collection, namespace: str | None = None) -> list[dict]:
-        if field not in RECORDS[kind]:
-            raise ValueError(f"a {kind} record has no field {field!r}")
+    def find(
+        self, kind: str, field: str | tuple[str, ...], values: Collection, namespace: str | None = None
+    ) -> list[dict]:
+        fields = _known_fields(kind, field)
         found: list[dict] = []
-        for chunk in _chunks(list(values), _MAX_PARAMS - 1):
+        for chunk in _chunks(list(values), (_MAX_PARAMS - 1) // len(fields)):
             join, where, params = _in_namespace(kind, namespace)
-            found += self._rows(
-                kind,
-                f"SELECT {_columns(kind)} FROM {TABLES[kind]} t {join} WHERE t.{field} IN "
-                f"({_placeholders(len(chunk))}){where}",
-                [*chunk, *params],
-            )
+            if isinstance(field, str):
+                query = (
+                    f"SELECT {_columns(kind)} FROM {TABLES[kind]} t {join} WHERE t.{field} IN "
+                    f"({_placeholders(len(chunk))}){where}"
+                )
+                found += self._rows(kind, query, [*chunk, *params])
+                continue
+            # a join on the value tuples, so that each is looked up in an index (IN on a row value scans)
+            wanted = f"(VALUES {', '.join([_row_marks(len(fields))] * len(chunk))}) k"
+            on = " AND ".join(f"t.{name} = k.column{number}" for number, name in enumerate(fields, 1))
+            query = f"SELECT {_columns(kind)} FROM {wanted} JOIN {TABLES[kind]} t ON {on} {join} WHERE 1{where}"
+            found += self._rows(kind, query, [*(v for value in chunk for v in value), *params])
         return found
 
     def scan(self, kind: str, namespace: str | None = None) -> Iterator[dict]:
@@ -274,6 +281,15 @@ class _SQLRecords:
     def _rows(self, kind: str, query: str, params: Sequence) -> list[dict]:
         fields = RECORDS[kind]
         return [dict(zip(fields, row)) for row in self._db.execute(query, params)]
+
+
+def _known_fields(kind: str, field: str | tuple[str, ...]) -> tuple[str, ...]:
+    """`field` as a tuple of fields, each checked to be one of the record's."""
+    fields = (field,) if isinstance(field, str) else field
+    for name in fields:
+        if name not in RECORDS[kind]:
+            raise ValueError(f"a {kind} record has no field {name!r}")
+    return fields
 
 
 def _columns(kind: str) -> str:

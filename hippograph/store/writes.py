@@ -385,11 +385,7 @@ def _refresh_validity(records: Records, touched: Touched) -> None:
         },
     )
     groups = touched.groups | _groups_of(facts.values())
-    members = [
-        row
-        for row in records.find("fact", "subject_id", {subject for subject, _ in groups})
-        if (row["subject_id"], row["relation_group"]) in groups
-    ]
+    members = records.find("fact", ("subject_id", "relation_group"), groups)
     ends: dict[str, str | None] = {}
     for group in groups:
         rows = sorted(

@@ -174,3 +174,23 @@ def test_tally_counts_what_find_reads(open_memory):
         counted = records.tally("mention", "entity_id", entities)
         read = Counter(row["entity_id"] for row in records.find("mention", "entity_id", entities))
     assert counted == dict(read) and max(counted.values()) > 1 and "no-such-entity" not in counted
+
+
+def test_find_by_two_fields_reads_what_filtering_one_field_reads(open_memory):
+    """find with a tuple of fields (nodes and relationships alike) keeps the records matching a
+    value tuple field by field, in the namespace asked."""
+    memory = open_memory()
+    memory.ingest(read_sources(hippograph.sample_corpus()), progress=False)
+    with memory._store._reading() as records:
+        facts = [row for row in records.scan("fact")][:30]
+        wanted = {(row["subject_id"], row["relation"]) for row in facts[::2]} | {(facts[1]["subject_id"], "no such")}
+        by_subject = records.find("fact", "subject_id", {subject for subject, _ in wanted})
+        found = records.find("fact", ("subject_id", "relation"), wanted, "default")
+        mentions = [row for row in records.scan("mention")][:20]
+        pairs = {(row["passage_id"], row["entity_id"]) for row in mentions[::3]}
+        found_mentions = records.find("mention", ("passage_id", "entity_id"), pairs)
+        elsewhere = records.find("fact", ("subject_id", "relation"), wanted, "another-namespace")
+    expected = {row["id"] for row in by_subject if (row["subject_id"], row["relation"]) in wanted}
+    assert sorted(row["id"] for row in found) == sorted(expected) and len(expected) >= 15
+    assert {(row["passage_id"], row["entity_id"]) for row in found_mentions} == pairs
+    assert elsewhere == []

@@ -177,10 +177,12 @@ def _fresh_data(memory: Memory, namespace: str) -> GraphData:
 
 def _lookups(view: GraphView) -> tuple:
     """What the view's name lookups say, by store id: the relation of each pair of entities,
-    the entities each passage's title names, and those each probe names."""
+    the entities each passage's title names, those each probe names, and each entity's
+    passage count."""
     entity, passage = view.data.entity_ids, view.data.passage_ids
     return (
         {(entity[s], entity[o]): relation for (s, o), relation in view.relations.items()},
+        {entity[e]: view.entity_passage_counts[e] for e in np.flatnonzero(view.data.entity_alive).tolist()},
         {passage[p]: {entity[e] for e in named} for p, named in view.topics.items()},
         [[entity[e] for e in view.entity_index.named_in_question(probe)] for probe in PROBES],
     )
@@ -216,3 +218,20 @@ def test_a_fact_whose_entities_go_and_come_back_in_one_window_stays(open_memory)
     memory.add("Alice Brown works at Acme Corp.", id="b")
     _assert_same(memory, "default", "after a delete and an add in one window")
     assert memory._views.get("default").data.fact_relations  # the fact is there to compare
+
+
+def test_an_entity_pair_takes_the_relation_of_the_fact_left_when_one_goes(open_memory):
+    """Two notes join the same two entities by different relations; deleting the note whose fact
+    labels the pair leaves the kept view labelling it by the other fact, as a fresh view does."""
+    memory = open_memory(config=CONFIG)
+    memory.add("Alice Brown founded Acme Corp.", id="founded")
+    memory.add("Alice Brown sold Acme Corp.", id="sold")
+    view = memory._views.get("default")
+    entity = {name: index for index, name in enumerate(view.data.entity_names)}
+    label = view.relations.get((entity["Alice Brown"], entity["Acme Corp"]))
+    assert label in ("found", "sell", "founded", "sold"), label  # a fact joins the pair
+    labelled = "founded" if label.startswith("found") else "sold"
+    memory.delete_note(whole_note_id("default", labelled))
+    _assert_same(memory, "default", f"after deleting the note {labelled!r}")
+    view = memory._views.get("default")
+    assert view.relations.get((entity["Alice Brown"], entity["Acme Corp"])) not in (None, label)
