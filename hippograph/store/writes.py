@@ -386,12 +386,11 @@ def _refresh_validity(records: Records, touched: Touched) -> None:
     )
     groups = touched.groups | _groups_of(facts.values())
     members = records.find("fact", ("subject_id", "relation_group"), groups)
+    by_group: dict[tuple[str, str], list[dict]] = {}
+    for row in sorted(members, key=lambda r: (r["valid_from"] or "", r["id"])):
+        by_group.setdefault((row["subject_id"], row["relation_group"]), []).append(row)
     ends: dict[str, str | None] = {}
-    for group in groups:
-        rows = sorted(
-            (r for r in members if (r["subject_id"], r["relation_group"]) == group),
-            key=lambda r: (r["valid_from"] or "", r["id"]),
-        )
+    for rows in by_group.values():
         ends.update(ends_of([(r["id"], r["object_id"], r["valid_from"]) for r in rows]))
     records.update("fact", {r["id"]: {"valid_to": ends[r["id"]]} for r in members if r["valid_to"] != ends[r["id"]]})
 
