@@ -26,6 +26,7 @@ from .retrieve.search import METHODS, in_window, search
 from .sources import Source, read_sources
 from .store import Store, open_store
 from .store.transfer import import_export_file, load_records, write_export, write_export_file
+from .threads import single_blas_thread
 from .timestamps import to_utc
 from .types import Answer, Change, Document, Hits, IngestReport, Note, Stats, StoredDocument, StoredFact, Topic
 
@@ -286,9 +287,9 @@ class Memory:
             return Hits()
         self._check_embedding_model()
         fact_filter = FactFilter(self.llm) if self.config.llm_fact_filter else None
-        return search(
-            view, self._store, text, self._embedder.embed([text])[0], k, method, allowed, self.config, fact_filter
-        )
+        with single_blas_thread():  # numpy's spinning BLAS threads would slow the model's own
+            query_vector = self._embedder.embed([text])[0]
+        return search(view, self._store, text, query_vector, k, method, allowed, self.config, fact_filter)
 
     def subgraph(
         self, text: str, k: int = 5, *, namespace: str | None = None, **query_options: Any

@@ -15,6 +15,8 @@ an entity of the passage before it in its chain of 5, so multi-hop chains exist.
 to the PrecomputedExtractor (a JSONL file beside the store), and vectors come from a deterministic
 embedder (a seeded random unit vector per text, 384 numbers), so neither spaCy nor the embedding
 model is what is measured. Questions name two entities of one passage ("How is A related to B?").
+With `--embedder model` the embedding model embeds passages and questions instead (its stores go
+to n<size>-model).
 BLAS and torch run on one thread. A store of a size that is there already (its `corpus.jsonl`
 and store) is ingested again only with --fresh.
 """
@@ -105,7 +107,12 @@ def _names(count: int, rng: np.random.Generator) -> list[str]:
     return sorted(names)
 
 
-def ingest(folder: Path) -> dict:
+def _embedder(name: str) -> dict:
+    """Memory's embedder argument: the deterministic vectors, or none (the embedding model)."""
+    return {"embedder": HashEmbedder()} if name == "hash" else {}
+
+
+def ingest(folder: Path, embedder: str) -> dict:
     """Child: ingest the corpus of `folder` into `folder/store`; its time, size and peak memory."""
     from hippograph import Memory
     from hippograph.extract import PrecomputedExtractor
@@ -113,7 +120,8 @@ def ingest(folder: Path) -> dict:
     store = folder / "store"
     shutil.rmtree(store, ignore_errors=True)
     started = time.perf_counter()
-    with Memory(store, embedder=HashEmbedder(), extractor=PrecomputedExtractor(folder / "triples.jsonl")) as memory:
+    extractor = PrecomputedExtractor(folder / "triples.jsonl")
+    with Memory(store, extractor=extractor, **_embedder(embedder)) as memory:
         report = memory.ingest(folder / "corpus.jsonl", progress=False)
         stats = memory.stats()
     return {
@@ -127,7 +135,7 @@ def ingest(folder: Path) -> dict:
     }
 
 
-def query(folder: Path) -> dict:
+def query(folder: Path, embedder: str) -> dict:
     """Child: open the store cold, time the first question and then the others."""
     import torch
 
@@ -136,7 +144,7 @@ def query(folder: Path) -> dict:
     torch.set_num_threads(THREADS)
     questions = [json.loads(line)["question"] for line in (folder / "questions.jsonl").open()]
     started = time.perf_counter()
-    memory = Memory(folder / "store", embedder=HashEmbedder(), create=False)
+    memory = Memory(folder / "store", create=False, **_embedder(embedder))
     memory.query(questions[0])
     cold_ms = (time.perf_counter() - started) * 1000
     times = []
@@ -155,9 +163,11 @@ def query(folder: Path) -> dict:
     }
 
 
-def _child(step: str, folder: Path) -> dict:
+def _child(step: str, folder: Path, embedder: str) -> dict:
     done = subprocess.run(
-        [sys.executable, __file__, "--child", step, "--root", str(folder)], capture_output=True, text=True
+        [sys.executable, __file__, "--child", step, "--root", str(folder), "--embedder", embedder],
+        capture_output=True,
+        text=True,
     )
     if done.returncode:
         raise SystemExit(f"bench_scale.py: the {step} child failed:\n{done.stderr[-3000:]}")
@@ -170,20 +180,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path("/tmp/hippograph-scale"), help="where corpora and stores go")
     parser.add_argument("--fresh", action="store_true", help="generate and ingest again a size that is there")
     parser.add_argument("--json", type=Path, help="write the rows here")
+    parser.add_argument(
+        "--embedder",
+        choices=("hash", "model"),
+        default="hash",
+        help="deterministic vectors (default), or the embedding model (its stores go to n<size>-model)",
+    )
     parser.add_argument("--child", choices=("ingest", "query"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(ingest(args.root) if args.child == "ingest" else query(args.root)))
+        step = ingest if args.child == "ingest" else query
+        print(json.dumps(step(args.root, args.embedder)))
         return 0
     rows = []
     for size in (int(part) for part in args.sizes.split(",")):
-        folder = args.root / f"n{size}"
-        row: dict = {"n_passages": size}
+        folder = args.root / (f"n{size}" if args.embedder == "hash" else f"n{size}-model")
+        row: dict = {"n_passages": size, "embedder": args.embedder}
         if args.fresh or not (folder / "store").exists():
             folder.mkdir(parents=True, exist_ok=True)
             generate(size, folder)
-            row.update(_child("ingest", folder))
-        row.update(_child("query", folder))
+            row.update(_child("ingest", folder, args.embedder))
+        row.update(_child("query", folder, args.embedder))
         row["peak_rss_mb"] = max(row.get("ingest_peak_rss_mb", 0), row["query_peak_rss_mb"])
         rows.append(row)
         print(json.dumps(row), flush=True)

@@ -38,6 +38,9 @@ _ADDED_COLUMNS = {
 }
 STORE_FILE = "hippograph.sqlite"
 _MAX_PARAMS = 900  # stay under SQLite's bound-parameter limit
+# SQLite's default page cache is 2 MB: a large store's indexes would be read from the OS again and
+# again. 64 MB (filled as pages are read, not reserved up front) holds their upper levels.
+_CACHE_SIZE = "PRAGMA cache_size=-65536"
 _BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write to finish
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,11 +95,13 @@ class SQLiteStore(RecordStore):
         try:
             if read_only:
                 self._db = _connect_read_only(self.path)
+                self._db.execute(_CACHE_SIZE)
                 self._records = _SQLRecords(self._db)
                 self._check_schema()
                 return
             folder.mkdir(parents=True, exist_ok=True)
             self._db = _connect(str(self.path))
+            self._db.execute(_CACHE_SIZE)
             self._records = _SQLRecords(self._db)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
