@@ -63,6 +63,9 @@ class Config:
             `ppr_push_epsilon` times its summed edge weight (graph/push.py), so a query's work
             grows with the neighbourhood it reaches, not with the graph; "auto" is local for a
             graph of at least `local_ppr_from_nodes` nodes.
+        approximate_from_passages: from this many passages in a namespace, the local solver's
+            seed passages are found through an HNSW index (graph/passage_index.py), saved beside
+            the store, instead of comparing the question with every passage vector.
         llm_fact_filter: let the configured LLM drop linked facts that do not bear on the
             question (HippoRAG 2's recognition memory); only acts when fact_weight > 0.
     """
@@ -106,6 +109,7 @@ class Config:
     ppr_solver: PPRSolver = "auto"
     local_ppr_from_nodes: int = 50_000  # below it, the global solver takes a few ms
     seed_passages: int = 1000  # MuSiQue dev: on average 99.4% of the passages' softmax mass
+    approximate_from_passages: int = 200_000  # below it, comparing with every vector takes < 20 ms
     ppr_push_epsilon: float = 1e-5  # MuSiQue dev recall as with the global solver
     llm_fact_filter: bool = False
 
@@ -122,6 +126,7 @@ class Config:
             "ppr_max_iterations",
             "local_ppr_from_nodes",
             "seed_passages",
+            "approximate_from_passages",
         )
         for name in positive:
             check_whole(self, name, 1)

@@ -92,6 +92,7 @@ class Memory:
             if self._owns_llm_client:
                 self._llm_client.close()
             raise
+        self._owns_views = graph_views is None  # shared views are saved by the memory that made them
         self._views = graph_views or GraphViews(self._store, self.config)
         self._ingest: Ingestor | None = None  # made on first write; keeps its neighbour indexes between writes
 
@@ -406,6 +407,8 @@ class Memory:
     # -- lifecycle -----------------------------------------------------------
 
     def close(self) -> None:
+        if self._owns_views and not self._store.read_only:
+            self._views.save_indexes()
         self._store.close()
         if self._owns_llm_client:
             self._llm_client.close()

@@ -112,16 +112,17 @@ def _embedder(name: str) -> dict:
     return {"embedder": HashEmbedder()} if name == "hash" else {}
 
 
-def ingest(folder: Path, embedder: str) -> dict:
+def ingest(folder: Path, embedder: str, settings: list[str]) -> dict:
     """Child: ingest the corpus of `folder` into `folder/store`; its time, size and peak memory."""
     from hippograph import Memory
+    from hippograph.eval.bench import config_from
     from hippograph.extract import PrecomputedExtractor
 
     store = folder / "store"
     shutil.rmtree(store, ignore_errors=True)
     started = time.perf_counter()
     extractor = PrecomputedExtractor(folder / "triples.jsonl")
-    with Memory(store, extractor=extractor, **_embedder(embedder)) as memory:
+    with Memory(store, config_from(settings), extractor=extractor, **_embedder(embedder)) as memory:
         report = memory.ingest(folder / "corpus.jsonl", progress=False)
         stats = memory.stats()
     return {
@@ -135,16 +136,17 @@ def ingest(folder: Path, embedder: str) -> dict:
     }
 
 
-def query(folder: Path, embedder: str) -> dict:
+def query(folder: Path, embedder: str, settings: list[str]) -> dict:
     """Child: open the store cold, time the first question and then the others."""
     import torch
 
     from hippograph import Memory
+    from hippograph.eval.bench import config_from
 
     torch.set_num_threads(THREADS)
     questions = [json.loads(line)["question"] for line in (folder / "questions.jsonl").open()]
     started = time.perf_counter()
-    memory = Memory(folder / "store", create=False, **_embedder(embedder))
+    memory = Memory(folder / "store", config_from(settings), create=False, **_embedder(embedder))
     memory.query(questions[0])
     cold_ms = (time.perf_counter() - started) * 1000
     times = []
@@ -163,9 +165,10 @@ def query(folder: Path, embedder: str) -> dict:
     }
 
 
-def _child(step: str, folder: Path, embedder: str) -> dict:
+def _child(step: str, folder: Path, embedder: str, settings: list[str]) -> dict:
     done = subprocess.run(
-        [sys.executable, __file__, "--child", step, "--root", str(folder), "--embedder", embedder],
+        [sys.executable, __file__, "--child", step, "--root", str(folder), "--embedder", embedder]
+        + [f"--set={setting}" for setting in settings],
         capture_output=True,
         text=True,
     )
@@ -186,21 +189,28 @@ def main(argv: list[str] | None = None) -> int:
         default="hash",
         help="deterministic vectors (default), or the embedding model (its stores go to n<size>-model)",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a Config field for ingest and queries, e.g. --set approximate_from_passages=50000",
+    )
     parser.add_argument("--child", choices=("ingest", "query"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         step = ingest if args.child == "ingest" else query
-        print(json.dumps(step(args.root, args.embedder)))
+        print(json.dumps(step(args.root, args.embedder, args.set)))
         return 0
     rows = []
     for size in (int(part) for part in args.sizes.split(",")):
         folder = args.root / (f"n{size}" if args.embedder == "hash" else f"n{size}-model")
-        row: dict = {"n_passages": size, "embedder": args.embedder}
+        row: dict = {"n_passages": size, "embedder": args.embedder, "settings": args.set}
         if args.fresh or not (folder / "store").exists():
             folder.mkdir(parents=True, exist_ok=True)
             generate(size, folder)
-            row.update(_child("ingest", folder, args.embedder))
-        row.update(_child("query", folder, args.embedder))
+            row.update(_child("ingest", folder, args.embedder, args.set))
+        row.update(_child("query", folder, args.embedder, args.set))
         row["peak_rss_mb"] = max(row.get("ingest_peak_rss_mb", 0), row["query_peak_rss_mb"])
         rows.append(row)
         print(json.dumps(row), flush=True)

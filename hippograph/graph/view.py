@@ -20,6 +20,7 @@ import numpy as np
 from ..store.graph_data import GraphData
 from .adjacency import Adjacency
 from .linking import EntityIndex, title_keys
+from .passage_index import PassageIndex
 from .ppr import PageRank
 from .relations import Relations
 
@@ -35,6 +36,7 @@ class GraphView:
     titled: dict[str, set[int]]  # match key -> the live passages whose title may name it
     topic_weight: float = 0.0  # the weight of a title edge
     link_weight: float = 1.0  # a note link's weight is this times the link's own
+    passage_index: PassageIndex | None = None  # nearest passages of a large namespace (set by GraphViews)
 
     @functools.cached_property
     def pagerank(self) -> PageRank:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ..config import Config
 from ..store.base import Store
 from .delta import Slots, updated
+from .passage_index import PassageIndexes
 from .view import GraphView
 
 __all__ = ["GraphViews"]
@@ -48,6 +49,7 @@ class GraphViews:
         self._config = config
         self._kept: dict[tuple[str, str | None], _Kept] = {}
         self._lock = threading.Lock()  # one update of a view at a time; queries read views freely
+        self._passage_indexes = PassageIndexes(store, config.approximate_from_passages)
 
     def get(self, namespace: str, as_of: str | None = None, *, store: Store | None = None) -> GraphView:
         """The namespace's graph view (as it was at `as_of`), up to date with every write; read
@@ -78,6 +80,8 @@ class GraphViews:
         view = None
         if kept is not None:
             view = self._updated(store, namespace, kept)
+            if view is not None:
+                self._passage_indexes.attach(store, namespace, view, kept.view.data)
         if view is None:
             self._kept.pop((namespace, None), None)  # its slots may be changed: never apply to it again
             data = store.graph_data(namespace)
@@ -88,6 +92,7 @@ class GraphViews:
                 )
             data = data.with_room(max(MIN_ROOM, int(ROOM_SHARE * len(data.entity_ids))))
             view = GraphView.build(data, *self._edge_weights())
+            self._passage_indexes.attach(store, namespace, view, None)
             kept = _Kept(view, Slots.of(data))
         kept = self._kept[(namespace, None)] = _Kept(view, kept.slots)
         return kept
@@ -120,7 +125,14 @@ class GraphViews:
                 *self._edge_weights(),
                 entity_passage_counts=view.entity_passage_counts,
             )
+            view.passage_index = kept.view.passage_index
             self._kept[(namespace, None)] = _Kept(view, kept.slots)
+
+    def save_indexes(self) -> None:
+        """Save the passage indexes beside the store (graph/passage_index.py), so that the next
+        process opening it need not build them."""
+        with self._lock:
+            self._passage_indexes.save()
 
     def _edge_weights(self) -> tuple[float, float]:
         return self._config.topic_edge_weight, self._config.link_edge_weight

@@ -135,11 +135,18 @@ class GraphRetriever:
         """Each passage's seed weight: a softmax of its similarity to the question, over every live
         passage or, with `candidates`, over that many most similar ones (0 for the others)."""
         data, temperature = self._view.data, self._config.passage_temperature
+        weights = np.zeros(len(data.passage_ids))
+        if candidates is not None and self._view.passage_index is not None:
+            top = self._view.passage_index.nearest(data, query_vector, candidates)
+            if not len(top):
+                return weights
+            similarity = similarities(data.passage_vectors[top], query_vector)
+            weights[top] = np.exp((similarity - similarity.max()) / temperature)
+            return weights
         similarity = np.where(data.passage_alive, similarities(data.passage_vectors, query_vector), -np.inf)
         if candidates is None:
             return np.exp((similarity - similarity.max()) / temperature)  # 0 for a dead slot
         top = top_indexes(similarity, candidates, data.passage_alive)
-        weights = np.zeros(len(similarity))
         weights[top] = np.exp((similarity[top] - similarity[top[0]]) / temperature)
         return weights
 

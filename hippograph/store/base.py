@@ -14,6 +14,7 @@ identify a record; a key is that field's value, or a tuple of them.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -105,6 +106,7 @@ class Store(Protocol):
 
     path: Any  # where the store is, for messages
     read_only: bool  # every write raises ReadOnlyStore
+    index_folder: Path | None  # where indexes beside the records are saved (None: kept in memory only)
 
     # -- lookups while ingesting --
     def version(self) -> int:

@@ -135,6 +135,7 @@ class Neo4jStore(RecordStore):
         self.settings = settings or BoltSettings.from_env(uri, auth, database)
         self.path = self.settings.describe()
         self.read_only = read_only
+        self.index_folder = None  # the client's indexes are rebuilt by each process
         self._driver = connect(self.settings)
         try:
             self._open_schema(create and not read_only)

@@ -86,6 +86,7 @@ class SQLiteStore(RecordStore):
         if folder.exists() and not folder.is_dir():
             raise StoreError(f"{folder} is a file; a store is a folder (it holds {STORE_FILE})")
         self.path = folder / STORE_FILE
+        self.index_folder = folder / "indexes"
         if (read_only or not create) and not self.path.exists():
             raise StoreError(f"no store at {folder}: ingest something into it first")
         if not read_only and self.path.exists() and not writable(folder):

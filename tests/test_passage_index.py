@@ -1,0 +1,98 @@
+"""The passage index of large namespaces (graph/passage_index.py): seeds as the exact search gives,
+kept up to date by every write, saved beside the store and reopened without building it again.
+Its threshold is lowered to the sample corpus's size, so the same code runs as on a million."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+import hippograph
+from hippograph import Config, Memory
+from hippograph.graph.passage_index import PassageIndex
+
+INDEXED = Config(ppr_solver="local", approximate_from_passages=10, seed_passages=8)
+QUESTIONS = [
+    "Where was the founder of Brightwater Labs born?",
+    "Which club did the husband of Ida Marsh play for?",
+    "Who founded the organisation that awards the Kestrel Prize?",
+]
+
+
+@pytest.fixture
+def indexed_store(tmp_path, embedder, extractor):
+    folder = tmp_path / "store"
+    with Memory(folder, INDEXED, embedder=embedder, extractor=extractor) as memory:
+        memory.ingest(hippograph.sample_corpus(), progress=False)
+        memory.query(QUESTIONS[0])  # the view, and its index, exist from here on
+    return folder
+
+
+def _live_in_index(memory: Memory) -> set[str]:
+    """The live passages the namespace's index finds, asked for more than there are."""
+    view = memory._views.get("default")
+    data = view.data
+    found = view.passage_index.nearest(data, data.passage_vectors[np.flatnonzero(data.passage_alive)[0]], 1000)
+    return {data.passage_ids[slot] for slot in found.tolist()}
+
+
+def _live(memory: Memory) -> set[str]:
+    data = memory._views.get("default").data
+    return {data.passage_ids[slot] for slot in np.flatnonzero(data.passage_alive).tolist()}
+
+
+def test_seeds_from_the_index_rank_as_seeds_from_every_vector(indexed_store, embedder, extractor):
+    exact = Config(ppr_solver="local", seed_passages=8)
+    with (
+        Memory(indexed_store, INDEXED, embedder=embedder, extractor=extractor, read_only=True) as indexed,
+        Memory(indexed_store, exact, embedder=embedder, extractor=extractor, read_only=True) as compared,
+    ):
+        for question in QUESTIONS:
+            hits, expected = indexed.query(question, k=5), compared.query(question, k=5)
+            assert indexed._views.get("default").passage_index is not None
+            assert compared._views.get("default").passage_index is None
+            assert [h.id for h in hits] == [h.id for h in expected]
+            assert [h.score for h in hits] == pytest.approx([h.score for h in expected], abs=1e-9)
+
+
+def test_the_index_follows_adds_updates_and_deletes(indexed_store, embedder, extractor):
+    with Memory(indexed_store, INDEXED, embedder=embedder, extractor=extractor) as memory:
+        note = memory.add("Mira Holt opened a second laboratory in Veloria.")
+        assert note.id in _live_in_index(memory) and _live_in_index(memory) == _live(memory)
+        memory.update(note.id, "Mira Holt closed her laboratory in Veloria.")
+        assert _live_in_index(memory) == _live(memory)
+        memory.delete_note(note.id)
+        memory.delete("sample-02")
+        assert note.id not in _live_in_index(memory)
+        assert _live_in_index(memory) == _live(memory)
+
+
+def test_a_saved_index_is_reopened_and_caught_up_not_built_again(
+    indexed_store, embedder, extractor, monkeypatch, caplog
+):
+    assert list((indexed_store / "indexes").glob("passages-*.usearch"))
+    with Memory(indexed_store, Config(), embedder=embedder, extractor=extractor) as writer:  # below no threshold
+        added = writer.add("Ida Marsh coached the Harbour Rovers for a season.")
+        writer.delete("sample-03")
+
+    def not_again(*_):
+        raise AssertionError("the saved index was built again")
+
+    monkeypatch.setattr(PassageIndex, "built", not_again)
+    with Memory(indexed_store, INDEXED, embedder=embedder, extractor=extractor) as memory:
+        live = _live_in_index(memory)
+        assert added.id in live and live == _live(memory)
+
+
+def test_an_unreadable_index_file_is_built_again_with_a_warning(indexed_store, embedder, extractor, caplog):
+    for path in (indexed_store / "indexes").glob("passages-*.usearch"):
+        path.write_bytes(b"not an index")
+    with (
+        caplog.at_level(logging.WARNING),
+        Memory(indexed_store, INDEXED, embedder=embedder, extractor=extractor) as memory,
+    ):
+        assert memory.query(QUESTIONS[1], k=3)
+        assert _live_in_index(memory) == _live(memory)
+    assert "cannot read the passage index" in caplog.text
