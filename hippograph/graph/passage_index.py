@@ -67,7 +67,7 @@ class PassageIndex:
         """The slots of (about) the `count` live passages of `data` nearest `query`."""
         if count <= 0 or not len(self._slots):
             return np.zeros(0, dtype=np.int64)
-        self._graph.expansion_search = max(2 * count, 64)
+        self._graph.expansion_search = max(count, 64)  # 1,000 of 100,000 in 5.5 ms (11 ms at 2 x count)
         found = self._graph.search(np.asarray(query, dtype=np.float32), count, threads=1)
         slots = np.array([self._slots.get(key, -1) for key in found.keys.tolist()], dtype=np.int64)
         slots = slots[(slots >= 0) & (slots < len(data.passage_ids))]  # a view older than the graph
