@@ -45,6 +45,7 @@ def appended(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
             or claimed[1] != len(matrix)
             or len(buffer) < size
             or dtype != matrix.dtype
+            or not _front_of(matrix, buffer)
         ):
             buffer = np.empty((max(2 * size, 64), *matrix.shape[1:]), dtype=dtype)
             buffer[: len(matrix)] = matrix
@@ -53,6 +54,15 @@ def appended(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
         buffer[len(matrix) : size] = rows
         _used[id(buffer)] = (_used[id(buffer)][0], size)
         return buffer[:size]
+
+
+def _front_of(matrix: np.ndarray, buffer: np.ndarray) -> bool:
+    """Whether `matrix` is the first rows of `buffer` (not another view of it: a column, reversed)."""
+    return (
+        matrix.__array_interface__["data"][0] == buffer.__array_interface__["data"][0]
+        and matrix.strides == buffer.strides
+        and matrix.shape[1:] == buffer.shape[1:]
+    )
 
 
 class GrowingList(Sequence):

@@ -407,11 +407,13 @@ class Memory:
     # -- lifecycle -----------------------------------------------------------
 
     def close(self) -> None:
-        if self._owns_views and not self._store.read_only:
-            self._views.save_indexes()
-        self._store.close()
-        if self._owns_llm_client:
-            self._llm_client.close()
+        try:
+            if self._owns_views and not self._store.read_only:
+                self._views.save_indexes()
+        finally:
+            self._store.close()
+            if self._owns_llm_client:
+                self._llm_client.close()
 
     def __enter__(self) -> Memory:
         return self

@@ -96,3 +96,31 @@ def test_an_unreadable_index_file_is_built_again_with_a_warning(indexed_store, e
         assert memory.query(QUESTIONS[1], k=3)
         assert _live_in_index(memory) == _live(memory)
     assert "cannot read the passage index" in caplog.text
+
+
+def test_a_view_read_again_leaves_an_older_view_its_own_slots(indexed_store, embedder, extractor):
+    """A view kept up to date numbers a new note after all others; the same view read afresh numbers
+    passages by id. A query still running on the older view must find its own passages."""
+    with Memory(indexed_store, INDEXED, embedder=embedder, extractor=extractor) as memory:
+        memory.query(QUESTIONS[0])  # the view is read here; the adds are applied to it as deltas
+        for place in ("Port Averly", "Veloria", "Tessaly", "Dunmere"):  # some sort before older passages by id
+            memory.add(f"Ida Marsh opened a sailing school in {place}.")
+        older = memory._views.get("default")
+        memory._views._kept.clear()  # what a re-read (room full, too many dead nodes) does
+        newer = memory._views.get("default")
+        assert older.data.passage_ids != newer.data.passage_ids  # two numberings
+        for view in (older, newer):
+            data = view.data
+            query = data.passage_vectors[np.flatnonzero(data.passage_alive)[0]]
+            found = {data.passage_ids[slot] for slot in view.passage_index.nearest(data, query, 1000).tolist()}
+            assert found == {data.passage_ids[slot] for slot in np.flatnonzero(data.passage_alive).tolist()}
+
+
+def test_saving_again_keeps_one_graph_file_that_loads(indexed_store, embedder, extractor):
+    with Memory(indexed_store, INDEXED, embedder=embedder, extractor=extractor) as memory:
+        memory.add("Petra Lind sold the shipyard to Orlen Works.")
+        memory.query(QUESTIONS[2])
+    graphs = list((indexed_store / "indexes").glob("passages-*.usearch"))
+    assert len(graphs) == 1
+    with Memory(indexed_store, INDEXED, embedder=embedder, extractor=extractor, read_only=True) as memory:
+        assert _live_in_index(memory) == _live(memory)

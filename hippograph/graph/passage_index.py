@@ -19,7 +19,9 @@ import dataclasses
 import hashlib
 import json
 import logging
+import threading
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,10 +46,12 @@ def passage_key(passage_id: str) -> int:
 
 class PassageIndex:
     """An HNSW graph of one namespace's live passage vectors, and each key's slot in the view
-    lineage it follows."""
+    lineage it follows. Views read afresh get a PassageIndex of their own over the same graph, so
+    a query still running on an older view reads slots of its own numbering."""
 
-    def __init__(self, graph, slots: dict[int, int], version: GraphVersion) -> None:
+    def __init__(self, graph, lock: threading.Lock, slots: dict[int, int], version: GraphVersion) -> None:
         self._graph = graph
+        self._lock = lock  # one call into the graph at a time (searches run outside GraphViews' lock)
         self._slots = slots  # passage key -> slot in the views followed
         self.version = version  # the state of the store the graph holds
 
@@ -57,18 +61,17 @@ class PassageIndex:
         from usearch.index import Index
 
         graph = Index(ndim=data.passage_vectors.shape[1], metric="ip", dtype="f16", connectivity=16, expansion_add=32)
-        live = np.flatnonzero(data.passage_alive)
-        keys = np.array([passage_key(data.passage_ids[slot]) for slot in live.tolist()], dtype=np.uint64)
-        if len(live):
-            graph.add(keys, data.passage_vectors[live], threads=1)
-        return cls(graph, dict(zip(keys.tolist(), live.tolist())), data.version)
+        index = cls(graph, threading.Lock(), {}, data.version)
+        index._slots = index._put(data, np.flatnonzero(data.passage_alive))
+        return index
 
     def nearest(self, data: GraphData, query: np.ndarray, count: int) -> np.ndarray:
         """The slots of (about) the `count` live passages of `data` nearest `query`."""
         if count <= 0 or not len(self._slots):
             return np.zeros(0, dtype=np.int64)
-        self._graph.expansion_search = max(count, 64)  # 1,000 of 100,000 in 5.5 ms (11 ms at 2 x count)
-        found = self._graph.search(np.asarray(query, dtype=np.float32), count, threads=1)
+        with self._lock:
+            self._graph.expansion_search = max(count, 64)  # 1,000 of 100,000 in 5.5 ms (11 ms at 2 x count)
+            found = self._graph.search(np.asarray(query, dtype=np.float32), count, threads=1)
         slots = np.array([self._slots.get(key, -1) for key in found.keys.tolist()], dtype=np.int64)
         slots = slots[(slots >= 0) & (slots < len(data.passage_ids))]  # a view older than the graph
         return slots[data.passage_alive[slots]]
@@ -77,63 +80,90 @@ class PassageIndex:
         """Change the graph from `old`'s passages to `new`'s: `new` is `old` kept up to date (its
         slots are old's, dead ones and new ones at the end)."""
         before = len(old.passage_ids)
-        gone = np.flatnonzero(old.passage_alive & ~new.passage_alive[:before]).tolist()
-        keys = [passage_key(old.passage_ids[slot]) for slot in gone]
-        if keys:
-            self._graph.remove(np.array(keys, dtype=np.uint64))
-            for key in keys:
+        gone = [
+            passage_key(old.passage_ids[slot])
+            for slot in np.flatnonzero(old.passage_alive & ~new.passage_alive[:before]).tolist()
+        ]
+        if gone:
+            with self._lock:
+                self._graph.remove(np.array(gone, dtype=np.uint64))
+            for key in gone:
                 self._slots.pop(key, None)
-        added = before + np.flatnonzero(new.passage_alive[before:])
-        if len(added):
-            keys = [passage_key(new.passage_ids[slot]) for slot in added.tolist()]
-            self._graph.add(np.array(keys, dtype=np.uint64), new.passage_vectors[added], threads=1)
-            self._slots.update(zip(keys, added.tolist()))
+        self._slots.update(self._put(new, before + np.flatnonzero(new.passage_alive[before:])))
         self.version = new.version
 
-    def caught_up(self, store: Store, namespace: str, data: GraphData) -> bool:
-        """Bring the graph (of this store, at `self.version`) to `data`, a view read afresh at a
-        later version, by the passages the change log says were written since; False when the log
+    def caught_up(self, store: Store, namespace: str, data: GraphData) -> PassageIndex | None:
+        """This graph (of this store, at `self.version`) brought to `data`, a view read afresh, by
+        the passages the change log says were written since, with data's slots; None when the log
         cannot say (the graph is then to be built again)."""
+        index = PassageIndex(self._graph, self._lock, {}, data.version)
+        slot_of = {passage: slot for slot, passage in enumerate(data.passage_ids) if data.passage_alive[slot]}
         if self.version != data.version:
             delta = store.graph_changes(namespace, dataclasses.replace(data, version=self.version))
             if delta is None:
-                return False
-            changed = {row[0] for row in delta.passages} | delta.gone.get("passage", set())
-            self._graph.remove(np.array([passage_key(passage) for passage in changed], dtype=np.uint64))
-            slot_of = {passage: slot for slot, passage in enumerate(data.passage_ids) if data.passage_alive[slot]}
-            again = [slot_of[passage] for passage in sorted(changed) if passage in slot_of]
-            if again:
-                keys = np.array([passage_key(data.passage_ids[slot]) for slot in again], dtype=np.uint64)
-                self._graph.add(keys, data.passage_vectors[again], threads=1)
-        live = np.flatnonzero(data.passage_alive).tolist()
-        self._slots = {passage_key(data.passage_ids[slot]): slot for slot in live}
-        self.version = data.version
-        return True
+                return None
+            changed = sorted({row[0] for row in delta.passages} | delta.gone.get("passage", set()))
+            with self._lock:
+                self._graph.remove(np.array([passage_key(passage) for passage in changed], dtype=np.uint64))
+            index._put(data, np.array([slot_of[passage] for passage in changed if passage in slot_of], dtype=np.int64))
+        index._slots = {passage_key(passage): slot for passage, slot in slot_of.items()}
+        return index
+
+    def _put(self, data: GraphData, slots: np.ndarray) -> dict[int, int]:
+        """Add data's passages at `slots` to the graph (replacing a key it holds: a passage written
+        again; of two passages with one key, the first), and return their keys' slots."""
+        if not len(slots):
+            return {}
+        keys, first = np.unique(
+            np.array([passage_key(data.passage_ids[slot]) for slot in slots.tolist()], dtype=np.uint64),
+            return_index=True,
+        )
+        slots = slots[first]
+        with self._lock:
+            self._graph.remove(keys)
+            self._graph.add(keys, data.passage_vectors[slots], threads=1)
+        return dict(zip(keys.tolist(), slots.tolist()))
 
     def save(self, path: Path) -> None:
-        """Write the graph and the version it holds (replacing an older file in one step)."""
+        """Write the graph under a name of its own version, then point `path` (a small JSON file)
+        at it in one step: two processes saving at once leave one whole graph and its version."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        self._graph.save(str(partial))
-        partial.replace(path)
-        path.with_suffix(".json").write_text(json.dumps(_version_fields(self.version)))
+        version = _version_fields(self.version)
+        name = f"{path.stem}-{self.version.change_seq}-{uuid.uuid4().hex[:8]}.usearch"
+        with self._lock:
+            self._graph.save(str(path.parent / name))
+        pointer = path.with_suffix(".partial")
+        pointer.write_text(json.dumps({**version, "file": name}))
+        pointer.replace(path)
+        for older in path.parent.glob(f"{path.stem}-*.usearch"):
+            if older.name != name and _saved_seq(older) < self.version.change_seq:
+                older.unlink(missing_ok=True)
 
     @classmethod
     def loaded(cls, path: Path, data: GraphData) -> PassageIndex | None:
-        """The graph saved at `path` if it is one of data's store and vectors (its slots are given
-        by `caught_up`); None when there is none, or it is unreadable, or of another store."""
+        """The graph `path` points at if it is one of data's store and vectors (with no slots yet:
+        see `caught_up`); None when there is none, or it is unreadable, or of another store."""
         from usearch.index import Index
 
         try:
-            version = GraphVersion(**json.loads(path.with_suffix(".json").read_text()))
-            graph = Index.restore(str(path), view=False)
-        except (OSError, ValueError, TypeError, RuntimeError) as err:
+            saved = json.loads(path.read_text())
+            version = GraphVersion(saved["token"], saved["store_id"], saved["change_seq"])
+            graph = Index.restore(str(path.parent / saved["file"]), view=False)
+        except (OSError, ValueError, TypeError, KeyError, RuntimeError) as err:
             if path.exists():
                 log.warning("cannot read the passage index %s (%s); building it again", path, err)
             return None
         if graph is None or version.store_id != data.version.store_id or graph.ndim != data.passage_vectors.shape[1]:
             return None
-        return cls(graph, {}, version)  # slots: see caught_up
+        return cls(graph, threading.Lock(), {}, version)
+
+
+def _saved_seq(path: Path) -> int:
+    """The change_seq in a saved graph's name (<stem>-<seq>-<nonce>.usearch)."""
+    try:
+        return int(path.stem.rsplit("-", 2)[-2])
+    except (IndexError, ValueError):
+        return -1
 
 
 def _version_fields(version: GraphVersion) -> dict:
@@ -165,11 +195,16 @@ class PassageIndexes:
         self._indexes[namespace] = view.passage_index = index
         self._unsaved.add(namespace)
 
+    def forget(self, namespace: str) -> None:
+        """Drop the namespace's index (an attach that failed may have left it half changed)."""
+        self._indexes.pop(namespace, None)
+        self._unsaved.discard(namespace)
+
     def _reopened(self, store: Store, namespace: str, data: GraphData, index: PassageIndex | None) -> PassageIndex:
         path = self._path(namespace)
         if index is None and path is not None:
             index = PassageIndex.loaded(path, data)
-        if index is not None and index.caught_up(store, namespace, data):
+        if index is not None and (index := index.caught_up(store, namespace, data)) is not None:
             return index
         started = time.perf_counter()
         index = PassageIndex.built(data)
@@ -197,4 +232,4 @@ class PassageIndexes:
         folder = self._store.index_folder
         if folder is None:
             return None
-        return folder / f"passages-{hashlib.sha1(namespace.encode()).hexdigest()[:16]}.usearch"
+        return folder / f"passages-{hashlib.sha1(namespace.encode()).hexdigest()[:16]}.json"

@@ -189,7 +189,8 @@ class GraphView:
             return "is about" if target in self.topics.get(source - self.entity_count, ()) else "mentions"
         if target >= self.entity_count:
             return "topic of" if source in self.topics.get(target - self.entity_count, ()) else "mentioned in"
-        return self.relations.get((source, target)) or "similar to"
+        relation = self.relations.get((source, target))
+        return "similar to" if relation is None else relation
 
 
 def titles_naming(data: GraphData, index: EntityIndex, passages: Iterable[int]) -> dict[int, tuple[int, ...]]:

@@ -81,7 +81,12 @@ class GraphViews:
         if kept is not None:
             view = self._updated(store, namespace, kept)
             if view is not None:
-                self._passage_indexes.attach(store, namespace, view, kept.view.data)
+                try:
+                    self._passage_indexes.attach(store, namespace, view, kept.view.data)
+                except BaseException:
+                    self._kept.pop((namespace, None), None)  # its slots are the new view's: read it again
+                    self._passage_indexes.forget(namespace)
+                    raise
         if view is None:
             self._kept.pop((namespace, None), None)  # its slots may be changed: never apply to it again
             data = store.graph_data(namespace)
@@ -92,7 +97,11 @@ class GraphViews:
                 )
             data = data.with_room(max(MIN_ROOM, int(ROOM_SHARE * len(data.entity_ids))))
             view = GraphView.build(data, *self._edge_weights())
-            self._passage_indexes.attach(store, namespace, view, None)
+            try:
+                self._passage_indexes.attach(store, namespace, view, None)
+            except BaseException:
+                self._passage_indexes.forget(namespace)
+                raise
             kept = _Kept(view, Slots.of(data))
         kept = self._kept[(namespace, None)] = _Kept(view, kept.slots)
         return kept

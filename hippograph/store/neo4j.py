@@ -290,7 +290,7 @@ class _CypherRecords:
         for name in (field,) if isinstance(field, str) else field:
             if name not in RECORDS[kind]:
                 raise ValueError(f"a {kind} record has no field {name!r}")
-        values = list(values)
+        values = list(dict.fromkeys(values))  # a value given twice finds its records once
         if kind == "passage" and field == "document_id" and namespace is not None:  # the indexed property
             field, values = "document_uid", [_uid(namespace, value) for value in values]
         match, namespace_of = _match(kind)

@@ -203,6 +203,7 @@ class _SQLRecords:
         self, kind: str, field: str | tuple[str, ...], values: Collection, namespace: str | None = None
     ) -> list[dict]:
         fields = _known_fields(kind, field)
+        values = list(dict.fromkeys(values))  # a value given twice finds its records once
         found: list[dict] = []
         for chunk in _chunks(list(values), (_MAX_PARAMS - 1) // len(fields)):
             join, where, params = _in_namespace(kind, namespace)
