@@ -21,7 +21,10 @@ def test_the_approximate_search_links_what_the_exact_search_links():
     first = _clustered(rng, 600, centres)
     ids = [f"n{i}" for i in range(600)]
     exact = NeighbourIndex(ids[:300], first[:300], approximate_from=10**9)
-    approximate = NeighbourIndex(ids[:300], first[:300], approximate_from=200)
+    approximate = NeighbourIndex(ids[:300], first[:300], approximate_from=200, linked_before_graph=1)
+    assert not approximate.approximate  # loaded, nothing linked yet: still exact
+    approximate.link(ids[:300], first[:300], 0.8, 3)  # the stored items linked again: now past both
+    exact.link(ids[:300], first[:300], 0.8, 3)
     assert approximate.approximate and not exact.approximate
     for index in (exact, approximate):
         index.remove(ids[:50:3])  # some earlier notes deleted
@@ -44,7 +47,9 @@ def _assert_same_pairs(exact: list, approximate: list) -> None:
 def test_an_item_removed_and_added_again_comes_back_with_its_new_vector():
     rng = np.random.default_rng(5)
     vectors = _clustered(rng, 30, rng.standard_normal((3, 16)))
-    index = NeighbourIndex([f"n{i}" for i in range(30)], vectors, approximate_from=10)
+    index = NeighbourIndex([f"n{i}" for i in range(30)], vectors, approximate_from=10, linked_before_graph=1)
+    index.link(["n29"], vectors[29:], 0.8, 3)  # one query: usearch answers it differently from a batch
+    assert index.approximate
     index.remove(["n0"])
     assert "n0" not in index
     index.add(["n0"], vectors[1:2])  # now the same as n1

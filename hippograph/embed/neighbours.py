@@ -1,11 +1,12 @@
 """Nearest neighbours by embedding: synonymy edges between entities, links between notes.
 
 Below `APPROXIMATE_FROM` items the neighbours are found exactly, comparing with every vector.
-From there on an HNSW graph (usearch) finds candidates, `CANDIDATES` times as many as asked, and
-their exact similarities decide: the pairs are those of the exact search unless a true neighbour
-was not among the candidates (measured in pipelines/README.md). An index crosses to the
-approximate search once, when it grows past the threshold; items are added one thread at a time,
-so the same input in the same order gives the same graph and the same pairs.
+From there on, once the index has also linked `LINKED_BEFORE_GRAPH` items, an HNSW graph
+(usearch) finds candidates, `CANDIDATES` times as many as asked, and their exact similarities
+decide: the pairs are those of the exact search unless a true neighbour was not among the
+candidates (tests/test_neighbours.py compares the two). An index crosses to the approximate
+search once; items are added one thread at a time, so the same input in the same order gives
+the same graph and the same pairs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ import numpy as np
 from ..growing import appended
 
 APPROXIMATE_FROM = 20_000
+# Building the graph costs about as much as 5,000 exact searches of the same items: an index
+# loaded from a large store (a live memory adding notes one at a time) stays exact until it has
+# linked that many, so a process that adds a few notes never pays for the graph.
+LINKED_BEFORE_GRAPH = 5_000
 CANDIDATES = 4  # candidates the approximate search asks for, per neighbour wanted
 _MIN = 32  # the fewest candidates asked for
 
@@ -30,13 +35,21 @@ class NeighbourIndex:
     changes; a removed item's position stays, dead.
     """
 
-    def __init__(self, ids: list[str], vectors: np.ndarray, approximate_from: int = APPROXIMATE_FROM) -> None:
+    def __init__(
+        self,
+        ids: list[str],
+        vectors: np.ndarray,
+        approximate_from: int = APPROXIMATE_FROM,
+        linked_before_graph: int = LINKED_BEFORE_GRAPH,
+    ) -> None:
         self._ids: list[str] = []
         self._position: dict[str, int] = {}
         self._vectors = np.zeros((0, vectors.shape[1] if vectors.ndim == 2 else 0), dtype=np.float32)  # (items, dim)
         self._alive = np.zeros(0, dtype=bool)
         self._approximate_from = approximate_from
         self._graph = None  # the usearch index, once the items pass approximate_from
+        self._linked_before_graph = linked_before_graph
+        self._linked = 0  # items linked through this index so far
         self.add(ids, vectors)
 
     @property
@@ -67,15 +80,22 @@ class NeighbourIndex:
         self._alive = appended(self._alive, np.ones(len(new), dtype=bool)) if start else np.ones(len(new), dtype=bool)
         if self._graph is not None:
             self._graph.add(np.arange(start, len(self._ids), dtype=np.uint64), added, threads=1)
-        elif len(self._position) >= self._approximate_from:
-            self._graph = _hnsw(self._vectors, self._alive)
+        else:
+            self._approximate_when_due()
+
+    def _approximate_when_due(self) -> None:
+        if self._graph is None and len(self._position) >= self._approximate_from:
+            if self._linked >= self._linked_before_graph:
+                self._graph = _hnsw(self._vectors, self._alive)
 
     def link(
         self, ids: list[str], vectors: np.ndarray, threshold: float, max_neighbors: int
     ) -> list[tuple[str, str, float]]:
         """Index the items not indexed yet; return the pairs (a < b, cosine similarity) of each
         given item with the items indexed (given ones included)."""
+        self._linked += len(ids)
         self.add(ids, vectors)
+        self._approximate_when_due()
         edges: dict[tuple[str, str], float] = {}
         for start in range(0, len(ids), 1024):
             chunk = ids[start : start + 1024]
@@ -101,7 +121,8 @@ class NeighbourIndex:
                 yield positions, row[positions]
             return
         found = self._graph.search(np.asarray(queries, dtype=np.float32), max(CANDIDATES * wanted, _MIN), threads=1)
-        keys, counts = np.atleast_2d(found.keys), np.atleast_1d(found.counts)
+        keys = np.atleast_2d(found.keys)
+        counts = np.atleast_1d(getattr(found, "counts", keys.shape[1]))  # one query: Matches, no counts
         for query, row_keys, count in zip(queries, keys, counts):
             positions = row_keys[:count].astype(np.int64)
             scores = self._vectors[positions] @ query  # exact: what the threshold is compared with
