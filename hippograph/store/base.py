@@ -13,7 +13,7 @@ identify a record; a key is that field's value, or a tuple of them.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -69,6 +69,11 @@ class Records(Protocol):
 
     def scan(self, kind: str, namespace: str | None = None) -> Iterator[dict]:
         """Every record of a type (of one namespace, when given), in key order."""
+        ...
+
+    def rows(self, kind: str, fields: Sequence[str], namespace: str | None = None) -> list[tuple]:
+        """`scan`'s records as tuples of only `fields`: the bulk read of a graph view, with no
+        column it does not need (a passage's text) and no dict per record."""
         ...
 
     def count(self, kind: str, namespace: str | None = None) -> int: ...

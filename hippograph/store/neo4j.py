@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from time import sleep
 from typing import Any, TypeVar
 
@@ -319,6 +319,25 @@ class _CypherRecords:
                 ns=namespace,
             )
         )
+
+    def rows(self, kind: str, fields: Sequence[str], namespace: str | None = None) -> list[tuple]:
+        for name in fields:
+            if name not in RECORDS[kind]:
+                raise ValueError(f"a {kind} record has no field {name!r}")
+        match, namespace_of = _match(kind)
+
+        def place(name: str) -> str:
+            return f"n.{name}" if kind in _NODES else _place(kind, name)
+
+        # aliases of their own: an alias named like a pattern variable ("a" of a link) would hide it
+        returned = [f"{place(name)} AS f{number}" for number, name in enumerate(fields)]
+        returned += [f"{place(key)} AS k{number}" for number, key in enumerate(KEYS[kind])]
+        order = ", ".join(f"k{number}" for number in range(len(KEYS[kind])))
+        found = self._run(
+            f"MATCH {match} WHERE $ns IS NULL OR {namespace_of} = $ns RETURN {', '.join(returned)} ORDER BY {order}",
+            ns=namespace,
+        )
+        return [tuple(row[f"f{number}"] for number in range(len(fields))) for row in found]
 
     def tally(self, kind: str, field: str, values: Collection) -> dict:
         if field not in RECORDS[kind]:

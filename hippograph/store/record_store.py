@@ -348,23 +348,21 @@ def _as_change(row: dict) -> Change:
 
 
 def _graph_data(records: Records, namespace: str) -> GraphData:
-    entities = [(row["id"], row["name"]) for row in records.scan("entity", namespace)]
-    passages = list(records.scan("passage", namespace))
-    facts = list(records.scan("fact", namespace))
-    vectors = records.get("embedding", {row["embedding_key"] for row in passages + facts})
+    """The namespace's graph, read in bulk: the columns a view needs, as tuples."""
+    passages = records.rows("passage", ("id", "embedding_key", "title", "created_at"), namespace)
+    facts = records.rows(
+        "fact", ("subject_id", "object_id", "relation", "embedding_key", "valid_from", "valid_to", "id"), namespace
+    )
+    vectors = records.get("embedding", {row[1] for row in passages} | {row[3] for row in facts})
     vector_of = {key: row["vector"] for key, row in vectors.items()}
     return GraphData.from_rows(
         _graph_version(records, namespace),
-        entities,
-        [
-            (p["id"], vector_of.get(p["embedding_key"]), p["title"], p["created_at"])
-            for p in passages
-            if p["embedding_key"] in vector_of
-        ],
-        [_fact_row(f, vector_of) for f in facts],
-        [(m["passage_id"], m["entity_id"]) for m in records.scan("mention", namespace)],
-        [(s["a"], s["b"], s["weight"]) for s in records.scan("synonym", namespace)],
-        [(link["a"], link["b"], link["weight"], link["kind"]) for link in records.scan("link", namespace)],
+        records.rows("entity", ("id", "name"), namespace),
+        [(p[0], vector_of[p[1]], p[2], p[3]) for p in passages if p[1] in vector_of],
+        [(*f[:3], vector_of.get(f[3]), *f[4:]) for f in facts],
+        records.rows("mention", ("passage_id", "entity_id"), namespace),
+        records.rows("synonym", ("a", "b", "weight"), namespace),
+        records.rows("link", ("a", "b", "weight", "kind"), namespace),
     )
 
 

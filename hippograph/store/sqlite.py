@@ -230,6 +230,15 @@ class _SQLRecords:
             )
         )
 
+    def rows(self, kind: str, fields: Sequence[str], namespace: str | None = None) -> list[tuple]:
+        _known_fields(kind, tuple(fields))
+        join, where, params = _in_namespace(kind, namespace)
+        order = ", ".join(f"t.{field}" for field in KEYS[kind])
+        columns = ", ".join(f"t.{field}" for field in fields)
+        return self._db.execute(
+            f"SELECT {columns} FROM {TABLES[kind]} t {join} WHERE 1{where} ORDER BY {order}", params
+        ).fetchall()
+
     def tally(self, kind: str, field: str, values: Collection) -> dict:
         if field not in RECORDS[kind]:
             raise ValueError(f"a {kind} record has no field {field!r}")

@@ -194,3 +194,23 @@ def test_find_by_two_fields_reads_what_filtering_one_field_reads(open_memory):
     assert sorted(row["id"] for row in found) == sorted(expected) and len(expected) >= 15
     assert {(row["passage_id"], row["entity_id"]) for row in found_mentions} == pairs
     assert elsewhere == []
+
+
+def test_rows_read_what_scan_reads_as_tuples_of_the_fields_asked(open_memory):
+    memory = open_memory()
+    memory.ingest(read_sources(hippograph.sample_corpus()), progress=False)
+    memory.add("A note in another namespace.", namespace="elsewhere")
+    asked = {
+        "passage": ("id", "embedding_key", "title", "created_at"),
+        "fact": ("subject_id", "object_id", "relation", "valid_to", "id"),
+        "mention": ("passage_id", "entity_id"),
+        "link": ("a", "b", "weight", "kind"),
+        "entity": ("name", "id"),
+    }
+    with memory._store._reading() as records:
+        for kind, fields in asked.items():
+            scanned = [tuple(row[field] for field in fields) for row in records.scan(kind, "default")]
+            assert records.rows(kind, fields, "default") == scanned, kind
+            assert scanned or kind == "link"
+        with pytest.raises(ValueError, match="no field"):
+            records.rows("passage", ("id", "colour"))
