@@ -151,14 +151,20 @@ class NeighbourIndex:
         return item_id in self._position
 
 
-def _hnsw(vectors: np.ndarray, alive: np.ndarray):
-    """An HNSW index (inner product: the vectors are unit length) of the live rows, keyed by row."""
+def hnsw_graph(dimension: int):
+    """An empty HNSW graph (usearch) of unit vectors compared by inner product. Half-precision
+    vectors (candidates are re-scored in full precision); these settings found 95% of the 33
+    nearest of 100,000 clustered vectors at 0.1 ms an add and 0.16 ms a search, on one thread."""
     from usearch.index import Index
 
-    # half-precision vectors in the graph (candidates are re-scored in full precision); these
-    # settings found 95% of the 33 nearest of clustered vectors at 0.1 ms an add, 0.16 ms a search
-    graph = Index(ndim=vectors.shape[1], metric="ip", dtype="f16", connectivity=16, expansion_add=32)
+    graph = Index(ndim=dimension, metric="ip", dtype="f16", connectivity=16, expansion_add=32)
     graph.expansion_search = 64
+    return graph
+
+
+def _hnsw(vectors: np.ndarray, alive: np.ndarray):
+    """The HNSW graph of the live rows, keyed by row."""
+    graph = hnsw_graph(vectors.shape[1])
     rows = np.flatnonzero(alive)
     graph.add(rows.astype(np.uint64), vectors[rows], threads=1)
     return graph

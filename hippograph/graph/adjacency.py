@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["MAX_DELTA_SHARE", "Adjacency", "edges_of", "inverse_sqrt"]
+__all__ = ["MAX_DELTA_SHARE", "Adjacency", "inverse_sqrt"]
 
 MAX_DELTA_SHARE = 0.1
 _GONE = 1e-9  # a summed weight this small is an edge added and removed again
@@ -105,35 +105,42 @@ class Adjacency:
         matrix = sp.coo_matrix((weights, (self.delta_rows, self.delta_cols)), shape=(self.size, self.size))
         return matrix.tocsr().tocoo()  # parallel entries summed
 
-    def neighbours(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every edge leaving `nodes` as (source, target) arrays, read straight from the CSR
-        arrays (scipy's row slicing costs far more on the small frontiers of a query); an edge
-        removed since the base was assembled is not among them."""
-        sources, targets, weights = _leaving(self.base, nodes[nodes < self.base.shape[0]])
+    def entries(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every entry leaving `nodes`, the base's and then the delta's, as (position in `nodes` of
+        the source, target, weight): read straight from the CSR arrays (scipy's row slicing costs
+        far more on the small frontiers of a query). An edge removed since the base was assembled
+        comes twice, its weights summing to 0."""
+        positions = np.flatnonzero(nodes < self.base.shape[0])
+        counts, targets, weights = _row_entries(self.base, nodes[positions])
+        sources = np.repeat(positions, counts)
         if not len(self.delta_weights):
-            return sources, targets
-        more = _leaving(self.delta, nodes)
-        sources, targets = np.concatenate([sources, more[0]]), np.concatenate([targets, more[1]])
+            return sources, targets, weights
+        more_counts, more_targets, more_weights = _row_entries(self.delta, nodes)
+        return (
+            np.concatenate([sources, np.repeat(np.arange(len(nodes)), more_counts)]),
+            np.concatenate([targets, more_targets]),
+            np.concatenate([weights, more_weights]),
+        )
+
+    def neighbours(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every edge leaving `nodes` as (source, target) arrays; an edge removed since the base was
+        assembled is not among them."""
+        positions, targets, weights = self.entries(nodes)
+        sources = nodes[positions]
         if not self.removes:  # only edges added: a pair found twice is still one edge
             return sources, targets
         pairs, first, inverse = np.unique(sources * self.size + targets, return_index=True, return_inverse=True)
-        present = np.bincount(inverse, weights=np.concatenate([weights, more[2]])) > _GONE
+        present = np.bincount(inverse, weights=weights) > _GONE
         return sources[first[present]], targets[first[present]]
 
 
-def edges_of(matrix: sp.csr_matrix, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The entries of the rows `nodes` of a CSR matrix, read straight from its arrays: how many each
-    row has, and their columns and values, row after row."""
+def _row_entries(matrix: sp.csr_matrix, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How many entries each of the rows `nodes` has, and their columns and values, row by row."""
     indptr = matrix.indptr
     starts, counts = indptr[nodes], indptr[nodes + 1] - indptr[nodes]
     offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     entries = np.repeat(starts, counts) + offsets
     return counts, matrix.indices[entries], matrix.data[entries]
-
-
-def _leaving(matrix: sp.csr_matrix, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    counts, targets, weights = edges_of(matrix, nodes)
-    return np.repeat(nodes, counts), targets, weights
 
 
 def inverse_sqrt(strength: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..embed.neighbours import hnsw_graph
 from ..store.base import Store
 from ..store.graph_data import GraphData, GraphVersion
 
@@ -58,10 +59,7 @@ class PassageIndex:
     @classmethod
     def built(cls, data: GraphData) -> PassageIndex:
         """The graph of data's live passages, added one at a time (the same graph every time)."""
-        from usearch.index import Index
-
-        graph = Index(ndim=data.passage_vectors.shape[1], metric="ip", dtype="f16", connectivity=16, expansion_add=32)
-        index = cls(graph, threading.Lock(), {}, data.version)
+        index = cls(hnsw_graph(data.passage_vectors.shape[1]), threading.Lock(), {}, data.version)
         index._slots = index._put(data, np.flatnonzero(data.passage_alive))
         return index
 

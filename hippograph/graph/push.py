@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .adjacency import Adjacency, edges_of
+from .adjacency import Adjacency
 
 __all__ = ["local_scores"]
 
@@ -50,34 +50,16 @@ def local_scores(adjacency: Adjacency, seeds: np.ndarray, damping: float, epsilo
     frontier = np.flatnonzero(seeds)
     residual[frontier] = seeds[frontier] / total
     pushed = []
-    delta = adjacency.delta if len(adjacency.delta_weights) else None
     while len(frontier):
         pushed.append(frontier)
         mass = residual[frontier]
         residual[frontier] = 0.0
         estimate[frontier] += mass
         share = np.divide(damping * mass, strength[frontier], out=np.zeros_like(mass), where=strength[frontier] > 0)
-        targets, weights, sources = _weighted_edges(adjacency.base, delta, frontier)
+        sources, targets, weights = adjacency.entries(frontier)
         np.add.at(residual, targets, share[sources] * weights)
         frontier = np.unique(targets[residual[targets] > epsilon * strength[targets]])
     nodes = np.unique(np.concatenate(pushed))  # the only nodes with an estimate
     dangling = nodes[strength[nodes] == 0]
     estimate *= (1.0 - damping) / (1.0 - damping * estimate[dangling].sum())
     return estimate
-
-
-def _weighted_edges(base, delta, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(target, weight, position in `nodes` of the source) of every entry leaving `nodes`, the
-    base's and the delta's (so a removed edge comes twice, its weights summing to 0)."""
-    in_base = nodes < base.shape[0]
-    positions = np.flatnonzero(in_base)
-    counts, targets, weights = edges_of(base, nodes[positions])
-    sources = np.repeat(positions, counts)
-    if delta is None:
-        return targets, weights, sources
-    more_counts, more_targets, more_weights = edges_of(delta, nodes)
-    return (
-        np.concatenate([targets, more_targets]),
-        np.concatenate([weights, more_weights]),
-        np.concatenate([sources, np.repeat(np.arange(len(nodes)), more_counts)]),
-    )

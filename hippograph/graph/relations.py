@@ -30,9 +30,9 @@ class Relations:
         self._layers = layers  # pair -> Choice, or None where a delta took the pair's facts away
 
     @classmethod
-    def of(cls, data: GraphData, facts: Iterable[int] | None = None) -> Relations:
-        """The lookup of data's fact rows `facts` (all of them by default)."""
-        return cls(ChainMap(_choices(data, range(len(data.fact_ids)) if facts is None else facts)))
+    def of(cls, data: GraphData) -> Relations:
+        """The lookup of all data's facts."""
+        return cls(ChainMap(_choices(data, range(len(data.fact_ids)))))
 
     def get(self, pair: tuple[int, int]) -> str | None:
         choice = self._layers.get(pair)

@@ -22,9 +22,9 @@ import numpy as np
 from ..types import Change, Note, Passage, Stats, StoredDocument, StoredFact
 from .graph_data import GraphData, GraphDelta
 from .records import WriteBatch, Written
-from .transfer import Record
+from .transfer import RECORDS, Record
 
-__all__ = ["KEYS", "Key", "Records", "Store", "record_key"]
+__all__ = ["KEYS", "Key", "Records", "Store", "checked_fields", "record_key"]
 
 Key = Any  # a str, or a tuple of str for the record types keyed by two fields
 # record type -> the fields that identify one record
@@ -46,6 +46,15 @@ def record_key(kind: str, row: Mapping[str, Any]) -> Key:
     """The key of a record of type `kind`."""
     fields = KEYS[kind]
     return row[fields[0]] if len(fields) == 1 else tuple(row[field] for field in fields)
+
+
+def checked_fields(kind: str, field: str | Sequence[str]) -> tuple[str, ...]:
+    """`field` (one field or several) as a tuple, each checked to be a field of the record type."""
+    fields = (field,) if isinstance(field, str) else tuple(field)
+    for name in fields:
+        if name not in RECORDS[kind]:
+            raise ValueError(f"a {kind} record has no field {name!r}")
+    return fields
 
 
 class Records(Protocol):

@@ -23,7 +23,7 @@ from time import sleep
 from typing import Any, TypeVar
 
 from ..errors import ReadOnlyStore, StoreBusy, StoreError
-from .base import KEYS, Key
+from .base import KEYS, Key, checked_fields
 from .bolt import BoltSettings, connect
 from .record_store import RecordStore
 from .transfer import RECORDS
@@ -287,22 +287,16 @@ class _CypherRecords:
     def find(
         self, kind: str, field: str | tuple[str, ...], values: Collection, namespace: str | None = None
     ) -> list[dict]:
-        for name in (field,) if isinstance(field, str) else field:
-            if name not in RECORDS[kind]:
-                raise ValueError(f"a {kind} record has no field {name!r}")
+        checked_fields(kind, field)
         values = list(dict.fromkeys(values))  # a value given twice finds its records once
         if kind == "passage" and field == "document_id" and namespace is not None:  # the indexed property
             field, values = "document_uid", [_uid(namespace, value) for value in values]
         match, namespace_of = _match(kind)
-
-        def place(name: str) -> str:
-            return f"n.{name}" if kind in _NODES else _place(kind, name)
-
         if isinstance(field, str):
-            unwind, where = "", f"{place(field)} IN $values"
+            unwind, where = "", f"{_property(kind, field)} IN $values"
         else:
             unwind = "UNWIND $values AS v "
-            where = " AND ".join(f"{place(name)} = v[{number}]" for number, name in enumerate(field))
+            where = " AND ".join(f"{_property(kind, name)} = v[{number}]" for number, name in enumerate(field))
             values = [list(value) for value in values]
         return self._run(
             f"{unwind}MATCH {match} WHERE {where} AND ($ns IS NULL OR {namespace_of} = $ns) RETURN {_fields(kind)}",
@@ -321,17 +315,11 @@ class _CypherRecords:
         )
 
     def rows(self, kind: str, fields: Sequence[str], namespace: str | None = None) -> list[tuple]:
-        for name in fields:
-            if name not in RECORDS[kind]:
-                raise ValueError(f"a {kind} record has no field {name!r}")
+        checked_fields(kind, fields)
         match, namespace_of = _match(kind)
-
-        def place(name: str) -> str:
-            return f"n.{name}" if kind in _NODES else _place(kind, name)
-
         # aliases of their own: an alias named like a pattern variable ("a" of a link) would hide it
-        returned = [f"{place(name)} AS f{number}" for number, name in enumerate(fields)]
-        returned += [f"{place(key)} AS k{number}" for number, key in enumerate(KEYS[kind])]
+        returned = [f"{_property(kind, name)} AS f{number}" for number, name in enumerate(fields)]
+        returned += [f"{_property(kind, key)} AS k{number}" for number, key in enumerate(KEYS[kind])]
         order = ", ".join(f"k{number}" for number in range(len(KEYS[kind])))
         found = self._run(
             f"MATCH {match} WHERE $ns IS NULL OR {namespace_of} = $ns RETURN {', '.join(returned)} ORDER BY {order}",
@@ -340,10 +328,9 @@ class _CypherRecords:
         return [tuple(row[f"f{number}"] for number in range(len(fields))) for row in found]
 
     def tally(self, kind: str, field: str, values: Collection) -> dict:
-        if field not in RECORDS[kind]:
-            raise ValueError(f"a {kind} record has no field {field!r}")
+        checked_fields(kind, field)
         match, _ = _match(kind)
-        held = f"n.{field}" if kind in _NODES else _place(kind, field)
+        held = _property(kind, field)
         rows = self._run(
             f"MATCH {match} WHERE {held} IN $values RETURN {held} AS v, count(*) AS c", values=list(values)
         )
@@ -432,11 +419,14 @@ def _match(kind: str) -> tuple[str, str]:
     return _pattern(kind), "a.namespace"
 
 
+def _property(kind: str, field: str) -> str:
+    """Where a field of a record is in the MATCH pattern of its type (see _match)."""
+    return f"n.{field}" if kind in _NODES else _place(kind, field)
+
+
 def _fields(kind: str) -> str:
     """RETURN items giving a record's fields by name."""
-    if kind in _NODES:
-        return ", ".join(f"n.{field} AS {field}" for field in RECORDS[kind])
-    return ", ".join(f"{_place(kind, field)} AS {field}" for field in RECORDS[kind])
+    return ", ".join(f"{_property(kind, field)} AS {field}" for field in RECORDS[kind])
 
 
 def _stored(kind: str, row: dict) -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..errors import ReadOnlyStore, StoreBusy, StoreError
-from .base import KEYS, Key
+from .base import KEYS, Key, checked_fields, record_key
 from .record_store import RecordStore
 from .transfer import RECORDS
 
@@ -182,30 +182,17 @@ class _SQLRecords:
         self._db = db
 
     def get(self, kind: str, keys: Iterable[Key]) -> dict[Key, dict]:
-        keys, fields = list(dict.fromkeys(keys)), KEYS[kind]
-        found: dict[Key, dict] = {}
-        for chunk in _chunks(keys, _MAX_PARAMS // len(fields)):
-            if len(fields) == 1:
-                query = (
-                    f"SELECT {_columns(kind)} FROM {TABLES[kind]} t WHERE {fields[0]} IN ({_placeholders(len(chunk))})"
-                )
-                params = chunk
-            else:  # a join on the keys, so that each is looked up in the index (IN on a row value scans)
-                keys_table = f"(VALUES {', '.join([_row_marks(len(fields))] * len(chunk))}) k"
-                on = " AND ".join(f"t.{field} = k.column{number}" for number, field in enumerate(fields, 1))
-                query = f"SELECT {_columns(kind)} FROM {keys_table} JOIN {TABLES[kind]} t ON {on}"
-                params = [value for key in chunk for value in key]
-            for row in self._rows(kind, query, params):
-                found[row[fields[0]] if len(fields) == 1 else tuple(row[f] for f in fields)] = row
-        return found
+        fields = KEYS[kind]
+        rows = self.find(kind, fields[0] if len(fields) == 1 else fields, keys)
+        return {record_key(kind, row): row for row in rows}
 
     def find(
         self, kind: str, field: str | tuple[str, ...], values: Collection, namespace: str | None = None
     ) -> list[dict]:
-        fields = _known_fields(kind, field)
+        fields = checked_fields(kind, field)
         values = list(dict.fromkeys(values))  # a value given twice finds its records once
         found: list[dict] = []
-        for chunk in _chunks(list(values), (_MAX_PARAMS - 1) // len(fields)):
+        for chunk in _chunks(values, (_MAX_PARAMS - 1) // len(fields)):
             join, where, params = _in_namespace(kind, namespace)
             if isinstance(field, str):
                 query = (
@@ -231,7 +218,7 @@ class _SQLRecords:
         )
 
     def rows(self, kind: str, fields: Sequence[str], namespace: str | None = None) -> list[tuple]:
-        _known_fields(kind, tuple(fields))
+        checked_fields(kind, fields)
         join, where, params = _in_namespace(kind, namespace)
         order = ", ".join(f"t.{field}" for field in KEYS[kind])
         columns = ", ".join(f"t.{field}" for field in fields)
@@ -240,8 +227,7 @@ class _SQLRecords:
         ).fetchall()
 
     def tally(self, kind: str, field: str, values: Collection) -> dict:
-        if field not in RECORDS[kind]:
-            raise ValueError(f"a {kind} record has no field {field!r}")
+        checked_fields(kind, field)
         counts: dict = {}
         for chunk in _chunks(list(values)):
             where = f"{field} IN ({_placeholders(len(chunk))})"
@@ -297,15 +283,6 @@ class _SQLRecords:
     def _rows(self, kind: str, query: str, params: Sequence) -> list[dict]:
         fields = RECORDS[kind]
         return [dict(zip(fields, row)) for row in self._db.execute(query, params)]
-
-
-def _known_fields(kind: str, field: str | tuple[str, ...]) -> tuple[str, ...]:
-    """`field` as a tuple of fields, each checked to be one of the record's."""
-    fields = (field,) if isinstance(field, str) else field
-    for name in fields:
-        if name not in RECORDS[kind]:
-            raise ValueError(f"a {kind} record has no field {name!r}")
-    return fields
 
 
 def _columns(kind: str) -> str:
