@@ -107,14 +107,32 @@ def read_text(path: Path) -> str:
 
 def read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
     """(where, record) for each non-blank line of a JSONL file; a broken line is a SourceError naming it."""
-    for number, line in enumerate(read_text(path).splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path} line {number}"
-        try:
-            yield where, json.loads(line)
-        except json.JSONDecodeError as err:
-            raise SourceError(f"{where}: invalid JSON ({err.msg} at column {err.colno})") from None
+    for where, _, record in jsonl_records(path):
+        yield where, record
+
+
+def jsonl_records(path: Path) -> Iterator[tuple[str, int, Any]]:
+    """(where, byte offset, record) for each non-blank line of a JSONL file, read a line at a
+    time (a file of a million records is never held whole); a line that is not UTF-8 or not
+    JSON is a SourceError naming it."""
+    with path.open("rb") as file:
+        end = 0
+        for number, raw in enumerate(file, 1):
+            start, end = end, end + len(raw)
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                raise SourceError(
+                    f"{path} is not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {start + err.start}); "
+                    "convert it to UTF-8 and ingest again"
+                ) from None
+            if not line.strip():
+                continue
+            where = f"{path} line {number}"
+            try:
+                yield where, start, json.loads(line)
+            except json.JSONDecodeError as err:
+                raise SourceError(f"{where}: invalid JSON ({err.msg} at column {err.colno})") from None
 
 
 def _read_jsonl(path: Path) -> Iterator[Document]:

@@ -391,7 +391,7 @@ def test_a_schema_1_store_is_upgraded_in_place(sample_memory, embedder, extracto
     path = sample_memory.stats().path
     sample_memory.close()
     with sqlite3.connect(path) as db:  # what hippograph 0.1 stores looked like
-        db.execute("DROP INDEX facts_by_subject_group")
+        db.execute("DROP INDEX facts_by_group_end")
         db.execute("CREATE INDEX facts_by_subject ON facts (subject_id)")
         for table, column in [
             ("passages", "extraction_error"),

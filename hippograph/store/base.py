@@ -69,11 +69,18 @@ class Records(Protocol):
         ...
 
     def find(
-        self, kind: str, field: str | tuple[str, ...], values: Collection, namespace: str | None = None
+        self,
+        kind: str,
+        field: str | tuple[str, ...],
+        values: Collection,
+        namespace: str | None = None,
+        not_before: tuple[str, str] | None = None,
     ) -> list[dict]:
         """The records whose `field` holds one of `values` (in `namespace`, when given); indexed
         lookups for the fields the write algorithm follows: references and embedding keys. With
-        a tuple of fields, `values` are tuples that every field must match, one by one."""
+        a tuple of fields, `values` are tuples that every field must match, one by one.
+        `not_before` = (a field, a value): only the records whose field is unset or not before
+        the value (the facts of a group still valid at a time)."""
         ...
 
     def scan(self, kind: str, namespace: str | None = None) -> Iterator[dict]:

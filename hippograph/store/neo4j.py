@@ -285,7 +285,12 @@ class _CypherRecords:
         return {row[fields[0]] if len(fields) == 1 else tuple(row[f] for f in fields): row for row in rows}
 
     def find(
-        self, kind: str, field: str | tuple[str, ...], values: Collection, namespace: str | None = None
+        self,
+        kind: str,
+        field: str | tuple[str, ...],
+        values: Collection,
+        namespace: str | None = None,
+        not_before: tuple[str, str] | None = None,
     ) -> list[dict]:
         checked_fields(kind, field)
         values = list(dict.fromkeys(values))  # a value given twice finds its records once
@@ -298,10 +303,16 @@ class _CypherRecords:
             unwind = "UNWIND $values AS v "
             where = " AND ".join(f"{_property(kind, name)} = v[{number}]" for number, name in enumerate(field))
             values = [list(value) for value in values]
+        bound = ""
+        if not_before is not None:
+            (bound,) = checked_fields(kind, not_before[0])
+            bound = f" AND ({_property(kind, bound)} IS NULL OR {_property(kind, bound)} >= $not_before)"
         return self._run(
-            f"{unwind}MATCH {match} WHERE {where} AND ($ns IS NULL OR {namespace_of} = $ns) RETURN {_fields(kind)}",
+            f"{unwind}MATCH {match} WHERE {where}{bound} AND ($ns IS NULL OR {namespace_of} = $ns) "
+            f"RETURN {_fields(kind)}",
             values=values,
             ns=namespace,
+            not_before=not_before and not_before[1],
         )
 
     def scan(self, kind: str, namespace: str | None = None) -> Iterator[dict]:

@@ -73,7 +73,9 @@ CREATE TABLE IF NOT EXISTS facts (
     valid_from    TEXT,                  -- the time of the earliest note stating it
     valid_to      TEXT                   -- NULL: still valid; else when a later exclusive fact replaced it
 );
-CREATE INDEX IF NOT EXISTS facts_by_subject_group ON facts (subject_id, relation_group);
+-- an exclusive group's facts still valid at a time (see writes._refresh_validity)
+DROP INDEX IF EXISTS facts_by_subject_group;
+CREATE INDEX IF NOT EXISTS facts_by_group_end ON facts (subject_id, relation_group, valid_to);
 CREATE INDEX IF NOT EXISTS facts_by_object ON facts (object_id);
 CREATE INDEX IF NOT EXISTS facts_by_embedding ON facts (embedding_key);
 

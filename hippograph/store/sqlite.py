@@ -187,13 +187,21 @@ class _SQLRecords:
         return {record_key(kind, row): row for row in rows}
 
     def find(
-        self, kind: str, field: str | tuple[str, ...], values: Collection, namespace: str | None = None
+        self,
+        kind: str,
+        field: str | tuple[str, ...],
+        values: Collection,
+        namespace: str | None = None,
+        not_before: tuple[str, str] | None = None,
     ) -> list[dict]:
         fields = checked_fields(kind, field)
         values = list(dict.fromkeys(values))  # a value given twice finds its records once
         found: list[dict] = []
-        for chunk in _chunks(values, (_MAX_PARAMS - 1) // len(fields)):
+        for chunk in _chunks(values, (_MAX_PARAMS - 2) // len(fields)):
             join, where, params = _in_namespace(kind, namespace)
+            if not_before is not None:
+                (bound,) = checked_fields(kind, not_before[0])
+                where, params = f"{where} AND (t.{bound} IS NULL OR t.{bound} >= ?)", [*params, not_before[1]]
             if isinstance(field, str):
                 query = (
                     f"SELECT {_columns(kind)} FROM {TABLES[kind]} t {join} WHERE t.{field} IN "

@@ -60,7 +60,8 @@ def write_batch(records: Records, batch: WriteBatch) -> list[str]:
     unused |= _add_passages(records, batch.passages, batch.embeddings, time)
     _add_graph(records, batch, time)
     _apply_changes(records, batch.changes, time)
-    touched.facts |= {f.id for f in batch.facts}
+    for fact_id, passage_id in batch.fact_sources:
+        touched.stated.setdefault(fact_id, set()).add(passage_id)
     _refresh_validity(records, touched)
     _delete_unused_embeddings(records, unused)
     still = records.get("entity", removed)
@@ -157,7 +158,7 @@ def _graph_records_of(records: Records, passage_ids: list[str], touched: Touched
     entity_ids = {row["entity_id"] for row in records.find("mention", "passage_id", passage_ids)}
     fact_ids = {row["fact_id"] for row in records.find("fact_source", "passage_id", passage_ids)}
     touched.facts |= fact_ids
-    touched.groups |= _groups_of(records.get("fact", fact_ids).values())
+    touched.add_groups(records.get("fact", fact_ids).values())
     return entity_ids, fact_ids
 
 
@@ -368,24 +369,29 @@ def _apply_changes(records: Records, changes: list[AttributeChange], time: str) 
 def _refresh_validity(records: Records, touched: Touched) -> None:
     """Work out again when the touched facts (and the exclusive facts that share a subject and
     relation group with them) hold: from the earliest note stating one, until a later fact of its
-    group names another object."""
-    sources = records.find("fact_source", "fact_id", touched.facts)
-    times = {pid: row["created_at"] for pid, row in records.get("passage", {s["passage_id"] for s in sources}).items()}
-    earliest: dict[str, str] = {}
-    for source in sources:
-        time = times[source["passage_id"]]
-        earliest[source["fact_id"]] = min(earliest.get(source["fact_id"], time), time)
-    facts = records.get("fact", touched.facts)
-    records.update(
-        "fact",
-        {
-            fid: {"valid_from": earliest.get(fid)}
-            for fid, row in facts.items()
-            if row["valid_from"] != earliest.get(fid)
-        },
-    )
-    groups = touched.groups | _groups_of(facts.values())
-    members = records.find("fact", ("subject_id", "relation_group"), groups)
+    group names another object.
+
+    Of a group, only the facts still valid at the earliest touched time t can change (a fact that
+    ended before t ended at a fact that started before t, which this write left alone), and the
+    facts that decide their ends are among them: those are read, not the whole group."""
+    sources = [(row["fact_id"], row["passage_id"]) for row in records.find("fact_source", "fact_id", touched.facts)]
+    facts = records.get("fact", touched.facts | set(touched.stated))
+    earliest = {  # a fact that only gained sources starts at its stored start or a new source's
+        fid: row["valid_from"] for fid, row in facts.items() if fid not in touched.facts and row["valid_from"]
+    }
+    sources += [(fid, pid) for fid, pids in touched.stated.items() if fid not in touched.facts for pid in pids]
+    passages = records.get("passage", {pid for _, pid in sources})
+    for fid, pid in sources:
+        time = passages[pid]["created_at"]
+        earliest[fid] = min(earliest.get(fid, time), time)
+    # where the facts that moved start now (one that lost a source was noted where it started before)
+    moved = {fid: row for fid, row in facts.items() if row["valid_from"] != earliest.get(fid)}
+    touched.add_groups({**row, "valid_from": earliest.get(fid)} for fid, row in moved.items())
+    records.update("fact", {fid: {"valid_from": earliest.get(fid)} for fid in moved})
+    if not touched.groups:
+        return
+    since = min(touched.groups.values())
+    members = records.find("fact", ("subject_id", "relation_group"), touched.groups, not_before=("valid_to", since))
     by_group: dict[tuple[str, str], list[dict]] = {}
     for row in sorted(members, key=lambda r: (r["valid_from"] or "", r["id"])):
         by_group.setdefault((row["subject_id"], row["relation_group"]), []).append(row)
@@ -393,11 +399,6 @@ def _refresh_validity(records: Records, touched: Touched) -> None:
     for rows in by_group.values():
         ends.update(ends_of([(r["id"], r["object_id"], r["valid_from"]) for r in rows]))
     records.update("fact", {r["id"]: {"valid_to": ends[r["id"]]} for r in members if r["valid_to"] != ends[r["id"]]})
-
-
-def _groups_of(facts: Iterable[dict]) -> set[tuple[str, str]]:
-    """The (subject, relation group) pairs of the exclusive facts among `facts`."""
-    return {(row["subject_id"], row["relation_group"]) for row in facts if row["relation_group"] is not None}
 
 
 def _delete_unused_embeddings(records: Records, candidates: set[str]) -> None:

@@ -4,6 +4,7 @@ aside) and give the same answers, and no record ever points at one that is gone.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import Counter
 
@@ -194,6 +195,69 @@ def test_find_by_two_fields_reads_what_filtering_one_field_reads(open_memory):
     assert sorted(row["id"] for row in found) == sorted(expected) and len(expected) >= 15
     assert {(row["passage_id"], row["entity_id"]) for row in found_mentions} == pairs
     assert elsewhere == []
+
+
+def test_find_not_before_keeps_the_records_unset_or_from_a_value(open_memory):
+    memory = open_memory()
+    memory.add("Mira Holt lives in Paris.", timestamp="2020-01-01")
+    memory.add("Mira Holt lives in Berlin.", timestamp="2022-06-01")
+    memory.add("Mira Holt lives in Oslo.", timestamp="2024-01-01")
+    with memory._store._reading() as records:
+        facts = list(records.scan("fact"))
+        groups = {(row["subject_id"], row["relation_group"]) for row in facts}
+        found = {
+            since: sorted(
+                row["valid_to"]
+                for row in records.find(
+                    "fact", ("subject_id", "relation_group"), groups, not_before=("valid_to", since)
+                )
+                if row["valid_to"]
+            )
+            for since in ("2021-01-01", "2023-01-01")
+        }
+        with pytest.raises(ValueError, match="no field"):
+            records.find("fact", "id", [facts[0]["id"]], not_before=("until", "2021"))
+    assert len(facts) == 3
+    assert found == {
+        "2021-01-01": ["2022-06-01T00:00:00+00:00", "2024-01-01T00:00:00+00:00"],
+        "2023-01-01": ["2024-01-01T00:00:00+00:00"],
+    }
+
+
+def test_fact_validity_follows_adds_and_deletes_in_any_time_order(open_memory):
+    """Notes of people moving between cities, added out of time order (ties too) and deleted:
+    after every write each fact holds from its earliest note until the first later note naming
+    another city, as worked out from scratch. The scripted steps first: an earlier note of
+    another city, an earlier note of a stated city, and deletes that move a start later or take
+    away the fact that ended another."""
+    memory = open_memory(config=Config())
+    rng = random.Random(22)
+    scripted = [("Paris", 3), ("Berlin", 4), ("Oslo", 2), ("Paris", 1), "delete 3", "delete 1"]
+    live: dict[str, tuple[str, str, str]] = {}  # note id -> (person, city, time)
+    added: list[str] = []
+    for step in range(30):
+        operation = scripted[step] if step < len(scripted) else None
+        if isinstance(operation, str) or (operation is None and len(live) > 2 and rng.random() < 0.3):
+            note_id = added[int(operation.split()[1])] if operation else rng.choice(sorted(live))
+            memory.delete_note(note_id)
+            del live[note_id]
+        else:
+            person = "Mira Holt" if operation else rng.choice(["Mira Holt", "Ida Marsh"])
+            city, month = operation or (rng.choice(["Paris", "Berlin", "Oslo"]), rng.randint(1, 5))
+            time = f"2020-0{month}-01T00:00:00+00:00"
+            added.append(memory.add(f"{person} lives in {city}.", timestamp=time, id=f"n{step}").id)
+            live[added[-1]] = (person, city, time)
+        for person in ("Mira Holt", "Ida Marsh"):
+            starts: dict[str, str] = {}
+            for who, city, time in live.values():
+                if who == person:
+                    starts[city] = min(starts.get(city, time), time)
+            expected = {
+                (city, start, min((s for c, s in starts.items() if c != city and s > start), default=None))
+                for city, start in starts.items()
+            }
+            stored = {(f.object, f.valid_from, f.valid_to) for f in memory.facts(person)}
+            assert stored == expected, (step, person)
 
 
 def test_rows_read_what_scan_reads_as_tuples_of_the_fields_asked(open_memory):
