@@ -66,6 +66,10 @@ class Config:
         approximate_from_passages: from this many passages in a namespace, the local solver's
             seed passages are found through an HNSW index (graph/passage_index.py), saved beside
             the store, instead of comparing the question with every passage vector.
+        save_views_from: a namespace with at least this many passages has its graph view saved
+            in the user's cache folder (graph/view_cache.py) when it is built and when the
+            memory closes, so that the next process loads it and reads only what was written
+            since, instead of building it (None: never saved).
         llm_fact_filter: let the configured LLM drop linked facts that do not bear on the
             question (HippoRAG 2's recognition memory); only acts when fact_weight > 0.
     """
@@ -111,6 +115,7 @@ class Config:
     seed_passages: int = 1000  # MuSiQue dev: on average 99.4% of the passages' softmax mass
     approximate_from_passages: int = 200_000  # below it, comparing with every vector takes < 20 ms
     ppr_push_epsilon: float = 1e-5  # MuSiQue dev recall as with the global solver
+    save_views_from: int | None = 20_000  # below it, a view is built in about a second
     llm_fact_filter: bool = False
 
     def __post_init__(self) -> None:
@@ -130,6 +135,8 @@ class Config:
         )
         for name in positive:
             check_whole(self, name, 1)
+        if self.save_views_from is not None:
+            check_whole(self, "save_views_from", 1)
         self._check_number("damping", 0, 1, open_low=True, open_high=True)
         if self.synonym_threshold is not None:
             self._check_number("synonym_threshold", 0, 1)  # a cosine similarity; edge weights must be >= 0

@@ -408,7 +408,7 @@ class Memory:
 
     def close(self) -> None:
         try:
-            if self._owns_views and not self._store.read_only:
+            if self._owns_views:  # a read-only store's views are still saved in the user's cache
                 self._views.save_indexes()
         finally:
             self._store.close()

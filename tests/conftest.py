@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -28,6 +29,15 @@ def pytest_addoption(parser):
         help="random kill points the crash tests try for each kind of work (default 2, as in CI; "
         "more for a longer hunt, e.g. --fault-seeds 20)",
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def user_cache(tmp_path_factory) -> Path:
+    """The user's cache folder (saved graph views, LLM calls) of every test and the processes it
+    starts: a folder of the session, never the cache of whoever runs the tests."""
+    folder = tmp_path_factory.mktemp("user-cache")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    return folder
 
 
 def write_jsonl(path: Path, records: list) -> Path:

@@ -1,17 +1,22 @@
 """The graph views a memory queries: one per namespace (and one `as_of` time), read from the
-store on first use and then kept up to date by what each write touched (graph/delta.py)."""
+store on first use (or loaded as a process before saved it, graph/view_cache.py) and then kept up
+to date by what each write touched (graph/delta.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..config import Config
 from ..store.base import Store
 from .delta import Slots, updated
 from .passage_index import PassageIndexes
 from .view import GraphView
+from .view_cache import ViewCache, default_view_folder
 
 __all__ = ["GraphViews"]
 
@@ -50,6 +55,9 @@ class GraphViews:
         self._kept: dict[tuple[str, str | None], _Kept] = {}
         self._lock = threading.Lock()  # one update of a view at a time; queries read views freely
         self._passage_indexes = PassageIndexes(store, config.approximate_from_passages)
+        place = str(store.path.resolve()) if isinstance(store.path, Path) else str(store.path)
+        self._saved_views = ViewCache(default_view_folder(), place, self._edge_weights())
+        self._saved: dict[str, int] = {}  # namespace -> the change_seq of its view saved or loaded
 
     def get(self, namespace: str, as_of: str | None = None, *, store: Store | None = None) -> GraphView:
         """The namespace's graph view (as it was at `as_of`), up to date with every write; read
@@ -74,7 +82,7 @@ class GraphViews:
             return view
 
     def _current(self, store: Store, namespace: str, token: str) -> _Kept:
-        kept = self._kept.get((namespace, None))
+        kept = self._kept.get((namespace, None)) or self._loaded(store, namespace)
         if kept is not None and kept.view.data.version.token == token:
             return kept
         view = None
@@ -103,8 +111,42 @@ class GraphViews:
                 self._passage_indexes.forget(namespace)
                 raise
             kept = _Kept(view, Slots.of(data))
+            self._save(namespace, kept)
         kept = self._kept[(namespace, None)] = _Kept(view, kept.slots)
         return kept
+
+    def _loaded(self, store: Store, namespace: str) -> _Kept | None:
+        """The view a process saved for the namespace (its passage index given), kept; None when
+        there is none to load."""
+        if self._config.save_views_from is None:
+            return None
+        saved = self._saved_views.load(namespace)
+        if saved is None:
+            return None
+        view, slots = saved
+        try:
+            self._passage_indexes.attach(store, namespace, view, None)
+        except BaseException:
+            self._passage_indexes.forget(namespace)
+            raise
+        self._saved[namespace] = view.data.version.change_seq
+        kept = self._kept[(namespace, None)] = _Kept(view, slots)
+        return kept
+
+    def _save(self, namespace: str, kept: _Kept) -> None:
+        """Save a large namespace's view for the next process, unless the one saved is as new."""
+        limit, version = self._config.save_views_from, kept.view.data.version
+        if limit is None or kept.view.live_passages < limit or self._saved.get(namespace) == version.change_seq:
+            return
+        started = time.perf_counter()
+        view = dataclasses.replace(kept.view, passage_index=None)  # saved on its own; derived caches left out
+        try:
+            self._saved_views.save(namespace, (view, kept.slots), version)
+        except OSError as err:
+            log.warning("cannot save the graph view of %r (%s); the next process builds it again", namespace, err)
+            return
+        self._saved[namespace] = version.change_seq
+        log.info("saved the graph view of %r in %.1f s", namespace, time.perf_counter() - started)
 
     def _updated(self, store: Store, namespace: str, kept: _Kept) -> GraphView | None:
         """The kept view with the writes since applied; None when it must be read again: the
@@ -138,10 +180,14 @@ class GraphViews:
             self._kept[(namespace, None)] = _Kept(view, kept.slots)
 
     def save_indexes(self) -> None:
-        """Save the passage indexes beside the store (graph/passage_index.py), so that the next
-        process opening it need not build them."""
+        """Save the passage indexes beside the store (graph/passage_index.py) and the large views
+        that changed since they were saved or loaded (graph/view_cache.py), so that the next
+        process opening the store need not build them."""
         with self._lock:
             self._passage_indexes.save()
+            for (namespace, as_of), kept in sorted(self._kept.items(), key=lambda item: item[0][0]):
+                if as_of is None:
+                    self._save(namespace, kept)
 
     def _edge_weights(self) -> tuple[float, float]:
         return self._config.topic_edge_weight, self._config.link_edge_weight

@@ -1,9 +1,11 @@
 """hippograph as a LangChain retriever: `HippographRetriever`, a `BaseRetriever` returning `Document`s.
 
+With a store at ./mem (the docstring tests skip what needs it):
+
 >>> from hippograph.integrations.langchain import HippographRetriever
->>> retriever = HippographRetriever(store="./mem", k=3)
->>> docs = retriever.invoke("Where was the founder of Brightwater Labs born?")
->>> docs[0].page_content, docs[0].metadata["explanation"]["why"]
+>>> retriever = HippographRetriever(store="./mem", k=3)  # doctest: +SKIP
+>>> docs = retriever.invoke("Where was the founder of Brightwater Labs born?")  # doctest: +SKIP
+>>> docs[0].page_content, docs[0].metadata["explanation"]["why"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
