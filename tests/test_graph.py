@@ -3,6 +3,7 @@ igraph, GraphML and GEXF, topics, and hippograph's PageRank checked against igra
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from hippograph import QueryError
 from hippograph.graph.adjacency import Adjacency
 from hippograph.graph.export import EDGE_KINDS
 from hippograph.graph.ppr import PageRank
+from hippograph.graph.relations import Relations
+from hippograph.store.graph_data import GraphData, GraphVersion
 
 DEMO_QUESTION = "Where was the founder of Brightwater Labs born?"
 HIPPOGRAPH = [sys.executable, "-m", "hippograph.cli"]
@@ -150,3 +153,68 @@ def test_pagerank_equals_igraphs_on_the_sample_graph(sample_memory, damping):
             directed=False, damping=damping, reset=reset.tolist(), weights="weight"
         )
         np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+def _facts_graph(facts: list[tuple[str, str, str, str]]) -> GraphData:
+    """A graph of five entities and the facts (subject, object, relation, fact id) given, in id order."""
+    entities = [(f"e{i}", f"Entity {i}") for i in range(5)]
+    rows = sorted(((s, o, relation, None, "", "", fact_id) for s, o, relation, fact_id in facts), key=lambda r: r[6])
+    return GraphData.from_rows(GraphVersion("t", None, 0), entities, [], rows, [], [], [])
+
+
+def _expected_label(facts, a: str, b: str) -> str | None:
+    claims = [(False, i, r) for s, o, r, i in facts if (s, o) == (a, b)]
+    claims += [(True, i, f"{r} (inverse)") for s, o, r, i in facts if (s, o) == (b, a)]
+    return min(claims)[2] if claims else None
+
+
+def test_a_pair_is_labelled_by_its_smallest_fact_id_its_own_direction_first():
+    rng = np.random.default_rng(3)
+    facts = [
+        (f"e{rng.integers(5)}", f"e{rng.integers(5)}", str(rng.choice(["founded", "sold", "owns"])), f"f{n:03d}")
+        for n in rng.permutation(60)
+    ]
+    data = _facts_graph(facts)
+    order = rng.permutation(len(data.fact_ids))  # rows out of id order, as after a delta appended some
+    shuffled = dataclasses.replace(
+        data,
+        fact_ids=[data.fact_ids[i] for i in order],
+        fact_subjects=data.fact_subjects[order],
+        fact_objects=data.fact_objects[order],
+        fact_relations=[data.fact_relations[i] for i in order],
+        in_store_order=False,
+    )
+    for graph in (data, shuffled):
+        relations = Relations.of(graph)
+        for a in range(5):
+            for b in range(5):
+                assert relations.get((a, b)) == _expected_label(facts, f"e{a}", f"e{b}"), (a, b)
+        assert dict(relations.items()) == {
+            (a, b): _expected_label(facts, f"e{a}", f"e{b}")
+            for a in range(5)
+            for b in range(5)
+            if _expected_label(facts, f"e{a}", f"e{b}")
+        }
+
+
+def test_relations_layered_over_many_deltas_match_a_lookup_built_afresh():
+    rng = np.random.default_rng(5)
+    facts = [(f"e{rng.integers(5)}", f"e{rng.integers(5)}", "owns", f"f{n:03d}") for n in range(10)]
+    data = _facts_graph(facts)
+    relations = Relations.of(data)
+    for step in range(45):  # past the layers merged into one
+        removed = np.array([int(rng.integers(len(data.fact_ids)))]) if step % 3 == 0 else np.array([], dtype=int)
+        kept = np.setdiff1d(np.arange(len(data.fact_ids)), removed)
+        fact = (f"e{rng.integers(5)}", f"e{rng.integers(5)}", str(rng.choice(["founded", "sold"])), f"g{step:03d}")
+        new = dataclasses.replace(
+            data,
+            fact_ids=[data.fact_ids[i] for i in kept] + [fact[3]],
+            fact_subjects=np.append(data.fact_subjects[kept], int(fact[0][1:])),
+            fact_objects=np.append(data.fact_objects[kept], int(fact[1][1:])),
+            fact_relations=[data.fact_relations[i] for i in kept] + [fact[2]],
+            in_store_order=False,
+        )
+        relations = relations.changed(data, removed, new, np.array([len(kept)]))
+        data = new
+        fresh = Relations.of(data)
+        assert dict(relations.items()) == dict(fresh.items()), step

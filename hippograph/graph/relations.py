@@ -2,14 +2,17 @@
 with the smallest id joining them in that direction, else "<relation> (inverse)" of the one
 joining them the other way.
 
-A view kept up to date by deltas (graph/delta.py) gets a lookup that layers the pairs the delta
-changed over the older view's, so a write costs its own facts, not every fact of the graph.
+The lookup of a view read from the store is arrays: every fact's claim on its pair and on the
+reversed pair, sorted, the winning claim of each pair kept (built and saved in one pass, found by
+binary search; a million passages' facts would be millions of dictionary entries). A view kept up
+to date by deltas (graph/delta.py) gets a lookup that layers the pairs the delta changed over the
+older view's, so a write costs its own facts, not every fact of the graph.
 """
 
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -23,6 +26,43 @@ _MAX_LAYERS = 32  # layers over the first lookup before they are merged into one
 Choice = tuple[bool, str, str]
 
 
+class _Claims(Mapping):
+    """Every fact's winning claim, by pair: the first lookup of a view, as sorted arrays."""
+
+    def __init__(self, data: GraphData) -> None:
+        facts = len(data.fact_ids)
+        self._size = max(len(data.entity_ids), 1)
+        self._ids: Sequence[str] = data.fact_ids
+        self._relations: Sequence[str] = data.fact_relations
+        rank = np.arange(facts)
+        if not data.in_store_order:  # rows not in id order (a delta appended some): rank them by id
+            rank[np.argsort(np.asarray(data.fact_ids, dtype=str), kind="stable")] = np.arange(facts)
+        subjects, objects = data.fact_subjects.astype(np.int64), data.fact_objects.astype(np.int64)
+        keys = np.concatenate([subjects * self._size + objects, objects * self._size + subjects])
+        inverse = np.repeat([False, True], facts)
+        order = np.lexsort((np.concatenate([rank, rank]), inverse, keys))
+        first = order[np.flatnonzero(np.diff(keys[order], prepend=-1))] if facts else order
+        self._keys, self._rows, self._inverse = keys[first], (first % max(facts, 1)), inverse[first]
+
+    def __getitem__(self, pair: tuple[int, int]) -> Choice:
+        key = pair[0] * self._size + pair[1]
+        place = int(np.searchsorted(self._keys, key))
+        if place == len(self._keys) or self._keys[place] != key:
+            raise KeyError(pair)
+        return self._choice(place)
+
+    def _choice(self, place: int) -> Choice:
+        row, inverse = int(self._rows[place]), bool(self._inverse[place])
+        relation = self._relations[row]
+        return inverse, self._ids[row], f"{relation} (inverse)" if inverse else relation
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return (divmod(int(key), self._size) for key in self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
 class Relations:
     """(entity index, entity index) -> the relation labelling that edge."""
 
@@ -32,7 +72,7 @@ class Relations:
     @classmethod
     def of(cls, data: GraphData) -> Relations:
         """The lookup of all data's facts."""
-        return cls(ChainMap(_choices(data, range(len(data.fact_ids)))))
+        return cls(ChainMap(_Claims(data)))
 
     def get(self, pair: tuple[int, int]) -> str | None:
         choice = self._layers.get(pair)
@@ -61,8 +101,11 @@ class Relations:
             if held is None or choice < held:
                 layer[pair] = choice
         layers = self._layers.new_child(layer)
-        if len(layers.maps) > _MAX_LAYERS:
-            layers = ChainMap({pair: choice for pair, choice in layers.items() if choice is not None})
+        if len(layers.maps) > _MAX_LAYERS:  # the layers over the first lookup merged into one
+            merged: dict[tuple[int, int], Choice | None] = {}
+            for changes in reversed(layers.maps[:-1]):
+                merged.update(changes)
+            layers = ChainMap(merged, layers.maps[-1])
         return Relations(layers)
 
 

@@ -37,8 +37,15 @@ READS_BEFORE_ASSEMBLY = 8
 @dataclass
 class _Kept:
     view: GraphView
-    slots: Slots | None  # None for an as_of view: it is built again instead
+    known_slots: Slots | None = None  # where the view's nodes and facts are; None: not worked out yet
     reads: int = 0  # queries served while its adjacency had a delta pending
+
+    @property
+    def slots(self) -> Slots:
+        """Worked out from the view when first needed (a view loaded, or an `as_of` one, may never be)."""
+        if self.known_slots is None:
+            self.known_slots = Slots.of(self.view.data)
+        return self.known_slots
 
 
 class GraphViews:
@@ -78,7 +85,7 @@ class GraphViews:
                 return current.view
             view = GraphView.build(current.view.data.as_of(as_of), *self._edge_weights())
             self._kept = {key: value for key, value in self._kept.items() if key[1] is None}
-            self._kept[(namespace, as_of)] = _Kept(view, None)
+            self._kept[(namespace, as_of)] = _Kept(view)
             return view
 
     def _current(self, store: Store, namespace: str, token: str) -> _Kept:
@@ -110,9 +117,9 @@ class GraphViews:
             except BaseException:
                 self._passage_indexes.forget(namespace)
                 raise
-            kept = _Kept(view, Slots.of(data))
+            kept = _Kept(view)
             self._save(namespace, kept)
-        kept = self._kept[(namespace, None)] = _Kept(view, kept.slots)
+        kept = self._kept[(namespace, None)] = _Kept(view, kept.known_slots)
         return kept
 
     def _loaded(self, store: Store, namespace: str) -> _Kept | None:
@@ -123,14 +130,14 @@ class GraphViews:
         saved = self._saved_views.load(namespace)
         if saved is None:
             return None
-        view, slots = saved
+        view = saved
         try:
             self._passage_indexes.attach(store, namespace, view, None)
         except BaseException:
             self._passage_indexes.forget(namespace)
             raise
         self._saved[namespace] = view.data.version.change_seq
-        kept = self._kept[(namespace, None)] = _Kept(view, slots)
+        kept = self._kept[(namespace, None)] = _Kept(view)
         return kept
 
     def _save(self, namespace: str, kept: _Kept) -> None:
@@ -141,7 +148,7 @@ class GraphViews:
         started = time.perf_counter()
         view = dataclasses.replace(kept.view, passage_index=None)  # saved on its own; derived caches left out
         try:
-            self._saved_views.save(namespace, (view, kept.slots), version)
+            self._saved_views.save(namespace, view, version)
         except OSError as err:
             log.warning("cannot save the graph view of %r (%s); the next process builds it again", namespace, err)
             return
@@ -177,7 +184,7 @@ class GraphViews:
                 entity_passage_counts=view.entity_passage_counts,
             )
             view.passage_index = kept.view.passage_index
-            self._kept[(namespace, None)] = _Kept(view, kept.slots)
+            self._kept[(namespace, None)] = _Kept(view, kept.known_slots)
 
     def save_indexes(self) -> None:
         """Save the passage indexes beside the store (graph/passage_index.py) and the large views

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from hippograph import Config, Document, Memory
+from hippograph.graph.delta import Slots
 from hippograph.graph.view import GraphView
 from hippograph.ingest import whole_note_id
 from hippograph.retrieve.dense import DenseRetriever
@@ -143,6 +144,7 @@ def _count_reads(memory: Memory) -> dict[str, int]:
 
 def _assert_same(memory: Memory, namespace: str, when: str) -> None:
     live = memory._views.get(namespace)
+    assert memory._views._kept[(namespace, None)].slots == Slots.of(live.data), f"{when}: slots differ"
     fresh = GraphView.build(_fresh_data(memory, namespace), CONFIG.topic_edge_weight, CONFIG.link_edge_weight)
     _assert_same_data(live.compacted.data, fresh.data, f"{when}: {namespace}")
     as_of = memory._views.get(namespace, AS_OF)  # built from the kept view
