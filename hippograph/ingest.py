@@ -26,6 +26,7 @@ from .extract.normalize import clean_phrase, normalize_entity, relation_key
 from .ids import content_hash
 from .llm import LLMClient
 from .notes import LinkJudge, LLMAttributes, NoteLinker, offline_attributes
+from .notes.attributes import NOTES_COUNTED
 from .store.base import Store
 from .store.records import EntityRecord, FactRecord, PassageRecord, WriteBatch
 from .types import Document, Extraction, IngestReport, Passage
@@ -266,7 +267,7 @@ class Ingestor:
     ) -> dict[str, list[str]]:
         """The batch's passages with their note attributes (see hippograph/notes/); returns each
         passage's entity ids, the most specific (mentioned by the fewest notes) first."""
-        counts = self._store.entity_passage_counts({e.id for entities in names for e in entities})
+        counts = self._store.entity_passage_counts({e.id for entities in names for e in entities}, NOTES_COUNTED)
         for entities in names:
             for entity in entities:
                 counts[entity.id] = counts.get(entity.id, 0) + 1

@@ -2,8 +2,10 @@
 
 Keywords are the note's entities, the most specific first (mentioned by the fewest notes of
 its namespace). Tags are its recurring topics: its entities that at least `TAG_MIN_NOTES`
-notes mention, the most frequent first. The context line is the note's title, else its
-leading sentence.
+notes mention, the most frequent first. Notes are counted up to `NOTES_COUNTED`: past that an
+entity is a topic, whatever its count, and counting on would read a popular entity's every
+mention on each write (entities counted that high keep their order of appearance). The context
+line is the note's title, else its leading sentence.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ..types import NoteAttributes, Passage
 MAX_KEYWORDS = 8
 MAX_TAGS = 5
 TAG_MIN_NOTES = 3
+NOTES_COUNTED = 1000
 MAX_EVOLVED_TAGS = 8  # evolution leaves a note at most this many tags
 CONTEXT_WORDS = 30
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

@@ -94,9 +94,10 @@ class Records(Protocol):
 
     def count(self, kind: str, namespace: str | None = None) -> int: ...
 
-    def tally(self, kind: str, field: str, values: Collection) -> dict[Any, int]:
+    def tally(self, kind: str, field: str, values: Collection, at_most: int | None = None) -> dict[Any, int]:
         """How many records hold each of `values` in `field` (values none holds left out),
-        counted by the backend, not by reading the records (a popular entity has many mentions)."""
+        counted by the backend, not by reading the records (a popular entity has many mentions);
+        with `at_most`, a count larger than that is given as `at_most`."""
         ...
 
     def insert(self, kind: str, rows: list[dict]) -> None:
@@ -163,8 +164,9 @@ class Store(Protocol):
         """Every passage id of a namespace and its vector (rows in id order)."""
         ...
 
-    def entity_passage_counts(self, ids: Iterable[str]) -> dict[str, int]:
-        """How many passages mention each of the entities among `ids` (absent: none)."""
+    def entity_passage_counts(self, ids: Iterable[str], at_most: int | None = None) -> dict[str, int]:
+        """How many passages mention each of the entities among `ids` (absent: none), counted up
+        to `at_most` when given."""
         ...
 
     def passages_mentioning(self, namespace: str, entity_id: str, limit: int) -> list[str]:

@@ -103,9 +103,9 @@ class RecordStore:
     def passage_vectors(self, namespace: str) -> tuple[list[str], np.ndarray]:
         return self._snapshot(lambda records: _vectors(records, "passage", list(records.scan("passage", namespace))))
 
-    def entity_passage_counts(self, ids: Iterable[str]) -> dict[str, int]:
+    def entity_passage_counts(self, ids: Iterable[str], at_most: int | None = None) -> dict[str, int]:
         with self._reading() as records:
-            return records.tally("mention", "entity_id", set(ids))
+            return records.tally("mention", "entity_id", set(ids), at_most)
 
     def passages_mentioning(self, namespace: str, entity_id: str, limit: int) -> list[str]:
         with self._reading() as records:

@@ -234,14 +234,18 @@ class _SQLRecords:
             f"SELECT {columns} FROM {TABLES[kind]} t {join} WHERE 1{where} ORDER BY {order}", params
         ).fetchall()
 
-    def tally(self, kind: str, field: str, values: Collection) -> dict:
+    def tally(self, kind: str, field: str, values: Collection, at_most: int | None = None) -> dict:
         checked_fields(kind, field)
         counts: dict = {}
-        for chunk in _chunks(list(values)):
-            where = f"{field} IN ({_placeholders(len(chunk))})"
-            counts.update(
-                self._db.execute(f"SELECT {field}, COUNT(*) FROM {TABLES[kind]} WHERE {where} GROUP BY 1", chunk)
-            )
+        for chunk in _chunks(list(values), _MAX_PARAMS - 1):
+            if at_most is None:
+                where = f"{field} IN ({_placeholders(len(chunk))})"
+                query, params = f"SELECT {field}, COUNT(*) FROM {TABLES[kind]} WHERE {where} GROUP BY 1", chunk
+            else:  # each value's count stops at at_most rows of the index
+                wanted = f"(VALUES {', '.join(['(?)'] * len(chunk))}) k"
+                capped = f"SELECT 1 FROM {TABLES[kind]} WHERE {field} = k.column1 LIMIT ?"
+                query, params = f"SELECT k.column1, (SELECT COUNT(*) FROM ({capped})) FROM {wanted}", [at_most, *chunk]
+            counts.update((value, count) for value, count in self._db.execute(query, params) if count)
         return counts
 
     def count(self, kind: str, namespace: str | None = None) -> int:

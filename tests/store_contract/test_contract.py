@@ -173,8 +173,10 @@ def test_tally_counts_what_find_reads(open_memory):
     with store._reading() as records:
         entities = [row["id"] for row in records.scan("entity")][:40] + ["no-such-entity"]
         counted = records.tally("mention", "entity_id", entities)
+        capped = records.tally("mention", "entity_id", entities, at_most=2)
         read = Counter(row["entity_id"] for row in records.find("mention", "entity_id", entities))
-    assert counted == dict(read) and max(counted.values()) > 1 and "no-such-entity" not in counted
+    assert counted == dict(read) and max(counted.values()) > 2 and "no-such-entity" not in counted
+    assert capped == {entity: min(count, 2) for entity, count in read.items()}
 
 
 def test_find_by_two_fields_reads_what_filtering_one_field_reads(open_memory):
