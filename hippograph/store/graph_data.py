@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,14 +122,14 @@ class GraphData:
             entity_names=[e[1] for e in entities],
             entity_alive=np.ones(len(entities), dtype=bool),
             passage_ids=[p[0] for p in passages],
-            passage_titles=[p[2] for p in passages],
+            passage_titles=_shared(p[2] for p in passages),
             passage_times=np.array([p[3] for p in passages], dtype=str),
             passage_vectors=passage_vectors,
             passage_alive=np.ones(len(passages), dtype=bool),
             fact_ids=[f[6] for f in facts],
             fact_subjects=np.array([entity_index[f[0]] for f in facts], dtype=np.int64),
             fact_objects=np.array([entity_index[f[1]] for f in facts], dtype=np.int64),
-            fact_relations=[f[2] for f in facts],
+            fact_relations=_shared(f[2] for f in facts),
             fact_vector_rows=np.where([f[3] is not None for f in facts], vector_rows, -1).astype(np.int64),
             fact_vectors=stack_vectors(
                 [f[3] for f in embedded],
@@ -145,7 +146,7 @@ class GraphData:
             link_a=np.array([passage_index[link[0]] for link in links], dtype=np.int64),
             link_b=np.array([passage_index[link[1]] for link in links], dtype=np.int64),
             link_weights=np.array([link[2] for link in links], dtype=np.float64),
-            link_kinds=[link[3] for link in links],
+            link_kinds=_shared(link[3] for link in links),
         )
 
     def as_of(self, time: str) -> GraphData:
@@ -261,3 +262,10 @@ def _by_key(rows: np.ndarray, keys: list) -> np.ndarray:
 
 def _at(values: list, rows: np.ndarray) -> list:
     return [values[i] for i in rows.tolist()]
+
+
+def _shared(strings: Iterable[str]) -> list[str]:
+    """The strings, each distinct one a single object: a million facts name a few thousand
+    relations (one string each in memory, and once in a saved view)."""
+    distinct: dict[str, str] = {}
+    return [distinct.setdefault(string, string) for string in strings]
