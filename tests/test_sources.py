@@ -48,6 +48,17 @@ def test_non_utf8_file_is_a_clear_error(tmp_path):
         read_sources(path)
 
 
+def test_jsonl_is_read_line_by_line_with_a_bom_crlf_and_a_bad_byte_named_by_offset(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"id": "a", "text": "first"}\r\n\r\n{"id": "b", "text": "second"}\r\n')
+    assert [(d.id, d.text) for d in read_sources(path)] == [("a", "first"), ("b", "second")]
+    good = b'{"id": "a", "text": "ok"}\n'
+    path.write_bytes(good + '{"id": "b", "text": "Café"}\n'.encode("latin-1"))
+    offset = len(good) + len('{"id": "b", "text": "Caf')
+    with pytest.raises(SourceError, match=rf"c\.jsonl is not UTF-8 text \(byte 0xe9 at offset {offset}\)"):
+        read_sources(path)
+
+
 def test_folder_reads_text_markdown_and_records_in_name_order(tmp_path):
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "b.md").write_text("# Bee title\nBody of b.", encoding="utf-8")
