@@ -47,14 +47,20 @@ STEPS = 24
 AS_OF = "2024-01-15T00:00:00+00:00"  # notes are added with times in January 2024
 
 
-@pytest.mark.parametrize("thresholds", ["defaults", "deltas kept"])
-def test_views_kept_up_to_date_equal_views_read_afresh(open_memory, monkeypatch, thresholds):
+@pytest.mark.parametrize("thresholds", ["defaults", "deltas kept", "saved and reopened"])
+def test_views_kept_up_to_date_equal_views_read_afresh(open_memory, monkeypatch, tmp_path, thresholds):
+    """With "saved and reopened" the memory under test is closed after every step (saving its
+    views, graph/view_cache.py) and opened again: the next one loads them and catches up."""
+    config = CONFIG
     if thresholds == "deltas kept":  # never re-assembled or read again: the delta path all along
         monkeypatch.setattr("hippograph.graph.delta.MAX_DELTA_SHARE", float("inf"))
         monkeypatch.setattr("hippograph.graph.views.MAX_DEAD_SHARE", 1.0)
         monkeypatch.setattr("hippograph.graph.views.READS_BEFORE_ASSEMBLY", 10**9)
         monkeypatch.setattr("hippograph.graph.views.MIN_ROOM", 6)  # full now and then: read again
-    memory, other = open_memory(config=CONFIG), open_memory(config=dataclasses.replace(CONFIG, fact_weight=0.0))
+    if thresholds == "saved and reopened":
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+        config = dataclasses.replace(CONFIG, save_views_from=1)
+    memory, other = open_memory(config=config), open_memory(config=dataclasses.replace(CONFIG, fact_weight=0.0))
     reads = _count_reads(memory)
     rng = random.Random(21)
     state = _State()
@@ -65,6 +71,10 @@ def test_views_kept_up_to_date_equal_views_read_afresh(open_memory, monkeypatch,
     applied = 0
     for step in range(STEPS):
         action = "; ".join(_step(rng, rng.choice([memory, other]), state) for _ in range(rng.randint(1, 3)))
+        if thresholds == "saved and reopened":
+            memory.close()
+            memory = open_memory(config=config)
+            reads = _count_reads(memory)
         before = reads["count"]
         for namespace in NAMESPACES:
             _assert_same(memory, namespace, f"step {step} ({action})")
