@@ -270,7 +270,7 @@ class Ingestor:
         counts = self._store.entity_passage_counts({e.id for entities in names for e in entities}, NOTES_COUNTED)
         for entities in names:
             for entity in entities:
-                counts[entity.id] = counts.get(entity.id, 0) + 1
+                counts[entity.id] = min(counts.get(entity.id, 0) + 1, NOTES_COUNTED)
         attributes = [
             offline_attributes(passage, [e.name for e in entities], [counts[e.id] for e in entities])
             for passage, entities in zip(passages, names)

@@ -235,7 +235,9 @@ class Memory:
                 f"namespace {namespace!r} holds nothing; the store's namespaces: "
                 f"{', '.join(map(repr, known)) or 'none'}"
             )
-        return self._store.delete_namespace(namespace)
+        deleted = self._store.delete_namespace(namespace)
+        self._views.forget_saved(namespace)
+        return deleted
 
     def revert(self, change_id: int, *, namespace: str | None = None) -> Change:
         """Undo one recorded change of a note (see `history`), recording the undoing as a change.

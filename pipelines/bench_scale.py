@@ -9,7 +9,7 @@ query_p50_ms, query_p95_ms, peak_rss_mb` (the largest of the children's peak res
 `reopen_ms`, `reopen_query_p50_ms`, `ingest_peak_rss_mb`, `query_peak_rss_mb` and the counts.
 The first open after the ingest builds the graph view and saves it (graph/view_cache.py);
 `reopen_ms` is the next process's open and first question, which loads it. The children's user
-cache (where views are saved) is <root>/user-cache.
+cache (where views are saved) is <root>/n<size>/user-cache, emptied before the first open.
 
 The generator (seeded, the same corpus every run): `entities = passages / 2` made-up names
 (syllables) whose popularity follows Zipf's law (rank^-1.1); each passage states 3-8 facts
@@ -174,7 +174,7 @@ def _child(step: str, folder: Path, embedder: str, settings: list[str]) -> dict:
         + [f"--set={setting}" for setting in settings],
         capture_output=True,
         text=True,
-        env={**os.environ, "XDG_CACHE_HOME": str(folder.parent / "user-cache")},
+        env={**os.environ, "XDG_CACHE_HOME": str(folder / "user-cache")},
     )
     if done.returncode:
         raise SystemExit(f"bench_scale.py: the {step} child failed:\n{done.stderr[-3000:]}")
@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             folder.mkdir(parents=True, exist_ok=True)
             generate(size, folder)
             row.update(_child("ingest", folder, args.embedder, args.set))
+        shutil.rmtree(folder / "user-cache", ignore_errors=True)  # the first open builds the view
         row.update(_child("query", folder, args.embedder, args.set))
         again = _child("query", folder, args.embedder, args.set)
         row.update(

@@ -124,3 +124,22 @@ def test_saving_again_keeps_one_graph_file_that_loads(indexed_store, embedder, e
     assert len(graphs) == 1
     with Memory(indexed_store, INDEXED, embedder=embedder, extractor=extractor, read_only=True) as memory:
         assert _live_in_index(memory) == _live(memory)
+
+
+def test_a_mapped_index_follows_writes_after_another_memory_saved_over_its_file(
+    indexed_store, embedder, extractor, caplog
+):
+    """A memory maps the saved index; another adds a note and closes, saving a newer index and
+    deleting the file the first one mapped. The first one's next query changes its index (a copy
+    of the mapping) and finds the note, without a rebuild."""
+    caplog.set_level(logging.INFO)
+    with Memory(indexed_store, INDEXED, embedder=embedder, extractor=extractor) as first:
+        first.query(QUESTIONS[0])
+        with Memory(indexed_store, INDEXED, embedder=embedder, extractor=extractor) as second:
+            note = second.add("Ida Marsh coached the Harbour Rovers for a season.")
+            second.query(QUESTIONS[0])
+        caplog.clear()
+        assert note.id in _live_in_index(first)
+        assert first.query(note.text, k=1)[0].id == note.id
+    assert "built the passage index" not in caplog.text
+    assert len(list((indexed_store / "indexes").glob("*.usearch"))) == 1

@@ -149,3 +149,15 @@ def test_small_namespaces_are_not_saved(open_memory, user_cache):
         memory.ingest(hippograph.sample_corpus(), progress=False)
         memory.query(QUESTIONS[0])
     assert _saved_files(user_cache) == before
+
+
+def test_deleting_the_namespace_deletes_its_saved_views(saved_store, open_memory, user_cache):
+    assert _saved_files(user_cache)
+    with open_memory() as memory:
+        memory.delete_namespace("default")
+    assert _saved_files(user_cache) == []
+
+
+def test_saved_views_are_the_users_alone(saved_store, user_cache):
+    folders = [path for path in (user_cache / "hippograph" / "views").rglob("*") if path.is_dir()]
+    assert folders and all(path.stat().st_mode & 0o077 == 0 for path in [user_cache / "hippograph" / "views", *folders])

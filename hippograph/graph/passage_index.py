@@ -30,6 +30,7 @@ import numpy as np
 from ..embed.neighbours import hnsw_graph
 from ..store.base import Store
 from ..store.graph_data import GraphData, GraphVersion
+from .pointer import point
 
 if TYPE_CHECKING:
     from .view import GraphView
@@ -48,20 +49,19 @@ def passage_key(passage_id: str) -> int:
 class _Graph:
     """The HNSW graph the PassageIndex objects of one namespace share, with the lock that lets one
     call into it at a time (searches run outside GraphViews' lock). A graph mapped from a saved
-    file is read-only: it is read into memory the first time it changes."""
+    file (`mapped_from`) is read-only: it is copied into memory the first time it changes (from
+    the mapping, which outlives the file should another process's save delete it)."""
 
     def __init__(self, index, mapped_from: Path | None = None) -> None:
         self.index = index
         self.lock = threading.Lock()
-        self._mapped_from = mapped_from
+        self.mapped_from = mapped_from
 
     def writable(self):
-        """The graph, read into memory first if it is still mapped (call under `lock`)."""
-        if self._mapped_from is not None:
-            from usearch.index import Index
-
-            self.index = Index.restore(str(self._mapped_from), view=False)
-            self._mapped_from = None
+        """The graph, copied into memory first if it is still mapped (call under `lock`)."""
+        if self.mapped_from is not None:
+            self.index = self.index.copy()
+            self.mapped_from = None
         return self.index
 
 
@@ -148,18 +148,19 @@ class PassageIndex:
 
     def save(self, path: Path) -> None:
         """Write the graph under a name of its own version, then point `path` (a small JSON file)
-        at it in one step: two processes saving at once leave one whole graph and its version."""
+        at it in one step (graph/pointer.py): two processes saving at once leave one whole graph
+        and its version."""
         path.parent.mkdir(parents=True, exist_ok=True)
         version = _version_fields(self.version)
-        name = f"{path.stem}-{self.version.change_seq}-{uuid.uuid4().hex[:8]}.usearch"
+        nonce = uuid.uuid4().hex[:8]
         with self._graph.lock:
-            self._graph.writable().save(str(path.parent / name))
-        pointer = path.with_suffix(".partial")
-        pointer.write_text(json.dumps({**version, "file": name}))
-        pointer.replace(path)
-        for older in path.parent.glob(f"{path.stem}-*.usearch"):
-            if older.name != name and _saved_seq(older) < self.version.change_seq:
-                older.unlink(missing_ok=True)
+            mapped = self._graph.mapped_from
+            if mapped is not None and mapped.parent == path.parent and mapped.exists():
+                name = mapped.name  # unchanged since it was loaded: only its version moved on
+            else:
+                name = f"{path.stem}-{self.version.change_seq}-{nonce}.usearch"
+                self._graph.writable().save(str(path.parent / name))
+        point(path, {**version, "file": name, "files": [name]}, f"{path.stem}-*.usearch")
 
     @classmethod
     def loaded(cls, path: Path, data: GraphData) -> PassageIndex | None:
@@ -178,14 +179,6 @@ class PassageIndex:
         if graph is None or version.store_id != data.version.store_id or graph.ndim != data.passage_vectors.shape[1]:
             return None
         return cls(_Graph(graph, path.parent / saved["file"]), {}, version)
-
-
-def _saved_seq(path: Path) -> int:
-    """The change_seq in a saved graph's name (<stem>-<seq>-<nonce>.usearch)."""
-    try:
-        return int(path.stem.rsplit("-", 2)[-2])
-    except (IndexError, ValueError):
-        return -1
 
 
 def _version_fields(version: GraphVersion) -> dict:

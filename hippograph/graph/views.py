@@ -62,9 +62,16 @@ class GraphViews:
         self._kept: dict[tuple[str, str | None], _Kept] = {}
         self._lock = threading.Lock()  # one update of a view at a time; queries read views freely
         self._passage_indexes = PassageIndexes(store, config.approximate_from_passages)
-        place = str(store.path.resolve()) if isinstance(store.path, Path) else str(store.path)
-        self._saved_views = ViewCache(default_view_folder(), place, self._edge_weights())
+        self._saved_views = self._view_cache(store) if config.save_views_from is not None else None
         self._saved: dict[str, int] = {}  # namespace -> the change_seq of its view saved or loaded
+
+    def _view_cache(self, store: Store) -> ViewCache | None:
+        place = str(store.path.resolve()) if isinstance(store.path, Path) else str(store.path)
+        try:
+            return ViewCache(default_view_folder(), place, self._edge_weights())
+        except (OSError, RuntimeError) as err:  # no source to hash (a frozen app), no home folder
+            log.warning("graph views are not saved between processes: %s", err)
+            return None
 
     def get(self, namespace: str, as_of: str | None = None, *, store: Store | None = None) -> GraphView:
         """The namespace's graph view (as it was at `as_of`), up to date with every write; read
@@ -125,12 +132,9 @@ class GraphViews:
     def _loaded(self, store: Store, namespace: str) -> _Kept | None:
         """The view a process saved for the namespace (its passage index given), kept; None when
         there is none to load."""
-        if self._config.save_views_from is None:
+        view = self._saved_views.load(namespace) if self._saved_views is not None else None
+        if view is None or view.data.version.store_id is None:  # a token without a store id may repeat
             return None
-        saved = self._saved_views.load(namespace)
-        if saved is None:
-            return None
-        view = saved
         try:
             self._passage_indexes.attach(store, namespace, view, None)
         except BaseException:
@@ -143,13 +147,20 @@ class GraphViews:
     def _save(self, namespace: str, kept: _Kept) -> None:
         """Save a large namespace's view for the next process, unless the one saved is as new."""
         limit, version = self._config.save_views_from, kept.view.data.version
-        if limit is None or kept.view.live_passages < limit or self._saved.get(namespace) == version.change_seq:
+        if (
+            self._saved_views is None
+            or limit is None
+            or kept.view.live_passages < limit
+            or version.store_id is None
+            or self._saved.get(namespace) == version.change_seq
+        ):
             return
         started = time.perf_counter()
-        view = dataclasses.replace(kept.view, passage_index=None)  # saved on its own; derived caches left out
+        # The passage index is saved on its own; cached values (the view's, its adjacency's) are left out.
+        view = dataclasses.replace(kept.view, passage_index=None, adjacency=dataclasses.replace(kept.view.adjacency))
         try:
             self._saved_views.save(namespace, view, version)
-        except OSError as err:
+        except Exception as err:  # noqa: BLE001 - saving is optional: the next process builds the view instead
             log.warning("cannot save the graph view of %r (%s); the next process builds it again", namespace, err)
             return
         self._saved[namespace] = version.change_seq
@@ -195,6 +206,12 @@ class GraphViews:
             for (namespace, as_of), kept in sorted(self._kept.items(), key=lambda item: item[0][0]):
                 if as_of is None:
                     self._save(namespace, kept)
+
+    def forget_saved(self, namespace: str) -> None:
+        """Delete the views saved for `namespace` (it was deleted: its data must not stay behind)."""
+        self._saved.pop(namespace, None)
+        if self._saved_views is not None:
+            self._saved_views.forget(namespace)
 
     def _edge_weights(self) -> tuple[float, float]:
         return self._config.topic_edge_weight, self._config.link_edge_weight

@@ -374,12 +374,13 @@ def _refresh_validity(records: Records, touched: Touched) -> None:
     Of a group, only the facts still valid at the earliest touched time t can change (a fact that
     ended before t ended at a fact that started before t, which this write left alone), and the
     facts that decide their ends are among them: those are read, not the whole group."""
-    sources = [(row["fact_id"], row["passage_id"]) for row in records.find("fact_source", "fact_id", touched.facts)]
     facts = records.get("fact", touched.facts | set(touched.stated))
-    earliest = {  # a fact that only gained sources starts at its stored start or a new source's
-        fid: row["valid_from"] for fid, row in facts.items() if fid not in touched.facts and row["valid_from"]
-    }
-    sources += [(fid, pid) for fid, pids in touched.stated.items() if fid not in touched.facts for pid in pids]
+    # A fact that only gained sources starts at its stored start or a new source's; the others
+    # (and one stored without a start: new, or imported so) start at the earliest of all theirs.
+    earliest = {fid: row["valid_from"] for fid, row in facts.items() if fid not in touched.facts and row["valid_from"]}
+    again = [fid for fid in facts if fid not in earliest]
+    sources = [(row["fact_id"], row["passage_id"]) for row in records.find("fact_source", "fact_id", again)]
+    sources += [(fid, pid) for fid in earliest for pid in touched.stated[fid]]
     passages = records.get("passage", {pid for _, pid in sources})
     for fid, pid in sources:
         time = passages[pid]["created_at"]
