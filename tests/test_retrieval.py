@@ -144,3 +144,13 @@ def test_the_local_pagerank_from_a_few_seeded_passages_finds_the_next_hop(
 ):
     hits = _query_with(sample_store, embedder, extractor, question, ppr_solver="local", seed_passages=3)
     assert hop in [h.document_id for h in hits]
+
+
+def test_the_local_pagerank_gives_k_hits_when_its_push_reaches_fewer(sample_store, embedder, extractor):
+    """The top k come from the passages the push reached; when it reached fewer than k, the
+    rest are the unreached passages in slot order, as the global ranking's zero scores are."""
+    config = hippograph.Config(ppr_solver="local", seed_passages=1, query_entity_weight=0.0)
+    with Memory(sample_store, config, embedder=embedder, extractor=extractor, read_only=True) as memory:
+        few, every = memory.query("Estria", k=3), memory.query("Estria", k=100)
+    assert len(every) == 36 == len({h.id for h in every}) and any(h.score == 0 for h in every)
+    assert [h.id for h in few] == [h.id for h in every[:3]] and all(h.score > 0 for h in few)

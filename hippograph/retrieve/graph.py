@@ -99,6 +99,8 @@ class GraphRetriever:
         else:
             ranks = view.pagerank.scores(seeds, config.damping, config.ppr_tolerance, config.ppr_max_iterations)
         passage_ranks = ranks[view.entity_count :]
+        if local and np.count_nonzero(reached := allowed & (passage_ranks > 0)) >= k:
+            allowed = reached  # the same top k, picked among the passages the push reached
         top = top_indexes(passage_ranks, k, allowed).tolist()
         explain = self._explainer(entity_seeds, named, top_facts, fact_scores)
         paths = view.paths_from_seeds(top, entity_seeds, reached=ranks > 0 if local else None)
@@ -158,12 +160,13 @@ class GraphRetriever:
 
     def _linked_facts(self, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every fact's min-max normalised similarity to the query (0 for facts without a
-        vector), and the top facts."""
+        vector), and the top facts; no scores and no facts when fact linking is off or no fact
+        has a vector (nothing of the facts is read: a million passages state millions)."""
         data = self._view.data
+        if self._config.fact_weight <= 0 or len(data.fact_vectors) == 0:
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
         scores = np.zeros(len(data.fact_relations))
         linkable = np.flatnonzero(data.fact_has_vector)
-        if self._config.fact_weight <= 0 or len(linkable) == 0:
-            return scores, np.zeros(0, dtype=np.int64)
         scores[linkable] = _min_max(similarities(data.fact_vectors[data.fact_vector_rows[linkable]], query_vector))
         return scores, linkable[top_indexes(scores[linkable], self._config.linking_top_k)]
 
