@@ -163,10 +163,13 @@ class GraphRetriever:
         vector), and the top facts; no scores and no facts when fact linking is off or no fact
         has a vector (nothing of the facts is read: a million passages state millions)."""
         data = self._view.data
+        nothing = np.zeros(0), np.zeros(0, dtype=np.int64)
         if self._config.fact_weight <= 0 or len(data.fact_vectors) == 0:
-            return np.zeros(0), np.zeros(0, dtype=np.int64)
+            return nothing
+        linkable = np.flatnonzero(data.fact_has_vector)  # a kept view may hold vectors of deleted facts only
+        if len(linkable) == 0:
+            return nothing
         scores = np.zeros(len(data.fact_relations))
-        linkable = np.flatnonzero(data.fact_has_vector)
         scores[linkable] = _min_max(similarities(data.fact_vectors[data.fact_vector_rows[linkable]], query_vector))
         return scores, linkable[top_indexes(scores[linkable], self._config.linking_top_k)]
 
