@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..store.base import Store
+from ..store.graph_data import GraphData
 from .delta import Slots, updated
 from .passage_index import PassageIndexes
 from .view import GraphView
@@ -103,12 +104,7 @@ class GraphViews:
         if kept is not None:
             view = self._updated(store, namespace, kept)
             if view is not None:
-                try:
-                    self._passage_indexes.attach(store, namespace, view, kept.view.data)
-                except BaseException:
-                    self._kept.pop((namespace, None), None)  # its slots are the new view's: read it again
-                    self._passage_indexes.forget(namespace)
-                    raise
+                self._attach_index(store, namespace, view, kept.view.data)
         if view is None:
             self._kept.pop((namespace, None), None)  # its slots may be changed: never apply to it again
             data = store.graph_data(namespace)
@@ -119,11 +115,7 @@ class GraphViews:
                 )
             data = data.with_room(max(MIN_ROOM, int(ROOM_SHARE * len(data.entity_ids))))
             view = GraphView.build(data, *self._edge_weights())
-            try:
-                self._passage_indexes.attach(store, namespace, view, None)
-            except BaseException:
-                self._passage_indexes.forget(namespace)
-                raise
+            self._attach_index(store, namespace, view, None)
             kept = _Kept(view)
             self._save(namespace, kept)
         kept = self._kept[(namespace, None)] = _Kept(view, kept.known_slots)
@@ -135,14 +127,21 @@ class GraphViews:
         view = self._saved_views.load(namespace) if self._saved_views is not None else None
         if view is None or view.data.version.store_id is None:  # a token without a store id may repeat
             return None
-        try:
-            self._passage_indexes.attach(store, namespace, view, None)
-        except BaseException:
-            self._passage_indexes.forget(namespace)
-            raise
+        self._attach_index(store, namespace, view, None)
         self._saved[namespace] = view.data.version.change_seq
         kept = self._kept[(namespace, None)] = _Kept(view)
         return kept
+
+    def _attach_index(self, store: Store, namespace: str, view: GraphView, before: GraphData | None) -> None:
+        """Give `view` its passage index (see PassageIndexes.attach). Should that fail, the kept
+        view and the index are dropped (the kept view's slots may already be the new view's, the
+        index half changed): the next read builds them again."""
+        try:
+            self._passage_indexes.attach(store, namespace, view, before)
+        except BaseException:
+            self._kept.pop((namespace, None), None)
+            self._passage_indexes.forget(namespace)
+            raise
 
     def _save(self, namespace: str, kept: _Kept) -> None:
         """Save a large namespace's view for the next process, unless the one saved is as new."""

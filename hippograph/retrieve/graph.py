@@ -99,11 +99,12 @@ class GraphRetriever:
         else:
             ranks = view.pagerank.scores(seeds, config.damping, config.ppr_tolerance, config.ppr_max_iterations)
         passage_ranks = ranks[view.entity_count :]
-        if local and np.count_nonzero(reached := allowed & (passage_ranks > 0)) >= k:
-            allowed = reached  # the same top k, picked among the passages the push reached
+        reached = ranks > 0 if local else None
+        if reached is not None and np.count_nonzero(reached_passages := allowed & reached[view.entity_count :]) >= k:
+            allowed = reached_passages  # the same top k, picked among the passages the push reached
         top = top_indexes(passage_ranks, k, allowed).tolist()
         explain = self._explainer(entity_seeds, named, top_facts, fact_scores)
-        paths = view.paths_from_seeds(top, entity_seeds, reached=ranks > 0 if local else None)
+        paths = view.paths_from_seeds(top, entity_seeds, reached=reached)
         ranked = [Ranked(passage, float(passage_ranks[passage]), explain(paths[passage])) for passage in top]
         return ranked, Walk(seeds, ranks, paths)
 
