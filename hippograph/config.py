@@ -9,6 +9,7 @@ from typing import Literal, get_args
 from .errors import ConfigError
 
 PPRSolver = Literal["auto", "global", "local"]
+GraphReads = Literal["auto", "whole", "neighbourhood"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,18 @@ class Config:
             in the user's cache folder (graph/view_cache.py) when it is built and when the
             memory closes, so that the next process loads it and reads only what was written
             since, instead of building it (None: never saved).
+        graph_reads: what a query reads of the graph. "whole": the namespace's whole graph, kept
+            in the process and brought up to date by each write (graph/views.py); the fastest
+            queries once it is read. "neighbourhood": only the nodes within `neighbourhood_hops`
+            hops of the question's seeds (graph/neighbourhood.py), beside the namespace's
+            passages, which the process keeps to find the seeds; for a graph server, whose
+            whole graph would cross the network. "auto": neighbourhood on a graph server, whole
+            on a store folder.
+        neighbourhood_seeds: the passages nearest the question that seed a neighbourhood (beside
+            the entities it names).
+        neighbourhood_hops: hops followed from the seeds when reading a neighbourhood.
+        hub_passages: when reading a neighbourhood, an entity that more passages than this
+            mention is a hub, and its edges are not followed.
         llm_fact_filter: let the configured LLM drop linked facts that do not bear on the
             question (HippoRAG 2's recognition memory); only acts when fact_weight > 0.
     """
@@ -116,6 +129,10 @@ class Config:
     approximate_from_passages: int = 200_000  # below it, comparing with every vector takes < 20 ms
     ppr_push_epsilon: float = 1e-5  # MuSiQue dev recall as with the global solver
     save_views_from: int | None = 20_000  # below it, a view is built in about a second
+    graph_reads: GraphReads = "auto"
+    neighbourhood_seeds: int = 25
+    neighbourhood_hops: int = 2
+    hub_passages: int = 200
     llm_fact_filter: bool = False
 
     def __post_init__(self) -> None:
@@ -132,6 +149,9 @@ class Config:
             "local_ppr_from_nodes",
             "seed_passages",
             "approximate_from_passages",
+            "neighbourhood_seeds",
+            "neighbourhood_hops",
+            "hub_passages",
         )
         for name in positive:
             check_whole(self, name, 1)
@@ -153,10 +173,16 @@ class Config:
         self._check_number("passage_temperature", 0, math.inf, open_low=True)
         self._check_number("ppr_tolerance", 0, 1, open_low=True)
         self._check_number("ppr_push_epsilon", 0, 1, open_low=True)
-        if self.ppr_solver not in get_args(PPRSolver):
+        if self.graph_reads == "neighbourhood" and self.fact_weight > 0:
             raise ConfigError(
-                f"Config.ppr_solver must be one of {', '.join(get_args(PPRSolver))}, not {self.ppr_solver!r}"
+                "fact linking (Config.fact_weight > 0) compares the question with every fact of the "
+                "namespace; set Config.graph_reads to 'whole' or 'auto' to use it"
             )
+        for name, choices in (("ppr_solver", PPRSolver), ("graph_reads", GraphReads)):
+            if getattr(self, name) not in get_args(choices):
+                raise ConfigError(
+                    f"Config.{name} must be one of {', '.join(get_args(choices))}, not {getattr(self, name)!r}"
+                )
 
     def _check_number(
         self, name: str, low: float, high: float, open_low: bool = False, open_high: bool = False

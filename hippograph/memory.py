@@ -15,7 +15,9 @@ from .embed.local import LocalEmbedder
 from .errors import ConfigError, DocumentNotFound, QueryError, ReadOnlyStore, SourceError, StoreError
 from .extract import EXTRACTORS, Extractor, extractor_named, normalize_entity
 from .graph.export import to_igraph, to_networkx
+from .graph.neighbourhood import neighbourhood_view
 from .graph.topics import find_topics
+from .graph.view import GraphView
 from .graph.views import GraphViews
 from .ids import content_hash
 from .ingest import Ingestor, document_hash, whole_note_id
@@ -93,7 +95,12 @@ class Memory:
                 self._llm_client.close()
             raise
         self._owns_views = graph_views is None  # shared views are saved by the memory that made them
-        self._views = graph_views or GraphViews(self._store, self.config)
+        neighbourhoods = self.config.graph_reads == "neighbourhood" or (
+            self.config.graph_reads == "auto" and self._store.remote and self.config.fact_weight <= 0
+        )
+        # Reading neighbourhoods, queries keep the passages alone; exports and topics read the whole graph.
+        self._views = graph_views or GraphViews(self._store, self.config, passages_only=neighbourhoods)
+        self._whole_views = self._views if not self._views.passages_only else None
         self._ingest: Ingestor | None = None  # made on first write; keeps its neighbour indexes between writes
 
     @property
@@ -236,7 +243,8 @@ class Memory:
                 f"{', '.join(map(repr, known)) or 'none'}"
             )
         deleted = self._store.delete_namespace(namespace)
-        self._views.forget_saved(namespace)
+        for views in {id(v): v for v in (self._views, self._whole_views) if v is not None}.values():
+            views.forget_saved(namespace)
         return deleted
 
     def revert(self, change_id: int, *, namespace: str | None = None) -> Change:
@@ -292,6 +300,11 @@ class Memory:
         fact_filter = FactFilter(self.llm) if self.config.llm_fact_filter else None
         with single_blas_thread():  # numpy's spinning BLAS threads would slow the model's own
             query_vector = self._embedder.embed([text])[0]
+        if self._views.passages_only and method != "dense":  # dense retrieval needs the passages alone
+            view = neighbourhood_view(
+                self._store, self._views, view, namespace, text, query_vector, self.config, window[2]
+            )
+            allowed = in_window(view.data.passage_times, window[0], window[1])
         return search(view, self._store, text, query_vector, k, method, allowed, self.config, fact_filter)
 
     def subgraph(
@@ -309,7 +322,7 @@ class Memory:
     def to_networkx(self, namespace: str | None = None) -> networkx.MultiDiGraph:
         """The whole graph of a namespace as a `networkx.MultiDiGraph`: entities and passages with
         the attributes of `subgraph` but the query's (score, seed, rank)."""
-        view = self._views.get(checked_namespace(namespace, QueryError), store=self._store).compacted
+        view = self._whole_graph(namespace)
         return to_networkx(view, self._store.passages(view.data.passage_ids))
 
     def to_igraph(self, namespace: str | None = None) -> igraph.Graph:
@@ -321,7 +334,14 @@ class Memory:
         """The topics of a namespace, largest first: communities of its entity graph (facts,
         synonyms and entities mentioned together) found by igraph's Leiden algorithm
         (modularity, fixed seed: the same store gives the same topics)."""
-        return find_topics(self._views.get(checked_namespace(namespace, QueryError), store=self._store).compacted)
+        return find_topics(self._whole_graph(namespace))
+
+    def _whole_graph(self, namespace: str | None) -> GraphView:
+        """The whole graph of a namespace, live nodes in store order (read whole even when queries
+        read neighbourhoods)."""
+        if self._whole_views is None:
+            self._whole_views = GraphViews(self._store, self.config)
+        return self._whole_views.get(checked_namespace(namespace, QueryError), store=self._store).compacted
 
     def answer(
         self,
@@ -412,6 +432,8 @@ class Memory:
         try:
             if self._owns_views:  # a read-only store's views are still saved in the user's cache
                 self._views.save_indexes()
+            if self._whole_views is not None and self._whole_views is not self._views:
+                self._whole_views.save_indexes()
         finally:
             self._store.close()
             if self._owns_llm_client:

@@ -22,6 +22,11 @@ With `--embedder model` the embedding model embeds passages and questions instea
 to n<size>-model).
 BLAS and torch run on one thread. A store of a size that is there already (its `corpus.jsonl`
 and store) is ingested again only with --fresh.
+
+`--store bolt://HOST:PORT` (user, password and database from NEO4J_*; one size, an empty
+database) ingests into a graph server instead and queries it as a user of the defaults would:
+reading neighbourhoods (Config.graph_reads). Its `disk_mb` is left out (the server's files are
+not the client's), and `peak_rss_mb` is the client's alone.
 """
 
 from __future__ import annotations
@@ -115,22 +120,26 @@ def _embedder(name: str) -> dict:
     return {"embedder": HashEmbedder()} if name == "hash" else {}
 
 
-def ingest(folder: Path, embedder: str, settings: list[str]) -> dict:
-    """Child: ingest the corpus of `folder` into `folder/store`; its time, size and peak memory."""
+def ingest(folder: Path, embedder: str, settings: list[str], server: str | None) -> dict:
+    """Child: ingest the corpus of `folder` into `folder/store` (or the empty database of the
+    graph server `server`); its time, size (of a folder) and peak memory."""
     from hippograph import Memory
     from hippograph.eval.bench import config_from
     from hippograph.extract import PrecomputedExtractor
 
-    store = folder / "store"
-    shutil.rmtree(store, ignore_errors=True)
+    store = server or folder / "store"
+    if server is None:
+        shutil.rmtree(store, ignore_errors=True)
     started = time.perf_counter()
     extractor = PrecomputedExtractor(folder / "triples.jsonl")
     with Memory(store, config_from(settings), extractor=extractor, **_embedder(embedder)) as memory:
+        if memory.stats().documents:
+            raise SystemExit(f"{server} holds a memory already: empty its database first")
         report = memory.ingest(folder / "corpus.jsonl", progress=False)
         stats = memory.stats()
     return {
         "ingest_s": round(time.perf_counter() - started, 1),
-        "disk_mb": round(sum(p.stat().st_size for p in store.glob("*")) / 2**20, 1),
+        "disk_mb": None if server else round(sum(p.stat().st_size for p in store.glob("*")) / 2**20, 1),
         "n_passages": stats.passages,
         "entities": stats.entities,
         "facts": stats.facts,
@@ -139,8 +148,9 @@ def ingest(folder: Path, embedder: str, settings: list[str]) -> dict:
     }
 
 
-def query(folder: Path, embedder: str, settings: list[str]) -> dict:
-    """Child: open the store cold, time the first question and then the others."""
+def query(folder: Path, embedder: str, settings: list[str], server: str | None) -> dict:
+    """Child: open the store (`folder/store`, or the graph server's) cold, time the first
+    question and then the others."""
     import torch
 
     from hippograph import Memory
@@ -149,7 +159,7 @@ def query(folder: Path, embedder: str, settings: list[str]) -> dict:
     torch.set_num_threads(THREADS)
     questions = [json.loads(line)["question"] for line in (folder / "questions.jsonl").open()]
     started = time.perf_counter()
-    memory = Memory(folder / "store", config_from(settings), create=False, **_embedder(embedder))
+    memory = Memory(server or folder / "store", config_from(settings), create=False, **_embedder(embedder))
     memory.query(questions[0])
     cold_ms = (time.perf_counter() - started) * 1000
     times = []
@@ -168,10 +178,11 @@ def query(folder: Path, embedder: str, settings: list[str]) -> dict:
     }
 
 
-def _child(step: str, folder: Path, embedder: str, settings: list[str]) -> dict:
+def _child(step: str, folder: Path, embedder: str, settings: list[str], server: str | None) -> dict:
     done = subprocess.run(
         [sys.executable, __file__, "--child", step, "--root", str(folder), "--embedder", embedder]
-        + [f"--set={setting}" for setting in settings],
+        + [f"--set={setting}" for setting in settings]
+        + ([f"--store={server}"] if server else []),
         capture_output=True,
         text=True,
         env={**os.environ, "XDG_CACHE_HOME": str(folder / "user-cache")},
@@ -200,23 +211,38 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help="override a Config field for ingest and queries, e.g. --set approximate_from_passages=50000",
     )
+    parser.add_argument(
+        "--store",
+        metavar="URI",
+        help="a graph server (bolt://HOST:PORT; user, password and database from NEO4J_*) instead of "
+        "a folder per size: its database must be empty, and it takes one size",
+    )
     parser.add_argument("--child", choices=("ingest", "query"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         step = ingest if args.child == "ingest" else query
-        print(json.dumps(step(args.root, args.embedder, args.set)))
+        print(json.dumps(step(args.root, args.embedder, args.set, args.store)))
         return 0
+    sizes = [int(part) for part in args.sizes.split(",")]
+    if args.store and len(sizes) != 1:
+        parser.error("--store takes one size (its database holds one corpus)")
     rows = []
-    for size in (int(part) for part in args.sizes.split(",")):
+    for size in sizes:
         folder = args.root / (f"n{size}" if args.embedder == "hash" else f"n{size}-model")
-        row: dict = {"n_passages": size, "embedder": args.embedder, "settings": args.set}
-        if args.fresh or not (folder / "store").exists():
+        row: dict = {
+            "n_passages": size,
+            "embedder": args.embedder,
+            "settings": args.set,
+            "store": args.store or "folder",
+        }
+        if args.store or args.fresh or not (folder / "store").exists():
             folder.mkdir(parents=True, exist_ok=True)
-            generate(size, folder)
-            row.update(_child("ingest", folder, args.embedder, args.set))
+            if args.fresh or not (folder / "corpus.jsonl").exists():
+                generate(size, folder)
+            row.update(_child("ingest", folder, args.embedder, args.set, args.store))
         shutil.rmtree(folder / "user-cache", ignore_errors=True)  # the first open builds the view
-        row.update(_child("query", folder, args.embedder, args.set))
-        again = _child("query", folder, args.embedder, args.set)
+        row.update(_child("query", folder, args.embedder, args.set, args.store))
+        again = _child("query", folder, args.embedder, args.set, args.store)
         row.update(
             reopen_ms=again["cold_open_ms"],
             reopen_query_p50_ms=again["query_p50_ms"],

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from ..extract.normalize import match_key
+
+T = TypeVar("T")
 
 _MAX_NAME_WORDS = 8
 _WORD_EDGES = "\"'`“”‘’.,;:!?()[]{}"
@@ -76,29 +79,44 @@ class EntityIndex:
         return {self._by_key[key] for key in title_keys(title) if key in self._by_key}
 
     def named_in_question(self, question: str) -> list[int]:
-        """Entities whose names appear in the question, in question order; longer names are
-        matched first and matches never overlap.
+        """Entities whose names appear in the question: see `names_in_question`."""
+        return names_in_question(question, self.lookup)
 
-        A match must contain a capitalised word or a number (not counting the question's first
-        word): lowercase words such as "city" or "film" name generic hubs, not the things
-        asked about.
-        """
-        words = [w.strip(_WORD_EDGES) for w in question.split()]
-        name_words = [0]  # name_words[i]: capitalised or numeric words before position i
-        for position, word in enumerate(words):
-            name_words.append(name_words[-1] + (position > 0 and (word[:1].isupper() or word[:1].isdigit())))
-        taken = [False] * len(words)
-        found: list[tuple[int, int]] = []  # (start, entity)
-        for size in range(min(_MAX_NAME_WORDS, len(words)), 0, -1):
-            for start in range(len(words) - size + 1):
-                end = start + size
-                if name_words[end] == name_words[start] or any(taken[start:end]):
-                    continue
-                index = self.lookup(" ".join(words[start:end]))
-                if index is not None:
-                    found.append((start, index))
-                    taken[start:end] = [True] * size
-        return list(dict.fromkeys(index for _, index in sorted(found)))
+
+def names_in_question(question: str, lookup: Callable[[str], T | None]) -> list[T]:
+    """What `lookup` finds for the phrases of the question, in question order; longer phrases are
+    looked up first and matches never overlap.
+
+    A match must contain a capitalised word or a number (not counting the question's first
+    word): lowercase words such as "city" or "film" name generic hubs, not the things
+    asked about.
+
+    >>> names_in_question("Who founded Brightwater Labs in Oslo?", {"Brightwater Labs": 1, "Oslo": 2}.get)
+    [1, 2]
+    """
+    words = [w.strip(_WORD_EDGES) for w in question.split()]
+    name_words = [0]  # name_words[i]: capitalised or numeric words before position i
+    for position, word in enumerate(words):
+        name_words.append(name_words[-1] + (position > 0 and (word[:1].isupper() or word[:1].isdigit())))
+    taken = [False] * len(words)
+    found: list[tuple[int, T]] = []  # (start, what was found)
+    for size in range(min(_MAX_NAME_WORDS, len(words)), 0, -1):
+        for start in range(len(words) - size + 1):
+            end = start + size
+            if name_words[end] == name_words[start] or any(taken[start:end]):
+                continue
+            match = lookup(" ".join(words[start:end]))
+            if match is not None:
+                found.append((start, match))
+                taken[start:end] = [True] * size
+    return list(dict.fromkeys(match for _, match in sorted(found, key=lambda item: item[0])))
+
+
+def question_phrases(question: str) -> set[str]:
+    """Every phrase of the question that `names_in_question` may look up."""
+    phrases: set[str] = set()
+    names_in_question(question, lambda phrase: phrases.add(phrase))  # finds nothing: every phrase is tried
+    return phrases
 
 
 def title_keys(title: str) -> set[str]:

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..config import Config
 from ..store.base import Store
 from ..store.graph_data import GraphData
@@ -57,9 +59,10 @@ class GraphViews:
     share one GraphViews (a server's pool does), each reading through its own connection: one
     view per namespace, brought up to date once per write."""
 
-    def __init__(self, store: Store, config: Config) -> None:
+    def __init__(self, store: Store, config: Config, *, passages_only: bool = False) -> None:
         self._store = store
         self._config = config
+        self.passages_only = passages_only  # views of the passages alone (graph/neighbourhood.py)
         self._kept: dict[tuple[str, str | None], _Kept] = {}
         self._lock = threading.Lock()  # one update of a view at a time; queries read views freely
         self._passage_indexes = PassageIndexes(store, config.approximate_from_passages)
@@ -68,6 +71,8 @@ class GraphViews:
 
     def _view_cache(self, store: Store) -> ViewCache | None:
         place = str(store.path.resolve()) if isinstance(store.path, Path) else str(store.path)
+        if self.passages_only:
+            place += " (passages)"
         try:
             return ViewCache(default_view_folder(), place, self._edge_weights())
         except (OSError, RuntimeError) as err:  # no source to hash (a frozen app), no home folder
@@ -107,7 +112,7 @@ class GraphViews:
                 self._attach_index(store, namespace, view, kept.view.data)
         if view is None:
             self._kept.pop((namespace, None), None)  # its slots may be changed: never apply to it again
-            data = store.graph_data(namespace)
+            data = store.passage_data(namespace) if self.passages_only else store.graph_data(namespace)
             if self._config.fact_weight > 0 and len(data.fact_relations) and not data.fact_has_vector.any():
                 log.warning(
                     "fact linking is on but no stored fact has a vector: facts are embedded "
@@ -171,6 +176,9 @@ class GraphViews:
         delta = store.graph_changes(namespace, kept.view.data)
         if delta is None:
             return None
+        if self.passages_only:
+            gone = {"passage": delta.gone.get("passage", set())}
+            delta = dataclasses.replace(delta, gone=gone, entities=[], facts=[], mentions=[], synonyms=[], links=[])
         try:
             view = updated(kept.view, delta, kept.slots)
         except BaseException:
@@ -195,6 +203,14 @@ class GraphViews:
             )
             view.passage_index = kept.view.passage_index
             self._kept[(namespace, None)] = _Kept(view, kept.known_slots)
+
+    def passage_slots(self, namespace: str, view: GraphView, ids: list[str]) -> np.ndarray:
+        """The slots of passages `ids` in `view`, the namespace's current view (-1 for a passage
+        it does not hold)."""
+        with self._lock:  # a write's delta changes the kept slots in place
+            kept = self._kept.get((namespace, None))
+            slots = kept.slots.passages if kept is not None and kept.view is view else Slots.of(view.data).passages
+            return np.array([slots.get(passage, -1) for passage in ids], dtype=np.int64)
 
     def save_indexes(self) -> None:
         """Save the passage indexes beside the store (graph/passage_index.py) and the large views

@@ -128,6 +128,7 @@ class Store(Protocol):
 
     path: Any  # where the store is, for messages
     read_only: bool  # every write raises ReadOnlyStore
+    remote: bool  # a graph server: every read is a round trip over the network
     index_folder: Path | None  # where indexes beside the records are saved (None: kept in memory only)
 
     # -- lookups while ingesting --
@@ -219,6 +220,18 @@ class Store(Protocol):
     def graph_changes(self, namespace: str, since: GraphData) -> GraphDelta | None:
         """The records the writes to `namespace` after `since` was read touched, as they are now,
         read in one snapshot; None when the change log cannot say (read the graph again)."""
+        ...
+
+    def passage_data(self, namespace: str) -> GraphData:
+        """`graph_data` of the passages alone (no entities, facts or edges): what a client that
+        reads neighbourhoods keeps (graph/neighbourhood.py)."""
+        ...
+
+    def neighbourhood(
+        self, namespace: str, entity_ids: Collection[str], passage_ids: Collection[str], hops: int, hub_limit: int
+    ) -> tuple[GraphData, dict[str, int]]:
+        """The graph within `hops` hops of the seeds, without passage vectors, and its entities'
+        passage counts, read in one snapshot (store/neighbourhood.py)."""
         ...
 
     # -- writes (each one transaction) --

@@ -10,7 +10,8 @@ fields of the export format (transfer.py), so both stores agree record for recor
 reads and writes them for the algorithm in writes.py and record_store.py.
 
 Each write is one transaction (retried by the driver on transient errors), built only from
-parameters (`UNWIND $rows`). PageRank runs in the client on the graph read by `graph_data`, exactly
+parameters (`UNWIND $rows`). PageRank runs in the client, on the neighbourhood of a question's
+seeds (`neighbourhood`, by default on a graph server) or on the graph read by `graph_data`, exactly
 as for SQLite; Neo4j's Graph Data Science and vector indexes are not used.
 """
 
@@ -135,6 +136,7 @@ class Neo4jStore(RecordStore):
         self.settings = settings or BoltSettings.from_env(uri, auth, database)
         self.path = self.settings.describe()
         self.read_only = read_only
+        self.remote = True
         self.index_folder = None  # the client's indexes are rebuilt by each process
         self._driver = connect(self.settings)
         try:

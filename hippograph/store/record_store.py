@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any, TypeVar
 
 import numpy as np
@@ -21,6 +21,7 @@ from . import writes
 from .base import Records
 from .changes import ChangeRecorder, log_write, read_changes
 from .graph_data import GraphData, GraphDelta, GraphVersion, stack_vectors
+from .neighbourhood import read_neighbourhood
 from .records import WriteBatch, Written
 from .rules import history_value
 from .transfer import RECORDS, Record, to_export
@@ -35,6 +36,7 @@ class RecordStore:
 
     path: Any
     read_only: bool = False
+    remote: bool = False
 
     # -- what a backend provides -------------------------------------------------------
 
@@ -233,6 +235,18 @@ class RecordStore:
     def graph_changes(self, namespace: str, since: GraphData) -> GraphDelta | None:
         return self._snapshot(lambda records: _graph_delta(records, namespace, since))
 
+    def passage_data(self, namespace: str) -> GraphData:
+        return self._snapshot(lambda records: _graph_data(records, namespace, passages_only=True))
+
+    def neighbourhood(
+        self, namespace: str, entity_ids: Collection[str], passage_ids: Collection[str], hops: int, hub_limit: int
+    ) -> tuple[GraphData, dict[str, int]]:
+        def read(records: Records) -> tuple[GraphData, dict[str, int]]:
+            version = _graph_version(records, namespace)
+            return read_neighbourhood(records, namespace, version, entity_ids, passage_ids, hops, hub_limit)
+
+        return self._snapshot(read)
+
     # -- writes -----------------------------------------------------------------------------
 
     def write(self, batch: WriteBatch, embedding_model: str) -> Written:
@@ -347,22 +361,31 @@ def _as_change(row: dict) -> Change:
     )
 
 
-def _graph_data(records: Records, namespace: str) -> GraphData:
-    """The namespace's graph, read in bulk: the columns a view needs, as tuples."""
+def _graph_data(records: Records, namespace: str, passages_only: bool = False) -> GraphData:
+    """The namespace's graph (or its passages alone), read in bulk: the columns a view needs, as
+    tuples."""
     passages = records.rows("passage", ("id", "embedding_key", "title", "created_at"), namespace)
-    facts = records.rows(
-        "fact", ("subject_id", "object_id", "relation", "embedding_key", "valid_from", "valid_to", "id"), namespace
+    facts = (
+        []
+        if passages_only
+        else records.rows(
+            "fact", ("subject_id", "object_id", "relation", "embedding_key", "valid_from", "valid_to", "id"), namespace
+        )
     )
     vectors = records.get("embedding", {row[1] for row in passages} | {row[3] for row in facts})
     vector_of = {key: row["vector"] for key, row in vectors.items()}
+
+    def unless_passages_only(kind: str, fields: tuple[str, ...]) -> list[tuple]:
+        return [] if passages_only else records.rows(kind, fields, namespace)
+
     return GraphData.from_rows(
         _graph_version(records, namespace),
-        records.rows("entity", ("id", "name"), namespace),
+        unless_passages_only("entity", ("id", "name")),
         [(p[0], vector_of[p[1]], p[2], p[3]) for p in passages if p[1] in vector_of],
         [(*f[:3], vector_of.get(f[3]), *f[4:]) for f in facts],
-        records.rows("mention", ("passage_id", "entity_id"), namespace),
-        records.rows("synonym", ("a", "b", "weight"), namespace),
-        records.rows("link", ("a", "b", "weight", "kind"), namespace),
+        unless_passages_only("mention", ("passage_id", "entity_id")),
+        unless_passages_only("synonym", ("a", "b", "weight")),
+        unless_passages_only("link", ("a", "b", "weight", "kind")),
     )
 
 

@@ -1,0 +1,96 @@
+"""A query's graph read from a graph server: the neighbourhood of the question's seeds, never the
+namespace's whole graph (Config.graph_reads).
+
+The process keeps the namespace's passages alone (ids, titles, times and vectors: a view of
+GraphViews(passages_only=True), brought up to date by each write like any view), so that the
+passages nearest the question are found without reading vectors over the network. The seeds are
+the `neighbourhood_seeds` nearest passages and the entities the question names, looked up by key
+(`names_in_question`); the store reads the nodes within `neighbourhood_hops` hops of them
+(store/neighbourhood.py), their passages get their vectors from the kept passages, and the
+retriever runs on that small view as on a whole one.
+
+How its ranking differs from the whole view's:
+- PageRank spreads only inside the neighbourhood. Mass that would flow out, and back in, is lost,
+  as the push of graph/push.py leaves residuals, so passages near the seeds rank as with the whole
+  view and far ones are not reached.
+- Hubs (entities more than `hub_passages` passages mention) are in the neighbourhood but their
+  other edges are not: their mass goes only to what else reached them.
+- A question names an entity by its key as stored; the whole view also matches it with accents
+  folded ("Aschenbrodel" for "Aschenbrödel"), which here works only for entities the
+  neighbourhood reached otherwise.
+- Passage seeds are a softmax over the neighbourhood's passages, not every passage: those left
+  out are far from the question, and the softmax gives them next to nothing.
+pipelines/README.md gives the recall of both on MuSiQue.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..config import Config
+from ..extract.normalize import normalize_entity
+from ..ids import content_hash
+from ..retrieve.ranked import similarities, top_indexes
+from ..store.base import Store
+from .linking import names_in_question, question_phrases
+from .view import GraphView
+
+if TYPE_CHECKING:
+    from .views import GraphViews
+
+__all__ = ["neighbourhood_view"]
+
+
+def neighbourhood_view(
+    store: Store,
+    views: GraphViews,
+    passages: GraphView,
+    namespace: str,
+    question: str,
+    query_vector: np.ndarray,
+    config: Config,
+    as_of: str | None = None,
+) -> GraphView:
+    """The graph view of the question's neighbourhood in `namespace` (as it was at `as_of`),
+    `passages` being the namespace's passages as `views` keeps them."""
+    data = passages.data
+    nearest = _nearest(passages, query_vector, config.neighbourhood_seeds)
+    graph, counts = store.neighbourhood(
+        namespace,
+        named_entities(store, namespace, question),
+        [data.passage_ids[slot] for slot in nearest.tolist()],
+        config.neighbourhood_hops,
+        config.hub_passages,
+    )
+    slots = views.passage_slots(namespace, passages, graph.passage_ids)
+    kept = (slots >= 0) & (slots < len(data.passage_ids))  # one written since the passages were read is left out
+    vectors = np.zeros((len(slots), data.passage_vectors.shape[1]), dtype=np.float32)
+    vectors[kept] = data.passage_vectors[slots[kept]]
+    graph = dataclasses.replace(graph, passage_vectors=vectors)
+    if not kept.all():
+        graph = graph.kept(graph.entity_alive, kept)
+    if as_of is not None:
+        graph = graph.as_of(as_of)
+    view = GraphView.build(graph, config.topic_edge_weight, config.link_edge_weight)
+    # Specificity counts every passage that mentions an entity, not only the neighbourhood's.
+    view.entity_passage_counts = np.array([counts.get(e, 0) for e in graph.entity_ids], dtype=float)
+    return view
+
+
+def named_entities(store: Store, namespace: str, question: str) -> list[str]:
+    """The ids of the stored entities the question names (as EntityIndex.named_in_question finds
+    them, by the key each phrase would be stored under)."""
+    keys = {phrase: key for phrase in question_phrases(question) if (key := normalize_entity(phrase))}
+    ids = {phrase: content_hash(namespace, key) for phrase, key in keys.items()}
+    stored = store.entity_names(set(ids.values()))
+    return names_in_question(question, lambda phrase: ids[phrase] if ids.get(phrase) in stored else None)
+
+
+def _nearest(passages: GraphView, query_vector: np.ndarray, count: int) -> np.ndarray:
+    data = passages.data
+    if passages.passage_index is not None:
+        return passages.passage_index.nearest(data, query_vector, count)
+    return top_indexes(similarities(data.passage_vectors, query_vector), count, data.passage_alive)

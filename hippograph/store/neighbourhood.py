@@ -1,0 +1,135 @@
+"""Reading the neighbourhood of a query's seeds: the nodes a few hops from them and the edges that
+reach them, read through indexed lookups (`Records.find`), never the whole namespace.
+
+A hop follows every edge of the frontier's nodes: a passage's mentions and note links; an
+entity's mentions, facts (as subject or object) and synonyms. An entity that more than
+`hub_limit` passages mention is a hub: it joins the neighbourhood, with the edges that reach it,
+but its own edges are not followed (PageRank hands each of a hub's thousands of neighbours a
+sliver of its mass; reading them would cost more than the rest of the neighbourhood). The nodes
+first reached in the last hop come with the edges that reached them only.
+
+The graph comes back as `GraphData` with no passage vectors (zero columns): the client holds
+those (graph/neighbourhood.py), and over a network they are the costliest thing to read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from .base import Records
+from .graph_data import GraphData, GraphVersion
+
+__all__ = ["read_neighbourhood"]
+
+
+@dataclass
+class _Reached:
+    """What the hops read so far."""
+
+    namespace: str
+    entities: dict[str, str] = field(default_factory=dict)  # id -> name
+    passages: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (title, time)
+    mentions: set[tuple[str, str]] = field(default_factory=set)
+    facts: dict[str, tuple] = field(default_factory=dict)  # id -> GraphData.from_rows' fact row
+    synonyms: dict[tuple[str, str], float] = field(default_factory=dict)
+    links: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
+
+    def add_entities(self, records: Records, ids: Collection[str]) -> set[str]:
+        """Read the entities of `ids` not read yet (in the namespace); the ids that were new."""
+        wanted = [i for i in ids if i not in self.entities]
+        found = {k: row for k, row in records.get("entity", wanted).items() if row["namespace"] == self.namespace}
+        self.entities.update((k, row["name"]) for k, row in found.items())
+        return set(found)
+
+    def add_passages(self, records: Records, ids: Collection[str]) -> set[str]:
+        wanted = [i for i in ids if i not in self.passages]
+        found = {k: row for k, row in records.get("passage", wanted).items() if row["namespace"] == self.namespace}
+        self.passages.update((k, (row["title"], row["created_at"])) for k, row in found.items())
+        return set(found)
+
+
+def read_neighbourhood(
+    records: Records,
+    namespace: str,
+    version: GraphVersion,
+    entity_ids: Collection[str],
+    passage_ids: Collection[str],
+    hops: int,
+    hub_limit: int,
+) -> tuple[GraphData, dict[str, int]]:
+    """The graph within `hops` hops of the seeds (those of them stored in `namespace`), and how
+    many passages mention each of its entities (exactly for the seeds; for the others capped at
+    `hub_limit` + 1, a hub's exact count is not read)."""
+    reached = _Reached(namespace)
+    new_entities = reached.add_entities(records, entity_ids)
+    new_passages = reached.add_passages(records, passage_ids)
+    counts = records.tally("mention", "entity_id", new_entities)  # exact: a named entity's seed weight is 1 / count
+    for _ in range(hops):
+        next_entities: set[str] = set()
+        next_passages: set[str] = set()
+        if new_passages:
+            for row in records.find("mention", "passage_id", new_passages):
+                reached.mentions.add((row["passage_id"], row["entity_id"]))
+                next_entities.add(row["entity_id"])
+            next_passages |= _links(records, reached, new_passages)
+        counts.update(records.tally("mention", "entity_id", new_entities - counts.keys(), at_most=hub_limit + 1))
+        expanded = {e for e in new_entities if counts.get(e, 0) <= hub_limit}
+        if expanded:
+            for row in records.find("mention", "entity_id", expanded):
+                reached.mentions.add((row["passage_id"], row["entity_id"]))
+                next_passages.add(row["passage_id"])
+            next_entities |= _facts(records, reached, expanded) | _synonyms(records, reached, expanded)
+        new_entities = reached.add_entities(records, next_entities)
+        new_passages = reached.add_passages(records, next_passages)
+    counts.update(records.tally("mention", "entity_id", new_entities, at_most=hub_limit + 1))
+    return _graph(reached, version), counts
+
+
+def _links(records: Records, reached: _Reached, passages: set[str]) -> set[str]:
+    ends: set[str] = set()
+    for end in ("a", "b"):
+        for row in records.find("link", end, passages):
+            reached.links[(row["a"], row["b"])] = (row["weight"], row["kind"])
+            ends |= {row["a"], row["b"]}
+    return ends
+
+
+def _facts(records: Records, reached: _Reached, entities: set[str]) -> set[str]:
+    ends: set[str] = set()
+    for end in ("subject_id", "object_id"):
+        for row in records.find("fact", end, entities, reached.namespace):
+            reached.facts[row["id"]] = (
+                row["subject_id"],
+                row["object_id"],
+                row["relation"],
+                None,  # fact vectors: fact linking reads the whole view (see graph/neighbourhood.py)
+                row["valid_from"],
+                row["valid_to"],
+                row["id"],
+            )
+            ends |= {row["subject_id"], row["object_id"]}
+    return ends
+
+
+def _synonyms(records: Records, reached: _Reached, entities: set[str]) -> set[str]:
+    ends: set[str] = set()
+    for end in ("a", "b"):
+        for row in records.find("synonym", end, entities):
+            reached.synonyms[(row["a"], row["b"])] = row["weight"]
+            ends |= {row["a"], row["b"]}
+    return ends
+
+
+def _graph(reached: _Reached, version: GraphVersion) -> GraphData:
+    """The nodes read and the edges among them, in id order as GraphData.from_rows takes them."""
+    entities, passages = reached.entities, reached.passages
+    return GraphData.from_rows(
+        version,
+        sorted(entities.items()),
+        [(p, None, *passages[p]) for p in sorted(passages)],
+        [f for _, f in sorted(reached.facts.items()) if f[0] in entities and f[1] in entities],
+        sorted((p, e) for p, e in reached.mentions if p in passages and e in entities),
+        [(a, b, w) for (a, b), w in sorted(reached.synonyms.items()) if a in entities and b in entities],
+        [(a, b, *rest) for (a, b), rest in sorted(reached.links.items()) if a in passages and b in passages],
+    )

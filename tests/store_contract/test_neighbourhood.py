@@ -1,0 +1,149 @@
+"""Queries that read only the neighbourhood of their seeds (Config.graph_reads), on SQLite and on a
+real Bolt server: what the store reads, against a breadth-first search over the whole graph, and
+what a user gets, against the whole graph's ranking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hippograph
+from hippograph import Config
+from hippograph.errors import ConfigError
+
+SETTINGS = Config(synonym_threshold=0.8)  # synonyms, and no fact linking (it needs the whole graph)
+QUESTIONS = [
+    "Where was the founder of Brightwater Labs born?",
+    "Which prize did Mira Holt win?",
+    "What does the company in Port Averly make?",
+    "Which province is Veloria in?",
+    "Who studied chemistry at the Lumen Institute?",
+]
+
+
+@pytest.fixture
+def sample(open_memory):
+    memory = open_memory("store", SETTINGS)
+    memory.ingest(hippograph.sample_corpus(), progress=False)
+    return memory
+
+
+def _expected(data, entity_seeds: set[int], passage_seeds: set[int], hops: int, hub_limit: int):
+    """The neighbourhood by store/neighbourhood.py's rule, found by breadth-first search over the
+    whole graph's arrays: node ids, and the edges with an end whose edges were followed."""
+    entities = len(data.entity_ids)
+    ends = {
+        "mention": list(zip(data.mention_passages + entities, data.mention_entities)),
+        "fact": list(zip(data.fact_subjects, data.fact_objects)),
+        "synonym": list(zip(data.synonym_a, data.synonym_b)),
+        "link": list(zip(data.link_a + entities, data.link_b + entities)),
+    }
+    mentioned = np.bincount(data.mention_entities, minlength=entities)
+    neighbours: dict[int, set[int]] = {}
+    for pairs in ends.values():
+        for a, b in pairs:
+            neighbours.setdefault(int(a), set()).add(int(b))
+            neighbours.setdefault(int(b), set()).add(int(a))
+    nodes = set(entity_seeds) | {p + entities for p in passage_seeds}
+    frontier, followed = set(nodes), set()
+    for _ in range(hops):
+        expanded = {n for n in frontier if n >= entities or mentioned[n] <= hub_limit}
+        followed |= expanded
+        frontier = {m for n in expanded for m in neighbours.get(n, ())} - nodes
+        nodes |= frontier
+    edges = {
+        kind: {(int(a), int(b)) for a, b in pairs if {a, b} <= nodes and (a in followed or b in followed)}
+        for kind, pairs in ends.items()
+    }
+    return nodes, edges
+
+
+def _ids(data, node: int) -> str:
+    entities = len(data.entity_ids)
+    return data.entity_ids[node] if node < entities else data.passage_ids[node - entities]
+
+
+@pytest.mark.parametrize(("hops", "hub_limit"), [(1, 200), (2, 200), (2, 2), (3, 3)])
+def test_the_store_reads_the_nodes_within_the_hops_and_no_hub_s_edges(sample, hops, hub_limit):
+    store = sample._store
+    whole = store.graph_data("default")
+    entities = len(whole.entity_ids)
+    named = {entity for entity, name in enumerate(whole.entity_names) if name == "Mira Holt"}
+    seeds = {0, 5}
+    assert named, "the sample names Mira Holt"
+    nodes, edges = _expected(whole, named, seeds, hops, hub_limit)
+
+    graph, counts = store.neighbourhood(
+        "default", [whole.entity_ids[e] for e in named], [whole.passage_ids[p] for p in seeds], hops, hub_limit
+    )
+
+    assert set(graph.entity_ids) | set(graph.passage_ids) == {_ids(whole, n) for n in nodes}
+    assert graph.passage_vectors.shape[1] == 0, "no vector crosses the network"
+    got = {
+        "mention": set(zip(graph.mention_passages + len(graph.entity_ids), graph.mention_entities)),
+        "fact": set(zip(graph.fact_subjects, graph.fact_objects)),
+        "synonym": set(zip(graph.synonym_a, graph.synonym_b)),
+        "link": set(zip(graph.link_a + len(graph.entity_ids), graph.link_b + len(graph.entity_ids))),
+    }
+    for kind in got:
+        assert {(_ids(graph, a), _ids(graph, b)) for a, b in got[kind]} == {
+            (_ids(whole, a), _ids(whole, b)) for a, b in edges[kind]
+        }, kind
+    mentioned = np.bincount(whole.mention_entities, minlength=entities)
+    for entity in named:
+        assert counts[whole.entity_ids[entity]] == mentioned[entity], "a seed's count is exact"
+    for entity_id in graph.entity_ids:
+        exact = mentioned[whole.entity_ids.index(entity_id)]
+        assert counts.get(entity_id, 0) in (exact, min(exact, hub_limit + 1)), "a hub's count may stop past the limit"
+
+
+def test_a_neighbourhood_query_ranks_as_the_whole_graph_and_never_reads_it(sample, open_memory, monkeypatch):
+    whole = {q: sample.query(q, 3) for q in QUESTIONS}
+    reader = open_memory("store", Config(synonym_threshold=0.8, graph_reads="neighbourhood"))
+    monkeypatch.setattr(reader._store, "graph_data", _refuse)
+
+    for question in QUESTIONS:
+        hits = reader.query(question, 3)
+        assert [h.id for h in hits] == [h.id for h in whole[question]], question
+        assert hits[0].explanation.method == "hippograph"
+        assert hits[0].score == pytest.approx(whole[question][0].score, rel=0.2)
+    dense = reader.query(QUESTIONS[0], 3, method="dense")
+    assert [h.id for h in dense] == [h.id for h in sample.query(QUESTIONS[0], 3, method="dense")]
+
+
+def test_a_neighbourhood_query_follows_writes_deletes_and_time(sample, open_memory):
+    reader = open_memory("store", Config(synonym_threshold=0.8, graph_reads="neighbourhood"))
+    question = "Where was the founder of Brightwater Labs born?"
+    first = reader.query(question, 3)
+    assert first
+
+    sample.delete(first[0].document_id)
+    assert first[0].id not in [h.id for h in reader.query(question, 3)]
+
+    sample.ingest(
+        [hippograph.Document(id="new", text="Brightwater Labs opened a second plant in Quarry Bend in 2021.")],
+        progress=False,
+    )
+    assert "Quarry Bend" in " ".join(h.text for h in reader.query("Where did Brightwater Labs open a plant?", 3))
+    newest = reader.query("Where did Brightwater Labs open a plant?", 5, since="2100-01-01")
+    assert not newest, "no note is from the future"
+
+
+def test_auto_reads_neighbourhoods_on_a_graph_server_without_fact_linking(open_memory, request):
+    on_server = request.node.callspec.params["open_memory"] == "bolt"
+    assert open_memory("a", SETTINGS).graph_views.passages_only is on_server
+    assert not open_memory("b", Config(fact_weight=0.1)).graph_views.passages_only
+    assert not open_memory("c", Config(graph_reads="whole")).graph_views.passages_only
+
+
+def test_settings_that_cannot_read_neighbourhoods_are_refused():
+    with pytest.raises(ConfigError, match="fact linking"):
+        Config(graph_reads="neighbourhood", fact_weight=0.1)
+    with pytest.raises(ConfigError, match="graph_reads"):
+        Config(graph_reads="some")
+    with pytest.raises(ConfigError, match="neighbourhood_hops"):
+        Config(neighbourhood_hops=0)
+
+
+def _refuse(namespace):
+    raise AssertionError(f"the whole graph of {namespace!r} was read")
