@@ -81,8 +81,8 @@ class Config:
         neighbourhood_seeds: the passages nearest the question that seed a neighbourhood (beside
             the entities it names).
         neighbourhood_hops: hops followed from the seeds when reading a neighbourhood.
-        hub_passages: when reading a neighbourhood, an entity that more passages than this
-            mention is a hub, and its edges are not followed.
+        neighbourhood_passages: the most passages a neighbourhood's hops read (beside the seeds
+            and note links): the entities fewest passages mention are followed first.
         llm_fact_filter: let the configured LLM drop linked facts that do not bear on the
             question (HippoRAG 2's recognition memory); only acts when fact_weight > 0.
     """
@@ -132,7 +132,7 @@ class Config:
     graph_reads: GraphReads = "auto"
     neighbourhood_seeds: int = 25
     neighbourhood_hops: int = 2
-    hub_passages: int = 200
+    neighbourhood_passages: int = 1000
     llm_fact_filter: bool = False
 
     def __post_init__(self) -> None:
@@ -151,7 +151,7 @@ class Config:
             "approximate_from_passages",
             "neighbourhood_seeds",
             "neighbourhood_hops",
-            "hub_passages",
+            "neighbourhood_passages",
         )
         for name in positive:
             check_whole(self, name, 1)

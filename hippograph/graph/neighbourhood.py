@@ -13,8 +13,9 @@ How its ranking differs from the whole view's:
 - PageRank spreads only inside the neighbourhood. Mass that would flow out, and back in, is lost,
   as the push of graph/push.py leaves residuals, so passages near the seeds rank as with the whole
   view and far ones are not reached.
-- Hubs (entities more than `hub_passages` passages mention) are in the neighbourhood but their
-  other edges are not: their mass goes only to what else reached them.
+- A hop follows the entities fewest passages mention first, up to `neighbourhood_passages`
+  passages; the hubs left are in the neighbourhood but their other edges are not, so their mass
+  goes only to what else reached them.
 - A question names an entity by its key as stored; the whole view also matches it with accents
   folded ("Aschenbrodel" for "Aschenbrödel"), which here works only for entities the
   neighbourhood reached otherwise.
@@ -63,7 +64,7 @@ def neighbourhood_view(
         named_entities(store, namespace, question),
         [data.passage_ids[slot] for slot in nearest.tolist()],
         config.neighbourhood_hops,
-        config.hub_passages,
+        config.neighbourhood_passages,
     )
     slots = views.passage_slots(namespace, passages, graph.passage_ids)
     kept = (slots >= 0) & (slots < len(data.passage_ids))  # one written since the passages were read is left out

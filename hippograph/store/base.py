@@ -228,7 +228,7 @@ class Store(Protocol):
         ...
 
     def neighbourhood(
-        self, namespace: str, entity_ids: Collection[str], passage_ids: Collection[str], hops: int, hub_limit: int
+        self, namespace: str, entity_ids: Collection[str], passage_ids: Collection[str], hops: int, max_passages: int
     ) -> tuple[GraphData, dict[str, int]]:
         """The graph within `hops` hops of the seeds, without passage vectors, and its entities'
         passage counts, read in one snapshot (store/neighbourhood.py)."""

@@ -1,12 +1,13 @@
 """Reading the neighbourhood of a query's seeds: the nodes a few hops from them and the edges that
 reach them, read through indexed lookups (`Records.find`), never the whole namespace.
 
-A hop follows every edge of the frontier's nodes: a passage's mentions and note links; an
-entity's mentions, facts (as subject or object) and synonyms. An entity that more than
-`hub_limit` passages mention is a hub: it joins the neighbourhood, with the edges that reach it,
-but its own edges are not followed (PageRank hands each of a hub's thousands of neighbours a
-sliver of its mass; reading them would cost more than the rest of the neighbourhood). The nodes
-first reached in the last hop come with the edges that reached them only.
+A hop follows every edge of the frontier's passages (mentions, note links) and of as many of its
+entities (mentions, facts as subject or object, synonyms) as `max_passages` allows: the entities
+fewest passages mention first, each followed only if the passages mentioning it fit in what is
+left of the budget. PageRank hands each neighbour of an entity 1 / (its degree) of the entity's
+mass, so the specific entities carry the walk, and a hub's thousands of passages would cost more
+than the rest of the neighbourhood for a sliver each. An entity not followed is still a node,
+with the edges that reached it; so are the nodes first reached in the last hop.
 
 The graph comes back as `GraphData` with no passage vectors (zero columns): the client holds
 those (graph/neighbourhood.py), and over a network they are the costliest thing to read.
@@ -56,11 +57,11 @@ def read_neighbourhood(
     entity_ids: Collection[str],
     passage_ids: Collection[str],
     hops: int,
-    hub_limit: int,
+    max_passages: int,
 ) -> tuple[GraphData, dict[str, int]]:
     """The graph within `hops` hops of the seeds (those of them stored in `namespace`), and how
-    many passages mention each of its entities (exactly for the seeds; for the others capped at
-    `hub_limit` + 1, a hub's exact count is not read)."""
+    many passages mention each of its entities (exactly for the seeds; for the others counted up
+    to `max_passages` + 1)."""
     reached = _Reached(namespace)
     new_entities = reached.add_entities(records, entity_ids)
     new_passages = reached.add_passages(records, passage_ids)
@@ -73,8 +74,8 @@ def read_neighbourhood(
                 reached.mentions.add((row["passage_id"], row["entity_id"]))
                 next_entities.add(row["entity_id"])
             next_passages |= _links(records, reached, new_passages)
-        counts.update(records.tally("mention", "entity_id", new_entities - counts.keys(), at_most=hub_limit + 1))
-        expanded = {e for e in new_entities if counts.get(e, 0) <= hub_limit}
+        counts.update(records.tally("mention", "entity_id", new_entities - counts.keys(), at_most=max_passages + 1))
+        expanded = _followed(new_entities, counts, max_passages - len(reached.passages))
         if expanded:
             for row in records.find("mention", "entity_id", expanded):
                 reached.mentions.add((row["passage_id"], row["entity_id"]))
@@ -82,8 +83,19 @@ def read_neighbourhood(
             next_entities |= _facts(records, reached, expanded) | _synonyms(records, reached, expanded)
         new_entities = reached.add_entities(records, next_entities)
         new_passages = reached.add_passages(records, next_passages)
-    counts.update(records.tally("mention", "entity_id", new_entities, at_most=hub_limit + 1))
+    counts.update(records.tally("mention", "entity_id", new_entities, at_most=max_passages + 1))
     return _graph(reached, version), counts
+
+
+def _followed(entities: set[str], counts: dict[str, int], room: int) -> set[str]:
+    """The entities whose edges a hop follows: fewest passages first, while they fit in `room`."""
+    followed = set()
+    for entity in sorted(entities, key=lambda e: (counts.get(e, 0), e)):
+        room -= counts.get(entity, 0)
+        if room < 0:
+            break
+        followed.add(entity)
+    return followed
 
 
 def _links(records: Records, reached: _Reached, passages: set[str]) -> set[str]:

@@ -239,11 +239,11 @@ class RecordStore:
         return self._snapshot(lambda records: _graph_data(records, namespace, passages_only=True))
 
     def neighbourhood(
-        self, namespace: str, entity_ids: Collection[str], passage_ids: Collection[str], hops: int, hub_limit: int
+        self, namespace: str, entity_ids: Collection[str], passage_ids: Collection[str], hops: int, max_passages: int
     ) -> tuple[GraphData, dict[str, int]]:
         def read(records: Records) -> tuple[GraphData, dict[str, int]]:
             version = _graph_version(records, namespace)
-            return read_neighbourhood(records, namespace, version, entity_ids, passage_ids, hops, hub_limit)
+            return read_neighbourhood(records, namespace, version, entity_ids, passage_ids, hops, max_passages)
 
         return self._snapshot(read)
 
