@@ -20,7 +20,7 @@ from .chunking import chunk_text
 from .config import Config
 from .embed.base import Embedder
 from .embed.neighbours import NeighbourIndex
-from .errors import ConfigError, ModelError
+from .errors import ConfigError, ModelError, SourceError
 from .extract.base import Extractor
 from .extract.normalize import clean_phrase, normalize_entity, relation_key
 from .ids import content_hash
@@ -35,9 +35,11 @@ log = logging.getLogger(__name__)
 
 
 def document_hash(document: Document) -> str:
-    """What decides whether a stored document changed: its title, text and metadata."""
+    """What decides whether a stored document changed: its title, text, metadata and given vector."""
     metadata = json.dumps(document.metadata, sort_keys=True)
-    return content_hash(document.title, document.text, metadata)
+    if document.vector is None:
+        return content_hash(document.title, document.text, metadata)
+    return content_hash(document.title, document.text, metadata, np.asarray(document.vector).tobytes().hex())
 
 
 def whole_note_id(namespace: str, document_id: str) -> str:
@@ -77,6 +79,7 @@ class Ingestor:
         self._judge = LinkJudge(notes_llm) if notes_llm else None
         self._linker = NoteLinker(store, config, self._judge)
         self._version: int | None = None  # the store version after this ingestor's last write
+        self._dimension: int | None = None  # the embedding model's, once a given vector is checked against it
         self._progress = True  # LLM note work shows its own bars when the ingest does
 
     def ingest(self, documents: Sequence[Document], progress: bool = True, as_notes: bool = False) -> IngestReport:
@@ -241,7 +244,7 @@ class Ingestor:
             # became hundreds of identical chunks, all linked to each other.
             texts = (
                 [document.text]
-                if as_notes
+                if as_notes or document.vector is not None  # a given vector stands for the whole text
                 else list(dict.fromkeys(chunk_text(document.text, self._config.chunk_words)))
             )
             for position, text in enumerate(texts):
@@ -250,11 +253,12 @@ class Ingestor:
                     if as_notes
                     else content_hash(document.namespace, document.id, str(position), text)
                 )
-                passages.append(
-                    Passage(
-                        passage_id, document.id, position, document.title, text, document.namespace, document.timestamp
-                    )
+                passage = Passage(
+                    passage_id, document.id, position, document.title, text, document.namespace, document.timestamp
                 )
+                passages.append(passage)
+                if document.vector is not None:
+                    write.embeddings[embedding_key(passage.embedding_text)] = document.vector
         return passages
 
     def _note_records(
@@ -343,8 +347,21 @@ class Ingestor:
         return texts, names
 
     def _vectors(self, texts: dict[str, str], write: WriteBatch, report: IngestReport) -> dict[str, np.ndarray]:
-        """Vectors of every text of the batch: stored ones reused, the rest embedded once."""
+        """Vectors of every text of the batch: stored ones reused, those given with documents
+        (already in `write`) taken, the rest embedded once."""
         vectors = self._store.vectors(texts)
+        kept = [key for key in write.embeddings if key in vectors]
+        differing = [key for key in kept if not np.allclose(write.embeddings.pop(key), vectors[key], atol=1e-6)]
+        if differing:  # a text's vector is shared by every passage of that text: one is stored
+            log.warning(
+                "%d given vector(s) differ from the vectors stored for the same texts (%r...); the stored "
+                "ones are kept: delete the documents first to store new vectors",
+                len(differing),
+                texts[differing[0]][:60],
+            )
+        if write.embeddings:
+            self._check_given(write.embeddings, texts)
+            vectors.update(write.embeddings)
         missing = sorted(key for key in texts if key not in vectors)
         if missing:
             batch = [texts[key] for key in missing]
@@ -354,6 +371,19 @@ class Ingestor:
                 write.embeddings[key] = vector
             report.embedded += len(missing)
         return vectors
+
+    def _check_given(self, given: dict[str, np.ndarray], texts: dict[str, str]) -> None:
+        """SourceError (nothing of the batch stored) unless every given vector has as many numbers
+        as the embedding model's, which will embed the questions."""
+        if self._dimension is None:
+            probe = _usable_vectors(self._embedder.embed(["dimension"]), ["dimension"], self._embedder.name)
+            self._dimension = probe.shape[1]
+        for key, vector in given.items():
+            if len(vector) != self._dimension:
+                raise SourceError(
+                    f"the vector given for {texts[key][:80]!r} has {len(vector)} numbers, but the embedding "
+                    f"model {self._embedder.name!r} gives {self._dimension}; nothing of this batch was stored"
+                )
 
     def _synonym_edges(
         self, entities: list[EntityRecord], vectors: dict[str, np.ndarray]

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .errors import SourceError
 from .ids import content_hash
 from .types import Document
@@ -165,6 +167,7 @@ def _record_to_document(record: Any, where: str, source: str) -> Document:
         title=record.get("title") or "",
         source=source,
         metadata=record.get("metadata") or {},
+        vector=record.get("vector"),
     )
     return _with_id(_checked(document, where))
 
@@ -183,7 +186,22 @@ def _checked(document: Document, where: str) -> Document:
         json.dumps(document.metadata)
     except (TypeError, ValueError) as err:
         raise SourceError(f"{where}: the metadata cannot be stored as JSON ({err})") from None
+    if document.vector is not None:
+        document = dataclasses.replace(document, vector=_unit_vector(document.vector, where))
     return document
+
+
+def _unit_vector(given: Any, where: str) -> np.ndarray:
+    """A document's given vector as float32 of length 1; SourceError unless it is a list of
+    finite numbers, not all 0."""
+    try:
+        vector = np.asarray(given, dtype=np.float32)
+    except (TypeError, ValueError):
+        vector = np.zeros(0, dtype=np.float32)
+    norm = float(np.linalg.norm(vector)) if vector.ndim == 1 and np.isfinite(vector).all() else 0.0
+    if vector.ndim != 1 or norm == 0.0:
+        raise SourceError(f"{where}: the 'vector' must be a list of finite numbers, not all 0")
+    return vector / norm
 
 
 def _with_id(document: Document) -> Document:

@@ -27,6 +27,9 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict)
     namespace: str = DEFAULT_NAMESPACE
     timestamp: str | None = None  # when it was said or written (UTC ISO 8601); None: when stored
+    # Its embedding, computed elsewhere by the memory's model (a bulk import): stored instead of
+    # embedding the text, which then stays one passage (never chunked).
+    vector: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
