@@ -181,7 +181,7 @@ class Neo4jStore(RecordStore):
             records, _, _ = self._driver.execute_query(
                 query, params, database_=self.settings.database, routing_=neo4j.RoutingControl.READ
             )
-        return [record.data() for record in records]
+        return [dict(record) for record in records]  # not record.data(): see _runner
 
     def _reading(self) -> contextlib.AbstractContextManager[_CypherRecords]:
         return contextlib.nullcontext(_CypherRecords(self._read))
@@ -457,7 +457,9 @@ def _present(row: dict) -> dict:
 
 
 def _runner(tx) -> Run:
-    return lambda query, **params: [record.data() for record in tx.run(query, params)]
+    # dict(record), not record.data(): every value returned is a property (no node to turn into a
+    # dict), and data() walks a vector's bytes one by one (1.5 ms a vector, 60 times the read).
+    return lambda query, **params: [dict(record) for record in tx.run(query, params)]
 
 
 def _version(tx) -> int:
