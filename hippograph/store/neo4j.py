@@ -342,11 +342,15 @@ class _CypherRecords:
 
     def tally(self, kind: str, field: str, values: Collection, at_most: int | None = None) -> dict:
         checked_fields(kind, field)
-        match, _ = _match(kind)
-        held = _property(kind, field)
-        rows = self._run(
-            f"MATCH {match} WHERE {held} IN $values RETURN {held} AS v, count(*) AS c", values=list(values)
-        )  # the server counts every one (a graph server keeps a node's degree)
+        if kind in _EDGES and field in _EDGES[kind][3:5]:  # relationships at a node: its degree
+            start, type_, end, start_id, _, _ = _EDGES[kind]
+            node, pattern = (start, f"(n)-[:{type_}]->()") if field == start_id else (end, f"(n)<-[:{type_}]-()")
+            query = f"UNWIND $values AS v MATCH (n:{node} {{id: v}}) WITH v, COUNT {{ {pattern} }} AS c WHERE c > 0"
+        else:
+            match, _ = _match(kind)
+            held = _property(kind, field)
+            query = f"MATCH {match} WHERE {held} IN $values WITH {held} AS v, count(*) AS c"
+        rows = self._run(f"{query} RETURN v, c", values=list(values))  # the server counts, nothing is read
         return {row["v"]: row["c"] if at_most is None else min(row["c"], at_most) for row in rows}
 
     def count(self, kind: str, namespace: str | None = None) -> int:

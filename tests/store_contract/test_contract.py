@@ -177,6 +177,14 @@ def test_tally_counts_what_find_reads(open_memory):
         read = Counter(row["entity_id"] for row in records.find("mention", "entity_id", entities))
     assert counted == dict(read) and max(counted.values()) > 2 and "no-such-entity" not in counted
     assert capped == {entity: min(count, 2) for entity, count in read.items()}
+    with store._reading() as records:  # at the start node of a relationship, and by a node's own field
+        passages = [row["id"] for row in records.scan("passage")][:10]
+        by_passage = Counter(row["passage_id"] for row in records.find("mention", "passage_id", passages))
+        facts = records.scan("fact")
+        subjects = list({row["subject_id"] for row in facts})[:20]
+        by_subject = Counter(row["subject_id"] for row in records.find("fact", "subject_id", subjects))
+        assert records.tally("mention", "passage_id", passages) == dict(by_passage)
+        assert records.tally("fact", "subject_id", subjects) == dict(by_subject) and max(by_subject.values()) > 1
 
 
 def test_find_by_two_fields_reads_what_filtering_one_field_reads(open_memory):
