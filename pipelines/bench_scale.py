@@ -23,10 +23,11 @@ to n<size>-model).
 BLAS and torch run on one thread. A store of a size that is there already (its `corpus.jsonl`
 and store) is ingested again only with --fresh.
 
-`--store bolt://HOST:PORT` (user, password and database from NEO4J_*; one size, an empty
-database) ingests into a graph server instead and queries it as a user of the defaults would:
-reading neighbourhoods (Config.graph_reads). Its `disk_mb` is left out (the server's files are
-not the client's), and `peak_rss_mb` is the client's alone.
+`--store bolt://HOST:PORT` (user, password and database from NEO4J_*; one size; an empty
+database, or one that holds this size's corpus already) ingests into a graph server instead and
+queries it as a user of the defaults would: reading neighbourhoods (Config.graph_reads). Its
+`disk_mb` is left out (the server's files are not the client's), and `peak_rss_mb` is the
+client's alone.
 """
 
 from __future__ import annotations
@@ -178,6 +179,23 @@ def query(folder: Path, embedder: str, settings: list[str], server: str | None) 
     }
 
 
+def _holds_corpus(server: str | None, folder: Path, size: int) -> bool:
+    """Whether the size's store is there already: its folder, or a server database holding that
+    many documents (taken to be this corpus, as a folder is)."""
+    if server is None:
+        return (folder / "store").exists()
+    from hippograph.store import open_store
+
+    store = open_store(server, create=False, read_only=True)
+    try:
+        held = store.stats("default").documents
+    finally:
+        store.close()
+    if held not in (0, size):
+        raise SystemExit(f"{server} holds {held} documents, not this corpus: give it an empty database")
+    return held == size and (folder / "corpus.jsonl").exists()
+
+
 def _child(step: str, folder: Path, embedder: str, settings: list[str], server: str | None) -> dict:
     done = subprocess.run(
         [sys.executable, __file__, "--child", step, "--root", str(folder), "--embedder", embedder]
@@ -215,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         "--store",
         metavar="URI",
         help="a graph server (bolt://HOST:PORT; user, password and database from NEO4J_*) instead of "
-        "a folder per size: its database must be empty, and it takes one size",
+        "a folder per size: one size, into an empty database (or one holding that corpus already)",
     )
     parser.add_argument("--child", choices=("ingest", "query"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -235,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             "settings": args.set,
             "store": args.store or "folder",
         }
-        if args.store or args.fresh or not (folder / "store").exists():
+        if args.fresh or not _holds_corpus(args.store, folder, size):
             folder.mkdir(parents=True, exist_ok=True)
             if args.fresh or not (folder / "corpus.jsonl").exists():
                 generate(size, folder)

@@ -6,8 +6,8 @@ GraphViews(passages_only=True), brought up to date by each write like any view),
 passages nearest the question are found without reading vectors over the network. The seeds are
 the `neighbourhood_seeds` nearest passages and the entities the question names, looked up by key
 (`names_in_question`); the store reads the nodes within `neighbourhood_hops` hops of them
-(store/neighbourhood.py), their passages get their vectors from the kept passages, and the
-retriever runs on that small view as on a whole one.
+(store/neighbourhood.py), their passages get their titles, times and vectors from the kept
+passages, and the retriever runs on that small view as on a whole one.
 
 How its ranking differs from the whole view's:
 - PageRank spreads only inside the neighbourhood. Mass that would flow out, and back in, is lost,
@@ -68,9 +68,13 @@ def neighbourhood_view(
     )
     slots = views.passage_slots(namespace, passages, graph.passage_ids)
     kept = (slots >= 0) & (slots < len(data.passage_ids))  # one written since the passages were read is left out
-    vectors = np.zeros((len(slots), data.passage_vectors.shape[1]), dtype=np.float32)
-    vectors[kept] = data.passage_vectors[slots[kept]]
-    graph = dataclasses.replace(graph, passage_vectors=vectors)
+    held = np.where(kept, slots, 0)
+    graph = dataclasses.replace(
+        graph,
+        passage_titles=[data.passage_titles[slot] for slot in held.tolist()],
+        passage_times=data.passage_times[held],
+        passage_vectors=data.passage_vectors[held],
+    )
     if not kept.all():
         graph = graph.kept(graph.entity_alive, kept)
     if as_of is not None:

@@ -9,8 +9,9 @@ mass, so the specific entities carry the walk, and a hub's thousands of passages
 than the rest of the neighbourhood for a sliver each. An entity not followed is still a node,
 with the edges that reached it; so are the nodes first reached in the last hop.
 
-The graph comes back as `GraphData` with no passage vectors (zero columns): the client holds
-those (graph/neighbourhood.py), and over a network they are the costliest thing to read.
+The graph comes back as `GraphData` whose passages are ids alone (no title, time or vector, zero
+vector columns): the client keeps every passage's (graph/neighbourhood.py), and over a network
+they are the costliest thing to read.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class _Reached:
 
     namespace: str
     entities: dict[str, str] = field(default_factory=dict)  # id -> name
-    passages: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (title, time)
+    passages: set[str] = field(default_factory=set)
     mentions: set[tuple[str, str]] = field(default_factory=set)
     facts: dict[str, tuple] = field(default_factory=dict)  # id -> GraphData.from_rows' fact row
     synonyms: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -43,11 +44,13 @@ class _Reached:
         self.entities.update((k, row["name"]) for k, row in found.items())
         return set(found)
 
-    def add_passages(self, records: Records, ids: Collection[str]) -> set[str]:
-        wanted = [i for i in ids if i not in self.passages]
-        found = {k: row for k, row in records.get("passage", wanted).items() if row["namespace"] == self.namespace}
-        self.passages.update((k, (row["title"], row["created_at"])) for k, row in found.items())
-        return set(found)
+    def add_passages(self, ids: Collection[str]) -> set[str]:
+        """Note the passages of `ids` not reached yet; those that were new. Nothing is read: a
+        passage reached along this namespace's edges is this namespace's, and the client holds its
+        title, time and vector."""
+        new = set(ids) - self.passages
+        self.passages |= new
+        return new
 
 
 def read_neighbourhood(
@@ -64,7 +67,7 @@ def read_neighbourhood(
     to `max_passages` + 1)."""
     reached = _Reached(namespace)
     new_entities = reached.add_entities(records, entity_ids)
-    new_passages = reached.add_passages(records, passage_ids)
+    new_passages = reached.add_passages(passage_ids)
     counts = records.tally("mention", "entity_id", new_entities)  # exact: a named entity's seed weight is 1 / count
     for _ in range(hops):
         next_entities: set[str] = set()
@@ -82,7 +85,7 @@ def read_neighbourhood(
                 next_passages.add(row["passage_id"])
             next_entities |= _facts(records, reached, expanded) | _synonyms(records, reached, expanded)
         new_entities = reached.add_entities(records, next_entities)
-        new_passages = reached.add_passages(records, next_passages)
+        new_passages = reached.add_passages(next_passages)
     counts.update(records.tally("mention", "entity_id", new_entities, at_most=max_passages + 1))
     return _graph(reached, version), counts
 
@@ -139,7 +142,7 @@ def _graph(reached: _Reached, version: GraphVersion) -> GraphData:
     return GraphData.from_rows(
         version,
         sorted(entities.items()),
-        [(p, None, *passages[p]) for p in sorted(passages)],
+        [(p, None, "", "") for p in sorted(passages)],
         [f for _, f in sorted(reached.facts.items()) if f[0] in entities and f[1] in entities],
         sorted((p, e) for p, e in reached.mentions if p in passages and e in entities),
         [(a, b, w) for (a, b), w in sorted(reached.synonyms.items()) if a in entities and b in entities],
