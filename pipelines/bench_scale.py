@@ -186,7 +186,7 @@ def _holds_corpus(server: str | None, folder: Path, size: int) -> bool:
         return (folder / "store").exists()
     from hippograph.store import open_store
 
-    store = open_store(server, create=False, read_only=True)
+    store = open_store(server)  # an empty database gets the schema the ingest would make
     try:
         held = store.stats("default").documents
     finally:
