@@ -349,19 +349,20 @@ class Ingestor:
     def _vectors(self, texts: dict[str, str], write: WriteBatch, report: IngestReport) -> dict[str, np.ndarray]:
         """Vectors of every text of the batch: stored ones reused, those given with documents
         (already in `write`) taken, the rest embedded once."""
+        if write.embeddings:
+            self._check_given(write.embeddings, texts)
         vectors = self._store.vectors(texts)
         kept = [key for key in write.embeddings if key in vectors]
         differing = [key for key in kept if not np.allclose(write.embeddings.pop(key), vectors[key], atol=1e-6)]
         if differing:  # a text's vector is shared by every passage of that text: one is stored
             log.warning(
                 "%d given vector(s) differ from the vectors stored for the same texts (%r...); the stored "
-                "ones are kept: delete the documents first to store new vectors",
+                "ones are kept, also when the same records are ingested again: delete the documents "
+                "first to store new vectors",
                 len(differing),
                 texts[differing[0]][:60],
             )
-        if write.embeddings:
-            self._check_given(write.embeddings, texts)
-            vectors.update(write.embeddings)
+        vectors.update(write.embeddings)
         missing = sorted(key for key in texts if key not in vectors)
         if missing:
             batch = [texts[key] for key in missing]

@@ -96,7 +96,7 @@ class Memory:
             raise
         self._owns_views = graph_views is None  # shared views are saved by the memory that made them
         neighbourhoods = self.config.graph_reads == "neighbourhood" or (
-            self.config.graph_reads == "auto" and self._store.remote and self.config.fact_weight <= 0
+            self.config.graph_reads == "auto" and getattr(self._store, "remote", False) and self.config.fact_weight <= 0
         )
         # Reading neighbourhoods, queries keep the passages alone; exports and topics read the whole graph.
         self._views = graph_views or GraphViews(self._store, self.config, passages_only=neighbourhoods)
@@ -302,7 +302,7 @@ class Memory:
             query_vector = self._embedder.embed([text])[0]
         if self._views.passages_only and method != "dense":  # dense retrieval needs the passages alone
             view = neighbourhood_view(
-                self._store, self._views, view, namespace, text, query_vector, self.config, window[2]
+                self._store, self._views, view, namespace, text, query_vector, self.config, k, allowed, window[2]
             )
             allowed = in_window(view.data.passage_times, window[0], window[1])
         return search(view, self._store, text, query_vector, k, method, allowed, self.config, fact_filter)

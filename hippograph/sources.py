@@ -198,10 +198,11 @@ def _unit_vector(given: Any, where: str) -> np.ndarray:
         vector = np.asarray(given, dtype=np.float32)
     except (TypeError, ValueError):
         vector = np.zeros(0, dtype=np.float32)
-    norm = float(np.linalg.norm(vector)) if vector.ndim == 1 and np.isfinite(vector).all() else 0.0
-    if vector.ndim != 1 or norm == 0.0:
+    finite = vector.ndim == 1 and np.isfinite(vector).all()
+    norm = float(np.linalg.norm(vector.astype(np.float64))) if finite else 0.0  # float32 would overflow
+    if not finite or norm == 0.0:
         raise SourceError(f"{where}: the 'vector' must be a list of finite numbers, not all 0")
-    return vector / norm
+    return (vector / norm).astype(np.float32)
 
 
 def _with_id(document: Document) -> Document:

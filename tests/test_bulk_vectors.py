@@ -90,10 +90,23 @@ def test_a_vector_that_is_not_finite_numbers_is_an_error_naming_its_line(tmp_pat
         list(read_sources([corpus]))
 
 
-def test_a_vector_of_another_length_stores_nothing_of_its_batch(tmp_path, embedder, extractor):
+@pytest.mark.parametrize("stored_first", [False, True])
+def test_a_vector_of_another_length_stores_nothing_of_its_batch(tmp_path, embedder, extractor, stored_first):
+    text = "Mira Holt was born in Veloria."
     corpus = tmp_path / "corpus.jsonl"
-    _write(corpus, [{"id": "a", "text": "Mira Holt was born in Veloria.", "vector": [0.5] * 12}])
     with Memory(tmp_path / "store", embedder=embedder, extractor=extractor) as memory:
-        with pytest.raises(SourceError, match="has 12 numbers, but the embedding model .* gives 384"):
-            memory.ingest(corpus, progress=False)
-        assert memory.stats().documents == 0
+        if stored_first:  # the text's vector is stored: the given one is still checked
+            memory.ingest([hippograph.Document(id="embedded", text=text)], progress=False)
+        for wrong in ([0.5] * 12, [0.5]):
+            _write(corpus, [{"id": "a", "text": text, "vector": wrong}])
+            with pytest.raises(SourceError, match=f"has {len(wrong)} numbers, but the embedding model .* gives 384"):
+                memory.ingest(corpus, progress=False)
+            assert memory.stats().documents == int(stored_first)
+
+
+def test_a_vector_of_huge_numbers_is_stored_at_length_1(tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    _write(corpus, [{"id": "a", "text": "x", "vector": [1e20, -1e20, 0.0]}])
+    (document,) = read_sources([corpus])
+    assert document.vector.dtype == np.float32
+    assert np.allclose(document.vector, [2**-0.5, -(2**-0.5), 0.0])

@@ -21,6 +21,9 @@ How its ranking differs from the whole view's:
   neighbourhood reached otherwise.
 - Passage seeds are a softmax over the neighbourhood's passages, not every passage: those left
   out are far from the question, and the softmax gives them next to nothing.
+- With `as_of`, the neighbourhood is read as the store is now and then cut to that time, so an
+  entity's passage count (its specificity) and the `neighbourhood_passages` budget include
+  passages written since.
 pipelines/README.md gives the recall of both on MuSiQue.
 """
 
@@ -53,12 +56,19 @@ def neighbourhood_view(
     question: str,
     query_vector: np.ndarray,
     config: Config,
+    k: int,
+    allowed: np.ndarray | None = None,
     as_of: str | None = None,
 ) -> GraphView:
-    """The graph view of the question's neighbourhood in `namespace` (as it was at `as_of`),
-    `passages` being the namespace's passages as `views` keeps them."""
+    """The graph view of the question's neighbourhood in `namespace` (as it was at `as_of`), for a
+    query of `k` hits among the passages `allowed` (a mask of the slots of `passages`, the
+    namespace's passages as `views` keeps them): its seeds are the passages nearest the question,
+    and as many nearest among those allowed, at least k of each."""
     data = passages.data
-    nearest = _nearest(passages, query_vector, config.neighbourhood_seeds)
+    count = max(config.neighbourhood_seeds, k)
+    nearest = _nearest(passages, query_vector, count, None)
+    if allowed is not None:
+        nearest = np.union1d(nearest, _nearest(passages, query_vector, count, allowed))
     graph, counts = store.neighbourhood(
         namespace,
         named_entities(store, namespace, question),
@@ -94,8 +104,10 @@ def named_entities(store: Store, namespace: str, question: str) -> list[str]:
     return names_in_question(question, lambda phrase: ids[phrase] if ids.get(phrase) in stored else None)
 
 
-def _nearest(passages: GraphView, query_vector: np.ndarray, count: int) -> np.ndarray:
+def _nearest(passages: GraphView, query_vector: np.ndarray, count: int, allowed: np.ndarray | None) -> np.ndarray:
+    """The slots of the `count` live passages nearest the question (among those `allowed`)."""
     data = passages.data
-    if passages.passage_index is not None:
+    if passages.passage_index is not None and allowed is None:
         return passages.passage_index.nearest(data, query_vector, count)
-    return top_indexes(similarities(data.passage_vectors, query_vector), count, data.passage_alive)
+    alive = data.passage_alive if allowed is None else data.passage_alive & allowed
+    return top_indexes(similarities(data.passage_vectors, query_vector), count, alive)

@@ -181,7 +181,7 @@ def test_tally_counts_what_find_reads(open_memory):
         passages = [row["id"] for row in records.scan("passage")][:10]
         by_passage = Counter(row["passage_id"] for row in records.find("mention", "passage_id", passages))
         facts = records.scan("fact")
-        subjects = list({row["subject_id"] for row in facts})[:20]
+        subjects = sorted({row["subject_id"] for row in facts})[:20]
         by_subject = Counter(row["subject_id"] for row in records.find("fact", "subject_id", subjects))
         assert records.tally("mention", "passage_id", passages) == dict(by_passage)
         assert records.tally("fact", "subject_id", subjects) == dict(by_subject) and max(by_subject.values()) > 1

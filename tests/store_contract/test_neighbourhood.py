@@ -131,8 +131,43 @@ def test_a_neighbourhood_query_follows_writes_deletes_and_time(sample, open_memo
         progress=False,
     )
     assert "Quarry Bend" in " ".join(h.text for h in reader.query("Where did Brightwater Labs open a plant?", 3))
-    newest = reader.query("Where did Brightwater Labs open a plant?", 5, since="2100-01-01")
-    assert not newest, "no note is from the future"
+
+
+def test_a_neighbourhood_query_finds_k_hits_in_a_time_window_far_from_its_nearest(sample, open_memory):
+    """The nearest passages are outside the window: seeds are taken inside it too, and as many as k."""
+    old_news = [
+        hippograph.Document(id=f"old-{n}", text=text, timestamp=f"2001-05-0{n + 1}T00:00:00Z")
+        for n, text in enumerate(
+            [
+                "Kestrel Prize judges met in Norland in 2001.",
+                "A glass museum opened in Veloria in 2001.",
+                "Port Averly harbour was dredged in 2001.",
+            ]
+        )
+    ]
+    sample.ingest(old_news, progress=False)
+    reader = open_memory("store", Config(synonym_threshold=0.8, graph_reads="neighbourhood", neighbourhood_seeds=2))
+    window = {"until": "2002-01-01"}
+    whole = [h.id for h in sample.query("Which prize did Mira Holt win?", 3, **window)]
+    assert [h.id for h in reader.query("Which prize did Mira Holt win?", 3, **window)] == whole
+    assert {h.document_id for h in reader.query("Which prize did Mira Holt win?", 3, **window)} <= {
+        d.id for d in old_news
+    }
+    many = reader.query("What does the company in Port Averly make?", 30)
+    assert len(many) == 30, "a neighbourhood holds at least k passages"
+    assert [h.id for h in many][:3] == [h.id for h in sample.query("What does the company in Port Averly make?", 3)]
+
+
+def test_a_neighbourhood_never_reaches_another_namespace(sample, open_memory):
+    sample.ingest(
+        [hippograph.Document(id="secret", text="Mira Holt hid the Kestrel Prize in Quarry Bend.", namespace="other")],
+        progress=False,
+    )
+    reader = open_memory("store", Config(synonym_threshold=0.8, graph_reads="neighbourhood"))
+    hits = reader.query("Where did Mira Holt hide the Kestrel Prize?", 36)
+    assert hits and "Quarry Bend" not in " ".join(h.text for h in hits)
+    other = reader.query("Where did Mira Holt hide the Kestrel Prize?", 5, namespace="other")
+    assert [h.document_id for h in other] == ["secret"]
 
 
 def test_auto_reads_neighbourhoods_on_a_graph_server_without_fact_linking(open_memory, request):
