@@ -100,7 +100,6 @@ class Memory:
         )
         # Reading neighbourhoods, queries keep the passages alone; exports and topics read the whole graph.
         self._views = graph_views or GraphViews(self._store, self.config, passages_only=neighbourhoods)
-        self._whole_views = self._views if not self._views.passages_only else None
         self._ingest: Ingestor | None = None  # made on first write; keeps its neighbour indexes between writes
 
     @property
@@ -243,8 +242,7 @@ class Memory:
                 f"{', '.join(map(repr, known)) or 'none'}"
             )
         deleted = self._store.delete_namespace(namespace)
-        for views in {id(v): v for v in (self._views, self._whole_views) if v is not None}.values():
-            views.forget_saved(namespace)
+        self._views.forget_saved(namespace)
         return deleted
 
     def revert(self, change_id: int, *, namespace: str | None = None) -> Change:
@@ -339,9 +337,7 @@ class Memory:
     def _whole_graph(self, namespace: str | None) -> GraphView:
         """The whole graph of a namespace, live nodes in store order (read whole even when queries
         read neighbourhoods)."""
-        if self._whole_views is None:
-            self._whole_views = GraphViews(self._store, self.config)
-        return self._whole_views.get(checked_namespace(namespace, QueryError), store=self._store).compacted
+        return self._views.whole.get(checked_namespace(namespace, QueryError), store=self._store).compacted
 
     def answer(
         self,
@@ -432,8 +428,6 @@ class Memory:
         try:
             if self._owns_views:  # a read-only store's views are still saved in the user's cache
                 self._views.save_indexes()
-            if self._whole_views is not None and self._whole_views is not self._views:
-                self._whole_views.save_indexes()
         finally:
             self._store.close()
             if self._owns_llm_client:

@@ -63,6 +63,7 @@ class GraphViews:
         self._store = store
         self._config = config
         self.passages_only = passages_only  # views of the passages alone (graph/neighbourhood.py)
+        self._whole: GraphViews | None = None  # beside views of the passages alone: the whole graphs
         self._kept: dict[tuple[str, str | None], _Kept] = {}
         self._lock = threading.Lock()  # one update of a view at a time; queries read views freely
         self._passage_indexes = PassageIndexes(store, config.approximate_from_passages)
@@ -204,6 +205,17 @@ class GraphViews:
             view.passage_index = kept.view.passage_index
             self._kept[(namespace, None)] = _Kept(view, kept.known_slots)
 
+    @property
+    def whole(self) -> GraphViews:
+        """Views of the whole graphs: these, or, beside views of the passages alone, views of the
+        same store made when first asked (exports and topics), shared like these."""
+        if not self.passages_only:
+            return self
+        with self._lock:
+            if self._whole is None:
+                self._whole = GraphViews(self._store, self._config)
+            return self._whole
+
     def passage_slots(self, namespace: str, view: GraphView, ids: list[str]) -> np.ndarray:
         """The slots of passages `ids` in `view`, the namespace's current view (-1 for a passage
         it does not hold)."""
@@ -221,12 +233,16 @@ class GraphViews:
             for (namespace, as_of), kept in sorted(self._kept.items(), key=lambda item: item[0][0]):
                 if as_of is None:
                     self._save(namespace, kept)
+        if self._whole is not None:
+            self._whole.save_indexes()
 
     def forget_saved(self, namespace: str) -> None:
         """Delete the views saved for `namespace` (it was deleted: its data must not stay behind)."""
         self._saved.pop(namespace, None)
         if self._saved_views is not None:
             self._saved_views.forget(namespace)
+        if self.passages_only:
+            self.whole.forget_saved(namespace)  # a whole view saved by any process
 
     def _edge_weights(self) -> tuple[float, float]:
         return self._config.topic_edge_weight, self._config.link_edge_weight

@@ -188,3 +188,12 @@ def test_settings_that_cannot_read_neighbourhoods_are_refused():
 
 def _refuse(namespace):
     raise AssertionError(f"the whole graph of {namespace!r} was read")
+
+
+def test_exports_and_topics_of_a_neighbourhood_reader_read_one_whole_graph(sample, open_memory):
+    reader = open_memory("store", Config(synonym_threshold=0.8, graph_reads="neighbourhood"))
+    exported = reader.to_networkx()
+    assert sorted(exported.nodes) == sorted(sample.to_networkx().nodes)
+    assert [t.entities for t in reader.topics()] == [t.entities for t in sample.topics()]
+    whole = reader.graph_views.whole
+    assert whole is reader.graph_views.whole and not whole.passages_only, "memories sharing views share it"
