@@ -184,6 +184,10 @@ class Config:
                     f"Config.{name} must be one of {', '.join(get_args(choices))}, not {getattr(self, name)!r}"
                 )
 
+    def reads_neighbourhoods(self, remote: bool) -> bool:
+        """Whether queries read neighbourhoods (`graph_reads`) of a store; `remote`: a graph server."""
+        return self.graph_reads == "neighbourhood" or (self.graph_reads == "auto" and remote and self.fact_weight <= 0)
+
     def _check_number(
         self, name: str, low: float, high: float, open_low: bool = False, open_high: bool = False
     ) -> None:

@@ -352,8 +352,10 @@ class Ingestor:
         if write.embeddings:
             self._check_given(write.embeddings, texts)
         vectors = self._store.vectors(texts)
-        kept = [key for key in write.embeddings if key in vectors]
-        differing = [key for key in kept if not np.allclose(write.embeddings.pop(key), vectors[key], atol=1e-6)]
+        differing = []
+        for key in [key for key in write.embeddings if key in vectors]:  # the stored vector is kept
+            if not np.allclose(write.embeddings.pop(key), vectors[key], atol=1e-6):
+                differing.append(key)
         if differing:  # a text's vector is shared by every passage of that text: one is stored
             log.warning(
                 "%d given vector(s) differ from the vectors stored for the same texts (%r...); the stored "

@@ -95,10 +95,8 @@ class Memory:
                 self._llm_client.close()
             raise
         self._owns_views = graph_views is None  # shared views are saved by the memory that made them
-        neighbourhoods = self.config.graph_reads == "neighbourhood" or (
-            self.config.graph_reads == "auto" and getattr(self._store, "remote", False) and self.config.fact_weight <= 0
-        )
         # Reading neighbourhoods, queries keep the passages alone; exports and topics read the whole graph.
+        neighbourhoods = self.config.reads_neighbourhoods(getattr(self._store, "remote", False))
         self._views = graph_views or GraphViews(self._store, self.config, passages_only=neighbourhoods)
         self._ingest: Ingestor | None = None  # made on first write; keeps its neighbour indexes between writes
 

@@ -118,7 +118,7 @@ class PassageIndex:
         live = np.flatnonzero(data.passage_alive).tolist()
         index._slots = {passage_key(data.passage_ids[slot]): slot for slot in live}
         if self.version != data.version:
-            delta = store.graph_changes(namespace, dataclasses.replace(data, version=self.version))
+            delta = store.passage_changes(namespace, dataclasses.replace(data, version=self.version))
             if delta is None:
                 return None
             changed = [

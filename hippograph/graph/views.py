@@ -174,12 +174,10 @@ class GraphViews:
     def _updated(self, store: Store, namespace: str, kept: _Kept) -> GraphView | None:
         """The kept view with the writes since applied; None when it must be read again: the
         change log cannot say what changed, or too many of its nodes are dead."""
-        delta = store.graph_changes(namespace, kept.view.data)
+        changes = store.passage_changes if self.passages_only else store.graph_changes
+        delta = changes(namespace, kept.view.data)
         if delta is None:
             return None
-        if self.passages_only:
-            gone = {"passage": delta.gone.get("passage", set())}
-            delta = dataclasses.replace(delta, gone=gone, entities=[], facts=[], mentions=[], synonyms=[], links=[])
         try:
             view = updated(kept.view, delta, kept.slots)
         except BaseException:

@@ -227,6 +227,10 @@ class Store(Protocol):
         reads neighbourhoods keeps (graph/neighbourhood.py)."""
         ...
 
+    def passage_changes(self, namespace: str, since: GraphData) -> GraphDelta | None:
+        """`graph_changes` of the passages alone (no other record is read)."""
+        ...
+
     def neighbourhood(
         self, namespace: str, entity_ids: Collection[str], passage_ids: Collection[str], hops: int, max_passages: int
     ) -> tuple[GraphData, dict[str, int]]:

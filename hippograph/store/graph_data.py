@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import StoreError
 
-__all__ = ["GraphData", "GraphDelta", "GraphVersion", "stack_vectors"]
+__all__ = ["GraphData", "GraphDelta", "GraphVersion", "fact_row", "stack_vectors"]
 
 
 @dataclass(frozen=True)
@@ -231,6 +231,19 @@ class GraphDelta:
     mentions: list
     synonyms: list
     links: list
+
+
+def fact_row(fact: dict, vector: bytes | None) -> tuple:
+    """A fact record (and its vector's bytes, if read) as `GraphData.from_rows` takes it."""
+    return (
+        fact["subject_id"],
+        fact["object_id"],
+        fact["relation"],
+        vector,
+        fact["valid_from"],
+        fact["valid_to"],
+        fact["id"],
+    )
 
 
 def stack_vectors(blobs: list[bytes | None], dimension: int | None = None, ids: list[str] | None = None) -> np.ndarray:

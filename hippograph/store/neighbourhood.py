@@ -20,7 +20,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from .base import Records
-from .graph_data import GraphData, GraphVersion
+from .graph_data import GraphData, GraphVersion, fact_row
 
 __all__ = ["read_neighbourhood"]
 
@@ -114,15 +114,7 @@ def _facts(records: Records, reached: _Reached, entities: set[str]) -> set[str]:
     ends: set[str] = set()
     for end in ("subject_id", "object_id"):
         for row in records.find("fact", end, entities, reached.namespace):
-            reached.facts[row["id"]] = (
-                row["subject_id"],
-                row["object_id"],
-                row["relation"],
-                None,  # fact vectors: fact linking reads the whole view (see graph/neighbourhood.py)
-                row["valid_from"],
-                row["valid_to"],
-                row["id"],
-            )
+            reached.facts[row["id"]] = fact_row(row, None)  # no vector: fact linking reads the whole graph
             ends |= {row["subject_id"], row["object_id"]}
     return ends
 

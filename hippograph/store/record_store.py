@@ -20,7 +20,7 @@ from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFa
 from . import writes
 from .base import Records
 from .changes import ChangeRecorder, log_write, read_changes
-from .graph_data import GraphData, GraphDelta, GraphVersion, stack_vectors
+from .graph_data import GraphData, GraphDelta, GraphVersion, fact_row, stack_vectors
 from .neighbourhood import read_neighbourhood
 from .records import WriteBatch, Written
 from .rules import history_value
@@ -238,6 +238,9 @@ class RecordStore:
     def passage_data(self, namespace: str) -> GraphData:
         return self._snapshot(lambda records: _graph_data(records, namespace, passages_only=True))
 
+    def passage_changes(self, namespace: str, since: GraphData) -> GraphDelta | None:
+        return self._snapshot(lambda records: _graph_delta(records, namespace, since, passages_only=True))
+
     def neighbourhood(
         self, namespace: str, entity_ids: Collection[str], passage_ids: Collection[str], hops: int, max_passages: int
     ) -> tuple[GraphData, dict[str, int]]:
@@ -364,20 +367,16 @@ def _as_change(row: dict) -> Change:
 def _graph_data(records: Records, namespace: str, passages_only: bool = False) -> GraphData:
     """The namespace's graph (or its passages alone), read in bulk: the columns a view needs, as
     tuples."""
-    passages = records.rows("passage", ("id", "embedding_key", "title", "created_at"), namespace)
-    facts = (
-        []
-        if passages_only
-        else records.rows(
-            "fact", ("subject_id", "object_id", "relation", "embedding_key", "valid_from", "valid_to", "id"), namespace
-        )
-    )
-    vectors = records.get("embedding", {row[1] for row in passages} | {row[3] for row in facts})
-    vector_of = {key: row["vector"] for key, row in vectors.items()}
 
     def unless_passages_only(kind: str, fields: tuple[str, ...]) -> list[tuple]:
         return [] if passages_only else records.rows(kind, fields, namespace)
 
+    passages = records.rows("passage", ("id", "embedding_key", "title", "created_at"), namespace)
+    facts = unless_passages_only(
+        "fact", ("subject_id", "object_id", "relation", "embedding_key", "valid_from", "valid_to", "id")
+    )
+    vectors = records.get("embedding", {row[1] for row in passages} | {row[3] for row in facts})
+    vector_of = {key: row["vector"] for key, row in vectors.items()}
     return GraphData.from_rows(
         _graph_version(records, namespace),
         unless_passages_only("entity", ("id", "name")),
@@ -395,22 +394,21 @@ def _graph_version(records: Records, namespace: str) -> GraphVersion:
     )
 
 
-def _graph_delta(records: Records, namespace: str, since: GraphData) -> GraphDelta | None:
-    """The records the writes to `namespace` after `since` touched, as they are now (None when
-    the change log cannot say: build the graph again)."""
+def _graph_delta(records: Records, namespace: str, since: GraphData, passages_only: bool = False) -> GraphDelta | None:
+    """The records (the passages alone, with `passages_only`) the writes to `namespace` after
+    `since` touched, as they are now (None when the change log cannot say: build the graph again)."""
     changes = read_changes(records, namespace, since.version.store_id, since.version.change_seq, since.version.token)
     if changes is None:
         return None
-    found = {kind: records.get(kind, keys) for kind, keys in changes.changed.items()}
+    changed = {kind: keys for kind, keys in changes.changed.items() if kind == "passage" or not passages_only}
+    found = {kind: records.get(kind, keys) for kind, keys in changed.items()}
     passages = [row for row in found.get("passage", {}).values() if row["namespace"] == namespace]
     facts = [row for row in found.get("fact", {}).values() if row["namespace"] == namespace]
     vectors = records.get("embedding", {row["embedding_key"] for row in passages + facts})
     vector_of = {key: row["vector"] for key, row in vectors.items()}
     return GraphDelta(
         GraphVersion(changes.token or since.version.token, since.version.store_id, changes.seq),
-        gone={
-            kind: keys - set(found[kind]) | changes.deleted.get(kind, set()) for kind, keys in changes.changed.items()
-        },
+        gone={kind: keys - set(found[kind]) | changes.deleted.get(kind, set()) for kind, keys in changed.items()},
         entities=[
             (row["id"], row["name"]) for row in found.get("entity", {}).values() if row["namespace"] == namespace
         ],
@@ -419,20 +417,8 @@ def _graph_delta(records: Records, namespace: str, since: GraphData) -> GraphDel
             for p in passages
             if p["embedding_key"] in vector_of
         ],
-        facts=[_fact_row(f, vector_of) for f in facts],
+        facts=[fact_row(f, vector_of.get(f["embedding_key"])) for f in facts],
         mentions=[(m["passage_id"], m["entity_id"]) for m in found.get("mention", {}).values()],
         synonyms=[(s["a"], s["b"], s["weight"]) for s in found.get("synonym", {}).values()],
         links=[(link["a"], link["b"], link["weight"], link["kind"]) for link in found.get("link", {}).values()],
-    )
-
-
-def _fact_row(fact: dict, vector_of: dict[str, bytes]) -> tuple:
-    return (
-        fact["subject_id"],
-        fact["object_id"],
-        fact["relation"],
-        vector_of.get(fact["embedding_key"]),
-        fact["valid_from"],
-        fact["valid_to"],
-        fact["id"],
     )
