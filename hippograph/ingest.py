@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -77,10 +78,15 @@ class Ingestor:
         self._llm_clients = list({id(c): c for c in clients if isinstance(c, LLMClient)}.values())
         self._llm_attributes = LLMAttributes(notes_llm) if notes_llm else None
         self._judge = LinkJudge(notes_llm) if notes_llm else None
-        self._linker = NoteLinker(store, config, self._judge)
+        self._link_worker = ThreadPoolExecutor(1, thread_name_prefix="hippograph-links")  # see NoteLinker
+        self._linker = NoteLinker(store, config, self._judge, self._link_worker)
         self._version: int | None = None  # the store version after this ingestor's last write
         self._dimension: int | None = None  # the embedding model's, once a given vector is checked against it
         self._progress = True  # LLM note work shows its own bars when the ingest does
+
+    def close(self) -> None:
+        """Stop the linking thread (started by the first write that links)."""
+        self._link_worker.shutdown()
 
     def ingest(self, documents: Sequence[Document], progress: bool = True, as_notes: bool = False) -> IngestReport:
         """Store new and changed documents. With `as_notes` each document is one note (not
@@ -120,7 +126,7 @@ class Ingestor:
         (`Memory.add`) then cost no reloading."""
         if self._store.version() != self._version:
             self._synonyms = {}
-            self._linker = NoteLinker(self._store, self._config, self._judge)
+            self._linker = NoteLinker(self._store, self._config, self._judge, self._link_worker)
 
     def retry_failed(self, namespace: str | None = None, progress: bool = True) -> IngestReport:
         """Extract again the passages stored with a recorded extraction failure and add what the
@@ -217,11 +223,15 @@ class Ingestor:
             write.synonyms = self._synonym_edges([e for e in write.entities if e.embedding_key], vectors)
         if self._config.link_threshold is not None:
             linked = self._linker.link(write.passages, vectors, entities, self._progress)
-            write.links, write.changes = linked.links, linked.changes
+            write.links, write.links_later, write.changes = linked.links, linked.later, linked.changes
             report.notes_offline += linked.fallbacks
         report.passages += len(passages)
         report.failed += sum(1 for e in extractions if e.error)
-        written = self._store.write(write, self._embedder.name)
+        try:
+            written = self._store.write(write, self._embedder.name)
+        finally:
+            if write.links_later is not None:  # a write that failed first: the linker must be done before the next
+                write.links_later.exception()
         report.entities += written.entities
         report.facts += written.facts
         self._version = self._store.version()

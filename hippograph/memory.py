@@ -427,6 +427,8 @@ class Memory:
             if self._owns_views:  # a read-only store's views are still saved in the user's cache
                 self._views.save_indexes()
         finally:
+            if self._ingest is not None:
+                self._ingest.close()
             self._store.close()
             if self._owns_llm_client:
                 self._llm_client.close()

@@ -8,6 +8,8 @@ import pytest
 
 import hippograph
 from hippograph import Memory
+from hippograph.embed.neighbours import NeighbourIndex
+from hippograph.notes import NoteLinker
 
 # Only p1 names Quentin Marlowe; p2 answers the question but shares no entity with p1 or the
 # question, and three distractors are closer to the question than p2 is. Only the note link
@@ -198,3 +200,44 @@ def test_bad_notes_are_refused_and_store_nothing(open_memory, tmp_path):
             call()
     assert memory.stats() == before and memory.get(kept.id) == kept
     assert memory.add("Mira Holt lives in Paris.", id="kept") == kept  # the same content again: no change
+
+
+def test_links_worked_out_beside_the_write_are_those_of_a_linker_without_a_thread(open_memory, monkeypatch):
+    threaded = open_memory(LINKED, name="threaded")
+    for note_id, text in ORCHARD:
+        threaded.ingest([hippograph.Document(text=text, id=note_id)], progress=False)
+    assert threaded._ingestor()._link_worker._threads  # the links were worked out in the thread
+    threadless = NoteLinker.__init__
+    monkeypatch.setattr(
+        NoteLinker, "__init__", lambda self, store, config, judge, worker: threadless(self, store, config, judge)
+    )
+    inline = open_memory(LINKED, name="inline")
+    for note_id, text in ORCHARD:
+        inline.ingest([hippograph.Document(text=text, id=note_id)], progress=False)
+    stored = "SELECT a, b, kind, weight FROM links ORDER BY a, b"
+    assert rows(threaded, stored) == rows(inline, stored) and len(rows(inline, stored)) >= 4
+
+
+def test_a_linking_thread_that_fails_rolls_its_batch_back_and_the_next_ingest_links_as_usual(open_memory, monkeypatch):
+    memory = open_memory(LINKED)
+    memory.ingest([hippograph.Document(text=text, id=note_id) for note_id, text in ORCHARD[:3]], progress=False)
+    before = rows(memory, "SELECT COUNT(*) FROM passages"), rows(memory, "SELECT a, b FROM links ORDER BY a, b")
+
+    def fail(*args, **kwargs):
+        raise MemoryError("the linking thread ran out of memory")
+
+    monkeypatch.setattr(NeighbourIndex, "link", fail)
+    rest = [hippograph.Document(text=text, id=note_id) for note_id, text in ORCHARD[3:]]
+    with pytest.raises(MemoryError, match="linking thread"):
+        memory.ingest(rest, progress=False)
+    assert (
+        rows(memory, "SELECT COUNT(*) FROM passages"),
+        rows(memory, "SELECT a, b FROM links ORDER BY a, b"),
+    ) == before
+    monkeypatch.undo()
+    memory.ingest(rest, progress=False)
+    whole = open_memory(LINKED, name="whole")
+    whole.ingest([hippograph.Document(text=text, id=note_id) for note_id, text in ORCHARD[:3]], progress=False)
+    whole.ingest(rest, progress=False)
+    stored = "SELECT a, b, kind, weight FROM links ORDER BY a, b"
+    assert rows(memory, stored) == rows(whole, stored) and rows(memory, "SELECT COUNT(*) FROM passages") == [(6,)]

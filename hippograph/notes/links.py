@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,15 +52,25 @@ class Linked:
     links: list[LinkRecord] = field(default_factory=list)
     changes: list[AttributeChange] = field(default_factory=list)  # evolution of earlier notes
     fallbacks: int = 0  # notes linked offline because their LLM call failed
+    later: Future[list[LinkRecord]] | None = None  # more links, still being worked out (WriteBatch.links_later)
 
 
 class NoteLinker:
-    """Holds the note vectors of each namespace while an ingest runs (loaded on first use)."""
+    """Holds the note vectors of each namespace while an ingest runs (loaded on first use).
 
-    def __init__(self, store: Store, config: Config, judge: LinkJudge | None = None) -> None:
+    With a `worker`, offline links without evolution (the defaults) are worked out in its thread
+    while the caller writes the rest of the batch: the searches and additions of the HNSW graph
+    and the store's writes both run outside Python's lock, so on two cores the linking costs
+    little more than nothing. The links are the same as without a worker.
+    """
+
+    def __init__(
+        self, store: Store, config: Config, judge: LinkJudge | None = None, worker: Executor | None = None
+    ) -> None:
         self._store = store
         self._config = config
         self._judge = judge
+        self._worker = worker
         self._indexes: dict[str, NeighbourIndex] = {}
         self._forgotten: set[str] = set()
 
@@ -78,20 +89,32 @@ class NoteLinker:
         progress: bool = False,
     ) -> Linked:
         """Links of the new notes to the notes already indexed and to each other, and the
-        evolution they cause. `entities` holds each new note's entity ids, most specific first."""
-        if self._judge is None:
-            links = self._similar_links(records, vectors)
-            return Linked(links, self.evolution(records, links) if self._config.evolve_notes else [])
-        return self._confirmed_links(records, vectors, entities, progress)
+        evolution they cause. `entities` holds each new note's entity ids, most specific first.
+        With a worker and neither LLM nor evolution, the links come in `Linked.later`, and nothing
+        may call this linker again before they are done (the batch's write waits for them)."""
+        if self._judge is not None:
+            return self._confirmed_links(records, vectors, entities, progress)
+        groups = self._similar_groups(records, vectors)  # the indexes are read from the store here, not in the worker
+        if self._worker is not None and not self._config.evolve_notes:
+            return Linked(later=self._worker.submit(self._similar_links, groups))
+        links = self._similar_links(groups)
+        return Linked(links, self.evolution(records, links) if self._config.evolve_notes else [])
 
-    def _similar_links(self, records: list[PassageRecord], vectors: dict[str, np.ndarray]) -> list[LinkRecord]:
-        found: list[LinkRecord] = []
+    def _similar_groups(
+        self, records: list[PassageRecord], vectors: dict[str, np.ndarray]
+    ) -> list[tuple[NeighbourIndex, list[str], np.ndarray]]:
+        """Per namespace: its index, and the new notes' ids and vectors."""
+        groups = []
         for namespace in sorted({r.passage.namespace for r in records}):
             members = [r for r in records if r.passage.namespace == namespace]
             matrix = np.vstack([vectors[r.embedding_key] for r in members])
-            pairs = self._index(namespace).link(
-                [r.passage.id for r in members], matrix, self._config.link_threshold, self._config.link_max_neighbors
-            )
+            groups.append((self._index(namespace), [r.passage.id for r in members], matrix))
+        return groups
+
+    def _similar_links(self, groups: list[tuple[NeighbourIndex, list[str], np.ndarray]]) -> list[LinkRecord]:
+        found: list[LinkRecord] = []
+        for index, ids, matrix in groups:
+            pairs = index.link(ids, matrix, self._config.link_threshold, self._config.link_max_neighbors)
             found += [_similar(a, b, weight) for a, b, weight in pairs]
         return found
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,10 +67,11 @@ class WriteBatch:
     """Everything one ingest batch writes; a store applies it in one transaction.
 
     Documents listed in `replaces` are deleted (with cascade) before the rest is
-    written. Facts and embeddings already stored are left as they are; an entity
-    already stored keeps its name and gains a vector key if it had none. Passages
-    listed in `refreshes` (an updated note) lose their mentions, fact sources and
-    links first, and their stored text, vector and attributes are overwritten.
+    written; `all_links` waits for links still being worked out. Facts and embeddings
+    already stored are left as they are; an entity already stored keeps its name and
+    gains a vector key if it had none. Passages listed in `refreshes` (an updated note)
+    lose their mentions, fact sources and links first, and their stored text, vector
+    and attributes are overwritten.
     """
 
     replaces: list[tuple[str, str]] = field(default_factory=list)  # (namespace, document id)
@@ -81,11 +83,19 @@ class WriteBatch:
     fact_sources: list[tuple[str, str]] = field(default_factory=list)  # (fact id, passage id)
     synonyms: list[tuple[str, str, float]] = field(default_factory=list)  # (entity a < entity b, weight)
     links: list[LinkRecord] = field(default_factory=list)
+    # More links, still being worked out by another thread while the rest is written (offline note
+    # linking, see Ingestor): a store takes them last, waiting for them, in the same transaction.
+    links_later: Future[list[LinkRecord]] | None = None
     changes: list[AttributeChange] = field(default_factory=list)  # evolution of stored notes
     document_updates: list[tuple[Document, str]] = field(default_factory=list)  # (document, content hash)
     refreshes: list[str] = field(default_factory=list)  # passage ids whose text changed
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)
     retried: bool = False  # the passages are stored already (a retried extraction): they must still exist
+
+    def all_links(self) -> list[LinkRecord]:
+        """The batch's links, those of `links_later` included (waiting for them; the thread's
+        exception, if it failed, is raised here and the write rolls back)."""
+        return self.links + (self.links_later.result() if self.links_later is not None else [])
 
     def namespaces(self) -> set[str]:
         """The namespaces this batch changes."""

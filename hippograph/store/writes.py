@@ -18,7 +18,7 @@ from ..errors import DocumentNotFound, StoreError
 from ..timestamps import now
 from ..types import Change
 from .base import Records, record_key
-from .records import AttributeChange, PassageRecord, WriteBatch
+from .records import AttributeChange, LinkRecord, PassageRecord, WriteBatch
 from .rules import NOTE_FIELDS, OTHER_VERSION_STORED, Touched, ends_of
 from .transfer import RECORDS, Record, from_export
 
@@ -64,6 +64,7 @@ def write_batch(records: Records, batch: WriteBatch) -> list[str]:
         touched.stated.setdefault(fact_id, set()).add(passage_id)
     _refresh_validity(records, touched)
     _delete_unused_embeddings(records, unused)
+    _add_links(records, batch.all_links(), time)  # last: they may still be worked out meanwhile
     still = records.get("entity", removed)
     return [entity for entity in removed if entity not in still]
 
@@ -237,7 +238,7 @@ def _add_passages(
 
 
 def _add_graph(records: Records, batch: WriteBatch, time: str) -> None:
-    """Entities, mentions, facts, their sources, synonymy edges and links, each stored once."""
+    """Entities, mentions, facts, their sources and synonymy edges, each stored once."""
     new: dict[str, dict] = {}  # an entity named twice keeps its first name and the first vector key given
     for e in batch.entities:
         row = new.setdefault(
@@ -280,11 +281,16 @@ def _add_graph(records: Records, batch: WriteBatch, time: str) -> None:
         "synonym",
         [{"a": a, "b": b, "weight": weight} for a, b, weight in batch.synonyms if a in present and b in present],
     )  # not to an entity a replace took away
-    notes = records.get("passage", {p for link in batch.links for p in (link.a, link.b)})
+
+
+def _add_links(records: Records, batch_links: list[LinkRecord], time: str) -> None:
+    """Links between stored notes of one namespace; a pair stored already takes the new kind,
+    reason and weight."""
+    notes = records.get("passage", {p for link in batch_links for p in (link.a, link.b)})
     links = list(
         {
             (link.a, link.b): link
-            for link in batch.links  # the last of each pair
+            for link in batch_links  # the last of each pair
             if link.a in notes and link.b in notes
         }.values()
     )  # nor to a note a replace took away
