@@ -88,6 +88,12 @@ class Ingestor:
         """Stop the linking thread (started by the first write that links)."""
         self._link_worker.shutdown()
 
+    def note_indexes(self) -> tuple[int | None, dict[str, NeighbourIndex]]:
+        """The store version after this ingestor's last write, and the note indexes (by
+        namespace) if they hold exactly the live notes of that version: their HNSW graphs can
+        serve as passage indexes (graph/passage_index.py) instead of being built again."""
+        return self._version, self._linker.in_step(self._version)
+
     def ingest(self, documents: Sequence[Document], progress: bool = True, as_notes: bool = False) -> IngestReport:
         """Store new and changed documents. With `as_notes` each document is one note (not
         chunked), whose id depends on its namespace and document id only, so it survives
@@ -235,6 +241,7 @@ class Ingestor:
         report.entities += written.entities
         report.facts += written.facts
         self._version = self._store.version()
+        self._linker.written(self._version)
         for index in self._synonyms.values():
             index.remove(written.removed_entities)
 

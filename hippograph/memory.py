@@ -425,6 +425,8 @@ class Memory:
     def close(self) -> None:
         try:
             if self._owns_views:  # a read-only store's views are still saved in the user's cache
+                if self._ingest is not None:  # the graphs its note links were found with
+                    self._views.adopt_note_graphs(*self._ingest.note_indexes())
                 self._views.save_indexes()
         finally:
             if self._ingest is not None:

@@ -4,6 +4,8 @@ Its threshold is lowered to the sample corpus's size, so the same code runs as o
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 
 import numpy as np
@@ -11,7 +13,10 @@ import pytest
 
 import hippograph
 from hippograph import Config, Memory
+from hippograph.embed.neighbours import NeighbourIndex
 from hippograph.graph.passage_index import PassageIndex
+from hippograph.notes import links
+from hippograph.sources import read_sources
 
 INDEXED = Config(ppr_solver="local", approximate_from_passages=10, seed_passages=8)
 QUESTIONS = [
@@ -143,3 +148,73 @@ def test_a_mapped_index_follows_writes_after_another_memory_saved_over_its_file(
         assert first.query(note.text, k=1)[0].id == note.id
     assert "built the passage index" not in caplog.text
     assert len(list((indexed_store / "indexes").glob("*.usearch"))) == 1
+
+
+@pytest.fixture
+def note_graphs_from_ten(monkeypatch):
+    """The note linker's HNSW graph from 10 notes on (20,000 by default), as the index's own."""
+    monkeypatch.setattr(
+        links, "NeighbourIndex", functools.partial(NeighbourIndex, approximate_from=10, linked_before_graph=0)
+    )
+
+
+def test_an_ingest_leaves_its_note_graph_as_the_passage_index_and_no_open_builds_one(
+    tmp_path, embedder, extractor, monkeypatch, note_graphs_from_ten
+):
+    folder = tmp_path / "store"
+    with Memory(folder, INDEXED, embedder=embedder, extractor=extractor) as memory:
+        documents = read_sources(hippograph.sample_corpus())
+        memory.ingest(documents[:30], progress=False)
+        memory.ingest(documents[20:], progress=False)
+        changed = documents[3]
+        memory.ingest([dataclasses.replace(changed, text=changed.text + " It was renamed in 1990.")], progress=False)
+    assert len(list((folder / "indexes").glob("passages-*.usearch"))) == 1
+
+    def not_built(*_):
+        raise AssertionError("the passage index was built although the ingest left one")
+
+    monkeypatch.setattr(PassageIndex, "built", not_built)
+    exact = Config(ppr_solver="local", seed_passages=8)
+    with (
+        Memory(folder, INDEXED, embedder=embedder, extractor=extractor, read_only=True) as adopted,
+        Memory(folder, exact, embedder=embedder, extractor=extractor, read_only=True) as compared,
+    ):
+        assert _live_in_index(adopted) == _live(adopted)  # the replaced passage left it, the new one is in
+        for question in QUESTIONS:
+            assert [h.id for h in adopted.query(question, k=5)] == [h.id for h in compared.query(question, k=5)]
+
+
+def test_a_note_graph_is_not_kept_when_another_write_came_after_the_ingest(
+    tmp_path, embedder, extractor, note_graphs_from_ten
+):
+    folder = tmp_path / "store"
+    with Memory(folder, INDEXED, embedder=embedder, extractor=extractor) as memory:
+        memory.ingest(hippograph.sample_corpus(), progress=False)
+        with Memory(folder, Config(), embedder=embedder, extractor=extractor) as other:
+            other.delete("sample-05")
+    assert not list((folder / "indexes").glob("passages-*.usearch"))  # its graph still held sample-05
+    with Memory(folder, INDEXED, embedder=embedder, extractor=extractor, read_only=True) as reader:
+        assert reader.query(QUESTIONS[0], k=3) and _live_in_index(reader) == _live(reader)
+
+
+def test_a_note_graph_is_not_kept_when_another_write_came_between_its_batches(
+    tmp_path, embedder, extractor, note_graphs_from_ten
+):
+    folder = tmp_path / "store"
+
+    class DeletingBeforeTheSecondBatch:
+        """The extractor, and another process's delete while the ingest runs."""
+
+        name, batches = extractor.name, 0
+
+        def extract(self, passages):
+            self.batches += 1
+            if self.batches == 2:
+                with Memory(folder, Config(), embedder=embedder, extractor=extractor) as other:
+                    other.delete("sample-01")
+            return extractor.extract(passages)
+
+    config = dataclasses.replace(INDEXED, ingest_batch_size=12)
+    with Memory(folder, config, embedder=embedder, extractor=DeletingBeforeTheSecondBatch()) as memory:
+        memory.ingest(hippograph.sample_corpus(), progress=False)
+    assert not list((folder / "indexes").glob("passages-*.usearch"))  # its graph still held sample-01

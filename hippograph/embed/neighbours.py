@@ -11,7 +11,7 @@ the same graph and the same pairs. A batch's searches (each on its own) spread o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -152,6 +152,25 @@ class NeighbourIndex:
 
     def __contains__(self, item_id: str) -> bool:
         return item_id in self._position
+
+    def __len__(self) -> int:
+        """The live items."""
+        return len(self._position)
+
+    def take_graph(self, key: Callable[[str], int]):
+        """Hand the HNSW graph over (None while the search is exact), each live item keyed by
+        `key(its id)` instead of its position; the index has none afterwards (it builds one again
+        when due). Of items given one key, the first keeps it and the others leave the graph."""
+        graph, self._graph = self._graph, None
+        if graph is None:
+            return None
+        positions = np.flatnonzero(self._alive)  # the graph's keys
+        keys = np.array([key(self._ids[position]) for position in positions.tolist()], dtype=np.uint64)
+        unique, first = np.unique(keys, return_index=True)
+        if len(unique) < len(keys):
+            graph.remove(np.delete(positions, first).astype(np.uint64))
+        graph.rename(positions[first].astype(np.uint64), unique)
+        return graph
 
 
 def hnsw_graph(dimension: int):

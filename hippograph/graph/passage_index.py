@@ -7,6 +7,11 @@ it beside the store with the version of the graph it holds. A process opening th
 into memory (read into memory only when it first changes) and adds what was written since from the
 store's change log; it is built again only when the log no longer reaches back that far.
 
+An ingest links notes through an HNSW graph of its own (embed/neighbours.py, the same settings
+over the same vectors). When the memory closes and no other write came between its writes, that
+graph is saved as the passage index (`PassageIndexes.adopt`): the first open after a bulk import
+builds nothing (at 1,000,000 passages, building took 8.5 minutes).
+
 Candidates come out of the graph approximately (the settings found 95% of the 33 nearest of
 clustered vectors, tests/test_passage_index.py checks it against the exact search) and are then
 scored exactly, so a passage's seed weight is the same as with the exact search whenever it is
@@ -27,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..embed.neighbours import hnsw_graph
+from ..embed.neighbours import NeighbourIndex, hnsw_graph
 from ..store.base import Store
 from ..store.graph_data import GraphData, GraphVersion
 from .pointer import point
@@ -209,6 +214,26 @@ class PassageIndexes:
             index = self._reopened(store, namespace, view.data, index)
         self._indexes[namespace] = view.passage_index = index
         self._unsaved.add(namespace)
+
+    def adopt(self, namespace: str, notes: NeighbourIndex, version: int) -> None:
+        """Save the HNSW graph an ingest linked `namespace`'s notes with as its passage index: it
+        has the same settings and vectors (embed/neighbours.py), so the first view read
+        afterwards need not build one. Only where no index of the namespace is kept here (one
+        that is follows every write itself), the namespace is large enough to have one, and
+        the store is still at `version`, whose live notes `notes` holds exactly. `notes` hands
+        its graph over."""
+        path = self._path(namespace)
+        if path is None or self._store.read_only or namespace in self._indexes or len(notes) < self._approximate_from:
+            return
+        if self._store.version() != version:
+            return
+        graph_version = self._store.graph_version(namespace)
+        if self._store.version() != version:  # a write came between the two reads
+            return
+        graph = notes.take_graph(passage_key)
+        if graph is not None:
+            PassageIndex(_Graph(graph), {}, graph_version).save(path)
+            log.info("saved the note graph of %r (%d passages) as its passage index", namespace, len(graph))
 
     def forget(self, namespace: str) -> None:
         """Drop the namespace's index (an attach that failed may have left it half changed)."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Config
+from ..embed.neighbours import NeighbourIndex
 from ..store.base import Store
 from ..store.graph_data import GraphData
 from .delta import Slots, updated
@@ -221,6 +222,15 @@ class GraphViews:
             kept = self._kept.get((namespace, None))
             slots = kept.slots.passages if kept is not None and kept.view is view else Slots.of(view.data).passages
             return np.array([slots.get(passage, -1) for passage in ids], dtype=np.int64)
+
+    def adopt_note_graphs(self, version: int | None, indexes: dict[str, NeighbourIndex]) -> None:
+        """Save the graphs of an ingest's note indexes, which hold exactly the live notes of
+        store version `version`, as passage indexes (PassageIndexes.adopt)."""
+        if version is None:
+            return
+        with self._lock:
+            for namespace, notes in sorted(indexes.items()):
+                self._passage_indexes.adopt(namespace, notes, version)
 
     def save_indexes(self) -> None:
         """Save the passage indexes beside the store (graph/passage_index.py) and the large views

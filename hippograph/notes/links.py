@@ -73,10 +73,13 @@ class NoteLinker:
         self._worker = worker
         self._indexes: dict[str, NeighbourIndex] = {}
         self._forgotten: set[str] = set()
+        self._matches: int | None = None  # the store version whose live notes the indexes hold (None: unknown)
+        self._changing = False  # the indexes changed since (for a write not made yet)
 
     def forget(self, passage_ids: list[str]) -> None:
         """Drop notes about to be deleted, or whose text changes, from the indexes (those loaded
         now and those loaded later); a note linked again afterwards comes back with its new vector."""
+        self._changing = True
         self._forgotten.update(passage_ids)
         for index in self._indexes.values():
             index.remove(passage_ids)
@@ -92,6 +95,7 @@ class NoteLinker:
         evolution they cause. `entities` holds each new note's entity ids, most specific first.
         With a worker and neither LLM nor evolution, the links come in `Linked.later`, and nothing
         may call this linker again before they are done (the batch's write waits for them)."""
+        self._changing = True
         if self._judge is not None:
             return self._confirmed_links(records, vectors, entities, progress)
         groups = self._similar_groups(records, vectors)  # the indexes are read from the store here, not in the worker
@@ -258,10 +262,24 @@ class NoteLinker:
                     changes.append(AttributeChange(other, "tags", merged, "evolution", source))
         return changes
 
+    def written(self, version: int) -> None:
+        """The batch linked last is written, and the store is now at `version`."""
+        in_step = self._matches is not None and version == self._matches + 1  # no other write came between
+        self._matches, self._changing = (version if in_step else None), False
+
+    def in_step(self, version: int | None) -> dict[str, NeighbourIndex]:
+        """The loaded indexes if they hold exactly the live notes of their namespaces at store
+        version `version` (their graphs then serve as passage indexes), else none."""
+        return dict(self._indexes) if version is not None and not self._changing and self._matches == version else {}
+
     def _index(self, namespace: str) -> NeighbourIndex:
         if namespace not in self._indexes:
-            self._indexes[namespace] = NeighbourIndex(*self._store.passage_vectors(namespace))
-            self._indexes[namespace].remove(sorted(self._forgotten))
+            before = self._store.version()
+            index = NeighbourIndex(*self._store.passage_vectors(namespace))
+            index.remove(sorted(self._forgotten))
+            read_at = before if self._store.version() == before else None
+            self._matches = read_at if not self._indexes or self._matches == read_at else None
+            self._indexes[namespace] = index
         return self._indexes[namespace]
 
 

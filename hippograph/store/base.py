@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..types import Change, Note, Passage, Stats, StoredDocument, StoredFact
-from .graph_data import GraphData, GraphDelta
+from .graph_data import GraphData, GraphDelta, GraphVersion
 from .records import WriteBatch, Written
 from .transfer import RECORDS, Record
 
@@ -139,6 +139,10 @@ class Store(Protocol):
     def namespace_version(self, namespace: str) -> str:
         """A token that changes with every committed write that changes `namespace` (a graph
         view's cache key): writes to other namespaces leave it as it is."""
+        ...
+
+    def graph_version(self, namespace: str) -> GraphVersion:
+        """The state of the store a graph view of `namespace` read now would be at."""
         ...
 
     def embedding_model(self) -> str | None:

@@ -77,6 +77,9 @@ class RecordStore:
         with self._reading() as records:
             return _namespace_version(records, namespace)
 
+    def graph_version(self, namespace: str) -> GraphVersion:
+        return self._snapshot(lambda records: _graph_version(records, namespace))
+
     def embedding_model(self) -> str | None:
         with self._reading() as records:
             return records.meta("embedding_model")
