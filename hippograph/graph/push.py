@@ -34,32 +34,41 @@ import numpy as np
 
 from .adjacency import Adjacency
 
-__all__ = ["local_scores"]
+__all__ = ["local_scores", "pushed"]
 
 
 def local_scores(adjacency: Adjacency, seeds: np.ndarray, damping: float, epsilon: float) -> np.ndarray:
     """The PageRank scores of every node (0 where the walk never came) for restart weights `seeds`
     (any positive scale), each at most `epsilon`·(its summed edge weight)·(1 + a few percent)
     below the exact score: see the module's docstring."""
-    total = seeds.sum()
+    nodes = np.flatnonzero(seeds)
+    return pushed(adjacency, nodes, seeds[nodes], damping, epsilon)[0]
+
+
+def pushed(
+    adjacency: Adjacency, nodes: np.ndarray, weights: np.ndarray, damping: float, epsilon: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """`local_scores` of the seeds `weights` at `nodes` (distinct), and the nodes the walk came
+    to (ascending): nothing of the work is over every node of the graph."""
+    total = weights.sum()
     if total <= 0:
         raise ValueError("personalized PageRank needs at least one positive seed weight")
     strength = adjacency.strength
-    estimate = np.zeros(adjacency.size)
+    estimate = np.zeros(adjacency.size)  # pages of zeros the walk never touches cost nothing
     residual = np.zeros(adjacency.size)
-    frontier = np.flatnonzero(seeds)
-    residual[frontier] = seeds[frontier] / total
-    pushed = []
+    frontier = nodes[weights > 0]
+    residual[frontier] = weights[weights > 0] / total
+    pushed_nodes = []
     while len(frontier):
-        pushed.append(frontier)
+        pushed_nodes.append(frontier)
         mass = residual[frontier]
         residual[frontier] = 0.0
         estimate[frontier] += mass
         share = np.divide(damping * mass, strength[frontier], out=np.zeros_like(mass), where=strength[frontier] > 0)
-        sources, targets, weights = adjacency.entries(frontier)
-        np.add.at(residual, targets, share[sources] * weights)
+        sources, targets, edge_weights = adjacency.entries(frontier)
+        np.add.at(residual, targets, share[sources] * edge_weights)
         frontier = np.unique(targets[residual[targets] > epsilon * strength[targets]])
-    nodes = np.unique(np.concatenate(pushed))  # the only nodes with an estimate
-    dangling = nodes[strength[nodes] == 0]
-    estimate *= (1.0 - damping) / (1.0 - damping * estimate[dangling].sum())
-    return estimate
+    reached = np.unique(np.concatenate(pushed_nodes))  # the only nodes with an estimate
+    dangling = reached[strength[reached] == 0]
+    estimate[reached] *= (1.0 - damping) / (1.0 - damping * estimate[dangling].sum())
+    return estimate, reached

@@ -130,40 +130,46 @@ class GraphView:
         )
 
     def paths_from_seeds(
-        self, passages: list[int], seed_weights: np.ndarray, max_hops: int = 4, reached: np.ndarray | None = None
+        self,
+        passages: list[int],
+        seed_nodes: np.ndarray,
+        seed_weights: np.ndarray,
+        max_hops: int = 4,
+        reached: np.ndarray | None = None,
     ) -> dict[int, list[int]]:
-        """For each passage, the nodes of a shortest path (fewest edges) from a seed entity to it,
-        the heaviest seed winning among equally near ones; [] when no seed is within `max_hops`.
-        With `reached` (a bool mask of the nodes), only through those nodes: the walk's own
-        neighbourhood, however large the graph.
+        """For each passage, the nodes of a shortest path (fewest edges) from a seed entity (of
+        `seed_nodes`, weighing `seed_weights`) to it, the heaviest seed winning among equally
+        near ones; [] when no seed is within `max_hops`. With `reached` (a bool mask of the
+        nodes), only through those nodes: the walk's own neighbourhood, however large the graph.
 
         One breadth-first search from all seeds at once, level by level, each level's nodes
         ordered by the weight of the seed they were reached from, so the first parent found
         comes from the heaviest seed. It stops when every passage is reached.
         """
         targets = np.asarray(passages, dtype=np.int64) + self.entity_count
-        parent = np.full(self.adjacency.size, -1)
-        root_weight = np.zeros(self.adjacency.size)
-        frontier = np.flatnonzero(seed_weights > 0)
-        frontier = frontier[np.argsort(-seed_weights[frontier], kind="stable")]
-        parent[frontier] = frontier
-        root_weight[frontier] = seed_weights[frontier]
+        parent_after = np.zeros(self.adjacency.size, dtype=np.int64)  # parent + 1; 0: not reached (pages
+        root_weight = np.zeros(self.adjacency.size)  # of zeros never touched cost nothing on a large graph)
+        order = np.argsort(-seed_weights, kind="stable")
+        frontier, weights = seed_nodes[order], seed_weights[order]
+        frontier, weights = frontier[weights > 0], weights[weights > 0]
+        parent_after[frontier] = frontier + 1
+        root_weight[frontier] = weights
         for _ in range(max_hops):
-            if not len(frontier) or (parent[targets] >= 0).all():
+            if not len(frontier) or (parent_after[targets] > 0).all():
                 break
             sources, neighbours = self.adjacency.neighbours(frontier)
-            fresh = parent[neighbours] < 0
+            fresh = parent_after[neighbours] == 0
             if reached is not None:
                 fresh &= reached[neighbours]
             nodes, first = np.unique(neighbours[fresh], return_index=True)
-            parent[nodes] = sources[fresh][first]
-            root_weight[nodes] = root_weight[parent[nodes]]
+            parent_after[nodes] = sources[fresh][first] + 1
+            root_weight[nodes] = root_weight[parent_after[nodes] - 1]
             frontier = nodes[np.argsort(-root_weight[nodes], kind="stable")]
         paths = {}
         for target in targets.tolist():
-            path = [target] if parent[target] >= 0 else []
-            while path and parent[path[-1]] != path[-1]:
-                path.append(int(parent[path[-1]]))
+            path = [target] if parent_after[target] > 0 else []
+            while path and parent_after[path[-1]] - 1 != path[-1]:
+                path.append(int(parent_after[path[-1]] - 1))
             paths[target - self.entity_count] = path[::-1]
         return paths
 

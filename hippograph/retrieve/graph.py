@@ -28,7 +28,7 @@ import numpy as np
 
 from ..config import Config
 from ..errors import LLMCallFailed
-from ..graph.push import local_scores
+from ..graph.push import pushed
 from ..graph.view import GraphView
 from ..types import Explanation, SeedFact
 from .dense import DenseRetriever
@@ -48,6 +48,17 @@ def _min_max(scores: np.ndarray) -> np.ndarray:
 def _unit_sum(weights: np.ndarray) -> np.ndarray:
     total = weights.sum()
     return weights / total if total > 0 else weights
+
+
+def _mixed(*parts: tuple[float, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The sum of sparse weight vectors (share, nodes, weights), each scaled to sum to its share
+    first, as (nodes ascending, their positive weights): a query's seeds without an array over
+    every node of the graph."""
+    nodes = np.concatenate([part_nodes for _, part_nodes, _ in parts]).astype(np.int64)
+    weights = np.concatenate([share * _unit_sum(part_weights) for share, _, part_weights in parts])
+    distinct, where = np.unique(nodes, return_inverse=True)
+    summed = np.bincount(where, weights=weights, minlength=len(distinct))
+    return distinct[summed > 0], summed[summed > 0]
 
 
 class GraphRetriever:
@@ -87,34 +98,52 @@ class GraphRetriever:
         local = config.ppr_solver == "local" or (
             config.ppr_solver == "auto" and view.adjacency.size >= config.local_ppr_from_nodes
         )
-        passages = self._passage_seeds(query_vector, config.seed_passages if local else None)
-        entity_seeds = config.query_entity_weight * _unit_sum(
-            self._question_entity_seeds(named)
-        ) + config.fact_weight * _unit_sum(self._fact_entity_seeds(top_facts, fact_scores))
-        seeds = np.concatenate([entity_seeds, config.passage_weight * _unit_sum(passages)])
-        if seeds.sum() <= 0:  # every weight set to zero, or nothing linked
+        passage_slots, passage_weights = self._passage_seeds(query_vector, config.seed_passages if local else None)
+        seed_nodes, seed_weights = _mixed(
+            (config.query_entity_weight, *self._question_entity_seeds(named)),
+            (config.fact_weight, *self._fact_entity_seeds(top_facts, fact_scores)),
+            (config.passage_weight, passage_slots + view.entity_count, passage_weights),
+        )
+        if not len(seed_nodes):  # every weight set to zero, or nothing linked
             return self._dense.retrieve(question, query_vector, k, allowed), None
+        reached = None
         if local:
-            ranks = local_scores(view.adjacency, seeds, config.damping, config.ppr_push_epsilon)
+            ranks, reached_nodes = pushed(
+                view.adjacency, seed_nodes, seed_weights, config.damping, config.ppr_push_epsilon
+            )
+            reached = np.zeros(view.adjacency.size, dtype=bool)
+            reached[reached_nodes] = True
+            candidates = reached_nodes[reached_nodes >= view.entity_count] - view.entity_count
+            candidates = candidates[allowed[candidates]]
         else:
+            seeds = np.zeros(view.adjacency.size)
+            seeds[seed_nodes] = seed_weights
             ranks = view.pagerank.scores(seeds, config.damping, config.ppr_tolerance, config.ppr_max_iterations)
         passage_ranks = ranks[view.entity_count :]
-        reached = ranks > 0 if local else None
-        if reached is not None and np.count_nonzero(reached_passages := allowed & reached[view.entity_count :]) >= k:
-            allowed = reached_passages  # the same top k, picked among the passages the push reached
-        top = top_indexes(passage_ranks, k, allowed).tolist()
+        if reached is not None and len(candidates) >= k:  # the same top k, picked among the passages the push reached
+            top = candidates[top_indexes(passage_ranks[candidates], k)].tolist()
+        else:
+            top = top_indexes(passage_ranks, k, allowed).tolist()
+        entities = seed_nodes < view.entity_count
+        entity_seeds = seed_nodes[entities], seed_weights[entities]
         explain = self._explainer(entity_seeds, named, top_facts, fact_scores)
-        paths = view.paths_from_seeds(top, entity_seeds, reached=reached)
+        paths = view.paths_from_seeds(top, *entity_seeds, reached=reached)
         ranked = [Ranked(passage, float(passage_ranks[passage]), explain(paths[passage])) for passage in top]
-        return ranked, Walk(seeds, ranks, paths)
+        return ranked, Walk(seed_nodes, seed_weights, ranks, paths)
 
-    def _explainer(self, entity_seeds: np.ndarray, named: list[int], top_facts: np.ndarray, fact_scores: np.ndarray):
+    def _explainer(
+        self,
+        entity_seeds: tuple[np.ndarray, np.ndarray],
+        named: list[int],
+        top_facts: np.ndarray,
+        fact_scores: np.ndarray,
+    ):
         """A function from a hit's path (node indexes) to its Explanation; the parts every hit
-        shares are built once."""
+        shares are built once. `entity_seeds`: the seeded entities (ascending) and their weights."""
         view, data = self._view, self._view.data
         seed_facts = tuple(SeedFact(*self._fact_words(f), round(float(fact_scores[f]), 6)) for f in top_facts)
-        seeded = np.flatnonzero(entity_seeds)
-        seed_names = tuple(data.entity_names[e] for e in seeded[np.argsort(-entity_seeds[seeded], kind="stable")])
+        seeded, weights = entity_seeds
+        seed_names = tuple(data.entity_names[e] for e in seeded[np.argsort(-weights, kind="stable")].tolist())
         question_names = tuple(data.entity_names[e] for e in named)
         return lambda path: Explanation("hippograph", seed_facts, seed_names, view.describe_path(path), question_names)
 
@@ -134,30 +163,26 @@ class GraphRetriever:
             data.entity_names[data.fact_objects[fact]],
         )
 
-    def _passage_seeds(self, query_vector: np.ndarray, candidates: int | None) -> np.ndarray:
-        """Each passage's seed weight: a softmax of its similarity to the question, over every live
-        passage or, with `candidates`, over that many most similar ones (0 for the others)."""
+    def _passage_seeds(self, query_vector: np.ndarray, candidates: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """The seeded passages' slots and weights: a softmax of their similarity to the question,
+        over every live passage or, with `candidates`, over that many most similar ones."""
         data, temperature = self._view.data, self._config.passage_temperature
-        weights = np.zeros(len(data.passage_ids))
         if candidates is not None and self._view.passage_index is not None:
             top = self._view.passage_index.nearest(data, query_vector, candidates)
             if not len(top):
-                return weights
+                return top, np.zeros(0)
             similarity = similarities(data.passage_vectors[top], query_vector)
-            weights[top] = np.exp((similarity - similarity.max()) / temperature)
-            return weights
+            return top, np.exp((similarity - similarity.max()) / temperature)
         similarity = np.where(data.passage_alive, similarities(data.passage_vectors, query_vector), -np.inf)
         if candidates is None:
-            return np.exp((similarity - similarity.max()) / temperature)  # 0 for a dead slot
+            live = np.flatnonzero(data.passage_alive)
+            return live, np.exp((similarity[live] - similarity.max()) / temperature)
         top = top_indexes(similarity, candidates, data.passage_alive)
-        weights[top] = np.exp((similarity[top] - similarity[top[0]]) / temperature)
-        return weights
+        return top, np.exp((similarity[top] - similarity[top[0]]) / temperature)
 
-    def _question_entity_seeds(self, named: list[int]) -> np.ndarray:
-        weights = np.zeros(self._view.entity_count)
-        for entity in named:
-            weights[entity] = 1.0 / max(self._view.entity_passage_counts[entity], 1.0)
-        return weights
+    def _question_entity_seeds(self, named: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        nodes = np.array(named, dtype=np.int64)
+        return nodes, 1.0 / np.maximum(self._view.entity_passage_counts[nodes], 1.0)
 
     def _linked_facts(self, query_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every fact's min-max normalised similarity to the query (0 for facts without a
@@ -174,13 +199,13 @@ class GraphRetriever:
         scores[linkable] = _min_max(similarities(data.fact_vectors[data.fact_vector_rows[linkable]], query_vector))
         return scores, linkable[top_indexes(scores[linkable], self._config.linking_top_k)]
 
-    def _fact_entity_seeds(self, top_facts: np.ndarray, fact_scores: np.ndarray) -> np.ndarray:
+    def _fact_entity_seeds(self, top_facts: np.ndarray, fact_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The entities of the linked facts, each with its facts' scores over its passage count,
+        averaged over the facts it appears in."""
         data, counts = self._view.data, self._view.entity_passage_counts
-        weights = np.zeros(self._view.entity_count)
-        occurrences = np.zeros(self._view.entity_count)
-        for fact in top_facts:
-            for entity in (data.fact_subjects[fact], data.fact_objects[fact]):
-                weights[entity] += fact_scores[fact] / max(counts[entity], 1.0)
-                occurrences[entity] += 1
-        np.divide(weights, occurrences, out=weights, where=occurrences > 0)
-        return weights
+        weights: dict[int, list[float]] = {}
+        for fact in top_facts.tolist():
+            for entity in (int(data.fact_subjects[fact]), int(data.fact_objects[fact])):
+                weights.setdefault(entity, []).append(fact_scores[fact] / max(counts[entity], 1.0))
+        nodes = np.array(sorted(weights), dtype=np.int64)
+        return nodes, np.array([sum(weights[e]) / len(weights[e]) for e in nodes.tolist()])

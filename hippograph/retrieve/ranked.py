@@ -22,9 +22,15 @@ class Walk:
     """How the graph retriever reached its passages, node by node (node indexes of the graph
     view: entities first, then passages): what a drawing of the query's subgraph shows."""
 
-    seeds: np.ndarray  # the restart weight of every node (0 where none)
+    seed_nodes: np.ndarray  # the nodes with a restart weight, ascending
+    seed_weights: np.ndarray  # their restart weights
     scores: np.ndarray  # the PageRank mass of every node
     paths: dict[int, list[int]]  # returned passage index -> the nodes of its path from a seed entity
+
+    def seed(self, node: int) -> float:
+        """The node's restart weight (0 where none)."""
+        at = int(np.searchsorted(self.seed_nodes, node))
+        return float(self.seed_weights[at]) if at < len(self.seed_nodes) and self.seed_nodes[at] == node else 0.0
 
 
 def similarities(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:

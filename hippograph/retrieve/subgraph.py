@@ -22,7 +22,7 @@ def subgraph_nodes(view: GraphView, ranked: list[Ranked], walk: Walk | None) -> 
     and every node on their paths (passages the query did not return among them)."""
     nodes = {r.passage + view.entity_count for r in ranked}
     if walk is not None:
-        nodes.update(np.flatnonzero(walk.seeds[: view.entity_count] > 0).tolist())
+        nodes.update(walk.seed_nodes[walk.seed_nodes < view.entity_count].tolist())
         for path in walk.paths.values():
             nodes.update(path)
     return sorted(nodes)
@@ -45,7 +45,7 @@ def query_subgraph(
     for node in nodes:
         attributes = graph.nodes[view.node_id(node)]
         attributes["score"] = float(walk.scores[node]) if walk is not None else 0.0
-        attributes["seed"] = float(walk.seeds[node]) if walk is not None else 0.0
+        attributes["seed"] = walk.seed(node) if walk is not None else 0.0
     for rank, hit in enumerate(ranked, 1):
         attributes = graph.nodes[view.node_id(hit.passage + view.entity_count)]
         attributes["rank"] = rank
