@@ -378,8 +378,7 @@ def _graph_data(records: Records, namespace: str, passages_only: bool = False) -
     facts = unless_passages_only(
         "fact", ("subject_id", "object_id", "relation", "embedding_key", "valid_from", "valid_to", "id")
     )
-    vectors = records.get("embedding", {row[1] for row in passages} | {row[3] for row in facts})
-    vector_of = {key: row["vector"] for key, row in vectors.items()}
+    vector_of = _vectors_of(records, {row[1] for row in passages} | {row[3] for row in facts})
     return GraphData.from_rows(
         _graph_version(records, namespace),
         unless_passages_only("entity", ("id", "name")),
@@ -389,6 +388,15 @@ def _graph_data(records: Records, namespace: str, passages_only: bool = False) -
         unless_passages_only("synonym", ("a", "b", "weight")),
         unless_passages_only("link", ("a", "b", "weight", "kind")),
     )
+
+
+def _vectors_of(records: Records, keys: set[str]) -> dict[str, bytes]:
+    """The stored vectors of `keys`: read in one pass over all vectors when they are at least half
+    of them (a large namespace: a million lookups by key took a minute, the pass seconds), else
+    looked up by key."""
+    if 2 * len(keys) >= records.count("embedding"):
+        return {key: vector for key, vector in records.rows("embedding", ("key", "vector")) if key in keys}
+    return {key: row["vector"] for key, row in records.get("embedding", keys).items()}
 
 
 def _graph_version(records: Records, namespace: str) -> GraphVersion:

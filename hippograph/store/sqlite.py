@@ -228,6 +228,8 @@ class _SQLRecords:
     def rows(self, kind: str, fields: Sequence[str], namespace: str | None = None) -> list[tuple]:
         checked_fields(kind, fields)
         join, where, params = _in_namespace(kind, namespace)
+        if join and self._only_namespace(_NAMESPACE_OF[kind][0], namespace):
+            join, where, params = "", "", []  # the join would keep every row: 10 million mentions took 3 times as long
         order = ", ".join(f"t.{field}" for field in KEYS[kind])
         columns = ", ".join(f"t.{field}" for field in fields)
         return self._db.execute(
@@ -247,6 +249,11 @@ class _SQLRecords:
                 query, params = f"SELECT k.column1, (SELECT COUNT(*) FROM ({capped})) FROM {wanted}", [at_most, *chunk]
             counts.update((value, count) for value, count in self._db.execute(query, params) if count)
         return counts
+
+    def _only_namespace(self, table: str, namespace: str) -> bool:
+        """Whether `table` holds rows of no other namespace."""
+        other = f"SELECT 1 FROM {table} WHERE namespace < ? OR namespace > ? LIMIT 1"
+        return self._db.execute(other, (namespace, namespace)).fetchone() is None
 
     def count(self, kind: str, namespace: str | None = None) -> int:
         join, where, params = _in_namespace(kind, namespace)
