@@ -58,6 +58,10 @@ class Config:
             ingest then embeds no fact sentences; set it (e.g. 0.1) before ingesting.
         passage_weight: share on passages, by a softmax of their similarity to the question
             at `passage_temperature` (lower: fewer passages carry the weight).
+        lexical_weight: share on the `lexical_matches` passages that best match the question's
+            words by BM25 (retrieve/lexical.py), in proportion to their BM25 scores.
+        lexical_matches: how many BM25 matches the lexical channel reads; also the depth of
+            each ranking that the "hybrid" method fuses.
         topic_edge_weight: weight of the edge between a passage and the entity its title
             names (0: no such edges).
         damping: PageRank damping (probability of following an edge).
@@ -122,6 +126,8 @@ class Config:
     fact_weight: float = 0.0
     passage_weight: float = 0.3
     passage_temperature: float = 0.05
+    lexical_weight: float = 0.5  # LoCoMo dev R@5: .575 at 0.3, .592 at 0.5, .578 at 1.0 (pipelines/README.md)
+    lexical_matches: int = 100
     topic_edge_weight: float = 10.0
     damping: float = 0.7
     ppr_tolerance: float = 1e-5  # relative residual; MuSiQue top-10 lists are the same as at 1e-9
@@ -155,6 +161,7 @@ class Config:
             "neighbourhood_seeds",
             "neighbourhood_hops",
             "neighbourhood_passages",
+            "lexical_matches",
         )
         for name in positive:
             check_whole(self, name, 1)
@@ -169,10 +176,19 @@ class Config:
             isinstance(r, str) and r.strip() for r in self.exclusive_relations
         ):
             raise ConfigError("Config.exclusive_relations must be a tuple of relation phrases such as ('live in',)")
-        for name in ("query_entity_weight", "fact_weight", "passage_weight", "topic_edge_weight", "link_edge_weight"):
+        for name in (
+            "query_entity_weight",
+            "fact_weight",
+            "passage_weight",
+            "lexical_weight",
+            "topic_edge_weight",
+            "link_edge_weight",
+        ):
             self._check_number(name, 0, math.inf)
-        if self.query_entity_weight + self.fact_weight + self.passage_weight <= 0:
-            raise ConfigError("at least one of Config.query_entity_weight, fact_weight, passage_weight must be > 0")
+        if self.query_entity_weight + self.fact_weight + self.passage_weight + self.lexical_weight <= 0:
+            raise ConfigError(
+                "at least one of Config.query_entity_weight, fact_weight, passage_weight, lexical_weight must be > 0"
+            )
         self._check_number("passage_temperature", 0, math.inf, open_low=True)
         self._check_number("ppr_tolerance", 0, 1, open_low=True)
         self._check_number("ppr_push_epsilon", 0, 1, open_low=True)

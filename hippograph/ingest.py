@@ -52,6 +52,13 @@ def embedding_key(text: str) -> str:
     return content_hash("text", text)
 
 
+def _speaker(metadata: dict) -> str | None:
+    """Who said a document, from its metadata "speaker" (a chat turn's): a name, else None.
+    Each of its passages mentions the speaker as an entity."""
+    speaker = metadata.get("speaker")
+    return (speaker.strip() or None) if isinstance(speaker, str) else None
+
+
 def _kind(extractor_name: str) -> str:
     """The kind of an extractor from its name: "llm:gpt-4o-mini:openie-2" -> "llm"."""
     return extractor_name.split(":", 1)[0]
@@ -115,7 +122,9 @@ class Ingestor:
         self._progress = False
         self._linker.forget([note.id])
         write = WriteBatch(refreshes=[note.id], document_updates=[(document, document_hash(document))])
-        changed = dataclasses.replace(note, text=document.text, title=document.title)
+        changed = dataclasses.replace(
+            note, text=document.text, title=document.title, speaker=_speaker(document.metadata)
+        )
         return self._in_batches(
             [changed],
             lambda batch, report: self._write_passages(batch, write, report),
@@ -153,11 +162,16 @@ class Ingestor:
                 f"{len(other_names)} passage(s) failed with extractor {', '.join(others)}; retry them "
                 f"with that kind of extractor (e.g. --extractor {_kind(others[0])}), not {kind}"
             )
-        failed = [passage for passage, _ in failed_with]
+        failed = [self._with_speaker(passage) for passage, _ in failed_with]
         self._linker.forget([passage.id for passage in failed])  # linked again as they are written, like new notes
         return self._in_batches(
             failed, self._write_retried, IngestReport(), started, progress, desc="retry", unit="passage"
         )
+
+    def _with_speaker(self, passage: Passage) -> Passage:
+        """A stored passage with the speaker its document's metadata names (none is stored with it)."""
+        document = self._store.document(passage.namespace, passage.document_id)
+        return dataclasses.replace(passage, speaker=_speaker(document.metadata))
 
     def _in_batches(
         self, items: list, write, report: IngestReport, started: float, progress: bool, desc: str, unit: str
@@ -221,7 +235,10 @@ class Ingestor:
     def _write_passages(self, passages: list[Passage], write: WriteBatch, report: IngestReport) -> None:
         """Extract, embed and store `passages` with whatever `write` already holds, in one transaction."""
         self._version = None  # the indexes take this batch in before it is written: should anything fail, reload them
-        extractions = self._extractor.extract(passages)
+        extractions = [
+            dataclasses.replace(found, entities=[passage.speaker, *found.entities]) if passage.speaker else found
+            for passage, found in zip(passages, self._extractor.extract(passages))
+        ]
         texts, names = self._graph_records(passages, extractions, write)
         vectors = self._vectors(texts, write, report)
         entities = self._note_records(passages, extractions, names, write, report)
@@ -271,7 +288,14 @@ class Ingestor:
                     else content_hash(document.namespace, document.id, str(position), text)
                 )
                 passage = Passage(
-                    passage_id, document.id, position, document.title, text, document.namespace, document.timestamp
+                    passage_id,
+                    document.id,
+                    position,
+                    document.title,
+                    text,
+                    document.namespace,
+                    document.timestamp,
+                    _speaker(document.metadata),
                 )
                 passages.append(passage)
                 if document.vector is not None:

@@ -23,8 +23,9 @@ from .ids import content_hash
 from .ingest import Ingestor, document_hash, whole_note_id
 from .inputs import MAX_NOTE_CHARACTERS, checked_metadata, checked_namespace, checked_text, note_document
 from .llm import LLMClient, LLMSettings
+from .retrieve.lexical import lexical_matches
 from .retrieve.recognition import FactFilter
-from .retrieve.search import METHODS, in_window, search
+from .retrieve.search import METHODS, in_window, search, uses_lexical
 from .sources import Source, read_sources
 from .store import Store, open_store
 from .store.transfer import import_export_file, load_records, write_export, write_export_file
@@ -272,7 +273,8 @@ class Memory:
         until: Time | None = None,
         as_of: Time | None = None,
     ) -> Hits:
-        """The k passages that best answer `text`; method "hippograph" (graph + PPR) or "dense".
+        """The k passages that best answer `text`; method "hippograph" (graph + PPR), "dense",
+        "bm25" (the question's words) or "hybrid" (dense and bm25 fused by rank).
 
         `since` / `until` keep only notes whose time is in [since, until]; `as_of` searches the
         memory as it was then: notes written by then, facts valid then.
@@ -296,12 +298,25 @@ class Memory:
         fact_filter = FactFilter(self.llm) if self.config.llm_fact_filter else None
         with single_blas_thread():  # numpy's spinning BLAS threads would slow the model's own
             query_vector = self._embedder.embed([text])[0]
-        if self._views.passages_only and method != "dense":  # dense retrieval needs the passages alone
-            view = neighbourhood_view(
-                self._store, self._views, view, namespace, text, query_vector, self.config, k, allowed, window[2]
+        lexical = None
+        if uses_lexical(method, self.config):
+            lexical = lexical_matches(self._store, self._views, namespace, view, text, self.config.lexical_matches)
+        if self._views.passages_only and method not in ("dense", "bm25", "hybrid"):  # these need the passages alone
+            view, lexical = neighbourhood_view(
+                self._store,
+                self._views,
+                view,
+                namespace,
+                text,
+                query_vector,
+                self.config,
+                k,
+                allowed,
+                window[2],
+                lexical,
             )
             allowed = in_window(view.data.passage_times, window[0], window[1])
-        return search(view, self._store, text, query_vector, k, method, allowed, self.config, fact_filter)
+        return search(view, self._store, text, query_vector, k, method, allowed, self.config, fact_filter, lexical)
 
     def subgraph(
         self, text: str, k: int = 5, *, namespace: str | None = None, **query_options: Any

@@ -43,6 +43,7 @@ class Passage:
     text: str
     namespace: str = DEFAULT_NAMESPACE
     time: str | None = None  # the note's time (UTC ISO 8601); None: not stored yet, no time given
+    speaker: str | None = None  # who said it (its document's metadata "speaker"): an entity of the note
 
     @property
     def embedding_text(self) -> str:
@@ -202,6 +203,10 @@ class Explanation:
     def __str__(self) -> str:
         if self.method == "dense":
             return "dense similarity to the query"
+        if self.method == "bm25":
+            return "the query's words in the passage (BM25)"
+        if self.method == "hybrid":
+            return "dense similarity and the query's words (BM25), fused by rank"
         if not self.path:
             if not self.seed_entities:
                 return "PageRank mass from the passages closest to the query"

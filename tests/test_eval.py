@@ -97,13 +97,13 @@ def test_eval_retrieval_rejects_unknown_methods(tmp_path, capsys):
             "--questions",
             str(questions),
             "--methods",
-            "bm25",
+            "splade",
             "--store",
             str(tmp_path / "s"),
         ]
     )
     assert code == 1
-    assert "unknown method(s) bm25" in capsys.readouterr().err
+    assert "unknown method(s) splade" in capsys.readouterr().err
 
 
 def test_config_overrides_are_parsed_and_checked():

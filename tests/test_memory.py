@@ -244,7 +244,7 @@ def test_bad_queries_are_clear_errors(sample_memory):
     with pytest.raises(QueryError, match="k must be"):
         sample_memory.query("x", k=2.5)
     with pytest.raises(QueryError, match="unknown method"):
-        sample_memory.query("x", method="bm25")
+        sample_memory.query("x", method="lexical")
 
 
 def test_long_text_is_chunked_into_several_passages(make_memory):
@@ -373,7 +373,7 @@ def test_settings_out_of_range_are_refused():
         dict(passage_temperature=None),
         dict(synonym_threshold=-0.2),
         dict(topic_edge_weight=True),
-        dict(query_entity_weight=0, passage_weight=0),
+        dict(query_entity_weight=0, passage_weight=0, lexical_weight=0),
     ):
         with pytest.raises(hippograph.ConfigError):
             hippograph.Config(**bad)
@@ -406,11 +406,17 @@ def test_a_schema_1_store_is_upgraded_in_place(sample_memory, embedder, extracto
             db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         db.execute("DROP TABLE links")
         db.execute("DROP TABLE note_history")
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'").fetchall():
+            db.execute(f"DROP TABLE {table}")  # the full-text index of schema version 4
+        db.execute("DROP TABLE passage_search_ids")
         db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     with Memory(Path(path).parent, embedder=embedder, extractor=extractor) as memory:
         assert memory.stats().failed_extractions == 0 and memory.stats().passages == 36
         assert memory.query("Where was the founder of Brightwater Labs born?", k=1)
-        assert sql(memory, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+        assert sql(memory, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+        assert (
+            memory.query("Brightwater", k=1, method="bm25")[0].document_id == "sample-01"
+        )  # the stored notes are indexed
         assert sql(memory, "SELECT COUNT(*) FROM facts WHERE valid_from IS NULL") == [(0,)]
         note = memory.get(memory.document("sample-01").passage_ids[0])
         assert note.keywords == () and note.links == ()  # older notes have no attributes; new ones will

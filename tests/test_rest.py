@@ -404,7 +404,7 @@ def test_a_streamed_body_is_cut_off_at_the_limit(server, client):
         ("/v1/namespaces/hostile/search", {"q": QUESTION, "k": 0}, "query.k"),
         ("/v1/namespaces/hostile/search", {"q": QUESTION, "k": 101}, "query.k"),
         ("/v1/namespaces/hostile/search", {"q": QUESTION, "k": "five"}, "query.k"),
-        ("/v1/namespaces/hostile/search", {"q": QUESTION, "method": "bm25"}, "query.method"),
+        ("/v1/namespaces/hostile/search", {"q": QUESTION, "method": "splade"}, "query.method"),
         ("/v1/namespaces/hostile/search", {}, "query.q"),
         ("/v1/namespaces/hostile/search", {"q": "  "}, "the query text is empty"),
         ("/v1/namespaces/hostile/search", {"q": QUESTION, "since": "someday"}, "ISO 8601"),

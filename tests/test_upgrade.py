@@ -37,6 +37,10 @@ def _indexes(folder: Path) -> set[str]:
 def test_a_store_of_the_previous_release_reads_the_same_and_takes_writes(old_store, embedder, extractor):
     with Memory(old_store, embedder=embedder, extractor=extractor, read_only=True) as memory:
         before = records(memory)  # as the old file holds them, read without changing it
+        # no full-text index in the file: the words are ranked in memory
+        assert [hit.document_id for hit in memory.query("Who moved to Kessel?", namespace="other", method="bm25")] == [
+            "n2"
+        ]
     assert "passages_by_embedding" not in _indexes(old_store)
 
     with Memory(old_store, embedder=embedder, extractor=extractor) as memory:
@@ -50,7 +54,12 @@ def test_a_store_of_the_previous_release_reads_the_same_and_takes_writes(old_sto
         assert "n1" in [hit.document_id for hit in memory.query("Who founded Brightwater Labs?", k=2)]
         assert {fact.relation for fact in memory.facts("Mira Holt")} and dangling(before) == []
 
+        telescopes = memory.query("telescopes", method="bm25")
+        assert [hit.document_id for hit in telescopes] == ["n3"]  # the old notes are in the file's index
+
         memory.add("Ida Marsh repairs telescopes in Kessel.", id="n4", namespace="other")
         memory.delete("n2", namespace="other")
         assert memory.stats("other").documents == 1
+        kessel = memory.query("Who is in Kessel?", namespace="other", method="bm25")
+        assert [hit.document_id for hit in kessel] == ["n4"]
         assert dangling(records(memory)) == []

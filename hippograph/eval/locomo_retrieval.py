@@ -27,7 +27,7 @@ from .metrics import recall_at_k
 from .questions import Question
 from .retrieval import ask
 
-METHODS = ("dense", "hippograph")
+METHODS = ("dense", "bm25", "hybrid", "hippograph")
 LABELS = {number: f"{number} {name}" for number, name in CATEGORIES.items()}
 OVERALL = "overall 1-4"
 

@@ -27,7 +27,9 @@ from .questions import Question, load_questions
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eval_retrieval", description="Recall@k of retrieval methods on a QA set.")
     add_corpus_arguments(parser)
-    parser.add_argument("--methods", default="dense,hippograph", help="comma-separated: " + ", ".join(METHODS))
+    parser.add_argument(
+        "--methods", default="dense,bm25,hybrid,hippograph", help="comma-separated: " + ", ".join(METHODS)
+    )
     parser.add_argument("--k", default="1,2,5,10", help="comma-separated cut-offs")
     return parser
 

@@ -37,6 +37,7 @@ import numpy as np
 from ..config import Config
 from ..extract.normalize import normalize_entity
 from ..ids import content_hash
+from ..retrieve.lexical import LexicalMatches
 from ..retrieve.ranked import similarities, top_indexes
 from ..store.base import Store
 from .linking import names_in_question, question_phrases
@@ -59,16 +60,21 @@ def neighbourhood_view(
     k: int,
     allowed: np.ndarray | None = None,
     as_of: str | None = None,
-) -> GraphView:
+    lexical: LexicalMatches | None = None,
+) -> tuple[GraphView, LexicalMatches | None]:
     """The graph view of the question's neighbourhood in `namespace` (as it was at `as_of`), for a
     query of `k` hits among the passages `allowed` (a mask of the slots of `passages`, the
     namespace's passages as `views` keeps them): its seeds are the passages nearest the question,
-    and as many nearest among those allowed, at least k of each."""
+    and as many nearest among those allowed, at least k of each, and the first
+    `neighbourhood_seeds` of the question's BM25 matches `lexical` (slots of `passages`); and
+    those matches in the new view."""
     data = passages.data
     count = max(config.neighbourhood_seeds, k)
     nearest = _nearest(passages, query_vector, count, None)
     if allowed is not None:
         nearest = np.union1d(nearest, _nearest(passages, query_vector, count, allowed))
+    if lexical is not None:
+        nearest = np.union1d(nearest, lexical.slots[:count])
     graph, counts = store.neighbourhood(
         namespace,
         named_entities(store, namespace, question),
@@ -92,7 +98,9 @@ def neighbourhood_view(
     view = GraphView.build(graph, config.topic_edge_weight, config.link_edge_weight)
     # Specificity counts every passage that mentions an entity, not only the neighbourhood's.
     view.entity_passage_counts = np.array([counts.get(e, 0) for e in graph.entity_ids], dtype=float)
-    return view
+    if lexical is not None:
+        lexical = lexical.moved({passage: slot for slot, passage in enumerate(view.data.passage_ids)}, data.passage_ids)
+    return view, lexical
 
 
 def named_entities(store: Store, namespace: str, question: str) -> list[str]:

@@ -18,6 +18,7 @@ from ..embed.neighbours import NeighbourIndex
 from ..store.base import Store
 from ..store.graph_data import GraphData
 from .delta import Slots, updated
+from .lexical_index import LexicalIndex
 from .passage_index import PassageIndexes
 from .view import GraphView
 from .view_cache import ViewCache, default_view_folder
@@ -70,6 +71,7 @@ class GraphViews:
         self._passage_indexes = PassageIndexes(store, config.approximate_from_passages)
         self._saved_views = self._view_cache(store) if config.save_views_from is not None else None
         self._saved: dict[str, int] = {}  # namespace -> the change_seq of its view saved or loaded
+        self._lexical: dict[str, LexicalIndex] = {}  # for a store without a full-text index
 
     def _view_cache(self, store: Store) -> ViewCache | None:
         place = str(store.path.resolve()) if isinstance(store.path, Path) else str(store.path)
@@ -222,6 +224,14 @@ class GraphViews:
             kept = self._kept.get((namespace, None))
             slots = kept.slots.passages if kept is not None and kept.view is view else Slots.of(view.data).passages
             return np.array([slots.get(passage, -1) for passage in ids], dtype=np.int64)
+
+    def lexical_index(self, namespace: str, view: GraphView, store: Store | None = None) -> LexicalIndex:
+        """The namespace's passages ranked by BM25 in this process (graph/lexical_index.py), up to
+        date with `view`; for a store that keeps no full-text index. Read through `store`."""
+        with self._lock:
+            index = self._lexical.setdefault(namespace, LexicalIndex())
+            index.caught_up(store or self._store, namespace, view.data)
+            return index
 
     def adopt_note_graphs(self, version: int | None, indexes: dict[str, NeighbourIndex]) -> None:
         """Save the graphs of an ingest's note indexes, which hold exactly the live notes of

@@ -43,7 +43,7 @@ class HippographRetriever(BaseRetriever):
     method, why, question_entities, seed_facts, seed_entities, path), all plain JSON values.
 
     Fields: `k` passages (default 5); `namespace` (default: the store's default one); `method`
-    "hippograph" or "dense"; `since` / `until` (only notes in that time window) and `as_of` (the
+    "hippograph", "dense", "bm25" or "hybrid"; `since` / `until` (only notes in that time window) and `as_of` (the
     memory as it was then), as ISO 8601 strings, dates or datetimes. Queries on one retriever
     take turns (a Memory serves one thread at a time).
     """

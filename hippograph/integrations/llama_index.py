@@ -47,7 +47,7 @@ class HippographRetriever(BaseRetriever):
     is for code.
 
     `k` passages (default 5); `namespace` (default: the store's default one); `method`
-    "hippograph" or "dense"; `since` / `until` (only notes in that time window) and `as_of` (the
+    "hippograph", "dense", "bm25" or "hybrid"; `since` / `until` (only notes in that time window) and `as_of` (the
     memory as it was then), as ISO 8601 strings, dates or datetimes. Queries on one retriever
     take turns (a Memory serves one thread at a time).
     """

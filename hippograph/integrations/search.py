@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ..errors import ConfigError
 from ..memory import METHODS, Memory, Time
+from ..retrieve.search import Method
 from ..types import Hit, Hits
 
 __all__ = ["Method", "MemorySearch", "hit_metadata"]
-
-Method = Literal["hippograph", "dense"]  # the retrieval methods of Memory.query
 
 
 class MemorySearch:

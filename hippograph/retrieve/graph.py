@@ -10,7 +10,9 @@ sum to 1 and then weighted (a kind with nothing to seed gives its share to the o
   with the fact's min-max normalised score divided by the entity's passage count, averaged
   over the facts they appear in;
 - passages (`passage_weight`): a softmax of the passages' dense similarity to the question
-  at `passage_temperature`, so the few closest passages carry the weight.
+  at `passage_temperature`, so the few closest passages carry the weight;
+- lexical matches (`lexical_weight`): the `lexical_matches` passages that best match the
+  question's words by BM25 (retrieve/lexical.py), in proportion to their scores.
 
 PageRank with `damping` then spreads the mass along facts, mentions, synonymy and title
 and note-link edges; passages are ranked by the mass they hold (only those of a time window,
@@ -32,6 +34,7 @@ from ..graph.push import pushed
 from ..graph.view import GraphView
 from ..types import Explanation, SeedFact
 from .dense import DenseRetriever
+from .lexical import LexicalMatches
 from .ranked import Ranked, Walk, similarities, top_indexes
 from .recognition import FactFilter
 
@@ -78,10 +81,16 @@ class GraphRetriever:
         return self.walk(question, query_vector, k, allowed)[0]
 
     def walk(
-        self, question: str, query_vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        lexical: LexicalMatches | None = None,
     ) -> tuple[list[Ranked], Walk | None]:
         """`retrieve`'s passages and the walk that found them; no walk when it fell back to
-        dense retrieval."""
+        dense retrieval. `lexical`: the question's BM25 matches, seeded at `lexical_weight`."""
+        lexical = LexicalMatches.none() if lexical is None else lexical
         view, config = self._view, self._config
         data = view.data
         if view.live_passages == 0:
@@ -103,6 +112,7 @@ class GraphRetriever:
             (config.query_entity_weight, *self._question_entity_seeds(named)),
             (config.fact_weight, *self._fact_entity_seeds(top_facts, fact_scores)),
             (config.passage_weight, passage_slots + view.entity_count, passage_weights),
+            (config.lexical_weight, lexical.slots + view.entity_count, lexical.scores),
         )
         if not len(seed_nodes):  # every weight set to zero, or nothing linked
             return self._dense.retrieve(question, query_vector, k, allowed), None

@@ -3,21 +3,28 @@ time window, and its ranking shaped into hits (with the subgraph behind them, bu
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
 
 from ..config import Config
 from ..graph.view import GraphView
 from ..store.base import Store
 from ..threads import single_blas_thread
-from ..types import Hit, Hits
+from ..types import Explanation, Hit, Hits
 from .dense import DenseRetriever
 from .graph import GraphRetriever
+from .lexical import LexicalMatches, reciprocal_rank_fusion
+from .ranked import Ranked
 from .recognition import FactFilter
 from .subgraph import query_subgraph, subgraph_nodes
 
-__all__ = ["METHODS", "in_window", "search"]
+__all__ = ["METHODS", "Method", "in_window", "search", "uses_lexical"]
 
-METHODS = ("hippograph", "dense")  # "hippograph": GraphRetriever; "dense": DenseRetriever
+# "hippograph": GraphRetriever (graph + PageRank); "dense": DenseRetriever; "bm25": the lexical
+# channel alone; "hybrid": dense and bm25 fused by reciprocal rank (the baseline to beat)
+Method = Literal["hippograph", "dense", "bm25", "hybrid"]
+METHODS: tuple[str, ...] = get_args(Method)
 
 
 def in_window(times: np.ndarray, since: str | None, until: str | None) -> np.ndarray | None:
@@ -36,6 +43,11 @@ def in_window(times: np.ndarray, since: str | None, until: str | None) -> np.nda
     return allowed
 
 
+def uses_lexical(method: str, config: Config) -> bool:
+    """Whether `method` reads the question's BM25 matches."""
+    return method in ("bm25", "hybrid") or (method == "hippograph" and config.lexical_weight > 0)
+
+
 def search(
     view: GraphView,
     store: Store,
@@ -46,14 +58,21 @@ def search(
     allowed: np.ndarray | None,
     config: Config,
     fact_filter: FactFilter | None = None,
+    lexical: LexicalMatches | None = None,
 ) -> Hits:
     """The k best passages of `view` for the question (`allowed`: a mask of the passages that may
-    be returned), read from `store`, with why each came."""
+    be returned), read from `store`, with why each came. `lexical`: the question's BM25 matches
+    in `view`, which the methods of `uses_lexical` need."""
+    lexical = LexicalMatches.none() if lexical is None else lexical
     with single_blas_thread():
         if method == "dense":
             ranked, walk = DenseRetriever(view).retrieve(text, query_vector, k, allowed), None
+        elif method == "bm25":
+            ranked, walk = _bm25(lexical, k, allowed), None
+        elif method == "hybrid":
+            ranked, walk = _hybrid(view, text, query_vector, k, allowed, lexical, config.lexical_matches), None
         else:
-            ranked, walk = GraphRetriever(view, config, fact_filter).walk(text, query_vector, k, allowed)
+            ranked, walk = GraphRetriever(view, config, fact_filter).walk(text, query_vector, k, allowed, lexical)
     # The passages on the paths too, so that the hits can give their subgraph later.
     passages = store.passages(
         view.node_id(node) for node in subgraph_nodes(view, ranked, walk) if node >= view.entity_count
@@ -73,3 +92,26 @@ def search(
             )
         )
     return Hits(hits, subgraph=lambda: query_subgraph(view, ranked, walk, passages))
+
+
+def _bm25(lexical: LexicalMatches, k: int, allowed: np.ndarray | None) -> list[Ranked]:
+    scores = dict(zip(lexical.slots.tolist(), lexical.scores.tolist()))
+    explanation = Explanation(method="bm25")
+    return [Ranked(slot, scores[slot], explanation) for slot in lexical.ranking(allowed)[:k].tolist()]
+
+
+def _hybrid(
+    view: GraphView,
+    text: str,
+    query_vector: np.ndarray,
+    k: int,
+    allowed: np.ndarray | None,
+    lexical: LexicalMatches,
+    depth: int,
+) -> list[Ranked]:
+    """Dense retrieval's and BM25's top `depth` passages fused by reciprocal rank."""
+    dense = [r.passage for r in DenseRetriever(view).retrieve(text, query_vector, depth, allowed)]
+    rankings = [np.array(dense, dtype=np.int64), lexical.ranking(allowed)[:depth]]
+    fused, scores = reciprocal_rank_fusion(rankings, k)
+    explanation = Explanation(method="hybrid")
+    return [Ranked(slot, score, explanation) for slot, score in zip(fused.tolist(), scores.tolist())]

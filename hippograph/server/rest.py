@@ -196,7 +196,10 @@ def search(
     pool: Pool,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARACTERS, description="the question")],
     k: Annotated[int, Query(ge=1, le=100, description="how many passages")] = 5,
-    method: Annotated[Literal[METHODS], Query(description="graph + PageRank, or dense similarity")] = "hippograph",
+    method: Annotated[
+        Literal[METHODS],
+        Query(description="graph + PageRank; dense similarity; BM25 over the words; or dense and BM25 fused"),
+    ] = "hippograph",
     since: Time = None,
     until: Time = None,
     as_of: Annotated[

@@ -116,6 +116,12 @@ class Records(Protocol):
         caller.)"""
         ...
 
+    def matching(self, namespace: str, terms: Sequence[str], limit: int) -> list[tuple[str, float]] | None:
+        """The `limit` passages of `namespace` whose title or text holds the most of `terms`
+        (lower-case words), by BM25, best first: (id, score), a higher score better. None when
+        the backend keeps no full-text index (the caller ranks the passages itself)."""
+        ...
+
     def meta(self, key: str) -> str | None:
         """A store-wide setting ("embedding_model")."""
         ...
@@ -172,6 +178,11 @@ class Store(Protocol):
     def entity_passage_counts(self, ids: Iterable[str], at_most: int | None = None) -> dict[str, int]:
         """How many passages mention each of the entities among `ids` (absent: none), counted up
         to `at_most` when given."""
+        ...
+
+    def passages_matching(self, namespace: str, terms: Sequence[str], limit: int) -> list[tuple[str, float]] | None:
+        """Records.matching: the passages that best match `terms` by BM25, as (id, score), best
+        first; None when the store keeps no full-text index."""
         ...
 
     def passages_mentioning(self, namespace: str, entity_id: str, limit: int) -> list[str]:

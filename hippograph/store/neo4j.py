@@ -421,6 +421,9 @@ class _CypherRecords:
                 keys=[list(key) for key in keys],
             )
 
+    def matching(self, namespace: str, terms: Sequence[str], limit: int) -> None:
+        return None  # no full-text index is kept on the server: the client ranks (graph/lexical_index.py)
+
     def meta(self, key: str) -> Any:
         rows = self._run("MATCH (m:Meta {key: $key}) RETURN m.value AS value", key=key)
         return rows[0]["value"] if rows else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -111,6 +111,10 @@ class RecordStore:
     def entity_passage_counts(self, ids: Iterable[str], at_most: int | None = None) -> dict[str, int]:
         with self._reading() as records:
             return records.tally("mention", "entity_id", set(ids), at_most)
+
+    def passages_matching(self, namespace: str, terms: Sequence[str], limit: int) -> list[tuple[str, float]] | None:
+        with self._reading() as records:
+            return records.matching(namespace, terms, limit)
 
     def passages_mentioning(self, namespace: str, entity_id: str, limit: int) -> list[str]:
         with self._reading() as records:

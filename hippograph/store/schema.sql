@@ -1,5 +1,6 @@
--- hippograph SQLite store, schema version 3. Version 2 lacked the note attributes, times, fact
--- validity, links and note history; version 1 also lacked passages.extraction_error.
+-- hippograph SQLite store, schema version 4. Version 3 lacked the full-text search of the notes;
+-- version 2 also lacked the note attributes, times, fact validity, links and note history;
+-- version 1 also lacked passages.extraction_error.
 -- Ids are content hashes; every record carries its namespace (links and history through their notes).
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -124,3 +125,11 @@ CREATE TABLE IF NOT EXISTS note_history (
     changed_at  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS note_history_by_passage ON note_history (passage_id);
+
+-- Full-text search of the notes (BM25, retrieve/lexical.py): each namespace's passage titles and
+-- texts are in an FTS5 table of its own (store/sqlite_search.py makes them), so that one
+-- namespace's term statistics never depend on another's; their rowids are these.
+CREATE TABLE IF NOT EXISTS passage_search_ids (
+    id         INTEGER PRIMARY KEY,
+    passage_id TEXT NOT NULL UNIQUE
+);

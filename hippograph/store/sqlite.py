@@ -20,12 +20,13 @@ from typing import TypeVar
 from ..errors import ReadOnlyStore, StoreBusy, StoreError
 from .base import KEYS, Key, checked_fields, record_key
 from .record_store import RecordStore
+from .sqlite_search import PassageSearch
 from .transfer import RECORDS
 
 __all__ = ["STORE_FILE", "SQLiteStore"]
 
-SCHEMA_VERSION = "3"
-# Columns added since schema version 1, by table: what an upgrade adds to an older file.
+SCHEMA_VERSION = "4"
+# Columns added since schema version 1 (in version 3), by table: what an upgrade adds to an older file.
 _ADDED_COLUMNS = {
     "passages": {
         "extraction_error": "TEXT",
@@ -111,30 +112,42 @@ class SQLiteStore(RecordStore):
             raise StoreError(f"cannot open {self.path} as a hippograph store: {err}") from None
 
     def _check_schema(self) -> None:
+        """A store opened read-only may be of the last version too: it has no full-text index,
+        so its words are ranked in memory (graph/lexical_index.py)."""
         version = self._records.meta("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in (SCHEMA_VERSION, "3"):
             raise StoreError(
                 f"{self.path} has schema version {version}; this hippograph reads {SCHEMA_VERSION} "
                 "and cannot upgrade a store opened read-only: open it once writable"
             )
+        self._records.full_text = version == SCHEMA_VERSION
 
     def _create_schema(self) -> None:
         version = self._records.meta("schema_version")
-        if version is not None and version not in (SCHEMA_VERSION, "1", "2"):
+        if version is not None and version not in (SCHEMA_VERSION, "1", "2", "3"):
             raise StoreError(f"{self.path} has schema version {version}; this hippograph reads {SCHEMA_VERSION}")
         if version in ("1", "2"):
-            self._upgrade()
+            self._add_columns()
         schema = resources.files("hippograph.store").joinpath("schema.sql").read_text()
-        self._db.executescript(schema)
+        try:
+            self._db.executescript(schema)
+        except sqlite3.OperationalError as err:
+            if "fts5" not in str(err):
+                raise
+            raise StoreError(
+                f"this Python's SQLite ({sqlite3.sqlite_version}) lacks FTS5, which a store needs"
+            ) from None
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('version', '0')")
+        if version is not None and version != SCHEMA_VERSION:
+            self._index_stored_passages()
 
-    def _upgrade(self) -> None:
-        """Add the columns of later schema versions (the new tables come with the schema script),
-        in one write transaction that re-checks under the lock (another process may be
-        upgrading the same file). Facts get their validity from their notes' times."""
+    def _add_columns(self) -> None:
+        """Add the columns of schema version 3 (the new tables come with the schema script), in
+        one write transaction that re-checks under the lock (another process may be upgrading
+        the same file). Facts get their validity from their notes' times."""
         with _Transaction(self._db, self.path, write=True, records=self._records):
-            if self._records.meta("schema_version") == SCHEMA_VERSION:
+            if self._records.meta("schema_version") not in ("1", "2"):
                 return
             for table, added in _ADDED_COLUMNS.items():
                 columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
@@ -145,6 +158,14 @@ class SQLiteStore(RecordStore):
                 "UPDATE facts SET valid_from = (SELECT MIN(p.created_at) FROM fact_sources s "
                 "JOIN passages p ON p.id = s.passage_id WHERE s.fact_id = facts.id)"
             )
+            self._db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+
+    def _index_stored_passages(self) -> None:
+        """Schema version 4: put the passages stored before it into the full-text index."""
+        with _Transaction(self._db, self.path, write=True, records=self._records):
+            if self._records.meta("schema_version") == SCHEMA_VERSION:
+                return
+            PassageSearch(self._db).index_unindexed()
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
 
     def _reading(self) -> contextlib.AbstractContextManager[_SQLRecords]:
@@ -180,6 +201,8 @@ class _SQLRecords:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
+        self._search = PassageSearch(db)
+        self.full_text = True  # whether the file has the full-text index (schema version 4)
 
     def get(self, kind: str, keys: Iterable[Key]) -> dict[Key, dict]:
         fields = KEYS[kind]
@@ -270,8 +293,13 @@ class _SQLRecords:
             )
         except sqlite3.IntegrityError as err:
             raise StoreError(f"{kind} records that do not fit the store ({err})") from None
+        if kind == "passage":
+            self._search.index([row["id"] for row in rows])
 
     def update(self, kind: str, changes: Mapping[Key, dict]) -> None:
+        found_by = [key for key, values in changes.items() if {"title", "text", "namespace"} & set(values)]
+        if kind == "passage" and found_by:
+            self._search.unindex(found_by)
         fields = KEYS[kind]
         by_columns: dict[tuple[str, ...], list] = {}
         for key, values in changes.items():
@@ -283,11 +311,22 @@ class _SQLRecords:
                 f"WHERE {' AND '.join(f'{f} = ?' for f in fields)}",
                 params,
             )
+        if kind == "passage" and found_by:
+            self._search.index(found_by)
 
     def delete(self, kind: str, keys: Iterable[Key]) -> None:
         fields = KEYS[kind]
         params = [[key] if len(fields) == 1 else list(key) for key in keys]
+        if kind == "passage":
+            self._search.unindex([key for (key,) in params])
+        elif kind == "document":  # its passages go with it (the write algorithm deletes them first)
+            self._search.unindex(
+                [row["id"] for row in self.find("passage", ("namespace", "document_id"), map(tuple, params))]
+            )
         self._db.executemany(f"DELETE FROM {TABLES[kind]} WHERE {' AND '.join(f'{f} = ?' for f in fields)}", params)
+
+    def matching(self, namespace: str, terms: Sequence[str], limit: int) -> list[tuple[str, float]] | None:
+        return self._search.matching(namespace, terms, limit) if self.full_text else None
 
     def meta(self, key: str) -> str | None:
         try:

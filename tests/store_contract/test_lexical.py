@@ -1,0 +1,69 @@
+"""The lexical channel on both stores: BM25 over the notes' words kept by every write and delete
+(SQLite: the store's FTS5 tables; a Bolt server, which keeps none here: the client's index,
+brought up to date by the change log), one namespace never seeing or scoring another's."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from ..conftest import EVERY_RECORD
+
+# The channel reads only the best match: a deleted note left in the index would hide the others.
+BEST_MATCH_ONLY = dataclasses.replace(EVERY_RECORD, lexical_matches=1)
+
+
+def _found(memory, text: str, namespace: str | None = None) -> list[str]:
+    return [hit.document_id for hit in memory.query(text, k=5, method="bm25", namespace=namespace)]
+
+
+def test_deleted_and_changed_notes_leave_the_lexical_index(open_memory):
+    memory = open_memory(config=BEST_MATCH_ONLY)
+    dog = memory.add("Caroline adopted a greyhound named Biscuit.", id="dog")
+    memory.add("A lighthouse at dawn.", id="painting")
+    assert _found(memory, "Who is Biscuit?") == ["dog"]
+    assert _found(memory, "lighthouses") == ["painting"]  # stemmed: "lighthouses" finds "lighthouse"
+
+    memory.update(dog.id, "Caroline adopted a collie named Pepper.")
+    assert _found(memory, "Who is Biscuit?") == []
+    assert _found(memory, "Who is Pepper?") == ["dog"]
+    memory.delete("painting")
+    assert _found(memory, "lighthouse") == []
+    memory.add("Melanie sailed past the old lighthouse.", id="sailing")
+    assert _found(memory, "lighthouse") == ["sailing"]
+
+    other = open_memory(config=BEST_MATCH_ONLY)  # another connection to the same store writes
+    other.delete("sailing")
+    other.add("Melanie saw a lighthouse from the ferry deck.", id="ferry")
+    assert _found(memory, "lighthouse") == ["ferry"]
+    other.update(other.document("ferry").passage_ids[0], "Melanie saw a ship from the ferry deck.")
+    assert _found(memory, "lighthouse") == []
+    assert _found(memory, "ship") == ["ferry"]
+
+
+def test_a_namespace_neither_sees_nor_scores_another(open_memory):
+    memory = open_memory()
+    memory.add("Ida repairs telescopes in Kessel.", id="ida", namespace="alice")
+    memory.add("Ida sells maps in Kessel.", id="maps", namespace="alice")
+    before = memory.query("telescopes in Kessel", method="bm25", namespace="alice")
+    for n in range(6):
+        memory.add(f"Telescopes number {n} are sold in Kessel.", id=f"t{n}", namespace="bob")
+    after = memory.query("telescopes in Kessel", method="bm25", namespace="alice")
+    assert [(h.document_id, h.score) for h in after] == [(h.document_id, h.score) for h in before]
+    assert [h.document_id for h in after] == ["ida", "maps"]
+    assert len(_found(memory, "telescopes", namespace="bob")) == 5
+
+
+@pytest.mark.parametrize(
+    "question",
+    ['"', 'NEAR(a b) OR * AND body:"x"', "what is the", "Zürich ^caf* -- ; DROP TABLE passages", "\x00\u202e"],
+)
+def test_any_question_text_is_taken_as_words(open_memory, question):
+    memory = open_memory()
+    memory.add("Ida drinks coffee in a Zurich cafe.", id="ida")
+    found = _found(memory, question)
+    assert found == (["ida"] if "Zürich" in question else [])  # accents folded; operators and stop words match nothing
+    for method in ("hybrid", "hippograph"):
+        assert [h.document_id for h in memory.query(question, method=method)] == ["ida"]
+    assert memory.stats().passages == 1
