@@ -62,6 +62,11 @@ class Config:
             words by BM25 (retrieve/lexical.py), in proportion to their BM25 scores.
         lexical_matches: how many BM25 matches the lexical channel reads; also the depth of
             each ranking that the "hybrid" method fuses.
+        lexical_common_notes: a word of the question that more notes of the namespace hold is
+            left out of its BM25 ranking, which would score every one of them (1 µs a note: a
+            word in most of 1,000,000 notes cost a second a query). In a namespace of up to twice
+            as many notes, such a word has no BM25 weight anyway (FTS5 floors the IDF of a word
+            in half the notes); in larger ones the words left out are those of least weight.
         topic_edge_weight: weight of the edge between a passage and the entity its title
             names (0: no such edges).
         damping: PageRank damping (probability of following an edge).
@@ -128,6 +133,7 @@ class Config:
     passage_temperature: float = 0.05
     lexical_weight: float = 0.5  # LoCoMo dev R@5: .575 at 0.3, .592 at 0.5, .578 at 1.0 (pipelines/README.md)
     lexical_matches: int = 100
+    lexical_common_notes: int = 5_000  # exact BM25 up to 10,000 notes in a namespace; 1,000,000: 5 ms a query
     topic_edge_weight: float = 10.0
     damping: float = 0.7
     ppr_tolerance: float = 1e-5  # relative residual; MuSiQue top-10 lists are the same as at 1e-9
@@ -162,6 +168,7 @@ class Config:
             "neighbourhood_hops",
             "neighbourhood_passages",
             "lexical_matches",
+            "lexical_common_notes",
         )
         for name in positive:
             check_whole(self, name, 1)

@@ -300,7 +300,15 @@ class Memory:
             query_vector = self._embedder.embed([text])[0]
         lexical = None
         if uses_lexical(method, self.config):
-            lexical = lexical_matches(self._store, self._views, namespace, view, text, self.config.lexical_matches)
+            lexical = lexical_matches(
+                self._store,
+                self._views,
+                namespace,
+                view,
+                text,
+                self.config.lexical_matches,
+                self.config.lexical_common_notes,
+            )
         if self._views.passages_only and method not in ("dense", "bm25", "hybrid"):  # these need the passages alone
             view, lexical = neighbourhood_view(
                 self._store,

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 
 from ..store.base import Store
-from ..store.full_text import TOKENIZER, any_of
+from ..store.full_text import TOKENIZER, any_of, uncommon
 from ..store.graph_data import GraphData, GraphVersion
 
 __all__ = ["LexicalIndex"]
@@ -34,14 +34,13 @@ class LexicalIndex:
         self._lock = threading.Lock()
         self.version: GraphVersion | None = None  # the state of the store it holds
 
-    def matching(self, terms: Sequence[str], limit: int) -> list[tuple[str, float]]:
+    def matching(self, terms: Sequence[str], limit: int, common: int) -> list[tuple[str, float]]:
         """Store.passages_matching, over the passages held."""
+        with self._lock:
+            terms = uncommon(self._db, "search", terms, common)
         if not terms:
             return []
-        ranked = (
-            "SELECT passage_id, -bm25(search, 0.0, 1.0) FROM search WHERE search MATCH ? "
-            "ORDER BY bm25(search, 0.0, 1.0) LIMIT ?"
-        )
+        ranked = "SELECT passage_id, -rank FROM search WHERE search MATCH ? ORDER BY rank LIMIT ?"
         with self._lock:
             return self._db.execute(ranked, (f"body : {any_of(terms)}", limit)).fetchall()
 

@@ -75,17 +75,17 @@ class LexicalMatches:
 
 
 def lexical_matches(
-    store: Store, views: GraphViews, namespace: str, view: GraphView, text: str, limit: int
+    store: Store, views: GraphViews, namespace: str, view: GraphView, text: str, limit: int, common: int
 ) -> LexicalMatches:
     """The `limit` passages of `view` (the namespace's current view of `views`, or one as of a
-    time) that best match the words of `text`. Passages the view does not hold (written after
-    its time) are left out."""
+    time) that best match the words of `text`, less words more than `common` of its passages
+    hold. Passages the view does not hold (written after its time) are left out."""
     terms = search_terms(text)
     if not terms or limit <= 0:
         return LexicalMatches.none()
-    found = store.passages_matching(namespace, terms, limit)
+    found = store.passages_matching(namespace, terms, limit, common)
     if found is None:
-        found = views.lexical_index(namespace, view, store).matching(terms, limit)
+        found = views.lexical_index(namespace, view, store).matching(terms, limit, common)
     return _in_view(views, namespace, view, found)
 
 

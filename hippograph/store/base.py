@@ -116,9 +116,10 @@ class Records(Protocol):
         caller.)"""
         ...
 
-    def matching(self, namespace: str, terms: Sequence[str], limit: int) -> list[tuple[str, float]] | None:
+    def matching(self, namespace: str, terms: Sequence[str], limit: int, common: int) -> list[tuple[str, float]] | None:
         """The `limit` passages of `namespace` whose title or text holds the most of `terms`
-        (lower-case words), by BM25, best first: (id, score), a higher score better. None when
+        (lower-case words; those more than `common` of its passages hold left out, see
+        full_text.uncommon), by BM25, best first: (id, score), a higher score better. None when
         the backend keeps no full-text index (the caller ranks the passages itself)."""
         ...
 
@@ -180,7 +181,9 @@ class Store(Protocol):
         to `at_most` when given."""
         ...
 
-    def passages_matching(self, namespace: str, terms: Sequence[str], limit: int) -> list[tuple[str, float]] | None:
+    def passages_matching(
+        self, namespace: str, terms: Sequence[str], limit: int, common: int
+    ) -> list[tuple[str, float]] | None:
         """Records.matching: the passages that best match `terms` by BM25, as (id, score), best
         first; None when the store keeps no full-text index."""
         ...

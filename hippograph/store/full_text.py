@@ -4,9 +4,10 @@ tokenizer, and a query string that matches any of a question's words."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
-__all__ = ["TOKENIZER", "any_of"]
+__all__ = ["TOKENIZER", "any_of", "uncommon"]
 
 # Porter stemming over unicode61 words with accents folded: "groups" matches "group", "café" "cafe".
 TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -20,3 +21,18 @@ def any_of(terms: Sequence[str]) -> str:
     '("caroline" OR "a""b")'
     """
     return "(" + " OR ".join('"' + term.replace('"', '""') + '"' for term in terms) + ")"
+
+
+def uncommon(db: sqlite3.Connection, table: str, terms: Sequence[str], common: int) -> list[str]:
+    """The `terms` that no more than `common` rows of the FTS5 `table` hold. Ranking by a word
+    scores every row that holds it (about 1 µs a row), and a word in half the rows or more has
+    no BM25 weight at all (FTS5 floors its IDF), so below 2 x `common` rows only weightless words
+    are left out. Each word costs a walk of at most `common` row ids."""
+    return [
+        term
+        for term in terms
+        if db.execute(
+            f"SELECT rowid FROM {table} WHERE {table} MATCH ? LIMIT 1 OFFSET ?", (any_of([term]), common)
+        ).fetchone()
+        is None
+    ]

@@ -421,7 +421,7 @@ class _CypherRecords:
                 keys=[list(key) for key in keys],
             )
 
-    def matching(self, namespace: str, terms: Sequence[str], limit: int) -> None:
+    def matching(self, namespace: str, terms: Sequence[str], limit: int, common: int) -> None:
         return None  # no full-text index is kept on the server: the client ranks (graph/lexical_index.py)
 
     def meta(self, key: str) -> Any:

@@ -112,9 +112,11 @@ class RecordStore:
         with self._reading() as records:
             return records.tally("mention", "entity_id", set(ids), at_most)
 
-    def passages_matching(self, namespace: str, terms: Sequence[str], limit: int) -> list[tuple[str, float]] | None:
+    def passages_matching(
+        self, namespace: str, terms: Sequence[str], limit: int, common: int
+    ) -> list[tuple[str, float]] | None:
         with self._reading() as records:
-            return records.matching(namespace, terms, limit)
+            return records.matching(namespace, terms, limit, common)
 
     def passages_mentioning(self, namespace: str, entity_id: str, limit: int) -> list[str]:
         with self._reading() as records:

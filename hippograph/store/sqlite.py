@@ -325,8 +325,8 @@ class _SQLRecords:
             )
         self._db.executemany(f"DELETE FROM {TABLES[kind]} WHERE {' AND '.join(f'{f} = ?' for f in fields)}", params)
 
-    def matching(self, namespace: str, terms: Sequence[str], limit: int) -> list[tuple[str, float]] | None:
-        return self._search.matching(namespace, terms, limit) if self.full_text else None
+    def matching(self, namespace: str, terms: Sequence[str], limit: int, common: int) -> list[tuple[str, float]] | None:
+        return self._search.matching(namespace, terms, limit, common) if self.full_text else None
 
     def meta(self, key: str) -> str | None:
         try:
