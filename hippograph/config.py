@@ -62,6 +62,10 @@ class Config:
             words by BM25 (retrieve/lexical.py), in proportion to their BM25 scores.
         lexical_matches: how many BM25 matches the lexical channel reads; also the depth of
             each ranking that the "hybrid" method fuses.
+        dated_weight: when a question asks when ("When did…", "In which year…"), the score of
+            each of its best 3 x k passages whose text names a time ("yesterday", "last
+            month": see `hippograph.time_expressions`) is raised by this share of itself before
+            the k best are kept; 0 turns it off.
         lexical_common_notes: a word of the question that more notes of the namespace hold is
             left out of its BM25 ranking, which would score every one of them (1 µs a note: a
             word in most of 1,000,000 notes cost a second a query). In a namespace of up to twice
@@ -133,6 +137,7 @@ class Config:
     passage_temperature: float = 0.05
     lexical_weight: float = 0.5  # LoCoMo dev R@5: .575 at 0.3, .592 at 0.5, .578 at 1.0 (pipelines/README.md)
     lexical_matches: int = 100
+    dated_weight: float = 1.0
     lexical_common_notes: int = 5_000  # exact BM25 up to 10,000 notes in a namespace; 1,000,000: 5 ms a query
     topic_edge_weight: float = 10.0
     damping: float = 0.7
@@ -188,6 +193,7 @@ class Config:
             "fact_weight",
             "passage_weight",
             "lexical_weight",
+            "dated_weight",
             "topic_edge_weight",
             "link_edge_weight",
         ):

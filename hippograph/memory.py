@@ -36,6 +36,7 @@ from .types import Answer, Change, Document, Hits, IngestReport, Note, Stats, St
 if TYPE_CHECKING:
     import igraph
     import networkx
+    import numpy as np
 
 __all__ = ["EXTRACTORS", "MAX_NOTE_CHARACTERS", "METHODS", "Memory", "Time"]
 
@@ -291,7 +292,7 @@ class Memory:
             for name, t in (("since", since), ("until", until), ("as_of", as_of))
         ]
         view = self._views.get(namespace, window[2], store=self._store)
-        allowed = in_window(view.data.passage_times, window[0], window[1])
+        allowed = self._in_window(namespace, view, window[0], window[1])
         if view.live_passages == 0 or (allowed is not None and not (allowed & view.data.passage_alive).any()):
             return Hits()
         self._check_embedding_model()
@@ -323,8 +324,15 @@ class Memory:
                 window[2],
                 lexical,
             )
-            allowed = in_window(view.data.passage_times, window[0], window[1])
+            allowed = self._in_window(namespace, view, window[0], window[1])
         return search(view, self._store, text, query_vector, k, method, allowed, self.config, fact_filter, lexical)
+
+    def _in_window(self, namespace: str, view: GraphView, since: str | None, until: str | None) -> np.ndarray | None:
+        """A mask of the notes of `view` said in [since, until], or whose text names a day in it."""
+        if since is None and until is None:
+            return None
+        named = self._store.passages_naming_days(namespace, since, until)
+        return in_window(view.data.passage_times, since, until, self._views.passage_slots(namespace, view, named))
 
     def subgraph(
         self, text: str, k: int = 5, *, namespace: str | None = None, **query_options: Any

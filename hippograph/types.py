@@ -33,6 +33,20 @@ class Document:
 
 
 @dataclass(frozen=True)
+class TimeMention:
+    """A relative time expression of a note resolved against the note's time
+    (hippograph/time_expressions.py): "yesterday" said on 8 May 2023 is 7 May 2023."""
+
+    text: str  # as the note says it: "last Friday"
+    start: str  # the first day it names (ISO 8601 date)
+    end: str  # the last day it names (the same as start for a day)
+    words: str  # the days in words, as a question names them: "5 May 2023", "June 2023"
+
+    def __str__(self) -> str:
+        return f"{self.text} = {self.words}"
+
+
+@dataclass(frozen=True)
 class Passage:
     """A chunk of a document: the unit that is embedded, linked and retrieved (a note)."""
 
@@ -44,6 +58,7 @@ class Passage:
     namespace: str = DEFAULT_NAMESPACE
     time: str | None = None  # the note's time (UTC ISO 8601); None: not stored yet, no time given
     speaker: str | None = None  # who said it (its document's metadata "speaker"): an entity of the note
+    times: tuple[TimeMention, ...] = ()  # the time expressions of its text, resolved (once stored)
 
     @property
     def embedding_text(self) -> str:
@@ -107,6 +122,7 @@ class Note:
     updated_at: str | None  # last change of its text or attributes
     links: tuple[Link, ...]
     metadata: dict[str, Any] = field(default_factory=dict)  # its document's
+    times: tuple[TimeMention, ...] = ()  # the relative time expressions of its text, resolved
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of a note."""
@@ -115,6 +131,7 @@ class Note:
             "keywords": list(self.keywords),
             "tags": list(self.tags),
             "links": [link.__dict__ for link in self.links],
+            "times": [mention.__dict__ for mention in self.times],
         }
 
     def __str__(self) -> str:
@@ -126,6 +143,8 @@ class Note:
             f"   tags: {', '.join(self.tags) or '-'}",
             f"   context: {self.context}",
         ]
+        if self.times:
+            lines.append(f"   times: {'; '.join(str(mention) for mention in self.times)}")
         return "\n".join(lines + [f"   linked to {link.note_id} ({link.reason})" for link in self.links])
 
 

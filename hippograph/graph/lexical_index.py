@@ -68,7 +68,7 @@ class LexicalIndex:
                 for passage in store.passages(written[start : start + _READ_CHUNK]).values():
                     cursor = self._db.execute(
                         "INSERT INTO search (passage_id, body) VALUES (?, ?)",
-                        (passage.id, f"{passage.title} {passage.text}"),
+                        (passage.id, " ".join([passage.title, passage.text, *(m.words for m in passage.times)])),
                     )
                     self._rowids[passage.id] = cursor.lastrowid
         self.version = data.version

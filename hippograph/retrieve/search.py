@@ -3,6 +3,7 @@ time window, and its ranking shaped into hits (with the subgraph behind them, bu
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal, get_args
 
 import numpy as np
@@ -11,6 +12,7 @@ from ..config import Config
 from ..graph.view import GraphView
 from ..store.base import Store
 from ..threads import single_blas_thread
+from ..time_expressions import asks_when
 from ..types import Explanation, Hit, Hits
 from .dense import DenseRetriever
 from .graph import GraphRetriever
@@ -25,13 +27,18 @@ __all__ = ["METHODS", "Method", "in_window", "search", "uses_lexical"]
 # channel alone; "hybrid": dense and bm25 fused by reciprocal rank (the baseline to beat)
 Method = Literal["hippograph", "dense", "bm25", "hybrid"]
 METHODS: tuple[str, ...] = get_args(Method)
+# A question that asks when re-ranks this many times k of its best passages, dated ones first
+DATED_DEPTH = 3
 
 
-def in_window(times: np.ndarray, since: str | None, until: str | None) -> np.ndarray | None:
-    """A mask of the notes whose time (UTC ISO) is in [since, until]; None when there is no window.
+def in_window(
+    times: np.ndarray, since: str | None, until: str | None, naming: np.ndarray | None = None
+) -> np.ndarray | None:
+    """A mask of the notes whose time (UTC ISO) is in [since, until], and of those at the slots
+    `naming` (notes whose text names a day in it; -1: none); None when there is no window.
 
-    >>> in_window(np.array(["2024-01-01", "2024-06-01"]), "2024-03-01", None).tolist()
-    [False, True]
+    >>> in_window(np.array(["2024-01-01", "2024-06-01"]), "2024-03-01", None, np.array([0])).tolist()
+    [True, True]
     """
     if since is None and until is None:
         return None
@@ -40,6 +47,8 @@ def in_window(times: np.ndarray, since: str | None, until: str | None) -> np.nda
         allowed &= times >= since
     if until is not None:
         allowed &= times <= until
+    if naming is not None:
+        allowed[naming[naming >= 0]] = True
     return allowed
 
 
@@ -72,7 +81,11 @@ def search(
         elif method == "hybrid":
             ranked, walk = _hybrid(view, text, query_vector, k, allowed, lexical, config.lexical_matches), None
         else:
-            ranked, walk = GraphRetriever(view, config, fact_filter).walk(text, query_vector, k, allowed, lexical)
+            when = config.dated_weight > 0 and asks_when(text)
+            retriever = GraphRetriever(view, config, fact_filter)
+            ranked, walk = retriever.walk(text, query_vector, k * DATED_DEPTH if when else k, allowed, lexical)
+            if when:
+                ranked = _dated_first(ranked, view, store, config.dated_weight)[:k]
     # The passages on the paths too, so that the hits can give their subgraph later.
     passages = store.passages(
         view.node_id(node) for node in subgraph_nodes(view, ranked, walk) if node >= view.entity_count
@@ -92,6 +105,17 @@ def search(
             )
         )
     return Hits(hits, subgraph=lambda: query_subgraph(view, ranked, walk, passages))
+
+
+def _dated_first(ranked: list[Ranked], view: GraphView, store: Store, weight: float) -> list[Ranked]:
+    """`ranked` with the score of each note whose text names a time (TimeMention) raised by
+    `weight` times itself, best first again."""
+    passages = store.passages(view.data.passage_ids[r.passage] for r in ranked)
+    scored = [
+        dataclasses.replace(r, score=r.score * (1 + weight)) if passages[view.data.passage_ids[r.passage]].times else r
+        for r in ranked
+    ]
+    return sorted(scored, key=lambda r: -r.score)
 
 
 def _bm25(lexical: LexicalMatches, k: int, allowed: np.ndarray | None) -> list[Ranked]:

@@ -123,6 +123,10 @@ class Records(Protocol):
         the backend keeps no full-text index (the caller ranks the passages itself)."""
         ...
 
+    def dated(self, namespace: str) -> list[tuple[str, str]]:
+        """(id, times) of the passages of `namespace` whose text names a time (`times` not "[]")."""
+        ...
+
     def meta(self, key: str) -> str | None:
         """A store-wide setting ("embedding_model")."""
         ...
@@ -186,6 +190,11 @@ class Store(Protocol):
     ) -> list[tuple[str, float]] | None:
         """Records.matching: the passages that best match `terms` by BM25, as (id, score), best
         first; None when the store keeps no full-text index."""
+        ...
+
+    def passages_naming_days(self, namespace: str, since: str | None, until: str | None) -> list[str]:
+        """The passages of `namespace` whose text names a day (a TimeMention) in [since, until]
+        (UTC ISO times; None: open)."""
         ...
 
     def passages_mentioning(self, namespace: str, entity_id: str, limit: int) -> list[str]:

@@ -46,6 +46,14 @@ def _strings(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
+def _time_mentions(value: Any) -> bool:
+    fields = {"text", "start", "end", "words"}
+    return isinstance(value, list) and all(
+        isinstance(item, dict) and set(item) == fields and all(isinstance(item[f], str) for f in fields)
+        for item in value
+    )
+
+
 def _anything(value: Any) -> bool:
     return True
 
@@ -77,6 +85,7 @@ _FIELDS: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
         "tags": (_strings, "a list of texts"),
         "context": (_text, "text"),
         "updated_at": (_optional(_id), "a time or null"),
+        "times": (_time_mentions, "a list of {text, start, end, words} objects"),
     },
     "entity": {
         "id": (_id, "an id"),

@@ -424,6 +424,14 @@ class _CypherRecords:
     def matching(self, namespace: str, terms: Sequence[str], limit: int, common: int) -> None:
         return None  # no full-text index is kept on the server: the client ranks (graph/lexical_index.py)
 
+    def dated(self, namespace: str) -> list[tuple[str, str]]:
+        rows = self._run(
+            f"MATCH (n:{_NODES['passage'][0]} {{namespace: $namespace}}) "
+            "WHERE n.times IS NOT NULL AND n.times <> '[]' RETURN n.id AS id, n.times AS times",
+            namespace=namespace,
+        )
+        return [(row["id"], row["times"]) for row in rows]
+
     def meta(self, key: str) -> Any:
         rows = self._run("MATCH (m:Meta {key: $key}) RETURN m.value AS value", key=key)
         return rows[0]["value"] if rows else None

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..errors import DocumentNotFound
+from ..time_expressions import read_times
 from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFact
 from . import writes
 from .base import Records
@@ -118,6 +119,14 @@ class RecordStore:
         with self._reading() as records:
             return records.matching(namespace, terms, limit, common)
 
+    def passages_naming_days(self, namespace: str, since: str | None, until: str | None) -> list[str]:
+        first, last = (since or "")[:10], (until or "9999")[:10]  # days, as mentions have them
+        with self._reading() as records:
+            dated = records.dated(namespace)
+        return [
+            passage for passage, times in dated if any(m.end >= first and m.start <= last for m in read_times(times))
+        ]
+
     def passages_mentioning(self, namespace: str, entity_id: str, limit: int) -> list[str]:
         with self._reading() as records:
             ids = [row["passage_id"] for row in records.find("mention", "entity_id", [entity_id])]
@@ -181,6 +190,7 @@ class RecordStore:
                 updated_at=row["updated_at"],
                 links=tuple(sorted(links.get(key, ()), key=lambda link: link.note_id)),
                 metadata=json.loads(documents[(namespace, row["document_id"])]["metadata"]),
+                times=read_times(row["times"]),
             )
             for key, row in rows.items()
         }
@@ -330,7 +340,14 @@ def _namespace_version(records: Records, namespace: str) -> str:
 
 def _passage(row: dict) -> Passage:
     return Passage(
-        row["id"], row["document_id"], row["position"], row["title"], row["text"], row["namespace"], row["created_at"]
+        row["id"],
+        row["document_id"],
+        row["position"],
+        row["title"],
+        row["text"],
+        row["namespace"],
+        row["created_at"],
+        times=read_times(row["times"]),
     )
 
 

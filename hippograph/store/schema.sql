@@ -1,4 +1,5 @@
--- hippograph SQLite store, schema version 4. Version 3 lacked the full-text search of the notes;
+-- hippograph SQLite store, schema version 4. Version 3 lacked the full-text search of the notes
+-- and passages.times;
 -- version 2 also lacked the note attributes, times, fact validity, links and note history;
 -- version 1 also lacked passages.extraction_error.
 -- Ids are content hashes; every record carries its namespace (links and history through their notes).
@@ -39,11 +40,14 @@ CREATE TABLE IF NOT EXISTS passages (
     tags          TEXT NOT NULL DEFAULT '[]',  -- JSON list
     context       TEXT NOT NULL DEFAULT '',    -- one line: what the note is about
     updated_at    TEXT,                  -- last change of text or attributes; NULL: never changed
+    times         TEXT NOT NULL DEFAULT '[]',  -- JSON: its relative time expressions, resolved (time_expressions.py)
     FOREIGN KEY (namespace, document_id) REFERENCES documents (namespace, id) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages (namespace, document_id);
 CREATE INDEX IF NOT EXISTS passages_by_time ON passages (namespace, created_at);
 CREATE INDEX IF NOT EXISTS passages_by_embedding ON passages (embedding_key);
+-- the notes whose text names a time, which a query's time window looks through
+CREATE INDEX IF NOT EXISTS passages_dated ON passages (namespace) WHERE times != '[]';
 
 CREATE TABLE IF NOT EXISTS entities (
     id            TEXT PRIMARY KEY,

@@ -26,7 +26,7 @@ from .transfer import RECORDS
 __all__ = ["STORE_FILE", "SQLiteStore"]
 
 SCHEMA_VERSION = "4"
-# Columns added since schema version 1 (in version 3), by table: what an upgrade adds to an older file.
+# Columns added since schema version 1, by table: what an upgrade adds to an older file.
 _ADDED_COLUMNS = {
     "passages": {
         "extraction_error": "TEXT",
@@ -34,6 +34,7 @@ _ADDED_COLUMNS = {
         "tags": "TEXT NOT NULL DEFAULT '[]'",
         "context": "TEXT NOT NULL DEFAULT ''",
         "updated_at": "TEXT",
+        "times": "TEXT NOT NULL DEFAULT '[]'",  # version 4
     },
     "facts": {"relation_group": "TEXT", "valid_from": "TEXT", "valid_to": "TEXT"},
 }
@@ -113,7 +114,7 @@ class SQLiteStore(RecordStore):
 
     def _check_schema(self) -> None:
         """A store opened read-only may be of the last version too: it has no full-text index,
-        so its words are ranked in memory (graph/lexical_index.py)."""
+        so its words are ranked in memory (graph/lexical_index.py), and no note names a time."""
         version = self._records.meta("schema_version")
         if version not in (SCHEMA_VERSION, "3"):
             raise StoreError(
@@ -121,12 +122,14 @@ class SQLiteStore(RecordStore):
                 "and cannot upgrade a store opened read-only: open it once writable"
             )
         self._records.full_text = version == SCHEMA_VERSION
+        if version == "3":  # its passages lack `times`: this connection reads them through a view that has none
+            self._db.execute("CREATE TEMP VIEW passages AS SELECT *, '[]' AS times FROM main.passages")
 
     def _create_schema(self) -> None:
         version = self._records.meta("schema_version")
         if version is not None and version not in (SCHEMA_VERSION, "1", "2", "3"):
             raise StoreError(f"{self.path} has schema version {version}; this hippograph reads {SCHEMA_VERSION}")
-        if version in ("1", "2"):
+        if version in ("1", "2", "3"):
             self._add_columns()
         schema = resources.files("hippograph.store").joinpath("schema.sql").read_text()
         try:
@@ -143,22 +146,26 @@ class SQLiteStore(RecordStore):
             self._index_stored_passages()
 
     def _add_columns(self) -> None:
-        """Add the columns of schema version 3 (the new tables come with the schema script), in
-        one write transaction that re-checks under the lock (another process may be upgrading
-        the same file). Facts get their validity from their notes' times."""
+        """Add the columns of later schema versions (the new tables come with the schema script),
+        in one write transaction that re-checks under the lock (another process may be upgrading
+        the same file). From version 1 or 2, facts get their validity from their notes' times.
+        Notes stored before version 4 keep no resolved times (nothing says whether their time
+        was given or is when they were stored) until their text changes."""
         with _Transaction(self._db, self.path, write=True, records=self._records):
-            if self._records.meta("schema_version") not in ("1", "2"):
+            version = self._records.meta("schema_version")
+            if version not in ("1", "2", "3"):
                 return
             for table, added in _ADDED_COLUMNS.items():
                 columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
                 for column, kind in added.items():
                     if column not in columns:
                         self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-            self._db.execute(
-                "UPDATE facts SET valid_from = (SELECT MIN(p.created_at) FROM fact_sources s "
-                "JOIN passages p ON p.id = s.passage_id WHERE s.fact_id = facts.id)"
-            )
-            self._db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+            if version in ("1", "2"):
+                self._db.execute(
+                    "UPDATE facts SET valid_from = (SELECT MIN(p.created_at) FROM fact_sources s "
+                    "JOIN passages p ON p.id = s.passage_id WHERE s.fact_id = facts.id)"
+                )
+                self._db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
 
     def _index_stored_passages(self) -> None:
         """Schema version 4: put the passages stored before it into the full-text index."""
@@ -297,7 +304,7 @@ class _SQLRecords:
             self._search.index([row["id"] for row in rows])
 
     def update(self, kind: str, changes: Mapping[Key, dict]) -> None:
-        found_by = [key for key, values in changes.items() if {"title", "text", "namespace"} & set(values)]
+        found_by = [key for key, values in changes.items() if {"title", "text", "times", "namespace"} & set(values)]
         if kind == "passage" and found_by:
             self._search.unindex(found_by)
         fields = KEYS[kind]
@@ -327,6 +334,11 @@ class _SQLRecords:
 
     def matching(self, namespace: str, terms: Sequence[str], limit: int, common: int) -> list[tuple[str, float]] | None:
         return self._search.matching(namespace, terms, limit, common) if self.full_text else None
+
+    def dated(self, namespace: str) -> list[tuple[str, str]]:
+        return self._db.execute(
+            "SELECT id, times FROM passages WHERE namespace = ? AND times != '[]'", (namespace,)
+        ).fetchall()
 
     def meta(self, key: str) -> str | None:
         try:

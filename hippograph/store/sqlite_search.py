@@ -16,8 +16,11 @@ from .full_text import TOKENIZER, any_of, uncommon
 __all__ = ["PassageSearch"]
 
 _MAX_PARAMS = 900
+# What a passage is found by: its title, text and the days its time expressions name in words
+# ("7 May 2023" beside "yesterday"). A contentless table must be told it again to forget it.
 _BODY = (
-    "p.title || ' ' || p.text"  # what a passage is found by (a contentless table must be told it again to forget it)
+    "p.title || ' ' || p.text || "
+    "COALESCE((SELECT ' ' || group_concat(json_extract(value, '$.words'), ' ') FROM json_each(p.times)), '')"
 )
 
 

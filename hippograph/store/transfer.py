@@ -40,6 +40,7 @@ RECORDS: dict[str, tuple[str, ...]] = {
         "tags",
         "context",
         "updated_at",
+        "times",
     ),
     "entity": ("id", "namespace", "key", "name", "embedding_key"),
     "mention": ("passage_id", "entity_id"),
@@ -61,7 +62,13 @@ RECORDS: dict[str, tuple[str, ...]] = {
 }
 Record = tuple[str, dict[str, Any]]
 # Fields every store keeps as JSON text, and the export as JSON values.
-_JSON_TEXT = {"document": ("metadata",), "passage": ("keywords", "tags"), "note_change": ("old_value", "new_value")}
+_JSON_TEXT = {
+    "document": ("metadata",),
+    "passage": ("keywords", "tags", "times"),
+    "note_change": ("old_value", "new_value"),
+}
+# Fields added to a record type since exports were first written, and their value in an older one.
+_ADDED_FIELDS = {"passage": {"times": []}}
 
 
 def encode_vector(vector: np.ndarray) -> str:
@@ -175,6 +182,7 @@ def _records(numbered: Iterator[tuple[int, str]], source: str) -> Iterator[tuple
         kind = value.get("record") if isinstance(value, dict) else None
         if kind not in RECORDS:
             raise SourceError(f"{source}, line {number}: unknown record type {kind!r}")
+        value = {**_ADDED_FIELDS.get(kind, {}), **value}
         fields = set(value) - {"record"}
         if fields != set(RECORDS[kind]):
             missing, extra = set(RECORDS[kind]) - fields, fields - set(RECORDS[kind])

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..errors import DocumentNotFound, StoreError
+from ..time_expressions import stored_times
 from ..timestamps import now
 from ..types import Change
 from .base import Records, record_key
@@ -445,4 +446,5 @@ def _passage_row(record: PassageRecord, time: str) -> dict:
         "tags": json.dumps(a.tags),
         "context": a.context,
         "updated_at": None,
+        "times": stored_times(p.text, p.time),  # resolved only against a time the note was given
     }

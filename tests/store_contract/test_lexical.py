@@ -76,3 +76,15 @@ def test_a_word_in_more_notes_than_lexical_common_notes_is_left_out(open_memory,
     memory.add("Maps of Kessel.", id="maps")
     memory.add("A telescope in Kessel.", id="scope")
     assert _found(memory, "Which telescope is in Kessel?") == expected
+
+
+def test_a_turn_is_found_by_the_day_its_relative_time_names_and_kept_in_its_window(open_memory):
+    memory = open_memory()
+    note = memory.add("I went to the support group yesterday.", id="d1", timestamp="2023-05-08T13:56:00")
+    memory.add("I went hiking with friends.", id="d2", timestamp="2023-05-08T14:00:00")
+    assert [str(m) for m in memory.get(note.id).times] == ["yesterday = 7 May 2023"]
+    assert _found(memory, "What happened on 7 May?") == ["d1"]
+    # said on 8 May, it names 7 May: a window of 7 May holds it (and no other note)
+    in_window = memory.query("What happened?", since="2023-05-07", until="2023-05-07T23:59:59")
+    assert [hit.document_id for hit in in_window] == ["d1"]
+    assert [h.document_id for h in memory.query("What happened?", since="2023-05-08")] in (["d1", "d2"], ["d2", "d1"])
