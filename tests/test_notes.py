@@ -52,7 +52,7 @@ def test_a_note_gets_attributes_offline(open_memory):
         timestamp="2023-05-08T13:56:00+02:00",
         metadata={"speaker": "Mira"},
     )
-    assert note.keywords == ("Mira Holt", "Brightwater Labs", "Veloria")
+    assert note.keywords == ("Mira", "Mira Holt", "Brightwater Labs", "Veloria")  # the speaker is one of its entities
     assert note.context == "Mira Holt founded Brightwater Labs."
     assert note.created_at == "2023-05-08T11:56:00+00:00" and note.updated_at is None
     assert note.metadata == {"speaker": "Mira"} and note.tags == ()
