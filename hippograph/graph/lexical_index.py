@@ -34,7 +34,7 @@ class LexicalIndex:
         self._lock = threading.Lock()
         self.version: GraphVersion | None = None  # the state of the store it holds
 
-    def matching(self, terms: Sequence[str], limit: int, common: int) -> list[tuple[str, float]]:
+    def matching(self, terms: Sequence[str], limit: int, common: int | None) -> list[tuple[str, float]]:
         """Store.passages_matching, over the passages held."""
         with self._lock:
             terms = uncommon(self._db, "search", terms, common)

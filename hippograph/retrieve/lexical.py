@@ -75,7 +75,7 @@ class LexicalMatches:
 
 
 def lexical_matches(
-    store: Store, views: GraphViews, namespace: str, view: GraphView, text: str, limit: int, common: int
+    store: Store, views: GraphViews, namespace: str, view: GraphView, text: str, limit: int, common: int | None
 ) -> LexicalMatches:
     """The `limit` passages of `view` (the namespace's current view of `views`, or one as of a
     time) that best match the words of `text`, less words more than `common` of its passages
@@ -83,6 +83,8 @@ def lexical_matches(
     terms = search_terms(text)
     if not terms or limit <= 0:
         return LexicalMatches.none()
+    if view.live_passages <= 2 * common:
+        common = None  # a word in more notes is in half of them, and weighs nothing: no need to look
     found = store.passages_matching(namespace, terms, limit, common)
     if found is None:
         found = views.lexical_index(namespace, view, store).matching(terms, limit, common)

@@ -116,7 +116,9 @@ class Records(Protocol):
         caller.)"""
         ...
 
-    def matching(self, namespace: str, terms: Sequence[str], limit: int, common: int) -> list[tuple[str, float]] | None:
+    def matching(
+        self, namespace: str, terms: Sequence[str], limit: int, common: int | None
+    ) -> list[tuple[str, float]] | None:
         """The `limit` passages of `namespace` whose title or text holds the most of `terms`
         (lower-case words; those more than `common` of its passages hold left out, see
         full_text.uncommon), by BM25, best first: (id, score), a higher score better. None when
@@ -186,7 +188,7 @@ class Store(Protocol):
         ...
 
     def passages_matching(
-        self, namespace: str, terms: Sequence[str], limit: int, common: int
+        self, namespace: str, terms: Sequence[str], limit: int, common: int | None
     ) -> list[tuple[str, float]] | None:
         """Records.matching: the passages that best match `terms` by BM25, as (id, score), best
         first; None when the store keeps no full-text index."""

@@ -23,11 +23,13 @@ def any_of(terms: Sequence[str]) -> str:
     return "(" + " OR ".join('"' + term.replace('"', '""') + '"' for term in terms) + ")"
 
 
-def uncommon(db: sqlite3.Connection, table: str, terms: Sequence[str], common: int) -> list[str]:
-    """The `terms` that no more than `common` rows of the FTS5 `table` hold. Ranking by a word
+def uncommon(db: sqlite3.Connection, table: str, terms: Sequence[str], common: int | None) -> list[str]:
+    """The `terms` that no more than `common` rows of the FTS5 `table` hold (None: all). Ranking by a word
     scores every row that holds it (about 1 µs a row), and a word in half the rows or more has
     no BM25 weight at all (FTS5 floors its IDF), so below 2 x `common` rows only weightless words
     are left out. Each word costs a walk of at most `common` row ids."""
+    if common is None:
+        return list(terms)
     return [
         term
         for term in terms

@@ -421,7 +421,7 @@ class _CypherRecords:
                 keys=[list(key) for key in keys],
             )
 
-    def matching(self, namespace: str, terms: Sequence[str], limit: int, common: int) -> None:
+    def matching(self, namespace: str, terms: Sequence[str], limit: int, common: int | None) -> None:
         return None  # no full-text index is kept on the server: the client ranks (graph/lexical_index.py)
 
     def dated(self, namespace: str) -> list[tuple[str, str]]:

@@ -114,7 +114,7 @@ class RecordStore:
             return records.tally("mention", "entity_id", set(ids), at_most)
 
     def passages_matching(
-        self, namespace: str, terms: Sequence[str], limit: int, common: int
+        self, namespace: str, terms: Sequence[str], limit: int, common: int | None
     ) -> list[tuple[str, float]] | None:
         with self._reading() as records:
             return records.matching(namespace, terms, limit, common)

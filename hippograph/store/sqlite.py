@@ -332,7 +332,9 @@ class _SQLRecords:
             )
         self._db.executemany(f"DELETE FROM {TABLES[kind]} WHERE {' AND '.join(f'{f} = ?' for f in fields)}", params)
 
-    def matching(self, namespace: str, terms: Sequence[str], limit: int, common: int) -> list[tuple[str, float]] | None:
+    def matching(
+        self, namespace: str, terms: Sequence[str], limit: int, common: int | None
+    ) -> list[tuple[str, float]] | None:
         return self._search.matching(namespace, terms, limit, common) if self.full_text else None
 
     def dated(self, namespace: str) -> list[tuple[str, str]]:

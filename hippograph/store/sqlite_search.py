@@ -65,7 +65,7 @@ class PassageSearch:
                     self._db.executemany(f"INSERT INTO {table} ({table}, rowid, body) VALUES ('delete', ?, ?)", indexed)
             self._db.execute(f"DELETE FROM passage_search_ids WHERE passage_id IN ({marks})", chunk)
 
-    def matching(self, namespace: str, terms: Sequence[str], limit: int, common: int) -> list[tuple[str, float]]:
+    def matching(self, namespace: str, terms: Sequence[str], limit: int, common: int | None) -> list[tuple[str, float]]:
         """Records.matching."""
         table = self._table(namespace)
         terms = [] if table is None else uncommon(self._db, table, terms, common)

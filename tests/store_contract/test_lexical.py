@@ -69,7 +69,7 @@ def test_any_question_text_is_taken_as_words(open_memory, question):
     assert memory.stats().passages == 1
 
 
-@pytest.mark.parametrize(("common", "expected"), [(2, ["scope"]), (3, ["scope", "maps", "ida"])])
+@pytest.mark.parametrize(("common", "expected"), [(1, ["scope"]), (3, ["scope", "maps", "ida"])])
 def test_a_word_in_more_notes_than_lexical_common_notes_is_left_out(open_memory, common, expected):
     memory = open_memory(config=dataclasses.replace(EVERY_RECORD, lexical_common_notes=common))
     memory.add("Ida lives in Kessel.", id="ida")
