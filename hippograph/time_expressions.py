@@ -103,7 +103,10 @@ def time_mentions(text: str, at: date) -> list[TimeMention]:
             continue
         covered = match.end()
         groups = {name: value.lower() for name, value in match.groupdict().items() if value is not None}
-        first, last, grain = _resolved(kind, groups, at)
+        try:
+            first, last, grain = _resolved(kind, groups, at)
+        except (ValueError, OverflowError):  # a day before year 1 or after 9999
+            continue
         found.append(TimeMention(match.group(0), first.isoformat(), last.isoformat(), _words(first, grain)))
     return found
 
@@ -139,8 +142,8 @@ def _resolved(kind: str, groups: dict[str, str], at: date) -> tuple[date, date, 
 
 
 def _weekday(which: str, weekday: int, at: date) -> date:
-    """ "last Friday": the latest Friday before `at`; "next Friday": the first after it; "this"
-    or "on Friday": the Friday of `at`'s week (Monday to Sunday)."""
+    """ "last Friday": the latest Friday before `at`; "next Friday": the first after it; "this
+    Friday": the Friday of `at`'s week (Monday to Sunday)."""
     if which == "last":
         return at - timedelta(days=(at.weekday() - weekday - 1) % 7 + 1)
     if which == "next":

@@ -24,8 +24,8 @@ _READ_CHUNK = 1000  # passages whose texts are read from the store at a time
 
 
 class LexicalIndex:
-    """BM25 over one namespace's passages, held in memory. (Its term statistics are the
-    namespace's; the SQLite store's are the whole store's, so scores can differ a little.)"""
+    """BM25 over one namespace's passages, held in memory, ranked as the SQLite store ranks a
+    namespace's."""
 
     def __init__(self) -> None:
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
@@ -45,7 +45,8 @@ class LexicalIndex:
             return self._db.execute(ranked, (f"body : {any_of(terms)}", limit)).fetchall()
 
     def caught_up(self, store: Store, namespace: str, data: GraphData) -> None:
-        """Hold the passages of `data`, the namespace's current view: those the change log says
+        """Hold the passages of `data`, the namespace's current view (never a view as of a time,
+        which holds the current view's version and fewer passages): those the change log says
         were written or deleted since the state held are read again; all of them when it cannot
         say (or nothing is held yet)."""
         if self.version == data.version:
@@ -54,6 +55,7 @@ class LexicalIndex:
         if self.version is not None:
             delta = store.passage_changes(namespace, dataclasses.replace(data, version=self.version))
         started = time.perf_counter()
+        self.version = None  # until caught up: should reading the texts fail, all is read again next time
         with self._lock, self._db:
             if delta is None:
                 self._db.execute("DELETE FROM search")

@@ -225,12 +225,14 @@ class GraphViews:
             slots = kept.slots.passages if kept is not None and kept.view is view else Slots.of(view.data).passages
             return np.array([slots.get(passage, -1) for passage in ids], dtype=np.int64)
 
-    def lexical_index(self, namespace: str, view: GraphView, store: Store | None = None) -> LexicalIndex:
+    def lexical_index(self, namespace: str, store: Store | None = None) -> LexicalIndex:
         """The namespace's passages ranked by BM25 in this process (graph/lexical_index.py), up to
-        date with `view`; for a store that keeps no full-text index. Read through `store`."""
+        date with its current view; for a store that keeps no full-text index. Read through `store`."""
+        store = store or self._store
+        current = self.get(namespace, store=store)
         with self._lock:
             index = self._lexical.setdefault(namespace, LexicalIndex())
-            index.caught_up(store or self._store, namespace, view.data)
+            index.caught_up(store, namespace, current.data)
             return index
 
     def adopt_note_graphs(self, version: int | None, indexes: dict[str, NeighbourIndex]) -> None:

@@ -87,7 +87,7 @@ def lexical_matches(
         common = None  # a word in more notes is in half of them, and weighs nothing: no need to look
     found = store.passages_matching(namespace, terms, limit, common)
     if found is None:
-        found = views.lexical_index(namespace, view, store).matching(terms, limit, common)
+        found = views.lexical_index(namespace, store).matching(terms, limit, common)
     return _in_view(views, namespace, view, found)
 
 

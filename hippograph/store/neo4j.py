@@ -452,9 +452,18 @@ def _property(kind: str, field: str) -> str:
     return f"n.{field}" if kind in _NODES else _place(kind, field)
 
 
+# Fields added to a record type after a graph was first written: what one written before holds.
+_ADDED_FIELDS = {("passage", "times"): "'[]'"}
+
+
 def _fields(kind: str) -> str:
-    """RETURN items giving a record's fields by name."""
-    return ", ".join(f"{_property(kind, field)} AS {field}" for field in RECORDS[kind])
+    """RETURN items giving a record's fields by name (a field added since, as its default)."""
+    return ", ".join(
+        f"coalesce({_property(kind, field)}, {_ADDED_FIELDS[kind, field]}) AS {field}"
+        if (kind, field) in _ADDED_FIELDS
+        else f"{_property(kind, field)} AS {field}"
+        for field in RECORDS[kind]
+    )
 
 
 def _stored(kind: str, row: dict) -> dict:

@@ -446,5 +446,5 @@ def _passage_row(record: PassageRecord, time: str) -> dict:
         "tags": json.dumps(a.tags),
         "context": a.context,
         "updated_at": None,
-        "times": stored_times(p.text, p.time),  # resolved only against a time the note was given
+        "times": stored_times(p.text, p.time),  # against the time it was given, or, updated, its stored time
     }

@@ -8,6 +8,8 @@ import dataclasses
 
 import pytest
 
+from hippograph.store.neo4j import Neo4jStore
+
 from ..conftest import EVERY_RECORD
 
 # The channel reads only the best match: a deleted note left in the index would hide the others.
@@ -88,3 +90,24 @@ def test_a_turn_is_found_by_the_day_its_relative_time_names_and_kept_in_its_wind
     in_window = memory.query("What happened?", since="2023-05-07", until="2023-05-07T23:59:59")
     assert [hit.document_id for hit in in_window] == ["d1"]
     assert [h.document_id for h in memory.query("What happened?", since="2023-05-08")] in (["d1", "d2"], ["d2", "d1"])
+
+
+def test_a_query_as_of_a_time_leaves_later_notes_findable_by_their_words(open_memory):
+    memory = open_memory()
+    memory.add("Ida repairs telescopes.", id="old", timestamp="2023-01-01T00:00:00")
+    memory.add("Ben repairs telescopes too.", id="new", timestamp="2024-01-01T00:00:00")
+    then = memory.query("telescopes", method="bm25", as_of="2023-06-01")
+    assert [hit.document_id for hit in then] == ["old"]
+    assert sorted(_found(memory, "telescopes")) == ["new", "old"]  # the first query of the namespace was as of then
+
+
+def test_a_graph_written_before_notes_had_times_reads_and_exports(open_memory, tmp_path):
+    memory = open_memory()
+    note = memory.add("I went to the support group yesterday.", id="d1", timestamp="2023-05-08T13:56:00")
+    store = memory._store  # a note as an earlier hippograph wrote it: without `times`
+    if isinstance(store, Neo4jStore):
+        store._write(lambda records: records._run("MATCH (n:Passage) REMOVE n.times"))
+    else:
+        store._write(lambda records: records._db.execute("UPDATE passages SET times = '[]'"))
+    assert memory.get(note.id).times == ()
+    assert memory.export(tmp_path / "export.jsonl")["passage"] == 1
