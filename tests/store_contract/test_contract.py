@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import threading
+import traceback
 from collections import Counter
 
 import pytest
@@ -149,15 +150,15 @@ def test_two_writers_at_once_store_every_record_once(open_memory, reference):
                 start.wait()
                 for document in part:
                     memory.ingest([document], progress=False)
-        except Exception as err:  # noqa: BLE001 (reported by the assertion below)
-            failures.append(err)
+        except Exception:  # noqa: BLE001 (reported by the assertion below, with where it was raised)
+            failures.append(traceback.format_exc())
 
     writers = [threading.Thread(target=write, args=(part,)) for part in parts]
     for writer in writers:
         writer.start()
     for writer in writers:
         writer.join()
-    assert failures == []
+    assert not failures, "\n".join(failures)
     memory = open_memory()
     with reference() as expected:
         expected.ingest(documents, progress=False)
