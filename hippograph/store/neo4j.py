@@ -63,6 +63,15 @@ _SCHEMA = [
     ),
 ]
 _CLASH_RETRIES = 5
+
+
+class _MissingReferences(StoreError):
+    """Records to insert name records that are not there. In a write that can run again this is
+    a clash of writers in step, like a ConstraintError: under ArcadeDB's isolation a read may see
+    an entity another writer just committed that a later MATCH of the same transaction does not
+    (tests/store_contract: two writers at once), so the write is run again."""
+
+
 _SNAPSHOT_TRIES = 5
 T = TypeVar("T")
 Run = Callable[..., list[dict]]  # run(query, **parameters) -> the result's records as dicts
@@ -236,7 +245,7 @@ class Neo4jStore(RecordStore):
             for attempt in range(_CLASH_RETRIES + 1):
                 try:
                     return session.execute_write(unit)
-                except neo4j.exceptions.ConstraintError:
+                except (neo4j.exceptions.ConstraintError, _MissingReferences):
                     if attempt == _CLASH_RETRIES:
                         raise
                     sleep(random.uniform(0, 0.05 * 2**attempt))  # writers in step fall out of step
@@ -384,7 +393,7 @@ class _CypherRecords:
                 rows=rows,
             )[0]["c"]
         if made != len(rows):
-            raise StoreError(f"{len(rows) - made} {kind} record(s) name records the store does not hold")
+            raise _MissingReferences(f"{len(rows) - made} {kind} record(s) name records the store does not hold")
         if kind == "note_change":  # numbered by the export: the counter goes on from the highest
             self._run(
                 "MATCH (m:Meta {key: 'history_id'}) SET m.value = CASE WHEN m.value < $top THEN $top ELSE m.value END",
