@@ -25,7 +25,7 @@ from .inputs import MAX_NOTE_CHARACTERS, checked_metadata, checked_namespace, ch
 from .llm import LLMClient, LLMSettings
 from .retrieve.lexical import lexical_matches
 from .retrieve.recognition import FactFilter
-from .retrieve.search import METHODS, in_window, search, uses_lexical
+from .retrieve.search import METHODS, in_window, lexical_reads, search
 from .sources import Source, read_sources
 from .store import Store, open_store
 from .store.transfer import import_export_file, load_records, write_export, write_export_file
@@ -299,16 +299,10 @@ class Memory:
         fact_filter = FactFilter(self.llm) if self.config.llm_fact_filter else None
         with single_blas_thread():  # numpy's spinning BLAS threads would slow the model's own
             query_vector = self._embedder.embed([text])[0]
-        lexical = None
-        if uses_lexical(method, self.config):
+        lexical, (matches, rare) = None, lexical_reads(method, self.config)
+        if matches or rare:
             lexical = lexical_matches(
-                self._store,
-                self._views,
-                namespace,
-                view,
-                text,
-                self.config.lexical_matches,
-                self.config.lexical_common_notes,
+                self._store, self._views, namespace, view, text, matches, self.config.lexical_common_notes, rare
             )
         if self._views.passages_only and method not in ("dense", "bm25", "hybrid"):  # these need the passages alone
             view, lexical = neighbourhood_view(

@@ -2,7 +2,7 @@
 its questions with each method, report evidence recall@k per question category.
 
     python pipelines/eval_locomo.py --data locomo-dev.json [--store DIR] [--reuse] [--limit N] \\
-        [--k 5 10] [--json OUT.json]
+        [--k 5 10] [--lowercase] [--json OUT.json]
 
 Recall@k of a question = |top-k dia_ids ∩ evidence| / |evidence|. "overall 1-4" averages over the
 questions of categories 1-4; category 5 (adversarial: the conversation does not answer it) is
@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--limit", type=int, help="only the first N conversations")
     parser.add_argument("--k", type=int, nargs="+", default=[5, 10], help="cut-offs (default: 5 10)")
+    parser.add_argument(
+        "--lowercase", action="store_true", help="ask the questions in lower case, as typed in a chat box"
+    )
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument(
         "--set",
@@ -78,7 +81,8 @@ def run(args: argparse.Namespace) -> dict:
         per_question, latencies = [], {m: [] for m in METHODS}
         for conversation in conversations:
             memory.query("build the graph view before the clock starts", k=1, namespace=conversation.sample_id)
-            rows, times = ask(memory, _questions(conversation), list(METHODS), max(ks), conversation.sample_id)
+            questions = _questions(conversation, args.lowercase)
+            rows, times = ask(memory, questions, list(METHODS), max(ks), conversation.sample_id)
             per_question += [{"conversation": conversation.sample_id, **row} for row in rows]
             for method in METHODS:
                 latencies[method] += times[method]
@@ -98,6 +102,7 @@ def run(args: argparse.Namespace) -> dict:
         "config": {
             "data": str(args.data),
             "conversations": [c.sample_id for c in conversations],
+            "lowercase": args.lowercase,
             "turns": sum(len(c.turns) for c in conversations),
             "extractor": extractor,
             "embedding_model": embedding_model,
@@ -150,9 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     return benchmark_main(argv, build_parser(), run, format_table)
 
 
-def _questions(conversation: Conversation) -> list[Question]:
+def _questions(conversation: Conversation, lowercase: bool = False) -> list[Question]:
     return [
-        Question(f"{conversation.sample_id}/q{n}", q.question, (q.answer,), q.evidence, LABELS[q.category])
+        Question(
+            f"{conversation.sample_id}/q{n}",
+            q.question.lower() if lowercase else q.question,
+            (q.answer,),
+            q.evidence,
+            LABELS[q.category],
+        )
         for n, q in enumerate(conversation.questions)
     ]
 

@@ -44,6 +44,11 @@ class LexicalIndex:
         with self._lock:
             return self._db.execute(ranked, (f"body : {any_of(terms)}", limit)).fetchall()
 
+    def rare_terms(self, terms: Sequence[str], at_most: int) -> list[str]:
+        """Store.rare_terms, over the passages held."""
+        with self._lock:
+            return uncommon(self._db, "search", terms, at_most)
+
     def caught_up(self, store: Store, namespace: str, data: GraphData) -> None:
         """Hold the passages of `data`, the namespace's current view (never a view as of a time,
         which holds the current view's version and fewer passages): those the change log says

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -14,6 +14,7 @@ T = TypeVar("T")
 
 _MAX_NAME_WORDS = 8
 _WORD_EDGES = "\"'`“”‘’.,;:!?()[]{}"
+_TOKEN = re.compile(r"\w+")  # the words of the lexical index (retrieve/lexical.search_terms)
 _DISAMBIGUATOR = re.compile(r"\s*\([^()]*\)\s*$")  # "Tic Tac (film)" -> "Tic Tac"
 
 
@@ -78,26 +79,40 @@ class EntityIndex:
         disambiguator in parentheses."""
         return {self._by_key[key] for key in title_keys(title) if key in self._by_key}
 
-    def named_in_question(self, question: str) -> list[int]:
+    def named_in_question(self, question: str, rare_words: Collection[str] = ()) -> list[int]:
         """Entities whose names appear in the question: see `names_in_question`."""
-        return names_in_question(question, self.lookup)
+        return names_in_question(question, self.lookup, rare_words)
 
 
-def names_in_question(question: str, lookup: Callable[[str], T | None]) -> list[T]:
+def names_in_question(question: str, lookup: Callable[[str], T | None], rare_words: Collection[str] = ()) -> list[T]:
     """What `lookup` finds for the phrases of the question, in question order; longer phrases are
     looked up first and matches never overlap.
 
     A match must contain a capitalised word or a number (not counting the question's first
     word): lowercase words such as "city" or "film" name generic hubs, not the things
-    asked about.
+    asked about. When such phrases find nothing (a question typed in lower case, or naming only
+    common things), a match must contain one of `rare_words` instead: lower-case words that few
+    notes hold (the lexical index's Store.rare_terms), so likely a name.
 
     >>> names_in_question("Who founded Brightwater Labs in Oslo?", {"Brightwater Labs": 1, "Oslo": 2}.get)
     [1, 2]
+    >>> names_in_question("where was holt born?", {"holt": 1, "born": 2}.get, rare_words={"holt"})
+    [1]
     """
     words = [w.strip(_WORD_EDGES) for w in question.split()]
-    name_words = [0]  # name_words[i]: capitalised or numeric words before position i
-    for position, word in enumerate(words):
-        name_words.append(name_words[-1] + (position > 0 and (word[:1].isupper() or word[:1].isdigit())))
+    capitalised = [position > 0 and (word[:1].isupper() or word[:1].isdigit()) for position, word in enumerate(words)]
+    found = _phrases_found(words, capitalised, lookup)
+    if not found and rare_words:
+        found = _phrases_found(words, [any(t in rare_words for t in _TOKEN.findall(w.lower())) for w in words], lookup)
+    return found
+
+
+def _phrases_found(words: list[str], name_like: list[bool], lookup: Callable[[str], T | None]) -> list[T]:
+    """What `lookup` finds for the phrases of `words` holding a `name_like` word, longest first,
+    never overlapping, in the order of the words."""
+    name_words = [0]  # name_words[i]: name-like words before position i
+    for is_name in name_like:
+        name_words.append(name_words[-1] + is_name)
     taken = [False] * len(words)
     found: list[tuple[int, T]] = []  # (start, what was found)
     for size in range(min(_MAX_NAME_WORDS, len(words)), 0, -1):
@@ -112,10 +127,11 @@ def names_in_question(question: str, lookup: Callable[[str], T | None]) -> list[
     return list(dict.fromkeys(match for _, match in sorted(found, key=lambda item: item[0])))
 
 
-def question_phrases(question: str) -> set[str]:
+def question_phrases(question: str, rare_words: Collection[str] = ()) -> set[str]:
     """Every phrase of the question that `names_in_question` may look up."""
     phrases: set[str] = set()
-    names_in_question(question, lambda phrase: phrases.add(phrase))  # finds nothing: every phrase is tried
+    # finds nothing, so every phrase is tried, those of rare words too
+    names_in_question(question, lambda phrase: phrases.add(phrase), rare_words)
     return phrases
 
 

@@ -30,6 +30,7 @@ pipelines/README.md gives the recall of both on MuSiQue.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -77,7 +78,7 @@ def neighbourhood_view(
         nearest = np.union1d(nearest, lexical.slots[:count])
     graph, counts = store.neighbourhood(
         namespace,
-        named_entities(store, namespace, question),
+        named_entities(store, namespace, question, () if lexical is None else lexical.rare_words),
         [data.passage_ids[slot] for slot in nearest.tolist()],
         config.neighbourhood_hops,
         config.neighbourhood_passages,
@@ -103,13 +104,13 @@ def neighbourhood_view(
     return view, lexical
 
 
-def named_entities(store: Store, namespace: str, question: str) -> list[str]:
+def named_entities(store: Store, namespace: str, question: str, rare_words: Collection[str] = ()) -> list[str]:
     """The ids of the stored entities the question names (as EntityIndex.named_in_question finds
-    them, by the key each phrase would be stored under)."""
-    keys = {phrase: key for phrase in question_phrases(question) if (key := normalize_entity(phrase))}
+    them, by the key each phrase would be stored under; `rare_words` as there)."""
+    keys = {phrase: key for phrase in question_phrases(question, rare_words) if (key := normalize_entity(phrase))}
     ids = {phrase: content_hash(namespace, key) for phrase, key in keys.items()}
     stored = store.entity_names(set(ids.values()))
-    return names_in_question(question, lambda phrase: ids[phrase] if ids.get(phrase) in stored else None)
+    return names_in_question(question, lambda phrase: ids[phrase] if ids.get(phrase) in stored else None, rare_words)
 
 
 def _nearest(passages: GraphView, query_vector: np.ndarray, count: int, allowed: np.ndarray | None) -> np.ndarray:

@@ -3,8 +3,9 @@
 The restart distribution of the PageRank mixes three kinds of seeds, each normalised to
 sum to 1 and then weighted (a kind with nothing to seed gives its share to the others):
 
-- question entities (`query_entity_weight`): entities whose names appear in the question,
-  each weighted by specificity (1 / number of passages mentioning it);
+- question entities (`query_entity_weight`): entities whose names appear in the question
+  (capitalised, or else words few notes hold: graph/linking.names_in_question), each weighted by
+  specificity (1 / number of passages mentioning it);
 - linked facts (`fact_weight`, HippoRAG 2's fact linking, off by default): the
   `linking_top_k` facts most similar to the question; their subjects and objects are seeded
   with the fact's min-max normalised score divided by the entity's passage count, averaged
@@ -89,7 +90,8 @@ class GraphRetriever:
         lexical: LexicalMatches | None = None,
     ) -> tuple[list[Ranked], Walk | None]:
         """`retrieve`'s passages and the walk that found them; no walk when it fell back to
-        dense retrieval. `lexical`: the question's BM25 matches, seeded at `lexical_weight`."""
+        dense retrieval. `lexical`: the question's BM25 matches, seeded at `lexical_weight`, and
+        its rare words, which entity linking may take for names."""
         lexical = LexicalMatches.none() if lexical is None else lexical
         view, config = self._view, self._config
         data = view.data
@@ -100,7 +102,9 @@ class GraphRetriever:
         if view.live_entities == 0:
             return self._dense.retrieve(question, query_vector, k, allowed), None
 
-        named = view.entity_index.named_in_question(question) if config.query_entity_weight > 0 else []
+        named = []
+        if config.query_entity_weight > 0:
+            named = view.entity_index.named_in_question(question, lexical.rare_words)
         fact_scores, top_facts = self._linked_facts(query_vector)
         if self._fact_filter is not None and len(top_facts):
             top_facts = self._filtered(question, top_facts)

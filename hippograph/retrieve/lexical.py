@@ -9,6 +9,7 @@ and rarer ones, ranks higher (BM25's k1 = 1.2, b = 0.75; words are stemmed, acce
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,10 +52,12 @@ def search_terms(text: str) -> list[str]:
 @dataclass(frozen=True)
 class LexicalMatches:
     """Passages of a graph view that match a question's words: their slots, best first, and
-    their BM25 scores (higher: better)."""
+    their BM25 scores (higher: better); and the question's words few notes hold (`rare_words`,
+    which entity linking may take for names: graph/linking.names_in_question)."""
 
     slots: np.ndarray
     scores: np.ndarray
+    rare_words: frozenset[str] = frozenset()
 
     @classmethod
     def none(cls) -> LexicalMatches:
@@ -67,7 +70,7 @@ class LexicalMatches:
         """These matches in another view: `ids` are this view's passage ids by slot, `slots` the
         other's slots by id (a passage it does not hold is left out)."""
         moved = np.array([slots.get(ids[slot], -1) for slot in self.slots.tolist()], dtype=np.int64)
-        return LexicalMatches(moved[moved >= 0], self.scores[moved >= 0])
+        return LexicalMatches(moved[moved >= 0], self.scores[moved >= 0], self.rare_words)
 
     def ranking(self, allowed: np.ndarray | None) -> np.ndarray:
         """The slots best first, only those `allowed` (a mask over the view's passages)."""
@@ -75,20 +78,35 @@ class LexicalMatches:
 
 
 def lexical_matches(
-    store: Store, views: GraphViews, namespace: str, view: GraphView, text: str, limit: int, common: int | None
+    store: Store,
+    views: GraphViews,
+    namespace: str,
+    view: GraphView,
+    text: str,
+    limit: int,
+    common: int | None,
+    rare: int = 0,
 ) -> LexicalMatches:
     """The `limit` passages of `view` (the namespace's current view of `views`, or one as of a
     time) that best match the words of `text`, less words more than `common` of its passages
-    hold. Passages the view does not hold (written after its time) are left out."""
+    hold, and the words of `text` that no more than `rare` of the namespace's passages hold (none
+    when `rare` is 0). Passages the view does not hold (written after its time) are left out."""
     terms = search_terms(text)
-    if not terms or limit <= 0:
+    if not terms:
         return LexicalMatches.none()
-    if view.live_passages <= 2 * common:
-        common = None  # a word in more notes is in half of them, and weighs nothing: no need to look
-    found = store.passages_matching(namespace, terms, limit, common)
-    if found is None:
-        found = views.lexical_index(namespace, store).matching(terms, limit, common)
-    return _in_view(views, namespace, view, found)
+    rare_words: list[str] = []
+    if rare > 0:
+        rare_words = store.rare_terms(namespace, terms, rare)
+        if rare_words is None:
+            rare_words = views.lexical_index(namespace, store).rare_terms(terms, rare)
+    found: list[tuple[str, float]] | None = []
+    if limit > 0:
+        if common is not None and view.live_passages <= 2 * common:
+            common = None  # a word in more notes is in half of them, and weighs nothing: no need to look
+        found = store.passages_matching(namespace, terms, limit, common)
+        if found is None:
+            found = views.lexical_index(namespace, store).matching(terms, limit, common)
+    return dataclasses.replace(_in_view(views, namespace, view, found), rare_words=frozenset(rare_words))
 
 
 def _in_view(views: GraphViews, namespace: str, view: GraphView, found: Sequence[tuple[str, float]]) -> LexicalMatches:

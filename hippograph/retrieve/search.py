@@ -21,7 +21,7 @@ from .ranked import Ranked
 from .recognition import FactFilter
 from .subgraph import query_subgraph, subgraph_nodes
 
-__all__ = ["METHODS", "Method", "in_window", "search", "uses_lexical"]
+__all__ = ["METHODS", "Method", "in_window", "lexical_reads", "search"]
 
 # "hippograph": GraphRetriever (graph + PageRank); "dense": DenseRetriever; "bm25": the lexical
 # channel alone; "hybrid": dense and bm25 fused by reciprocal rank (the baseline to beat)
@@ -52,9 +52,15 @@ def in_window(
     return allowed
 
 
-def uses_lexical(method: str, config: Config) -> bool:
-    """Whether `method` reads the question's BM25 matches."""
-    return method in ("bm25", "hybrid") or (method == "hippograph" and config.lexical_weight > 0)
+def lexical_reads(method: str, config: Config) -> tuple[int, int]:
+    """What `method` reads of the lexical index: how many BM25 matches of the question, and the
+    number of notes at most that hold a question word taken for a name (Config.rare_word_notes);
+    0 for what it does not read."""
+    if method in ("bm25", "hybrid"):
+        return config.lexical_matches, 0
+    if method == "hippograph":
+        return (config.lexical_matches if config.lexical_weight > 0 else 0), config.rare_word_notes
+    return 0, 0
 
 
 def search(
@@ -71,7 +77,7 @@ def search(
 ) -> Hits:
     """The k best passages of `view` for the question (`allowed`: a mask of the passages that may
     be returned), read from `store`, with why each came. `lexical`: the question's BM25 matches
-    in `view`, which the methods of `uses_lexical` need."""
+    in `view`, and its rare words, which the methods of `lexical_reads` need."""
     lexical = LexicalMatches.none() if lexical is None else lexical
     with single_blas_thread():
         if method == "dense":

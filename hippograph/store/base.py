@@ -125,6 +125,11 @@ class Records(Protocol):
         the backend keeps no full-text index (the caller ranks the passages itself)."""
         ...
 
+    def rare_terms(self, namespace: str, terms: Sequence[str], at_most: int) -> list[str] | None:
+        """The `terms` (lower-case words) that no more than `at_most` passages of `namespace` hold
+        in their title or text, in order; None when the backend keeps no full-text index."""
+        ...
+
     def dated(self, namespace: str) -> list[tuple[str, str]]:
         """(id, times) of the passages of `namespace` whose text names a time (`times` not "[]")."""
         ...
@@ -192,6 +197,11 @@ class Store(Protocol):
     ) -> list[tuple[str, float]] | None:
         """Records.matching: the passages that best match `terms` by BM25, as (id, score), best
         first; None when the store keeps no full-text index."""
+        ...
+
+    def rare_terms(self, namespace: str, terms: Sequence[str], at_most: int) -> list[str] | None:
+        """Records.rare_terms: the `terms` no more than `at_most` passages hold; None when the
+        store keeps no full-text index."""
         ...
 
     def passages_naming_days(self, namespace: str, since: str | None, until: str | None) -> list[str]:

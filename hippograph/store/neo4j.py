@@ -433,6 +433,9 @@ class _CypherRecords:
     def matching(self, namespace: str, terms: Sequence[str], limit: int, common: int | None) -> None:
         return None  # no full-text index is kept on the server: the client ranks (graph/lexical_index.py)
 
+    def rare_terms(self, namespace: str, terms: Sequence[str], at_most: int) -> None:
+        return None  # as `matching`
+
     def dated(self, namespace: str) -> list[tuple[str, str]]:
         rows = self._run(
             f"MATCH (n:{_NODES['passage'][0]} {{namespace: $namespace}}) "

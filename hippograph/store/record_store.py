@@ -119,6 +119,10 @@ class RecordStore:
         with self._reading() as records:
             return records.matching(namespace, terms, limit, common)
 
+    def rare_terms(self, namespace: str, terms: Sequence[str], at_most: int) -> list[str] | None:
+        with self._reading() as records:
+            return records.rare_terms(namespace, terms, at_most)
+
     def passages_naming_days(self, namespace: str, since: str | None, until: str | None) -> list[str]:
         first, last = (since or "")[:10], (until or "9999")[:10]  # days, as mentions have them
         with self._reading() as records:

@@ -337,6 +337,9 @@ class _SQLRecords:
     ) -> list[tuple[str, float]] | None:
         return self._search.matching(namespace, terms, limit, common) if self.full_text else None
 
+    def rare_terms(self, namespace: str, terms: Sequence[str], at_most: int) -> list[str] | None:
+        return self._search.rare_terms(namespace, terms, at_most) if self.full_text else None
+
     def dated(self, namespace: str) -> list[tuple[str, str]]:
         return self._db.execute(
             "SELECT id, times FROM passages WHERE namespace = ? AND times != '[]'", (namespace,)

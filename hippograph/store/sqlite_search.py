@@ -80,6 +80,11 @@ class PassageSearch:
             (any_of(terms), limit),
         ).fetchall()
 
+    def rare_terms(self, namespace: str, terms: Sequence[str], at_most: int) -> list[str]:
+        """Records.rare_terms."""
+        table = self._table(namespace)
+        return [] if table is None else uncommon(self._db, table, terms, at_most)
+
     def _index_after(self, last: int) -> None:
         """Put the passages whose index rows come after `last` into their namespaces' tables."""
         joined = "FROM passage_search_ids i JOIN passages p ON p.id = i.passage_id WHERE i.id > ?"

@@ -111,3 +111,18 @@ def test_a_graph_written_before_notes_had_times_reads_and_exports(open_memory, t
         store._write(lambda records: records._db.execute("UPDATE passages SET times = '[]'"))
     assert memory.get(note.id).times == ()
     assert memory.export(tmp_path / "export.jsonl")["passage"] == 1
+
+
+def _question_entities(memory, question: str) -> set[str]:
+    return {name for hit in memory.query(question, k=3) for name in hit.explanation.question_entities}
+
+
+@pytest.mark.parametrize(("rare", "expected"), [(0, set()), (1, {"Biscuit"}), (2, {"Biscuit", "Kessel"})])
+def test_a_question_without_capitals_takes_its_rare_words_for_names(open_memory, rare, expected):
+    memory = open_memory(config=dataclasses.replace(EVERY_RECORD, rare_word_notes=rare))
+    memory.add("Caroline adopted a greyhound named Biscuit.", id="dog")
+    memory.add("Caroline painted a lighthouse in Kessel.", id="painting")
+    memory.add("Melanie went sailing near Kessel.", id="sailing")
+    # "biscuit" is in one note, "kessel" in two, "caroline" in two (but a capital finds her first)
+    assert _question_entities(memory, "where did biscuit and kessel come from?") == expected
+    assert _question_entities(memory, "Where did Caroline and biscuit go?") == {"Caroline"}

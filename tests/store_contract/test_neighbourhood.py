@@ -10,6 +10,8 @@ import pytest
 import hippograph
 from hippograph import Config
 from hippograph.errors import ConfigError
+from hippograph.graph.neighbourhood import named_entities
+from hippograph.retrieve.lexical import search_terms
 
 SETTINGS = Config(synonym_threshold=0.8)  # synonyms, and no fact linking (it needs the whole graph)
 QUESTIONS = [
@@ -115,6 +117,23 @@ def test_a_neighbourhood_query_ranks_as_the_whole_graph_and_never_reads_it(sampl
         assert hits[0].score == pytest.approx(whole[question][0].score, rel=0.2)
     dense = reader.query(QUESTIONS[0], 3, method="dense")
     assert [h.id for h in dense] == [h.id for h in sample.query(QUESTIONS[0], 3, method="dense")]
+
+
+def test_a_question_in_lower_case_reads_around_the_entities_its_rare_words_name(sample):
+    store, question = sample._store, "which prize did mira holt win?"
+
+    def rare_terms(at_most: int) -> list[str]:
+        found = store.rare_terms("default", search_terms(question), at_most)
+        if found is None:  # a graph server keeps no full-text index: the client's
+            found = sample.graph_views.lexical_index("default", store).rare_terms(search_terms(question), at_most)
+        return found
+
+    assert rare_terms(2) == ["prize", "win"]  # "mira" and "holt" are in 3 of the sample's notes
+    rare = rare_terms(3)
+    assert rare == ["prize", "mira", "holt", "win"]
+    capitalised = named_entities(store, "default", "Which prize did Mira Holt win?")
+    assert capitalised and named_entities(store, "default", question, rare) == capitalised
+    assert named_entities(store, "default", question) == []
 
 
 def test_a_neighbourhood_query_follows_writes_deletes_and_time(sample, open_memory):
