@@ -11,6 +11,7 @@ import numpy as np
 from ..extract.normalize import match_key
 
 T = TypeVar("T")
+RareWords = Callable[[], Collection[str]]  # a question's words few notes hold, read when first needed
 
 _MAX_NAME_WORDS = 8
 _WORD_EDGES = "\"'`“”‘’.,;:!?()[]{}"
@@ -79,31 +80,32 @@ class EntityIndex:
         disambiguator in parentheses."""
         return {self._by_key[key] for key in title_keys(title) if key in self._by_key}
 
-    def named_in_question(self, question: str, rare_words: Collection[str] = ()) -> list[int]:
+    def named_in_question(self, question: str, rare_words: RareWords = frozenset) -> list[int]:
         """Entities whose names appear in the question: see `names_in_question`."""
         return names_in_question(question, self.lookup, rare_words)
 
 
-def names_in_question(question: str, lookup: Callable[[str], T | None], rare_words: Collection[str] = ()) -> list[T]:
+def names_in_question(question: str, lookup: Callable[[str], T | None], rare_words: RareWords = frozenset) -> list[T]:
     """What `lookup` finds for the phrases of the question, in question order; longer phrases are
     looked up first and matches never overlap.
 
     A match must contain a capitalised word or a number (not counting the question's first
     word): lowercase words such as "city" or "film" name generic hubs, not the things
     asked about. When such phrases find nothing (a question typed in lower case, or naming only
-    common things), a match must contain one of `rare_words` instead: lower-case words that few
-    notes hold (the lexical index's Store.rare_terms), so likely a name.
+    common things), a match must contain one of the words `rare_words()` gives instead: lower-case
+    words that few notes hold (the lexical index's Store.rare_terms), so likely a name. It is
+    called only then, so a question whose capitals name an entity costs no lookup of its words.
 
     >>> names_in_question("Who founded Brightwater Labs in Oslo?", {"Brightwater Labs": 1, "Oslo": 2}.get)
     [1, 2]
-    >>> names_in_question("where was holt born?", {"holt": 1, "born": 2}.get, rare_words={"holt"})
+    >>> names_in_question("where was holt born?", {"holt": 1, "born": 2}.get, rare_words=lambda: {"holt"})
     [1]
     """
     words = [w.strip(_WORD_EDGES) for w in question.split()]
     capitalised = [position > 0 and (word[:1].isupper() or word[:1].isdigit()) for position, word in enumerate(words)]
     found = _phrases_found(words, capitalised, lookup)
-    if not found and rare_words:
-        found = _phrases_found(words, [any(t in rare_words for t in _TOKEN.findall(w.lower())) for w in words], lookup)
+    if not found and (rare := rare_words()):
+        found = _phrases_found(words, [any(t in rare for t in _TOKEN.findall(w.lower())) for w in words], lookup)
     return found
 
 
@@ -128,10 +130,11 @@ def _phrases_found(words: list[str], name_like: list[bool], lookup: Callable[[st
 
 
 def question_phrases(question: str, rare_words: Collection[str] = ()) -> set[str]:
-    """Every phrase of the question that `names_in_question` may look up."""
+    """Every phrase of the question that `names_in_question` may look up, given the question's
+    rare words `rare_words`."""
     phrases: set[str] = set()
     # finds nothing, so every phrase is tried, those of rare words too
-    names_in_question(question, lambda phrase: phrases.add(phrase), rare_words)
+    names_in_question(question, lambda phrase: phrases.add(phrase), lambda: rare_words)
     return phrases
 
 

@@ -41,7 +41,7 @@ from ..ids import content_hash
 from ..retrieve.lexical import LexicalMatches
 from ..retrieve.ranked import similarities, top_indexes
 from ..store.base import Store
-from .linking import names_in_question, question_phrases
+from .linking import RareWords, names_in_question, question_phrases
 from .view import GraphView
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def neighbourhood_view(
         nearest = np.union1d(nearest, lexical.slots[:count])
     graph, counts = store.neighbourhood(
         namespace,
-        named_entities(store, namespace, question, () if lexical is None else lexical.rare_words),
+        named_entities(store, namespace, question, frozenset if lexical is None else lexical.rare_words),
         [data.passage_ids[slot] for slot in nearest.tolist()],
         config.neighbourhood_hops,
         config.neighbourhood_passages,
@@ -104,13 +104,23 @@ def neighbourhood_view(
     return view, lexical
 
 
-def named_entities(store: Store, namespace: str, question: str, rare_words: Collection[str] = ()) -> list[str]:
+def named_entities(store: Store, namespace: str, question: str, rare_words: RareWords = frozenset) -> list[str]:
     """The ids of the stored entities the question names (as EntityIndex.named_in_question finds
     them, by the key each phrase would be stored under; `rare_words` as there)."""
+    found = _stored_names(store, namespace, question, ())
+    if not found and (rare := rare_words()):
+        found = _stored_names(store, namespace, question, rare)
+    return found
+
+
+def _stored_names(store: Store, namespace: str, question: str, rare_words: Collection[str]) -> list[str]:
+    """named_entities, given the question's rare words: every phrase looked up in one read."""
     keys = {phrase: key for phrase in question_phrases(question, rare_words) if (key := normalize_entity(phrase))}
     ids = {phrase: content_hash(namespace, key) for phrase, key in keys.items()}
     stored = store.entity_names(set(ids.values()))
-    return names_in_question(question, lambda phrase: ids[phrase] if ids.get(phrase) in stored else None, rare_words)
+    return names_in_question(
+        question, lambda phrase: ids[phrase] if ids.get(phrase) in stored else None, lambda: rare_words
+    )
 
 
 def _nearest(passages: GraphView, query_vector: np.ndarray, count: int, allowed: np.ndarray | None) -> np.ndarray:

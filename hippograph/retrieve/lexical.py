@@ -10,6 +10,7 @@ and rarer ones, ranks higher (BM25's k1 = 1.2, b = 0.75; words are stemmed, acce
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 from ..store.base import Store
 
 if TYPE_CHECKING:
+    from ..graph.linking import RareWords
     from ..graph.view import GraphView
     from ..graph.views import GraphViews
 
@@ -52,12 +54,12 @@ def search_terms(text: str) -> list[str]:
 @dataclass(frozen=True)
 class LexicalMatches:
     """Passages of a graph view that match a question's words: their slots, best first, and
-    their BM25 scores (higher: better); and the question's words few notes hold (`rare_words`,
-    which entity linking may take for names: graph/linking.names_in_question)."""
+    their BM25 scores (higher: better); and the question's words few notes hold (`rare_words()`,
+    read when first called: entity linking may take them for names, graph/linking.py)."""
 
     slots: np.ndarray
     scores: np.ndarray
-    rare_words: frozenset[str] = frozenset()
+    rare_words: RareWords = frozenset
 
     @classmethod
     def none(cls) -> LexicalMatches:
@@ -90,15 +92,19 @@ def lexical_matches(
     """The `limit` passages of `view` (the namespace's current view of `views`, or one as of a
     time) that best match the words of `text`, less words more than `common` of its passages
     hold, and the words of `text` that no more than `rare` of the namespace's passages hold (none
-    when `rare` is 0). Passages the view does not hold (written after its time) are left out."""
+    when `rare` is 0; read when first asked for). Passages the view does not hold (written after
+    its time) are left out."""
     terms = search_terms(text)
     if not terms:
         return LexicalMatches.none()
-    rare_words: list[str] = []
-    if rare > 0:
-        rare_words = store.rare_terms(namespace, terms, rare)
-        if rare_words is None:
-            rare_words = views.lexical_index(namespace, store).rare_terms(terms, rare)
+
+    @functools.cache
+    def rare_words() -> frozenset[str]:
+        found = store.rare_terms(namespace, terms, rare)
+        if found is None:
+            found = views.lexical_index(namespace, store).rare_terms(terms, rare)
+        return frozenset(found)
+
     found: list[tuple[str, float]] | None = []
     if limit > 0:
         if common is not None and view.live_passages <= 2 * common:
@@ -106,7 +112,9 @@ def lexical_matches(
         found = store.passages_matching(namespace, terms, limit, common)
         if found is None:
             found = views.lexical_index(namespace, store).matching(terms, limit, common)
-    return dataclasses.replace(_in_view(views, namespace, view, found), rare_words=frozenset(rare_words))
+    return dataclasses.replace(
+        _in_view(views, namespace, view, found), rare_words=rare_words if rare > 0 else frozenset
+    )
 
 
 def _in_view(views: GraphViews, namespace: str, view: GraphView, found: Sequence[tuple[str, float]]) -> LexicalMatches:

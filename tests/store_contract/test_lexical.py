@@ -126,3 +126,15 @@ def test_a_question_without_capitals_takes_its_rare_words_for_names(open_memory,
     # "biscuit" is in one note, "kessel" in two, "caroline" in two (but a capital finds her first)
     assert _question_entities(memory, "where did biscuit and kessel come from?") == expected
     assert _question_entities(memory, "Where did Caroline and biscuit go?") == {"Caroline"}
+
+
+def test_a_question_whose_capitals_name_an_entity_reads_no_rare_words(open_memory, monkeypatch):
+    memory = open_memory()
+    memory.add("Caroline adopted a greyhound named Biscuit.", id="dog")
+    asked = []
+    rare_terms = memory._store.rare_terms
+    monkeypatch.setattr(memory._store, "rare_terms", lambda *args: asked.append(args) or rare_terms(*args))
+    memory.query("Where does Biscuit sleep?")
+    assert asked == []  # the capitalised name was enough: the index is not asked
+    memory.query("where does biscuit sleep?")
+    assert len(asked) == 1

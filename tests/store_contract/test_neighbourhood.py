@@ -132,7 +132,7 @@ def test_a_question_in_lower_case_reads_around_the_entities_its_rare_words_name(
     rare = rare_terms(3)
     assert rare == ["prize", "mira", "holt", "win"]
     capitalised = named_entities(store, "default", "Which prize did Mira Holt win?")
-    assert capitalised and named_entities(store, "default", question, rare) == capitalised
+    assert capitalised and named_entities(store, "default", question, lambda: rare) == capitalised
     assert named_entities(store, "default", question) == []
 
 
