@@ -100,10 +100,10 @@ def lexical_matches(
 
     @functools.cache
     def rare_words() -> frozenset[str]:
-        found = store.rare_terms(namespace, terms, rare)
-        if found is None:
-            found = views.lexical_index(namespace, store).rare_terms(terms, rare)
-        return frozenset(found)
+        rare_terms = store.rare_terms(namespace, terms, rare)
+        if rare_terms is None:
+            rare_terms = views.lexical_index(namespace, store).rare_terms(terms, rare)
+        return frozenset(rare_terms)
 
     found: list[tuple[str, float]] | None = []
     if limit > 0:
