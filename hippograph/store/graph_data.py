@@ -7,12 +7,15 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NoReturn
 
 import numpy as np
 
 from ..errors import StoreError
 
 __all__ = ["GraphData", "GraphDelta", "GraphVersion", "fact_row", "stack_vectors"]
+
+_STACK_CHUNK = 65_536  # vectors whose bytes are joined at a time (96 MB of 384 numbers)
 
 
 @dataclass(frozen=True)
@@ -254,18 +257,28 @@ def stack_vectors(blobs: list[bytes | None], dimension: int | None = None, ids: 
         sizes = Counter(len(blob) for blob in blobs if blob is not None)
         dimension = sizes.most_common(1)[0][0] // 4 if sizes else 0
     matrix = np.zeros((len(blobs), dimension), dtype=np.float32)
-    for row, blob in enumerate(blobs):
-        if blob is not None:
-            vector = np.frombuffer(blob, dtype=np.float32)
-            if len(vector) != dimension or not np.isfinite(vector).all():
-                what = f"{len(vector)} numbers, not {dimension}" if len(vector) != dimension else "NaN or infinity"
-                raise StoreError(
-                    f"the stored vector of {ids[row] if ids else f'row {row}'} holds {what}; "
-                    "`hippograph export` the store and import the file into a new one to find what "
-                    "else does not fit"
-                )
-            matrix[row] = vector
+    held = [row for row, blob in enumerate(blobs) if blob is not None]
+    for row in held:
+        if len(blobs[row]) != 4 * dimension:
+            _bad_vector(row, ids, f"{len(blobs[row]) / 4:g} numbers, not {dimension}")
+    # the bytes read in bulk, a chunk at a time (not row by row: 0.7 s for 100,000 vectors)
+    for start in range(0, len(held), _STACK_CHUNK):
+        rows = held[start : start + _STACK_CHUNK]
+        matrix[rows] = np.frombuffer(b"".join(blobs[row] for row in rows), dtype=np.float32).reshape(
+            len(rows), dimension
+        )
+    not_finite = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+    if len(not_finite):
+        _bad_vector(int(not_finite[0]), ids, "NaN or infinity")
     return matrix
+
+
+def _bad_vector(row: int, ids: list[str] | None, what: str) -> NoReturn:
+    raise StoreError(
+        f"the stored vector of {ids[row] if ids else f'row {row}'} holds {what}; "
+        "`hippograph export` the store and import the file into a new one to find what "
+        "else does not fit"
+    )
 
 
 def _by_key(rows: np.ndarray, keys: list) -> np.ndarray:
