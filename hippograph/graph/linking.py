@@ -9,13 +9,13 @@ from typing import TypeVar
 import numpy as np
 
 from ..extract.normalize import match_key
+from ..store.full_text import WORD
 
 T = TypeVar("T")
 RareWords = Callable[[], Collection[str]]  # a question's words few notes hold, read when first needed
 
 _MAX_NAME_WORDS = 8
 _WORD_EDGES = "\"'`“”‘’.,;:!?()[]{}"
-_TOKEN = re.compile(r"\w+")  # the words of the lexical index (retrieve/lexical.search_terms)
 _DISAMBIGUATOR = re.compile(r"\s*\([^()]*\)\s*$")  # "Tic Tac (film)" -> "Tic Tac"
 
 
@@ -105,7 +105,7 @@ def names_in_question(question: str, lookup: Callable[[str], T | None], rare_wor
     capitalised = [position > 0 and (word[:1].isupper() or word[:1].isdigit()) for position, word in enumerate(words)]
     found = _phrases_found(words, capitalised, lookup)
     if not found and (rare := rare_words()):
-        found = _phrases_found(words, [any(t in rare for t in _TOKEN.findall(w.lower())) for w in words], lookup)
+        found = _phrases_found(words, [any(t in rare for t in WORD.findall(w.lower())) for w in words], lookup)
     return found
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..store.base import Store
+from ..store.full_text import WORD
 
 if TYPE_CHECKING:
     from ..graph.linking import RareWords
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LexicalMatches", "lexical_matches", "reciprocal_rank_fusion", "search_terms"]
 
-_WORD = re.compile(r"\w+")
 # Function words: nearly every note holds some, so they would match most of a large store and
 # rank nothing (their BM25 weight is next to 0). Months, numbers and "may" stay: dates are asked.
 STOP_WORDS = frozenset(
@@ -47,7 +46,7 @@ def search_terms(text: str) -> list[str]:
     >>> search_terms("What did Caroline do on 7 May 2023, and where did Caroline go?")
     ['caroline', '7', 'may', '2023', 'go']
     """
-    words = (word.lower() for word in _WORD.findall(text))
+    words = (word.lower() for word in WORD.findall(text))
     return list(dict.fromkeys(word for word in words if word not in STOP_WORDS))
 
 

@@ -4,13 +4,16 @@ tokenizer, and a query string that matches any of a question's words."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 
-__all__ = ["TOKENIZER", "any_of", "uncommon"]
+__all__ = ["TOKENIZER", "WORD", "any_of", "uncommon"]
 
 # Porter stemming over unicode61 words with accents folded: "groups" matches "group", "café" "cafe".
 TOKENIZER = "porter unicode61 remove_diacritics 2"
+# A word of a question as the lexical channel looks it up (retrieve/lexical.search_terms)
+WORD = re.compile(r"\w+")
 
 
 def any_of(terms: Sequence[str]) -> str:
