@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -90,6 +91,7 @@ class Ingestor:
         self._version: int | None = None  # the store version after this ingestor's last write
         self._dimension: int | None = None  # the embedding model's, once a given vector is checked against it
         self._progress = True  # LLM note work shows its own bars when the ingest does
+        self.passages_written: Counter[str] = Counter()  # by namespace, over this ingestor's life
 
     def close(self) -> None:
         """Stop the linking thread (started by the first write that links)."""
@@ -257,6 +259,7 @@ class Ingestor:
                 write.links_later.exception()
         report.entities += written.entities
         report.facts += written.facts
+        self.passages_written.update(passage.namespace for passage in passages)
         self._version = self._store.version()
         self._linker.written(self._version)
         for index in self._synonyms.values():

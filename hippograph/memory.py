@@ -448,10 +448,23 @@ class Memory:
     # -- lifecycle -----------------------------------------------------------
 
     def close(self) -> None:
+        """Save what the next process opening the store would otherwise build: the passage indexes
+        and graph views of large namespaces (see `Config.save_views_from`), and close the store.
+        A namespace this memory ingested `save_views_from` passages or more into has its view
+        built first, so that the first query after a bulk import loads it (at 1,000,000 passages:
+        seconds instead of two minutes)."""
+        self._close(build_views=True)
+
+    def _close(self, build_views: bool) -> None:
         try:
             if self._owns_views:  # a read-only store's views are still saved in the user's cache
                 if self._ingest is not None:  # the graphs its note links were found with
                     self._views.adopt_note_graphs(*self._ingest.note_indexes())
+                    filled = self._ingest.passages_written
+                    self._ingest.close()
+                    self._ingest = None  # its neighbour indexes are let go before a view is built
+                    if build_views and self.config.save_views_from is not None:
+                        self._views.build([ns for ns, n in sorted(filled.items()) if n >= self.config.save_views_from])
                 self._views.save_indexes()
         finally:
             if self._ingest is not None:
@@ -463,8 +476,8 @@ class Memory:
     def __enter__(self) -> Memory:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, error: type[BaseException] | None, *_) -> None:
+        self._close(build_views=error is None)  # after an error or an interrupt, close at once
 
     def __repr__(self) -> str:
         where = getattr(self._store, "path", type(self._store).__name__)  # a store= of one's own may have none

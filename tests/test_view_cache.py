@@ -151,6 +151,26 @@ def test_small_namespaces_are_not_saved(open_memory, user_cache):
     assert _saved_files(user_cache) == before
 
 
+def test_a_bulk_import_leaves_its_view_for_the_first_query(open_memory, monkeypatch, tmp_path, user_cache):
+    with open_memory() as memory:  # no query: the view is built when the memory closes
+        memory.ingest(hippograph.sample_corpus(), progress=False)
+    assert _saved_files(user_cache)
+    expected = _built_afresh(open_memory, tmp_path / "store")
+    _never_built(monkeypatch)
+    with open_memory(read_only=True) as memory:
+        assert _answers(memory) == expected
+
+
+def test_an_import_below_the_threshold_or_cut_short_leaves_no_view(open_memory, tmp_path, user_cache):
+    with open_memory(Config(save_views_from=1000)) as memory:
+        memory.ingest(hippograph.sample_corpus(), progress=False)
+    assert _saved_files(user_cache) == []
+    with pytest.raises(KeyboardInterrupt), open_memory(folder=tmp_path / "other") as memory:
+        memory.ingest(hippograph.sample_corpus(), progress=False)
+        raise KeyboardInterrupt  # the user stops the script: it closes at once
+    assert _saved_files(user_cache) == []
+
+
 def test_deleting_the_namespace_deletes_its_saved_views(saved_store, open_memory, user_cache):
     assert _saved_files(user_cache)
     with open_memory() as memory:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..growing import appended, extended
-from ..store.graph_data import GraphData, GraphDelta, stack_vectors
+from ..store.graph_data import GraphData, GraphDelta
+from ..store.stored_vectors import stack_vectors
 from .adjacency import MAX_DELTA_SHARE
 from .linking import EntityIndex, title_keys
 from .view import GraphView, edges, titles_naming

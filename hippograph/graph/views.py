@@ -244,6 +244,14 @@ class GraphViews:
             for namespace, notes in sorted(indexes.items()):
                 self._passage_indexes.adopt(namespace, notes, version)
 
+    def build(self, namespaces: list[str]) -> None:
+        """Bring the views of `namespaces` up to date (loaded and caught up, or built) and keep
+        them, so that `save_indexes` saves them for the next process."""
+        for namespace in namespaces:
+            started = time.perf_counter()
+            self.get(namespace)
+            log.info("the graph view of %r is ready, in %.1f s", namespace, time.perf_counter() - started)
+
     def save_indexes(self) -> None:
         """Save the passage indexes beside the store (graph/passage_index.py) and the large views
         that changed since they were saved or loaded (graph/view_cache.py), so that the next

@@ -87,9 +87,10 @@ class Records(Protocol):
         """Every record of a type (of one namespace, when given), in key order."""
         ...
 
-    def rows(self, kind: str, fields: Sequence[str], namespace: str | None = None) -> list[tuple]:
+    def rows(self, kind: str, fields: Sequence[str], namespace: str | None = None) -> Iterable[tuple]:
         """`scan`'s records as tuples of only `fields`: the bulk read of a graph view, with no
-        column it does not need (a passage's text) and no dict per record."""
+        column it does not need (a passage's text) and no dict per record. It may be read lazily,
+        while the reading transaction lasts."""
         ...
 
     def count(self, kind: str, namespace: str | None = None) -> int: ...

@@ -4,18 +4,16 @@ records written since a view was read (`GraphDelta`, applied by graph/delta.py).
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NoReturn
 
 import numpy as np
 
 from ..errors import StoreError
+from .graph_rows import FactColumns, columns, pairs, shared, weighted_pairs
+from .stored_vectors import GraphVectors, RecordName, stack_vectors
 
-__all__ = ["GraphData", "GraphDelta", "GraphVersion", "fact_row", "stack_vectors"]
-
-_STACK_CHUNK = 65_536  # vectors whose bytes are joined at a time (96 MB of 384 numbers)
+__all__ = ["GraphData", "GraphDelta", "GraphVersion", "fact_row"]
 
 
 @dataclass(frozen=True)
@@ -98,12 +96,41 @@ class GraphData:
         synonyms: list,
         links: list,
     ) -> GraphData:
-        """A snapshot from what a store read, each list in id order: entities (id, name); passages
-        (id, float32 vector bytes, title, time); facts (subject id, object id, relation, vector
-        bytes or None, valid_from, valid_to, id); mentions (passage id, entity id); synonyms (a,
-        b, weight); links (a, b, weight, kind)."""
+        """A snapshot from rows a store read, each list in id order: entities (id, name); passages
+        (id, float32 vector bytes or None, title, time); facts (subject id, object id, relation,
+        vector bytes or None, valid_from, valid_to, id); mentions (passage id, entity id); synonyms
+        (a, b, weight); links (a, b, weight, kind). A passage without a vector gets zeros."""
+
+        def given(passage_blobs: list, fact_blobs: list, name: RecordName) -> GraphVectors:
+            passage_vectors = stack_vectors(passage_blobs, ids=[name("passage", row) for row in range(len(passages))])
+            embedded = [row for row, blob in enumerate(fact_blobs) if blob is not None]
+            fact_vectors = stack_vectors(
+                [fact_blobs[row] for row in embedded], passage_vectors.shape[1], [name("fact", row) for row in embedded]
+            )
+            found = np.array([blob is not None for blob in fact_blobs], dtype=bool)
+            return GraphVectors(passage_vectors, np.ones(len(passages), dtype=bool), fact_vectors, found)
+
+        return cls.read(version, entities, passages, facts, mentions, synonyms, links, given)
+
+    @classmethod
+    def read(
+        cls,
+        version: GraphVersion,
+        entities: Iterable[tuple],
+        passages: Iterable[tuple],
+        facts: Iterable[tuple],
+        mentions: Iterable[tuple],
+        synonyms: Iterable[tuple],
+        links: Iterable[tuple],
+        vectors: Callable[[list, list, RecordName], GraphVectors],
+    ) -> GraphData:
+        """A snapshot from rows as `from_rows` takes them, but streamed (each iterable is read once,
+        a chunk at a time, so that no row outlives its chunk: ten million mentions as tuples held
+        two gigabytes) and with each vector column holding what `vectors` reads the vectors by:
+        `vectors(passage column, fact column, name)`. A passage whose vector it does not find is
+        left out."""
         try:
-            return cls._from_rows(version, (entities, passages, facts, mentions, synonyms, links))
+            return cls._read(version, entities, passages, facts, (mentions, synonyms, links), vectors)
         except (KeyError, ValueError) as err:  # a record naming one that is not there, a vector of another size
             raise StoreError(
                 f"the store holds a record that does not fit the others ({type(err).__name__}: "
@@ -112,44 +139,65 @@ class GraphData:
             ) from None
 
     @classmethod
-    def _from_rows(cls, version: GraphVersion, rows: tuple[list, ...]) -> GraphData:
-        entities, passages, facts, mentions, synonyms, links = rows
-        entity_index = {entity_id: i for i, (entity_id, _) in enumerate(entities)}
-        passage_index = {row[0]: i for i, row in enumerate(passages)}
-        passage_vectors = stack_vectors([p[1] for p in passages], ids=[f"passage {p[0]}" for p in passages])
-        embedded = [f for f in facts if f[3] is not None]
-        vector_rows = np.cumsum([f[3] is not None for f in facts], dtype=np.int64) - 1
+    def _read(
+        cls,
+        version: GraphVersion,
+        entities: Iterable[tuple],
+        passages: Iterable[tuple],
+        facts: Iterable[tuple],
+        edges: tuple[Iterable[tuple], ...],
+        vectors: Callable[[list, list, RecordName], GraphVectors],
+    ) -> GraphData:
+        entity_ids, entity_names = columns(entities, 2)
+        entity_index = dict(zip(entity_ids, range(len(entity_ids))))
+        passage_ids, passage_keys, passage_titles, passage_times = columns(passages, 4)
+        fact = FactColumns.of(facts, entity_index)
+
+        def name(kind: str, row: int) -> str:
+            if kind == "passage":
+                return f"passage {passage_ids[row]}"
+            return f"fact {entity_ids[fact.subjects[row]]} -{fact.relations[row]}-> {entity_ids[fact.objects[row]]}"
+
+        read = vectors(passage_keys, fact.vector_keys, name)
+        passage_keys = fact.vector_keys = []  # let a million keys go (100 MB)
+        passage_vectors, kept = read.passages, read.passage_found
+        if not kept.all():
+            passage_ids, passage_titles, passage_times = (
+                _at(c, np.flatnonzero(kept)) for c in (passage_ids, passage_titles, passage_times)
+            )
+            passage_vectors = passage_vectors[kept]
+        passage_index = dict(zip(passage_ids, range(len(passage_ids))))
+        mentions, synonyms, links = edges
+        mention_passages, mention_entities = pairs(mentions, passage_index, entity_index)
+        synonym_a, synonym_b, synonym_weights, _ = weighted_pairs(synonyms, entity_index)
+        link_a, link_b, link_weights, link_kinds = weighted_pairs(links, passage_index)
         return cls(
             version=version,
-            entity_ids=[e[0] for e in entities],
-            entity_names=[e[1] for e in entities],
-            entity_alive=np.ones(len(entities), dtype=bool),
-            passage_ids=[p[0] for p in passages],
-            passage_titles=_shared(p[2] for p in passages),
-            passage_times=np.array([p[3] for p in passages], dtype=str),
+            entity_ids=entity_ids,
+            entity_names=entity_names,
+            entity_alive=np.ones(len(entity_ids), dtype=bool),
+            passage_ids=passage_ids,
+            passage_titles=shared(passage_titles),
+            passage_times=np.array(passage_times, dtype=str),
             passage_vectors=passage_vectors,
-            passage_alive=np.ones(len(passages), dtype=bool),
-            fact_ids=[f[6] for f in facts],
-            fact_subjects=np.array([entity_index[f[0]] for f in facts], dtype=np.int64),
-            fact_objects=np.array([entity_index[f[1]] for f in facts], dtype=np.int64),
-            fact_relations=_shared(f[2] for f in facts),
-            fact_vector_rows=np.where([f[3] is not None for f in facts], vector_rows, -1).astype(np.int64),
-            fact_vectors=stack_vectors(
-                [f[3] for f in embedded],
-                passage_vectors.shape[1],
-                ids=[f"fact {f[0]} -{f[2]}-> {f[1]}" for f in embedded],
-            ),
-            fact_valid_from=np.array([f[4] or "" for f in facts], dtype=str),
-            fact_valid_to=np.array([f[5] or "" for f in facts], dtype=str),
-            mention_passages=np.array([passage_index[m[0]] for m in mentions], dtype=np.int64),
-            mention_entities=np.array([entity_index[m[1]] for m in mentions], dtype=np.int64),
-            synonym_a=np.array([entity_index[s[0]] for s in synonyms], dtype=np.int64),
-            synonym_b=np.array([entity_index[s[1]] for s in synonyms], dtype=np.int64),
-            synonym_weights=np.array([s[2] for s in synonyms], dtype=np.float64),
-            link_a=np.array([passage_index[link[0]] for link in links], dtype=np.int64),
-            link_b=np.array([passage_index[link[1]] for link in links], dtype=np.int64),
-            link_weights=np.array([link[2] for link in links], dtype=np.float64),
-            link_kinds=_shared(link[3] for link in links),
+            passage_alive=np.ones(len(passage_ids), dtype=bool),
+            fact_ids=fact.ids,
+            fact_subjects=fact.subjects,
+            fact_objects=fact.objects,
+            fact_relations=fact.relations,
+            fact_vector_rows=np.where(read.fact_found, np.cumsum(read.fact_found) - 1, -1).astype(np.int64),
+            fact_vectors=read.facts,
+            fact_valid_from=fact.valid_from,
+            fact_valid_to=fact.valid_to,
+            mention_passages=mention_passages,
+            mention_entities=mention_entities,
+            synonym_a=synonym_a,
+            synonym_b=synonym_b,
+            synonym_weights=synonym_weights,
+            link_a=link_a,
+            link_b=link_b,
+            link_weights=link_weights,
+            link_kinds=link_kinds,
         )
 
     def as_of(self, time: str) -> GraphData:
@@ -249,38 +297,6 @@ def fact_row(fact: dict, vector: bytes | None) -> tuple:
     )
 
 
-def stack_vectors(blobs: list[bytes | None], dimension: int | None = None, ids: list[str] | None = None) -> np.ndarray:
-    """Vectors stored as float32 bytes, one row each; a missing one (None) becomes zeros. A vector
-    of another size, or holding NaN or infinity (which would silently empty every ranking), is a
-    StoreError naming its record (by `ids`, one per blob)."""
-    if dimension is None:  # the size most vectors have, so that the one that differs is named
-        sizes = Counter(len(blob) for blob in blobs if blob is not None)
-        dimension = sizes.most_common(1)[0][0] // 4 if sizes else 0
-    matrix = np.zeros((len(blobs), dimension), dtype=np.float32)
-    held = [row for row, blob in enumerate(blobs) if blob is not None]
-    for row in held:
-        if len(blobs[row]) != 4 * dimension:
-            _bad_vector(row, ids, f"{len(blobs[row]) / 4:g} numbers, not {dimension}")
-    # the bytes read in bulk, a chunk at a time (not row by row: 0.7 s for 100,000 vectors)
-    for start in range(0, len(held), _STACK_CHUNK):
-        rows = held[start : start + _STACK_CHUNK]
-        matrix[rows] = np.frombuffer(b"".join(blobs[row] for row in rows), dtype=np.float32).reshape(
-            len(rows), dimension
-        )
-    not_finite = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
-    if len(not_finite):
-        _bad_vector(int(not_finite[0]), ids, "NaN or infinity")
-    return matrix
-
-
-def _bad_vector(row: int, ids: list[str] | None, what: str) -> NoReturn:
-    raise StoreError(
-        f"the stored vector of {ids[row] if ids else f'row {row}'} holds {what}; "
-        "`hippograph export` the store and import the file into a new one to find what "
-        "else does not fit"
-    )
-
-
 def _by_key(rows: np.ndarray, keys: list) -> np.ndarray:
     """`rows` (indexes into `keys`, whose items may be looked up by index) sorted by key."""
     return np.array(sorted(rows.tolist(), key=keys.__getitem__), dtype=np.int64)
@@ -288,10 +304,3 @@ def _by_key(rows: np.ndarray, keys: list) -> np.ndarray:
 
 def _at(values: list, rows: np.ndarray) -> list:
     return [values[i] for i in rows.tolist()]
-
-
-def _shared(strings: Iterable[str]) -> list[str]:
-    """The strings, each distinct one a single object: a million facts name a few thousand
-    relations (one string each in memory, and once in a saved view)."""
-    distinct: dict[str, str] = {}
-    return [distinct.setdefault(string, string) for string in strings]

@@ -21,10 +21,11 @@ from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFa
 from . import writes
 from .base import Records
 from .changes import ChangeRecorder, log_write, read_changes
-from .graph_data import GraphData, GraphDelta, GraphVersion, fact_row, stack_vectors
+from .graph_data import GraphData, GraphDelta, GraphVersion, fact_row
 from .neighbourhood import read_neighbourhood
 from .records import WriteBatch, Written
 from .rules import history_value
+from .stored_vectors import GraphVectors, RecordName, read_vectors, stack_vectors
 from .transfer import RECORDS, Record, to_export
 
 __all__ = ["RecordStore"]
@@ -395,35 +396,38 @@ def _as_change(row: dict) -> Change:
 
 
 def _graph_data(records: Records, namespace: str, passages_only: bool = False) -> GraphData:
-    """The namespace's graph (or its passages alone), read in bulk: the columns a view needs, as
-    tuples."""
+    """The namespace's graph (or its passages alone), read in bulk and streamed: the columns a view
+    needs, as tuples, a chunk at a time (GraphData.read)."""
 
-    def unless_passages_only(kind: str, fields: tuple[str, ...]) -> list[tuple]:
+    def unless_passages_only(kind: str, fields: tuple[str, ...]) -> Iterable[tuple]:
         return [] if passages_only else records.rows(kind, fields, namespace)
 
-    passages = records.rows("passage", ("id", "embedding_key", "title", "created_at"), namespace)
-    facts = unless_passages_only(
-        "fact", ("subject_id", "object_id", "relation", "embedding_key", "valid_from", "valid_to", "id")
-    )
-    vector_of = _vectors_of(records, {row[1] for row in passages} | {row[3] for row in facts})
-    return GraphData.from_rows(
+    def vectors(passage_keys: list, fact_keys: list, name: RecordName) -> GraphVectors:
+        return read_vectors(_stored_vectors(records, passage_keys, fact_keys), passage_keys, fact_keys, name)
+
+    return GraphData.read(
         _graph_version(records, namespace),
         unless_passages_only("entity", ("id", "name")),
-        [(p[0], vector_of[p[1]], p[2], p[3]) for p in passages if p[1] in vector_of],
-        [(*f[:3], vector_of.get(f[3]), *f[4:]) for f in facts],
+        records.rows("passage", ("id", "embedding_key", "title", "created_at"), namespace),
+        unless_passages_only(
+            "fact", ("subject_id", "object_id", "relation", "embedding_key", "valid_from", "valid_to", "id")
+        ),
         unless_passages_only("mention", ("passage_id", "entity_id")),
         unless_passages_only("synonym", ("a", "b", "weight")),
         unless_passages_only("link", ("a", "b", "weight", "kind")),
+        vectors,
     )
 
 
-def _vectors_of(records: Records, keys: set[str]) -> dict[str, bytes]:
-    """The stored vectors of `keys`: read in one pass over all vectors when they are at least half
-    of them (a large namespace: a million lookups by key took a minute, the pass seconds), else
-    looked up by key."""
-    if 2 * len(keys) >= records.count("embedding"):
-        return {key: vector for key, vector in records.rows("embedding", ("key", "vector")) if key in keys}
-    return {key: row["vector"] for key, row in records.get("embedding", keys).items()}
+def _stored_vectors(records: Records, *key_lists: list) -> Iterable[tuple[str, bytes]]:
+    """(key, vector) pairs holding the stored vectors of the keys listed (None: no key): one pass
+    over all vectors when those keys are at least half of them (a large namespace: a million
+    lookups by key took a minute, the pass seconds), else looked up by key."""
+    at_most = sum(len(keys) - keys.count(None) for keys in key_lists)
+    if 2 * at_most >= records.count("embedding"):
+        return records.rows("embedding", ("key", "vector"))
+    wanted = set().union(*key_lists) - {None}
+    return ((key, row["vector"]) for key, row in records.get("embedding", wanted).items())
 
 
 def _graph_version(records: Records, namespace: str) -> GraphVersion:

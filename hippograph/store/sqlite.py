@@ -255,16 +255,17 @@ class _SQLRecords:
             )
         )
 
-    def rows(self, kind: str, fields: Sequence[str], namespace: str | None = None) -> list[tuple]:
+    def rows(self, kind: str, fields: Sequence[str], namespace: str | None = None) -> Iterator[tuple]:
         checked_fields(kind, fields)
         join, where, params = _in_namespace(kind, namespace)
         if join and self._only_namespace(_NAMESPACE_OF[kind][0], namespace):
             join, where, params = "", "", []  # the join would keep every row: 10 million mentions took 3 times as long
         order = ", ".join(f"t.{field}" for field in KEYS[kind])
         columns = ", ".join(f"t.{field}" for field in fields)
+        # the cursor, read as it is iterated: ten million rows held at once took gigabytes
         return self._db.execute(
             f"SELECT {columns} FROM {TABLES[kind]} t {join} WHERE 1{where} ORDER BY {order}", params
-        ).fetchall()
+        )
 
     def tally(self, kind: str, field: str, values: Collection, at_most: int | None = None) -> dict:
         checked_fields(kind, field)
