@@ -90,7 +90,7 @@ class Ingestor:
         self._linker = NoteLinker(store, config, self._judge, self._link_worker)
         self._version: int | None = None  # the store version after this ingestor's last write
         self._dimension: int | None = None  # the embedding model's, once a given vector is checked against it
-        self._progress = True  # LLM note work shows its own bars when the ingest does
+        self.progress = True  # whether the last ingest showed progress (LLM note work and views show theirs then)
         self.passages_written: Counter[str] = Counter()  # by namespace, over this ingestor's life
 
     def close(self) -> None:
@@ -110,7 +110,7 @@ class Ingestor:
         started = time.perf_counter()
         report = IngestReport()
         self._reset()
-        self._progress = progress
+        self.progress = progress
         todo = self._changed(self._usable(documents, report), report)
         write = lambda batch, report: self._write(batch, report, as_notes)  # noqa: E731
         return self._in_batches(todo, write, report, started, progress, desc="ingest", unit="doc")
@@ -121,7 +121,7 @@ class Ingestor:
         started = time.perf_counter()
         report = IngestReport(replaced=1)
         self._reset()
-        self._progress = False
+        self.progress = False
         self._linker.forget([note.id])
         write = WriteBatch(refreshes=[note.id], document_updates=[(document, document_hash(document))])
         changed = dataclasses.replace(
@@ -154,7 +154,7 @@ class Ingestor:
         """
         started = time.perf_counter()
         self._reset()
-        self._progress = progress
+        self.progress = progress
         failed_with = self._store.failed_passages(namespace)
         kind = _kind(self._extractor.name)
         other_names = [name for _, name in failed_with if _kind(name) != kind]
@@ -247,7 +247,7 @@ class Ingestor:
         if self._config.synonym_threshold is not None:
             write.synonyms = self._synonym_edges([e for e in write.entities if e.embedding_key], vectors)
         if self._config.link_threshold is not None:
-            linked = self._linker.link(write.passages, vectors, entities, self._progress)
+            linked = self._linker.link(write.passages, vectors, entities, self.progress)
             write.links, write.links_later, write.changes = linked.links, linked.later, linked.changes
             report.notes_offline += linked.fallbacks
         report.passages += len(passages)
@@ -324,7 +324,7 @@ class Ingestor:
             for passage, entities in zip(passages, names)
         ]
         if self._llm_attributes is not None:
-            attributes, failed = self._llm_attributes.write(passages, attributes, self._progress)
+            attributes, failed = self._llm_attributes.write(passages, attributes, self.progress)
             report.notes_offline += failed
         for passage, extraction, note in zip(passages, extractions, attributes):
             key = embedding_key(passage.embedding_text)

@@ -460,11 +460,12 @@ class Memory:
             if self._owns_views:  # a read-only store's views are still saved in the user's cache
                 if self._ingest is not None:  # the graphs its note links were found with
                     self._views.adopt_note_graphs(*self._ingest.note_indexes())
-                    filled = self._ingest.passages_written
+                    filled, progress = self._ingest.passages_written, self._ingest.progress
                     self._ingest.close()
                     self._ingest = None  # its neighbour indexes are let go before a view is built
                     if build_views and self.config.save_views_from is not None:
-                        self._views.build([ns for ns, n in sorted(filled.items()) if n >= self.config.save_views_from])
+                        large = [ns for ns, count in sorted(filled.items()) if count >= self.config.save_views_from]
+                        self._views.build(large, progress)
                 self._views.save_indexes()
         finally:
             if self._ingest is not None:

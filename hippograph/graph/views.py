@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..config import Config
 from ..embed.neighbours import NeighbourIndex
@@ -244,10 +245,10 @@ class GraphViews:
             for namespace, notes in sorted(indexes.items()):
                 self._passage_indexes.adopt(namespace, notes, version)
 
-    def build(self, namespaces: list[str]) -> None:
+    def build(self, namespaces: list[str], progress: bool = False) -> None:
         """Bring the views of `namespaces` up to date (loaded and caught up, or built) and keep
-        them, so that `save_indexes` saves them for the next process."""
-        for namespace in namespaces:
+        them, so that `save_indexes` saves them for the next process; with a progress bar."""
+        for namespace in tqdm(namespaces, desc="graph views", unit="namespace", disable=not progress):
             started = time.perf_counter()
             self.get(namespace)
             log.info("the graph view of %r is ready, in %.1f s", namespace, time.perf_counter() - started)
