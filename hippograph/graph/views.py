@@ -248,7 +248,7 @@ class GraphViews:
     def build(self, namespaces: list[str], progress: bool = False) -> None:
         """Bring the views of `namespaces` up to date (loaded and caught up, or built) and keep
         them, so that `save_indexes` saves them for the next process; with a progress bar."""
-        for namespace in tqdm(namespaces, desc="graph views", unit="namespace", disable=not progress):
+        for namespace in tqdm(namespaces, desc="graph views", unit="namespace", disable=not progress or not namespaces):
             started = time.perf_counter()
             self.get(namespace)
             log.info("the graph view of %r is ready, in %.1f s", namespace, time.perf_counter() - started)
