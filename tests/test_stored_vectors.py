@@ -51,6 +51,14 @@ def test_the_vector_of_another_size_than_most_is_named_even_when_read_first(odd_
         read_vectors(stored, ["k0", "k1", "k2", "k3"], [None, "bad"], _name)
 
 
+@pytest.mark.parametrize("position", [0, 2])
+def test_bytes_that_make_no_whole_number_of_floats_are_named_wherever_they_are_read(position):
+    stored = [(f"k{i}", blob) for i, blob in enumerate(_vectors(3))]
+    stored.insert(position, ("bad", b"bad"))
+    with pytest.raises(StoreError, match="the stored vector of passage #1 holds 0.75 numbers"):
+        read_vectors(stored, ["k0", "bad", "k1", "k2"], [], _name)
+
+
 def test_a_vector_holding_nan_is_named():
     blobs = _vectors(3)
     blobs[2] = np.array([1, np.nan, 0, 0], dtype=np.float32).tobytes()

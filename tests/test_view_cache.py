@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sqlite3
 
 import pytest
 
@@ -169,6 +170,24 @@ def test_an_import_below_the_threshold_or_cut_short_leaves_no_view(open_memory, 
         memory.ingest(hippograph.sample_corpus(), progress=False)
         raise KeyboardInterrupt  # the user stops the script: it closes at once
     assert _saved_files(user_cache) == []
+
+
+def test_a_view_that_cannot_be_built_at_close_is_a_warning_and_the_first_query_says_why(
+    open_memory, tmp_path, user_cache, caplog
+):
+    memory = open_memory()
+    memory.ingest(hippograph.sample_corpus(), progress=False)
+    stored = memory.stats()
+    with sqlite3.connect(stored.path) as db:  # damaged by another tool while the memory is open
+        db.execute("UPDATE embeddings SET vector = ? WHERE key = (SELECT MIN(embedding_key) FROM passages)", (b"bad",))
+    caplog.set_level(logging.WARNING)
+    memory.close()  # the ingest's batches are stored: closing does not fail on the view
+    assert "was not built for the next process" in caplog.text
+    assert _saved_files(user_cache) == []
+    with open_memory(read_only=True) as reader:
+        assert reader.stats().passages == stored.passages
+        with pytest.raises(hippograph.StoreError, match="the stored vector of passage"):
+            reader.query(QUESTIONS[0])
 
 
 def test_deleting_the_namespace_deletes_its_saved_views(saved_store, open_memory, user_cache):

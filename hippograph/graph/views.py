@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from ..config import Config
 from ..embed.neighbours import NeighbourIndex
+from ..errors import HippographError
 from ..store.base import Store
 from ..store.graph_data import GraphData
 from .delta import Slots, updated
@@ -250,7 +251,11 @@ class GraphViews:
         them, so that `save_indexes` saves them for the next process; with a progress bar."""
         for namespace in tqdm(namespaces, desc="graph views", unit="namespace", disable=not progress or not namespaces):
             started = time.perf_counter()
-            self.get(namespace)
+            try:
+                self.get(namespace)
+            except HippographError as err:  # the first query meets the same error, and says it
+                log.warning("the graph view of %r was not built for the next process: %s", namespace, err)
+                continue
             log.info("the graph view of %r is ready, in %.1f s", namespace, time.perf_counter() - started)
 
     def save_indexes(self) -> None:

@@ -67,12 +67,12 @@ def read_vectors(
         if row is None and key not in fact_row:
             continue
         record = ("passage", row) if row is not None else ("fact", fact_row[key])
+        if len(blob) % 4 or (width is not None and len(blob) != width):
+            odd.setdefault(len(blob), [record, 0])[1] += 1
+            continue
         if width is None:
             width, first_read = len(blob), record
             passages = np.zeros((len(passage_keys), width // 4), dtype=np.float32)
-        if len(blob) != width:
-            odd.setdefault(len(blob), [record, 0])[1] += 1
-            continue
         if row is not None:
             pending[0].append(row)
             pending[1].append(blob)
@@ -114,14 +114,19 @@ def _rows_by_key(keys: Sequence[Hashable | None]) -> tuple[dict[Hashable, int], 
     return first, copies
 
 
-def _bad_size(first_read: tuple[str, int], width: int, held: int, odd: dict[int, list], name: RecordName) -> NoReturn:
-    """Name a record whose vector's size is not the one most vectors have: one of another size
-    than the first read (`held` of width bytes), or the first read itself."""
-    usual, (_, count) = max(odd.items(), key=lambda item: item[1][1])
-    if count > held:
-        _bad_vector(name(*first_read), f"{width / 4:g} numbers, not {usual / 4:g}")
-    size, (record, _) = next(iter(odd.items()))
-    _bad_vector(name(*record), f"{size / 4:g} numbers, not {width / 4:g}")
+def _bad_size(
+    first_read: tuple[str, int], width: int | None, held: int, odd: dict[int, list], name: RecordName
+) -> NoReturn:
+    """Name a record whose vector's size is not the one most vectors have: one whose bytes make no
+    whole number of float32s, one of another size than the first read (`held` of `width` bytes),
+    or the first read itself."""
+    broken = [size for size in odd if size % 4]
+    if not broken and width is not None:
+        usual, (_, count) = max(odd.items(), key=lambda item: item[1][1])
+        if count > held:
+            _bad_vector(name(*first_read), f"{width / 4:g} numbers, not {usual / 4:g}")
+    size = broken[0] if broken else next(iter(odd))
+    _bad_vector(name(*odd[size][0]), f"{size / 4:g} numbers" + (f", not {width / 4:g}" if width else ""))
 
 
 def _write(matrix: np.ndarray, found: np.ndarray, pending: tuple[list[int], list[bytes]]) -> None:
