@@ -63,23 +63,22 @@ def read_vectors(
     first_read = ("passage", 0)  # the record whose vector set the width
     odd: dict[int, list] = {}  # another size than width -> [a record holding one, how many]
     for key, blob in stored:
-        row = passage_row.get(key)
-        if row is None and key not in fact_row:
+        row, fact = passage_row.get(key), fact_row.get(key)
+        if row is None and fact is None:
             continue
-        record = ("passage", row) if row is not None else ("fact", fact_row[key])
         if len(blob) % 4 or (width is not None and len(blob) != width):
-            odd.setdefault(len(blob), [record, 0])[1] += 1
+            odd.setdefault(len(blob), [_record(row, fact), 0])[1] += 1
             continue
         if width is None:
-            width, first_read = len(blob), record
+            width, first_read = len(blob), _record(row, fact)
             passages = np.zeros((len(passage_keys), width // 4), dtype=np.float32)
         if row is not None:
             pending[0].append(row)
             pending[1].append(blob)
             if len(pending[0]) >= _CHUNK:
                 _write(passages, passage_found, pending)
-        if key in fact_row:
-            facts_read.append((fact_row[key], blob))
+        if fact is not None:
+            facts_read.append((fact, blob))
     _write(passages, passage_found, pending)
     if odd:
         _bad_size(first_read, width, int(passage_found.sum()) + len(facts_read), odd, name)
@@ -102,9 +101,8 @@ def read_vectors(
 def _rows_by_key(keys: Sequence[Hashable | None]) -> tuple[dict[Hashable, int], list[tuple[int, int]]]:
     """key -> the first row holding it, and (row, first row) for each row holding a key an
     earlier row holds (records of the same text share a vector)."""
-    first: dict[Hashable, int] = {}
-    for row in range(len(keys) - 1, -1, -1):  # from the end, so that the first row of a key stays
-        first[keys[row]] = row
+    # from the end, so that the first row of a key is the one kept
+    first: dict[Hashable, int] = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1)))
     first.pop(None, None)
     copies = (
         []
@@ -112,6 +110,11 @@ def _rows_by_key(keys: Sequence[Hashable | None]) -> tuple[dict[Hashable, int], 
         else [(row, first[key]) for row, key in enumerate(keys) if key is not None and first[key] != row]
     )
     return first, copies
+
+
+def _record(passage_row: int | None, fact_row: int | None) -> tuple[str, int]:
+    """The record a vector was read for, to name it: its passage, else its fact."""
+    return ("passage", passage_row) if passage_row is not None else ("fact", fact_row)
 
 
 def _bad_size(
