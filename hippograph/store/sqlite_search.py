@@ -87,7 +87,10 @@ class PassageSearch:
 
     def _index_after(self, last: int) -> None:
         """Put the passages whose index rows come after `last` into their namespaces' tables."""
-        joined = "FROM passage_search_ids i JOIN passages p ON p.id = i.passage_id WHERE i.id > ?"
+        # CROSS JOIN keeps SQLite's planner to this order: reading the namespace's passages by
+        # their namespace index first and probing each made every batch read all of them
+        # (2.4 s a batch at 1,000,000 passages).
+        joined = "FROM passage_search_ids i CROSS JOIN passages p ON p.id = i.passage_id WHERE i.id > ?"
         for (namespace,) in self._db.execute(f"SELECT DISTINCT p.namespace {joined}", (last,)).fetchall():
             table = self._table(namespace, create=True)
             self._db.execute(
