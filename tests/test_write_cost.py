@@ -44,11 +44,11 @@ def _instructions_to_add_a_note(memory: Memory) -> int:
 
 
 def test_adding_a_note_costs_as_much_in_a_store_ten_times_larger(tmp_path, embedder, extractor):
-    small = _store_of(tmp_path / "small", 300, embedder, extractor)
-    large = _store_of(tmp_path / "large", 3000, embedder, extractor)
-    in_small, in_large = _instructions_to_add_a_note(small), _instructions_to_add_a_note(large)
-    # Reading the large store's 2,700 more passages once would cost over 20,000 more instructions.
-    assert in_large < in_small + 2_000, (in_small, in_large)
-    assert [hit.document_id for hit in large.query("telescopes in Kessel", method="bm25")] == ["new"]
-    small.close()
-    large.close()
+    with (
+        _store_of(tmp_path / "small", 300, embedder, extractor) as small,
+        _store_of(tmp_path / "large", 3000, embedder, extractor) as large,
+    ):
+        in_small, in_large = _instructions_to_add_a_note(small), _instructions_to_add_a_note(large)
+        # Reading the large store's 2,700 more passages once would cost over 20,000 more instructions.
+        assert in_large < in_small + 2_000, (in_small, in_large)
+        assert [hit.document_id for hit in large.query("telescopes in Kessel", method="bm25")] == ["new"]

@@ -124,7 +124,7 @@ def _bad_size(
     whole number of float32s, one of another size than the first read (`held` of `width` bytes),
     or the first read itself."""
     broken = [size for size in odd if size % 4]
-    if not broken and width is not None:
+    if not broken:  # then some vector was read whole, and set `width`
         usual, (_, count) = max(odd.items(), key=lambda item: item[1][1])
         if count > held:
             _bad_vector(name(*first_read), f"{width / 4:g} numbers, not {usual / 4:g}")
