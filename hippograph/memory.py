@@ -304,7 +304,10 @@ class Memory:
             lexical = lexical_matches(
                 self._store, self._views, namespace, view, text, matches, self.config.lexical_common_notes, rare
             )
-        if self._views.passages_only and method not in ("dense", "bm25", "hybrid"):  # these need the passages alone
+        # The graph's method reads the neighbourhood; dense and hybrid read the passages nearest
+        # with their vectors (no hops), where the store searches them and the client holds none.
+        server_dense = self._views.vectors_in_store and method in ("dense", "hybrid")
+        if self._views.passages_only and (method == "hippograph" or server_dense):
             view, lexical = neighbourhood_view(
                 self._store,
                 self._views,
@@ -313,10 +316,11 @@ class Memory:
                 text,
                 query_vector,
                 self.config,
-                k,
+                max(k, self.config.lexical_matches) if method == "hybrid" else k,
                 allowed,
                 window[2],
                 lexical,
+                0 if server_dense else None,
             )
             allowed = self._in_window(namespace, view, window[0], window[1])
         return search(view, self._store, text, query_vector, k, method, allowed, self.config, fact_filter, lexical)

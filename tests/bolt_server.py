@@ -1,7 +1,8 @@
 """A real Bolt server for the store tests: ArcadeDB (the arcadedb-embedded package, with its own
 Java runtime) and its Bolt plugin, in a child process on 127.0.0.1. Neo4j itself cannot be
 installed on these machines; ArcadeDB speaks the same protocol and Cypher to the official
-`neo4j` driver. Neo4j-only features (Graph Data Science, vector indexes) are not exercised here.
+`neo4j` driver. Neo4j-only features (Graph Data Science) are not exercised here; its vector index is
+ArcadeDB's, made through its HTTP API (`index_passage_vectors`).
 
 Run as a module, it is the child: ``python -m tests.bolt_server ROOT BOLT_PORT HTTP_PORT``
 (password in $BOLT_TEST_PASSWORD) prints "ready" once the server listens and stops when its
@@ -95,11 +96,25 @@ class BoltServer:
         self._command(f"create database {name}")
         return name
 
+    def index_passage_vectors(self, database: str, dimension: int) -> None:
+        """Make the vector index of passages a store's queries use (store/bolt_vectors.py) in
+        `database`, as an administrator would: ArcadeDB's Cypher cannot, its SQL can."""
+        self._post(f"command/{database}", language="sql", command="CREATE PROPERTY Passage.vector ARRAY_OF_FLOATS")
+        self._post(
+            f"command/{database}",
+            language="sql",
+            command=f"CREATE INDEX ON Passage (vector) LSM_VECTOR METADATA {{dimensions: {dimension}, "
+            "similarity: 'COSINE', efSearch: 400}",
+        )
+
     def _command(self, command: str) -> None:
+        self._post("server", command=command)
+
+    def _post(self, route: str, **body: str) -> None:
         token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.http_port}/api/v1/server",
-            data=json.dumps({"command": command}).encode(),
+            f"http://127.0.0.1:{self.http_port}/api/v1/{route}",
+            data=json.dumps(body).encode(),
             headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=60) as response:

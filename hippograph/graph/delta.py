@@ -48,12 +48,13 @@ class Slots:
 
 def updated(view: GraphView, delta: GraphDelta, slots: Slots) -> GraphView | None:
     """`view` with `delta` applied; `slots` (the view's) are changed to the new view's. None
-    when a new view must be built instead: no room left for new entities, or a first vector
-    (the view has no size for it yet). The old view is left as it was: a query running on it
+    when a new view must be built instead: no room left for new entities, or a vector of another
+    size than the view's (a first vector: an empty view has no size yet; a view of passages kept
+    without vectors reads them without). The old view is left as it was: a query running on it
     meanwhile is unaffected."""
     data = view.data
     dimension = data.passage_vectors.shape[1]
-    if delta.passages and (dimension == 0 or any(len(row[1]) != 4 * dimension for row in delta.passages)):
+    if any(len(row[1]) != 4 * dimension for row in delta.passages):
         return None
     gone = delta.gone
     dead_entities = [slots.entities.pop(e) for e in gone.get("entity", ()) if e in slots.entities]

@@ -3,11 +3,14 @@ namespace's whole graph (Config.graph_reads).
 
 The process keeps the namespace's passages alone (ids, titles, times and vectors: a view of
 GraphViews(passages_only=True), brought up to date by each write like any view), so that the
-passages nearest the question are found without reading vectors over the network. The seeds are
-the `neighbourhood_seeds` nearest passages and the entities the question names, looked up by key
-(`names_in_question`); the store reads the nodes within `neighbourhood_hops` hops of them
-(store/neighbourhood.py), their passages get their titles, times and vectors from the kept
-passages, and the retriever runs on that small view as on a whole one.
+passages nearest the question are found without reading vectors over the network. Where the
+server has a vector index of its own (store/bolt_vectors.py), the kept passages have no vectors
+and the server finds the nearest. The seeds are the `neighbourhood_seeds` nearest passages and
+the entities the question names, looked up by key (`names_in_question`); the store reads the
+nodes within `neighbourhood_hops` hops of them (store/neighbourhood.py), their passages get their
+titles, times and vectors from the kept passages (or from the server, with the neighbourhood),
+and the retriever runs on that small view as on a whole one. With no hops, the view holds the
+seed passages alone: the candidates of dense retrieval where the client keeps no vectors.
 
 How its ranking differs from the whole view's:
 - PageRank spreads only inside the neighbourhood. Mass that would flow out, and back in, is lost,
@@ -41,6 +44,7 @@ from ..ids import content_hash
 from ..retrieve.lexical import LexicalMatches
 from ..retrieve.ranked import similarities, top_indexes
 from ..store.base import Store
+from ..store.graph_data import GraphData
 from .linking import RareWords, names_in_question, question_phrases
 from .view import GraphView
 
@@ -48,6 +52,13 @@ if TYPE_CHECKING:
     from .views import GraphViews
 
 __all__ = ["neighbourhood_view"]
+
+# Where the store searches passage vectors itself, a time window's nearest passages are ranked in
+# the process when it allows this many passages at most (their vectors read: 1.5 MB of 384
+# numbers), else found among the store's nearest, asked for as many times more as the window is
+# smaller than the namespace, up to this many times.
+EXACT_ALLOWED = 1000
+MAX_ALLOWED_OVERSAMPLING = 64
 
 
 def neighbourhood_view(
@@ -62,38 +73,37 @@ def neighbourhood_view(
     allowed: np.ndarray | None = None,
     as_of: str | None = None,
     lexical: LexicalMatches | None = None,
+    hops: int | None = None,
 ) -> tuple[GraphView, LexicalMatches | None]:
     """The graph view of the question's neighbourhood in `namespace` (as it was at `as_of`), for a
     query of `k` hits among the passages `allowed` (a mask of the slots of `passages`, the
     namespace's passages as `views` keeps them): its seeds are the passages nearest the question,
     and as many nearest among those allowed, at least k of each, and the first
     `neighbourhood_seeds` of the question's BM25 matches `lexical` (slots of `passages`); and
-    those matches in the new view."""
+    those matches in the new view. `hops`: Config.neighbourhood_hops unless given; with none, no
+    entity is a seed."""
     data = passages.data
     count = max(config.neighbourhood_seeds, k)
-    nearest = _nearest(passages, query_vector, count, None)
-    if allowed is not None:
-        nearest = np.union1d(nearest, _nearest(passages, query_vector, count, allowed))
+    hops = config.neighbourhood_hops if hops is None else hops
+    if views.vectors_in_store:
+        nearest = _nearest_in_store(store, views, passages, namespace, query_vector, count, allowed)
+    else:
+        nearest = _nearest(passages, query_vector, count, None)
+        if allowed is not None:
+            nearest = np.union1d(nearest, _nearest(passages, query_vector, count, allowed))
     if lexical is not None:
         nearest = np.union1d(nearest, lexical.slots[:count])
+    rare_words = frozenset if lexical is None else lexical.rare_words
     graph, counts = store.neighbourhood(
         namespace,
-        named_entities(store, namespace, question, frozenset if lexical is None else lexical.rare_words),
+        named_entities(store, namespace, question, rare_words) if hops else [],
         [data.passage_ids[slot] for slot in nearest.tolist()],
-        config.neighbourhood_hops,
+        hops,
         config.neighbourhood_passages,
+        with_passages=views.vectors_in_store,
     )
-    slots = views.passage_slots(namespace, passages, graph.passage_ids)
-    kept = (slots >= 0) & (slots < len(data.passage_ids))  # one written since the passages were read is left out
-    held = np.where(kept, slots, 0)
-    graph = dataclasses.replace(
-        graph,
-        passage_titles=[data.passage_titles[slot] for slot in held.tolist()],
-        passage_times=data.passage_times[held],
-        passage_vectors=data.passage_vectors[held],
-    )
-    if not kept.all():
-        graph = graph.kept(graph.entity_alive, kept)
+    if not views.vectors_in_store:
+        graph = _with_kept_passages(graph, views, passages, namespace)
     if as_of is not None:
         graph = graph.as_of(as_of)
     view = GraphView.build(graph, config.topic_edge_weight, config.link_edge_weight)
@@ -102,6 +112,22 @@ def neighbourhood_view(
     if lexical is not None:
         lexical = lexical.moved({passage: slot for slot, passage in enumerate(view.data.passage_ids)}, data.passage_ids)
     return view, lexical
+
+
+def _with_kept_passages(graph: GraphData, views: GraphViews, passages: GraphView, namespace: str) -> GraphData:
+    """`graph` (passages as ids alone) with titles, times and vectors from the kept `passages`;
+    a passage written since they were read is left out."""
+    data = passages.data
+    slots = views.passage_slots(namespace, passages, graph.passage_ids)
+    kept = (slots >= 0) & (slots < len(data.passage_ids))
+    held = np.where(kept, slots, 0)
+    graph = dataclasses.replace(
+        graph,
+        passage_titles=[data.passage_titles[slot] for slot in held.tolist()],
+        passage_times=data.passage_times[held],
+        passage_vectors=data.passage_vectors[held],
+    )
+    return graph if kept.all() else graph.kept(graph.entity_alive, kept)
 
 
 def named_entities(store: Store, namespace: str, question: str, rare_words: RareWords = frozenset) -> list[str]:
@@ -121,6 +147,49 @@ def _stored_names(store: Store, namespace: str, question: str, rare_words: Colle
     return names_in_question(
         question, lambda phrase: ids[phrase] if ids.get(phrase) in stored else None, lambda: rare_words
     )
+
+
+def _nearest_in_store(
+    store: Store,
+    views: GraphViews,
+    passages: GraphView,
+    namespace: str,
+    query_vector: np.ndarray,
+    count: int,
+    allowed: np.ndarray | None,
+) -> np.ndarray:
+    """The slots of the `count` live passages nearest the question by the store's own search, and
+    of the `count` nearest among those `allowed`: ranked here, their vectors read, when they are
+    few (`EXACT_ALLOWED`), else found among as many more of the store's nearest as they are rarer
+    (at most `MAX_ALLOWED_OVERSAMPLING` times)."""
+    data = passages.data
+    nearest = _slots_found(store, views, passages, namespace, query_vector, count)
+    if allowed is None:
+        return nearest
+    allowed = allowed & data.passage_alive
+    held = int(allowed.sum())
+    if held <= EXACT_ALLOWED:
+        graph, _ = store.neighbourhood(
+            namespace, [], [data.passage_ids[slot] for slot in np.flatnonzero(allowed)], 0, 0, with_passages=True
+        )
+        best = top_indexes(similarities(graph.passage_vectors, query_vector), count)
+        among = views.passage_slots(namespace, passages, [graph.passage_ids[row] for row in best.tolist()])
+    else:
+        rarer = min(-(-passages.live_passages // held), MAX_ALLOWED_OVERSAMPLING)
+        among = _slots_found(store, views, passages, namespace, query_vector, count * rarer)
+        among = among[allowed[among]][:count]
+    return np.union1d(nearest, among[among >= 0])
+
+
+def _slots_found(
+    store: Store, views: GraphViews, passages: GraphView, namespace: str, query_vector: np.ndarray, count: int
+) -> np.ndarray:
+    """The slots of the passages the store finds nearest the question, nearest first, those the
+    kept `passages` hold alive (one written since they were read is not)."""
+    found = store.nearest_passages(namespace, query_vector, count)
+    slots = views.passage_slots(namespace, passages, [passage for passage, _ in found])
+    slots = slots[(slots >= 0) & (slots < len(passages.data.passage_ids))]
+    return slots[passages.data.passage_alive[slots]]
 
 
 def _nearest(passages: GraphView, query_vector: np.ndarray, count: int, allowed: np.ndarray | None) -> np.ndarray:

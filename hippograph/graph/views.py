@@ -67,6 +67,9 @@ class GraphViews:
         self._store = store
         self._config = config
         self.passages_only = passages_only  # views of the passages alone (graph/neighbourhood.py)
+        # ... and without their vectors, where the store finds the nearest itself (looked for once:
+        # an index made later serves the next process)
+        self.vectors_in_store = passages_only and store.searches_passages()
         self._whole: GraphViews | None = None  # beside views of the passages alone: the whole graphs
         self._kept: dict[tuple[str, str | None], _Kept] = {}
         self._lock = threading.Lock()  # one update of a view at a time; queries read views freely
@@ -78,7 +81,7 @@ class GraphViews:
     def _view_cache(self, store: Store) -> ViewCache | None:
         place = str(store.path.resolve()) if isinstance(store.path, Path) else str(store.path)
         if self.passages_only:
-            place += " (passages)"
+            place += " (passages without vectors)" if self.vectors_in_store else " (passages)"
         try:
             return ViewCache(default_view_folder(), place, self._edge_weights())
         except (OSError, RuntimeError) as err:  # no source to hash (a frozen app), no home folder
@@ -118,7 +121,10 @@ class GraphViews:
                 self._attach_index(store, namespace, view, kept.view.data)
         if view is None:
             self._kept.pop((namespace, None), None)  # its slots may be changed: never apply to it again
-            data = store.passage_data(namespace) if self.passages_only else store.graph_data(namespace)
+            if self.passages_only:
+                data = store.passage_data(namespace, vectors=not self.vectors_in_store)
+            else:
+                data = store.graph_data(namespace)
             if self._config.fact_weight > 0 and len(data.fact_relations) and not data.fact_has_vector.any():
                 log.warning(
                     "fact linking is on but no stored fact has a vector: facts are embedded "
@@ -146,7 +152,9 @@ class GraphViews:
     def _attach_index(self, store: Store, namespace: str, view: GraphView, before: GraphData | None) -> None:
         """Give `view` its passage index (see PassageIndexes.attach). Should that fail, the kept
         view and the index are dropped (the kept view's slots may already be the new view's, the
-        index half changed): the next read builds them again."""
+        index half changed): the next read builds them again. A view without vectors has none."""
+        if self.vectors_in_store:
+            return
         try:
             self._passage_indexes.attach(store, namespace, view, before)
         except BaseException:
@@ -179,8 +187,10 @@ class GraphViews:
     def _updated(self, store: Store, namespace: str, kept: _Kept) -> GraphView | None:
         """The kept view with the writes since applied; None when it must be read again: the
         change log cannot say what changed, or too many of its nodes are dead."""
-        changes = store.passage_changes if self.passages_only else store.graph_changes
-        delta = changes(namespace, kept.view.data)
+        if self.passages_only:
+            delta = store.passage_changes(namespace, kept.view.data, vectors=not self.vectors_in_store)
+        else:
+            delta = store.graph_changes(namespace, kept.view.data)
         if delta is None:
             return None
         try:
@@ -239,8 +249,9 @@ class GraphViews:
 
     def adopt_note_graphs(self, version: int | None, indexes: dict[str, NeighbourIndex]) -> None:
         """Save the graphs of an ingest's note indexes, which hold exactly the live notes of
-        store version `version`, as passage indexes (PassageIndexes.adopt)."""
-        if version is None:
+        store version `version`, as passage indexes (PassageIndexes.adopt); views without vectors
+        have none."""
+        if version is None or self.vectors_in_store:
             return
         with self._lock:
             for namespace, notes in sorted(indexes.items()):

@@ -188,6 +188,16 @@ class Store(Protocol):
         """Every passage id of a namespace and its vector (rows in id order)."""
         ...
 
+    def searches_passages(self) -> bool:
+        """Whether the store finds the passages nearest a vector itself (a graph server's vector
+        index: store/bolt_vectors.py), so that a client need not hold their vectors."""
+        ...
+
+    def nearest_passages(self, namespace: str, vector: np.ndarray, count: int) -> list[tuple[str, float]]:
+        """The (about) `count` passages of `namespace` nearest `vector`, as (id, cosine), nearest
+        first; only where `searches_passages`."""
+        ...
+
     def entity_passage_counts(self, ids: Iterable[str], at_most: int | None = None) -> dict[str, int]:
         """How many passages mention each of the entities among `ids` (absent: none), counted up
         to `at_most` when given."""
@@ -262,20 +272,29 @@ class Store(Protocol):
         read in one snapshot; None when the change log cannot say (read the graph again)."""
         ...
 
-    def passage_data(self, namespace: str) -> GraphData:
+    def passage_data(self, namespace: str, vectors: bool = True) -> GraphData:
         """`graph_data` of the passages alone (no entities, facts or edges): what a client that
-        reads neighbourhoods keeps (graph/neighbourhood.py)."""
+        reads neighbourhoods keeps (graph/neighbourhood.py); without `vectors`, with none (zero
+        columns), for a store that `searches_passages`."""
         ...
 
-    def passage_changes(self, namespace: str, since: GraphData) -> GraphDelta | None:
-        """`graph_changes` of the passages alone (no other record is read)."""
+    def passage_changes(self, namespace: str, since: GraphData, vectors: bool = True) -> GraphDelta | None:
+        """`graph_changes` of the passages alone (no other record is read); without `vectors`, as
+        `passage_data` reads them."""
         ...
 
     def neighbourhood(
-        self, namespace: str, entity_ids: Collection[str], passage_ids: Collection[str], hops: int, max_passages: int
+        self,
+        namespace: str,
+        entity_ids: Collection[str],
+        passage_ids: Collection[str],
+        hops: int,
+        max_passages: int,
+        with_passages: bool = False,
     ) -> tuple[GraphData, dict[str, int]]:
-        """The graph within `hops` hops of the seeds, without passage vectors, and its entities'
-        passage counts, read in one snapshot (store/neighbourhood.py)."""
+        """The graph within `hops` hops of the seeds, and its entities' passage counts, read in one
+        snapshot (store/neighbourhood.py); its passages are ids alone unless `with_passages`
+        (their titles, times and vectors read too)."""
         ...
 
     # -- writes (each one transaction) --

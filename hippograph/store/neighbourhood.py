@@ -11,7 +11,8 @@ with the edges that reached it; so are the nodes first reached in the last hop.
 
 The graph comes back as `GraphData` whose passages are ids alone (no title, time or vector, zero
 vector columns): the client keeps every passage's (graph/neighbourhood.py), and over a network
-they are the costliest thing to read.
+they are the costliest thing to read. A client that keeps no passage vector (the store searches
+them itself) asks for the neighbourhood's passages whole.
 """
 
 from __future__ import annotations
@@ -61,10 +62,11 @@ def read_neighbourhood(
     passage_ids: Collection[str],
     hops: int,
     max_passages: int,
+    with_passages: bool = False,
 ) -> tuple[GraphData, dict[str, int]]:
     """The graph within `hops` hops of the seeds (those of them stored in `namespace`), and how
     many passages mention each of its entities (exactly for the seeds; for the others counted up
-    to `max_passages` + 1)."""
+    to `max_passages` + 1); `with_passages`: its passages with their titles, times and vectors."""
     reached = _Reached(namespace)
     new_entities = reached.add_entities(records, entity_ids)
     new_passages = reached.add_passages(passage_ids)
@@ -87,7 +89,7 @@ def read_neighbourhood(
         new_entities = reached.add_entities(records, next_entities)
         new_passages = reached.add_passages(next_passages)
     counts.update(records.tally("mention", "entity_id", new_entities, at_most=max_passages + 1))
-    return _graph(reached, version), counts
+    return _graph(records, reached, version, with_passages), counts
 
 
 def _followed(entities: set[str], counts: dict[str, int], room: int) -> set[str]:
@@ -128,13 +130,26 @@ def _synonyms(records: Records, reached: _Reached, entities: set[str]) -> set[st
     return ends
 
 
-def _graph(reached: _Reached, version: GraphVersion) -> GraphData:
-    """The nodes read and the edges among them, in id order as GraphData.from_rows takes them."""
+def _graph(records: Records, reached: _Reached, version: GraphVersion, with_passages: bool) -> GraphData:
+    """The nodes read and the edges among them, in id order as GraphData.from_rows takes them; the
+    passages whole (read now) `with_passages`, else ids alone."""
     entities, passages = reached.entities, reached.passages
+    rows = [(p, None, "", "") for p in sorted(passages)]
+    if with_passages:
+        stored = records.get("passage", sorted(passages))
+        vectors = records.get("embedding", {row["embedding_key"] for row in stored.values()})
+        passages = {
+            p for p, row in stored.items() if row["namespace"] == reached.namespace
+        }  # a seed deleted since is not
+        rows = [
+            (p, vectors.get(row["embedding_key"], {}).get("vector"), row["title"], row["created_at"])
+            for p, row in sorted(stored.items())
+            if p in passages
+        ]
     return GraphData.from_rows(
         version,
         sorted(entities.items()),
-        [(p, None, "", "") for p in sorted(passages)],
+        rows,
         [f for _, f in sorted(reached.facts.items()) if f[0] in entities and f[1] in entities],
         sorted((p, e) for p, e in reached.mentions if p in passages and e in entities),
         [(a, b, w) for (a, b), w in sorted(reached.synonyms.items()) if a in entities and b in entities],

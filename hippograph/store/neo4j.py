@@ -1,33 +1,38 @@
 """The graph-server store: the same memory as the SQLite store, in Neo4j (or a server speaking its
 Bolt protocol and Cypher), through the official driver.
 
-Nodes: Document, Passage (a note), Entity, Fact, Embedding (a vector, float32 bytes, keyed by
-the hash of its text), NoteChange (a note's history) and Meta. Relationships:
+Nodes: Document, Passage (a note; its vector also as a list of floats, for the server's vector
+index: bolt_vectors.py), Entity, Fact, Embedding (a vector, float32 bytes, keyed by the hash of
+its text), NoteChange (a note's history) and Meta. Relationships:
 (Document)-[:HAS_PASSAGE]->(Passage), (Passage)-[:MENTIONS]->(Entity),
 (Passage)-[:STATES]->(Fact), (Fact)-[:SUBJECT|OBJECT]->(Entity), (Entity)-[:SYNONYM]->(Entity),
 (Passage)-[:LINK]->(Passage) and (NoteChange)-[:CHANGES]->(Passage). Node properties are the
-fields of the export format (transfer.py), so both stores agree record for record; `_CypherRecords`
-reads and writes them for the algorithm in writes.py and record_store.py.
+fields of the export format (transfer.py), so both stores agree record for record; `CypherRecords`
+(cypher_records.py) reads and writes them for the algorithm in writes.py and record_store.py.
 
 Each write is one transaction (retried by the driver on transient errors), built only from
 parameters (`UNWIND $rows`). PageRank runs in the client, on the neighbourhood of a question's
 seeds (`neighbourhood`, by default on a graph server) or on the graph read by `graph_data`, exactly
-as for SQLite; Neo4j's Graph Data Science and vector indexes are not used.
+as for SQLite; the seeds nearest the question come from the server's vector index where it has
+one (`nearest_passages`). Neo4j's Graph Data Science is not used.
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from time import sleep
-from typing import Any, TypeVar
+from typing import TypeVar
+
+import numpy as np
 
 from ..errors import ReadOnlyStore, StoreBusy, StoreError
-from .base import KEYS, Key, checked_fields
+from . import bolt_vectors
 from .bolt import BoltSettings, connect
+from .cypher_records import CypherRecords, MissingReferences, runner, store_version
 from .record_store import RecordStore
-from .transfer import RECORDS
+from .records import WriteBatch, Written
 
 __all__ = ["Neo4jStore"]
 
@@ -65,65 +70,8 @@ _SCHEMA = [
 _CLASH_RETRIES = 5
 
 
-class _MissingReferences(StoreError):
-    """Records to insert name records that are not there. In a write that can run again this is
-    a clash of writers in step, like a ConstraintError: under ArcadeDB's isolation a read may see
-    an entity another writer just committed that a later MATCH of the same transaction does not
-    (tests/store_contract: two writers at once), so the write is run again."""
-
-
 _SNAPSHOT_TRIES = 5
 T = TypeVar("T")
-Run = Callable[..., list[dict]]  # run(query, **parameters) -> the result's records as dicts
-
-# Record types kept as nodes: label and the property that identifies one.
-_NODES = {
-    "embedding": ("Embedding", "key"),
-    "document": ("Document", "uid"),
-    "passage": ("Passage", "id"),
-    "entity": ("Entity", "id"),
-    "fact": ("Fact", "id"),
-    "note_change": ("NoteChange", "id"),
-}
-# Record types kept as relationships: (start label, type, end label, the fields naming the start and
-# end nodes' ids, the fields kept on the relationship).
-_EDGES = {
-    "mention": ("Passage", "MENTIONS", "Entity", "passage_id", "entity_id", ()),
-    "fact_source": ("Passage", "STATES", "Fact", "passage_id", "fact_id", ()),
-    "synonym": ("Entity", "SYNONYM", "Entity", "a", "b", ("weight",)),
-    "link": ("Passage", "LINK", "Passage", "a", "b", ("kind", "reason", "weight", "created_at")),
-}
-
-
-def _pattern(kind: str) -> str:
-    start, kind_name, end, *_ = _EDGES[kind]
-    return f"(a:{start})-[r:{kind_name}]->(b:{end})"
-
-
-def _place(kind: str, field: str) -> str:
-    """Where a field of a relationship record is: the start node's id, the end node's, or its own."""
-    _, _, _, start_id, end_id, _ = _EDGES[kind]
-    return {start_id: "a.id", end_id: "b.id"}.get(field, f"r.{field}")
-
-
-def _key_match(kind: str, key: str) -> str:
-    """A WHERE condition matching a relationship record to `key` (a two-item list)."""
-    first, second = KEYS[kind]
-    return f"{_place(kind, first)} = {key}[0] AND {_place(kind, second)} = {key}[1]"
-
-
-# How a node record is created: what it is joined to when made.
-_CREATE = {
-    "passage": "MATCH (d:Document {uid: r.document_uid}) CREATE (d)-[:HAS_PASSAGE]->(n:Passage)",
-    "fact": "MATCH (s:Entity {id: r.subject_id}), (o:Entity {id: r.object_id}) "
-    "CREATE (s)<-[:SUBJECT]-(n:Fact)-[:OBJECT]->(o)",
-    "note_change": "MATCH (p:Passage {id: r.passage_id}) CREATE (n:NoteChange)-[:CHANGES]->(p)",
-}
-
-
-def _uid(namespace: str, document_id: str) -> str:
-    """A document's unique key: its namespace and id (a separator no id can hold)."""
-    return f"{namespace}\x1f{document_id}"
 
 
 class Neo4jStore(RecordStore):
@@ -148,11 +96,33 @@ class Neo4jStore(RecordStore):
         self.remote = True
         self.index_folder = None  # the client's indexes are rebuilt by each process
         self._driver = connect(self.settings)
+        self._vectors = bolt_vectors.PassageVectors(self._read, self._execute, self.settings.uri)
         try:
             self._open_schema(create and not read_only)
+            if not read_only:
+                self._vectors.hold_all()
         except BaseException:
             self._driver.close()
             raise
+
+    # -- the server's vector index (bolt_vectors.py) ----------------------------
+
+    def searches_passages(self) -> bool:
+        return self._vectors.searched()
+
+    def nearest_passages(self, namespace: str, vector: np.ndarray, count: int) -> list[tuple[str, float]]:
+        return self._vectors.nearest(namespace, vector, count)
+
+    def write(self, batch: WriteBatch, embedding_model: str) -> Written:
+        written = super().write(batch, embedding_model)
+        if batch.embeddings:
+            self._vectors.make_index(len(next(iter(batch.embeddings.values()))))
+        return written
+
+    def _execute(self, what: str, query: str, **params) -> None:
+        """One statement on its own (schema, upkeep), or StoreError saying `what` failed."""
+        with self._failures(what):
+            self._driver.execute_query(query, params, database_=self.settings.database)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -192,18 +162,18 @@ class Neo4jStore(RecordStore):
             )
         return [dict(record) for record in records]  # not record.data(): see _runner
 
-    def _reading(self) -> contextlib.AbstractContextManager[_CypherRecords]:
-        return contextlib.nullcontext(_CypherRecords(self._read))
+    def _reading(self) -> contextlib.AbstractContextManager[CypherRecords]:
+        return contextlib.nullcontext(CypherRecords(self._read))
 
-    def _snapshot(self, read: Callable[[_CypherRecords], T]) -> T:
+    def _snapshot(self, read: Callable[[CypherRecords], T]) -> T:
         """`read` in one read transaction that no write committed during: a server may show each
         statement the latest commit (read committed), so it is read again until the store
         version before and after agree."""
 
         def unit(tx):
-            before = _version(tx)
-            result = read(_CypherRecords(_runner(tx)))
-            return result if _version(tx) == before else None
+            before = store_version(tx)
+            result = read(CypherRecords(runner(tx)))
+            return result if store_version(tx) == before else None
 
         with self._failures("a read"), self._session(read=True) as session:
             for _ in range(_SNAPSHOT_TRIES):
@@ -213,14 +183,14 @@ class Neo4jStore(RecordStore):
         raise StoreBusy(f"{self.path} kept changing while it was read; try again")
 
     @contextlib.contextmanager
-    def _exporting(self) -> Iterator[_CypherRecords]:
+    def _exporting(self) -> Iterator[CypherRecords]:
         with self._failures("an export"), self._session(read=True) as session, session.begin_transaction() as tx:
-            before = _version(tx)
-            yield _CypherRecords(_runner(tx))
-            if _version(tx) != before:
+            before = store_version(tx)
+            yield CypherRecords(runner(tx))
+            if store_version(tx) != before:
                 raise StoreError(f"{self.path} changed while it was read whole; read it again")
 
-    def _write(self, work: Callable[[_CypherRecords], T], *, retry: bool = True) -> T:
+    def _write(self, work: Callable[[CypherRecords], T], *, retry: bool = True) -> T:
         """Run `work(records)` in one write transaction that counts a new store version; StoreError
         when the server refuses or goes away (nothing written). Counting first locks the
         version node, so writers take turns and each sees what the one before committed.
@@ -234,7 +204,7 @@ class Neo4jStore(RecordStore):
 
         def unit(tx):
             tx.run("MATCH (m:Meta {key: 'version'}) SET m.value = m.value + 1").consume()
-            return work(_CypherRecords(_runner(tx)))
+            return work(CypherRecords(runner(tx)))
 
         with self._failures("a write; nothing of this batch was stored"), self._session() as session:
             if not retry:
@@ -245,7 +215,7 @@ class Neo4jStore(RecordStore):
             for attempt in range(_CLASH_RETRIES + 1):
                 try:
                     return session.execute_write(unit)
-                except (neo4j.exceptions.ConstraintError, _MissingReferences):
+                except (neo4j.exceptions.ConstraintError, MissingReferences):
                     if attempt == _CLASH_RETRIES:
                         raise
                     sleep(random.uniform(0, 0.05 * 2**attempt))  # writers in step fall out of step
@@ -253,250 +223,22 @@ class Neo4jStore(RecordStore):
     def _open_schema(self, create: bool) -> None:
         """Check the stored schema version; with `create`, make the constraints, indexes and
         counters a new store needs (each only if missing)."""
-        stored = _CypherRecords(self._read).meta("schema_version")
+        stored = CypherRecords(self._read).meta("schema_version")
         if stored is None and not create:
             raise StoreError(f"no hippograph store in {self.path}: ingest something into it first")
         if stored is not None and stored != SCHEMA_VERSION:
             raise StoreError(f"{self.path} holds schema version {stored}; this hippograph reads {SCHEMA_VERSION}")
         if stored is not None:
             return
-        with self._failures("creating the store's schema"):
-            for statement in _SCHEMA:
-                self._driver.execute_query(statement, database_=self.settings.database)
-            self._driver.execute_query(
-                "MERGE (s:Meta {key: 'schema_version'}) ON CREATE SET s.value = $schema "
-                "MERGE (v:Meta {key: 'version'}) ON CREATE SET v.value = 0 "
-                "MERGE (h:Meta {key: 'history_id'}) ON CREATE SET h.value = 0",
-                schema=SCHEMA_VERSION,
-                database_=self.settings.database,
-            )
+        for statement in _SCHEMA:
+            self._execute("creating the store's schema", statement)
+        self._execute(
+            "creating the store's schema",
+            "MERGE (s:Meta {key: 'schema_version'}) ON CREATE SET s.value = $schema "
+            "MERGE (v:Meta {key: 'version'}) ON CREATE SET v.value = 0 "
+            "MERGE (h:Meta {key: 'history_id'}) ON CREATE SET h.value = 0",
+            schema=SCHEMA_VERSION,
+        )
 
     def close(self) -> None:
         self._driver.close()
-
-
-class _CypherRecords:
-    """The Records primitives (base.Records) in Cypher, through `run` (one statement each)."""
-
-    def __init__(self, run: Run) -> None:
-        self._run = run
-
-    def get(self, kind: str, keys: Iterable[Key]) -> dict[Key, dict]:
-        keys = list(dict.fromkeys(keys))
-        if kind in _NODES:
-            label, prop = _NODES[kind]
-            query = f"UNWIND $keys AS k MATCH (n:{label} {{{prop}: k}}) RETURN {_fields(kind)}"
-            rows = self._run(query, keys=[_uid(*key) for key in keys] if kind == "document" else keys)
-        else:
-            rows = self._run(
-                f"UNWIND $keys AS k MATCH {_pattern(kind)} WHERE {_key_match(kind, 'k')} RETURN {_fields(kind)}",
-                keys=[list(key) for key in keys],
-            )
-        fields = KEYS[kind]
-        return {row[fields[0]] if len(fields) == 1 else tuple(row[f] for f in fields): row for row in rows}
-
-    def find(
-        self,
-        kind: str,
-        field: str | tuple[str, ...],
-        values: Collection,
-        namespace: str | None = None,
-        not_before: tuple[str, str] | None = None,
-    ) -> list[dict]:
-        checked_fields(kind, field)
-        values = list(dict.fromkeys(values))  # a value given twice finds its records once
-        if kind == "passage" and field == "document_id" and namespace is not None:  # the indexed property
-            field, values = "document_uid", [_uid(namespace, value) for value in values]
-        match, namespace_of = _match(kind)
-        if isinstance(field, str):
-            unwind, where = "", f"{_property(kind, field)} IN $values"
-        else:
-            unwind = "UNWIND $values AS v "
-            where = " AND ".join(f"{_property(kind, name)} = v[{number}]" for number, name in enumerate(field))
-            values = [list(value) for value in values]
-        bound = ""
-        if not_before is not None:
-            (bound,) = checked_fields(kind, not_before[0])
-            bound = f" AND ({_property(kind, bound)} IS NULL OR {_property(kind, bound)} >= $not_before)"
-        return self._run(
-            f"{unwind}MATCH {match} WHERE {where}{bound} AND ($ns IS NULL OR {namespace_of} = $ns) "
-            f"RETURN {_fields(kind)}",
-            values=values,
-            ns=namespace,
-            not_before=not_before and not_before[1],
-        )
-
-    def scan(self, kind: str, namespace: str | None = None) -> Iterator[dict]:
-        match, namespace_of = _match(kind)
-        order = ", ".join(KEYS[kind])
-        return iter(
-            self._run(
-                f"MATCH {match} WHERE $ns IS NULL OR {namespace_of} = $ns RETURN {_fields(kind)} ORDER BY {order}",
-                ns=namespace,
-            )
-        )
-
-    def rows(self, kind: str, fields: Sequence[str], namespace: str | None = None) -> list[tuple]:
-        checked_fields(kind, fields)
-        match, namespace_of = _match(kind)
-        # aliases of their own: an alias named like a pattern variable ("a" of a link) would hide it
-        returned = [f"{_property(kind, name)} AS f{number}" for number, name in enumerate(fields)]
-        returned += [f"{_property(kind, key)} AS k{number}" for number, key in enumerate(KEYS[kind])]
-        order = ", ".join(f"k{number}" for number in range(len(KEYS[kind])))
-        found = self._run(
-            f"MATCH {match} WHERE $ns IS NULL OR {namespace_of} = $ns RETURN {', '.join(returned)} ORDER BY {order}",
-            ns=namespace,
-        )
-        return [tuple(row[f"f{number}"] for number in range(len(fields))) for row in found]
-
-    def tally(self, kind: str, field: str, values: Collection, at_most: int | None = None) -> dict:
-        checked_fields(kind, field)
-        if kind in _EDGES and field in _EDGES[kind][3:5]:  # relationships at a node: its degree
-            start, type_, end, start_id, _, _ = _EDGES[kind]
-            node, pattern = (start, f"(n)-[:{type_}]->()") if field == start_id else (end, f"(n)<-[:{type_}]-()")
-            query = f"UNWIND $values AS v MATCH (n:{node} {{id: v}}) WITH v, COUNT {{ {pattern} }} AS c WHERE c > 0"
-        else:
-            match, _ = _match(kind)
-            held = _property(kind, field)
-            query = f"MATCH {match} WHERE {held} IN $values WITH {held} AS v, count(*) AS c"
-        rows = self._run(f"{query} RETURN v, c", values=list(values))  # the server counts, nothing is read
-        return {row["v"]: row["c"] if at_most is None else min(row["c"], at_most) for row in rows}
-
-    def count(self, kind: str, namespace: str | None = None) -> int:
-        match, namespace_of = _match(kind)
-        return self._run(f"MATCH {match} WHERE $ns IS NULL OR {namespace_of} = $ns RETURN count(*) AS c", ns=namespace)[
-            0
-        ]["c"]
-
-    def insert(self, kind: str, rows: list[dict]) -> None:
-        if not rows:
-            return
-        if kind == "note_change" and "id" not in rows[0]:  # numbered by the store's counter, one at a time
-            for row in rows:
-                self._run(
-                    "MATCH (m:Meta {key: 'history_id'}) SET m.value = m.value + 1 WITH m "
-                    f"UNWIND [$row] AS r {_CREATE[kind]} SET n = r, n.id = m.value",
-                    row=_present(row),
-                )
-            return
-        rows = [_present(_stored(kind, row)) for row in rows]
-        if kind in _NODES:
-            label = _NODES[kind][0]
-            create = _CREATE.get(kind, f"CREATE (n:{label})")
-            made = self._run(f"UNWIND $rows AS r {create} SET n = r RETURN count(n) AS c", rows=rows)[0]["c"]
-        else:
-            start, kind_name, end, start_id, end_id, kept = _EDGES[kind]
-            props = ", ".join(f"{field}: r.{field}" for field in kept)
-            made = self._run(
-                f"UNWIND $rows AS r MATCH (a:{start} {{id: r.{start_id}}}), (b:{end} {{id: r.{end_id}}}) "
-                f"CREATE (a)-[e:{kind_name} {{{props}}}]->(b) RETURN count(e) AS c",
-                rows=rows,
-            )[0]["c"]
-        if made != len(rows):
-            raise _MissingReferences(f"{len(rows) - made} {kind} record(s) name records the store does not hold")
-        if kind == "note_change":  # numbered by the export: the counter goes on from the highest
-            self._run(
-                "MATCH (m:Meta {key: 'history_id'}) SET m.value = CASE WHEN m.value < $top THEN $top ELSE m.value END",
-                top=max(row["id"] for row in rows),
-            )
-
-    def update(self, kind: str, changes: Mapping[Key, dict]) -> None:
-        if not changes:
-            return
-        rows = [{"key": _uid(*key) if kind == "document" else key, "values": values} for key, values in changes.items()]
-        if kind in _NODES:
-            label, prop = _NODES[kind]
-            self._run(f"UNWIND $rows AS u MATCH (n:{label} {{{prop}: u.key}}) SET n += u.values", rows=rows)
-        else:
-            self._run(
-                f"UNWIND $rows AS u MATCH {_pattern(kind)} WHERE {_key_match(kind, 'u.key')} SET r += u.values",
-                rows=[{**row, "key": list(row["key"])} for row in rows],
-            )
-
-    def delete(self, kind: str, keys: Iterable[Key]) -> None:
-        keys = list(keys)
-        if not keys:
-            return
-        if kind in _NODES:
-            label, prop = _NODES[kind]
-            history = "OPTIONAL MATCH (c:NoteChange)-[:CHANGES]->(n) DETACH DELETE c " if kind == "passage" else ""
-            self._run(
-                f"UNWIND $keys AS k MATCH (n:{label} {{{prop}: k}}) {history}DETACH DELETE n",
-                keys=[_uid(*key) for key in keys] if kind == "document" else keys,
-            )
-        else:
-            self._run(
-                f"UNWIND $keys AS k MATCH {_pattern(kind)} WHERE {_key_match(kind, 'k')} DELETE r",
-                keys=[list(key) for key in keys],
-            )
-
-    def matching(self, namespace: str, terms: Sequence[str], limit: int, common: int | None) -> None:
-        return None  # no full-text index is kept on the server: the client ranks (graph/lexical_index.py)
-
-    def rare_terms(self, namespace: str, terms: Sequence[str], at_most: int) -> None:
-        return None  # as `matching`
-
-    def dated(self, namespace: str) -> list[tuple[str, str]]:
-        rows = self._run(
-            f"MATCH (n:{_NODES['passage'][0]} {{namespace: $namespace}}) "
-            "WHERE n.times IS NOT NULL AND n.times <> '[]' RETURN n.id AS id, n.times AS times",
-            namespace=namespace,
-        )
-        return [(row["id"], row["times"]) for row in rows]
-
-    def meta(self, key: str) -> Any:
-        rows = self._run("MATCH (m:Meta {key: $key}) RETURN m.value AS value", key=key)
-        return rows[0]["value"] if rows else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        self._run("MERGE (m:Meta {key: $key}) SET m.value = $value", key=key, value=value)
-
-
-def _match(kind: str) -> tuple[str, str]:
-    """The pattern of a record type, and the expression of its namespace."""
-    if kind in _NODES:
-        return f"(n:{_NODES[kind][0]})", "n.namespace"
-    return _pattern(kind), "a.namespace"
-
-
-def _property(kind: str, field: str) -> str:
-    """Where a field of a record is in the MATCH pattern of its type (see _match)."""
-    return f"n.{field}" if kind in _NODES else _place(kind, field)
-
-
-# Fields added to a record type after a graph was first written: what one written before holds.
-_ADDED_FIELDS = {("passage", "times"): "'[]'"}
-
-
-def _fields(kind: str) -> str:
-    """RETURN items giving a record's fields by name (a field added since, as its default)."""
-    return ", ".join(
-        f"coalesce({_property(kind, field)}, {_ADDED_FIELDS[kind, field]}) AS {field}"
-        if (kind, field) in _ADDED_FIELDS
-        else f"{_property(kind, field)} AS {field}"
-        for field in RECORDS[kind]
-    )
-
-
-def _stored(kind: str, row: dict) -> dict:
-    """A row with the properties a node keeps beside its fields (a document's uid, its passages')."""
-    if kind == "document":
-        return {**row, "uid": _uid(row["namespace"], row["id"])}
-    if kind == "passage":
-        return {**row, "document_uid": _uid(row["namespace"], row["document_id"])}
-    return row
-
-
-def _present(row: dict) -> dict:
-    """A row without its empty fields (a property set to null is no property)."""
-    return {name: value for name, value in row.items() if value is not None}
-
-
-def _runner(tx) -> Run:
-    # dict(record), not record.data(): every value returned is a property (no node to turn into a
-    # dict), and data() walks a vector's bytes one by one (1.5 ms a vector, 60 times the read).
-    return lambda query, **params: [dict(record) for record in tx.run(query, params)]
-
-
-def _version(tx) -> int:
-    return int(tx.run("MATCH (m:Meta {key: 'version'}) RETURN m.value AS v").single()["v"])

@@ -110,6 +110,12 @@ class RecordStore:
     def passage_vectors(self, namespace: str) -> tuple[list[str], np.ndarray]:
         return self._snapshot(lambda records: _vectors(records, "passage", list(records.scan("passage", namespace))))
 
+    def searches_passages(self) -> bool:
+        return False  # a backend with a vector index of its own says so (neo4j.py)
+
+    def nearest_passages(self, namespace: str, vector: np.ndarray, count: int) -> list[tuple[str, float]]:
+        raise NotImplementedError(f"{type(self).__name__} searches no vectors itself")
+
     def entity_passage_counts(self, ids: Iterable[str], at_most: int | None = None) -> dict[str, int]:
         with self._reading() as records:
             return records.tally("mention", "entity_id", set(ids), at_most)
@@ -259,18 +265,28 @@ class RecordStore:
     def graph_changes(self, namespace: str, since: GraphData) -> GraphDelta | None:
         return self._snapshot(lambda records: _graph_delta(records, namespace, since))
 
-    def passage_data(self, namespace: str) -> GraphData:
-        return self._snapshot(lambda records: _graph_data(records, namespace, passages_only=True))
+    def passage_data(self, namespace: str, vectors: bool = True) -> GraphData:
+        return self._snapshot(lambda records: _graph_data(records, namespace, passages_only=True, vectors=vectors))
 
-    def passage_changes(self, namespace: str, since: GraphData) -> GraphDelta | None:
-        return self._snapshot(lambda records: _graph_delta(records, namespace, since, passages_only=True))
+    def passage_changes(self, namespace: str, since: GraphData, vectors: bool = True) -> GraphDelta | None:
+        return self._snapshot(
+            lambda records: _graph_delta(records, namespace, since, passages_only=True, vectors=vectors)
+        )
 
     def neighbourhood(
-        self, namespace: str, entity_ids: Collection[str], passage_ids: Collection[str], hops: int, max_passages: int
+        self,
+        namespace: str,
+        entity_ids: Collection[str],
+        passage_ids: Collection[str],
+        hops: int,
+        max_passages: int,
+        with_passages: bool = False,
     ) -> tuple[GraphData, dict[str, int]]:
         def read(records: Records) -> tuple[GraphData, dict[str, int]]:
             version = _graph_version(records, namespace)
-            return read_neighbourhood(records, namespace, version, entity_ids, passage_ids, hops, max_passages)
+            return read_neighbourhood(
+                records, namespace, version, entity_ids, passage_ids, hops, max_passages, with_passages
+            )
 
         return self._snapshot(read)
 
@@ -395,14 +411,20 @@ def _as_change(row: dict) -> Change:
     )
 
 
-def _graph_data(records: Records, namespace: str, passages_only: bool = False) -> GraphData:
+def _graph_data(records: Records, namespace: str, passages_only: bool = False, vectors: bool = True) -> GraphData:
     """The namespace's graph (or its passages alone), read in bulk and streamed: the columns a view
-    needs, as tuples, a chunk at a time (GraphData.read)."""
+    needs, as tuples, a chunk at a time (GraphData.read). Without `vectors`, its passages have
+    none (no columns): the store searches them itself."""
 
     def unless_passages_only(kind: str, fields: tuple[str, ...]) -> Iterable[tuple]:
         return [] if passages_only else records.rows(kind, fields, namespace)
 
-    def vectors(passage_keys: list, fact_keys: list, name: RecordName) -> GraphVectors:
+    def read(passage_keys: list, fact_keys: list, name: RecordName) -> GraphVectors:
+        if not vectors:
+            found = np.ones(len(passage_keys), dtype=bool)
+            return GraphVectors(
+                np.zeros((len(passage_keys), 0), np.float32), found, np.zeros((0, 0), np.float32), found[:0]
+            )
         return read_vectors(_stored_vectors(records, passage_keys, fact_keys), passage_keys, fact_keys, name)
 
     return GraphData.read(
@@ -415,7 +437,7 @@ def _graph_data(records: Records, namespace: str, passages_only: bool = False) -
         unless_passages_only("mention", ("passage_id", "entity_id")),
         unless_passages_only("synonym", ("a", "b", "weight")),
         unless_passages_only("link", ("a", "b", "weight", "kind")),
-        vectors,
+        read,
     )
 
 
@@ -436,9 +458,12 @@ def _graph_version(records: Records, namespace: str) -> GraphVersion:
     )
 
 
-def _graph_delta(records: Records, namespace: str, since: GraphData, passages_only: bool = False) -> GraphDelta | None:
+def _graph_delta(
+    records: Records, namespace: str, since: GraphData, passages_only: bool = False, vectors: bool = True
+) -> GraphDelta | None:
     """The records (the passages alone, with `passages_only`) the writes to `namespace` after
-    `since` touched, as they are now (None when the change log cannot say: build the graph again)."""
+    `since` touched, as they are now (None when the change log cannot say: build the graph again);
+    without `vectors`, passages with empty vectors (b"")."""
     changes = read_changes(records, namespace, since.version.store_id, since.version.change_seq, since.version.token)
     if changes is None:
         return None
@@ -446,8 +471,10 @@ def _graph_delta(records: Records, namespace: str, since: GraphData, passages_on
     found = {kind: records.get(kind, keys) for kind, keys in changed.items()}
     passages = [row for row in found.get("passage", {}).values() if row["namespace"] == namespace]
     facts = [row for row in found.get("fact", {}).values() if row["namespace"] == namespace]
-    vectors = records.get("embedding", {row["embedding_key"] for row in passages + facts})
-    vector_of = {key: row["vector"] for key, row in vectors.items()}
+    stored = records.get("embedding", {row["embedding_key"] for row in (passages if vectors else []) + facts})
+    vector_of = {key: row["vector"] for key, row in stored.items()}
+    if not vectors:
+        vector_of.update((row["embedding_key"], b"") for row in passages)
     return GraphDelta(
         GraphVersion(changes.token or since.version.token, since.version.store_id, changes.seq),
         gone={kind: keys - set(found[kind]) | changes.deleted.get(kind, set()) for kind, keys in changed.items()},

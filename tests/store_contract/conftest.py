@@ -1,6 +1,9 @@
-"""The store under test: SQLite, or a real Bolt server (ArcadeDB, see tests/bolt_server.py)."""
+"""The store under test: SQLite, or a real Bolt server (ArcadeDB, see tests/bolt_server.py); for
+the queries that read neighbourhoods, also the Bolt server with a vector index of passages."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -9,12 +12,13 @@ from hippograph.store.neo4j import Neo4jStore
 
 from ..conftest import EVERY_RECORD
 
+INDEXED = "bolt, vector index"  # a Bolt server whose own vector index finds the passages nearest
 
-@pytest.fixture(params=["sqlite", "bolt"])
-def open_memory(request, tmp_path, embedder, extractor):
-    """Opens (and reopens, by name) a Memory on a store of the kind under test; closed after
-    the test unless `keep=False` (for a memory used and closed in another thread)."""
-    server = request.getfixturevalue("bolt_server") if request.param == "bolt" else None
+
+def memory_opener(request, tmp_path, embedder, extractor) -> Iterator[Callable[..., Memory]]:
+    """Opens (and reopens, by name) a Memory on a store of the kind `request.param` names; closed
+    after the test unless `keep=False` (for a memory used and closed in another thread)."""
+    server = request.getfixturevalue("bolt_server") if request.param != "sqlite" else None
     databases: dict[str, str] = {}
     opened: list[Memory] = []
 
@@ -24,6 +28,9 @@ def open_memory(request, tmp_path, embedder, extractor):
         else:
             if name not in databases:
                 databases[name] = server.new_database()
+                if request.param == INDEXED:
+                    Neo4jStore(server.uri, server.auth, databases[name]).close()  # makes the Passage type
+                    server.index_passage_vectors(databases[name], len(embedder.embed(["a"])[0]))
             store = Neo4jStore(server.uri, server.auth, databases[name])
             memory = Memory(config=config, store=store, embedder=embedder, extractor=extractor)
         if keep:
@@ -33,3 +40,8 @@ def open_memory(request, tmp_path, embedder, extractor):
     yield open_
     for memory in opened:
         memory.close()
+
+
+@pytest.fixture(params=["sqlite", "bolt"])
+def open_memory(request, tmp_path, embedder, extractor):
+    yield from memory_opener(request, tmp_path, embedder, extractor)

@@ -13,6 +13,8 @@ from hippograph.errors import ConfigError
 from hippograph.graph.neighbourhood import named_entities
 from hippograph.retrieve.lexical import search_terms
 
+from .conftest import INDEXED, memory_opener
+
 SETTINGS = Config(synonym_threshold=0.8)  # synonyms, and no fact linking (it needs the whole graph)
 QUESTIONS = [
     "Where was the founder of Brightwater Labs born?",
@@ -21,6 +23,11 @@ QUESTIONS = [
     "Which province is Veloria in?",
     "Who studied chemistry at the Lumen Institute?",
 ]
+
+
+@pytest.fixture(params=["sqlite", "bolt", INDEXED])
+def open_memory(request, tmp_path, embedder, extractor):
+    yield from memory_opener(request, tmp_path, embedder, extractor)
 
 
 @pytest.fixture
@@ -105,8 +112,9 @@ def test_the_store_reads_the_nodes_within_the_hops_specific_entities_first(sampl
         assert counts.get(entity_id, 0) in (exact, min(exact, max_passages + 1)), "a count may stop past the budget"
 
 
-def test_a_neighbourhood_query_ranks_as_the_whole_graph_and_never_reads_it(sample, open_memory, monkeypatch):
-    whole = {q: sample.query(q, 3) for q in QUESTIONS}
+def test_a_neighbourhood_query_ranks_as_the_whole_graph_and_never_reads_it(sample, open_memory, monkeypatch, request):
+    reference = open_memory("store", Config(synonym_threshold=0.8, graph_reads="whole"))
+    whole = {q: reference.query(q, 3) for q in QUESTIONS}
     reader = open_memory("store", Config(synonym_threshold=0.8, graph_reads="neighbourhood"))
     monkeypatch.setattr(reader._store, "graph_data", _refuse)
 
@@ -115,8 +123,13 @@ def test_a_neighbourhood_query_ranks_as_the_whole_graph_and_never_reads_it(sampl
         assert [h.id for h in hits] == [h.id for h in whole[question]], question
         assert hits[0].explanation.method == "hippograph"
         assert hits[0].score == pytest.approx(whole[question][0].score, rel=0.2)
-    dense = reader.query(QUESTIONS[0], 3, method="dense")
-    assert [h.id for h in dense] == [h.id for h in sample.query(QUESTIONS[0], 3, method="dense")]
+    for method in ("dense", "hybrid"):
+        got, expected = (m.query(QUESTIONS[0], 3, method=method) for m in (reader, reference))
+        assert [h.id for h in got] == [h.id for h in expected], method
+        assert [h.score for h in got] == pytest.approx([h.score for h in expected], abs=1e-5), method
+    held = reader.graph_views.get("default").data.passage_vectors.shape[1]
+    in_server = request.node.callspec.params["open_memory"] == INDEXED
+    assert held == (0 if in_server else 384), "a client of a server's vector index holds no passage vector"
 
 
 def test_a_question_in_lower_case_reads_around_the_entities_its_rare_words_name(sample):
@@ -190,7 +203,7 @@ def test_a_neighbourhood_never_reaches_another_namespace(sample, open_memory):
 
 
 def test_auto_reads_neighbourhoods_on_a_graph_server_without_fact_linking(open_memory, request):
-    on_server = request.node.callspec.params["open_memory"] == "bolt"
+    on_server = request.node.callspec.params["open_memory"] != "sqlite"
     assert open_memory("a", SETTINGS).graph_views.passages_only is on_server
     assert not open_memory("b", Config(fact_weight=0.1)).graph_views.passages_only
     assert not open_memory("c", Config(graph_reads="whole")).graph_views.passages_only
