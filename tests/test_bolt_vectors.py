@@ -65,16 +65,17 @@ def test_the_server_finds_a_namespaces_nearest_passages_through_rewrites_and_del
     _same(store.nearest_passages("other", vectors[-1], 5), _exact(store, "other", vectors[-1], 5))
 
     first = store.nearest_passages("default", vectors[0], 1)[0][0]
-    document = store.passages([first])[first].document_id
-    rewritten = "Brightwater Labs was founded by a glassblower from Quarry Bend."
-    memory.ingest([Document(id=document, text=rewritten)], progress=False)
-    _same(store.nearest_passages("default", vectors[0], 5), _exact(store, "default", vectors[0], 5))
-    top, cosine = store.nearest_passages("default", embedder.embed([rewritten])[0], 1)[0]
-    assert store.passages([top])[top].text == rewritten and cosine == pytest.approx(1.0, abs=1e-4)
+    rewritten = "A glassblower from Quarry Bend keeps bees."
+    memory.update(first, rewritten)  # the same note, a new text and vector
+    bees = embedder.embed([rewritten])[0]
+    for vector in (vectors[0], bees):
+        _same(store.nearest_passages("default", vector, 5), _exact(store, "default", vector, 5))
+    assert store.nearest_passages("default", bees, 1)[0][0] == first
 
+    document = store.passages([first])[first].document_id
     memory.delete(document)
-    after = store.nearest_passages("default", embedder.embed([rewritten])[0], 40)
-    assert top not in {passage for passage, _ in after} and len(after) == memory.stats("default").passages
+    after = store.nearest_passages("default", bees, 40)
+    assert first not in {passage for passage, _ in after} and len(after) == memory.stats("default").passages
 
 
 def test_a_small_namespace_is_found_among_a_larger_ones_neighbours(indexed, embedder):
@@ -117,3 +118,18 @@ def test_a_server_without_a_vector_index_leaves_the_search_to_the_client(bolt_se
         assert memory.query(QUESTIONS[0], 3)
         with pytest.raises(hippograph.StoreError, match="holds no vector index of passages"):
             store.nearest_passages("default", embedder.embed([QUESTIONS[0]])[0], 3)
+
+
+def test_a_client_of_the_index_follows_writes_by_their_delta(indexed, monkeypatch):
+    writer, reader = indexed(), indexed()
+    writer.ingest(hippograph.sample_corpus(), progress=False)
+    reads = []
+    passage_data = reader._store.passage_data
+    monkeypatch.setattr(reader._store, "passage_data", lambda *a, **k: reads.append(k) or passage_data(*a, **k))
+    assert reader.graph_views.vectors_in_store and reader.query(QUESTIONS[0], 3)
+
+    note = "Brightwater Labs opened a second plant in Quarry Bend in 2021."
+    writer.ingest([Document(id="new", text=note)], progress=False)
+    for method in ("hippograph", "dense", "hybrid"):
+        assert note in [h.text for h in reader.query("Where did Brightwater Labs open a plant?", 3, method=method)]
+    assert reads == [{"vectors": False}], "the kept passages were read once, without vectors, then kept up to date"
