@@ -89,15 +89,25 @@ class CypherRecords:
         stored = {key: row["vector"] for key, row in self.get("embedding", missing).items()} if missing else {}
         return {key: bolt_vectors.floats(blob) for key in keys if (blob := held.get(key) or stored.get(key))}
 
+    def _collected(self, kind: str, match: str, **params) -> list[dict]:
+        """The records of `kind` that `match` (a query up to its RETURN) finds, with their fields,
+        sent as one list: the driver spends about 0.1 ms on each record a result holds (the 12,000
+        mentions of a neighbourhood took 330 ms as records, 110 ms as one list)."""
+        rows = self._run(
+            f"{match} RETURN collect([{', '.join(_value(kind, f) for f in RECORDS[kind])}]) AS rows", **params
+        )
+        return [dict(zip(RECORDS[kind], row)) for row in rows[0]["rows"]]
+
     def get(self, kind: str, keys: Iterable[Key]) -> dict[Key, dict]:
         keys = list(dict.fromkeys(keys))
         if kind in _NODES:
             label, prop = _NODES[kind]
-            query = f"UNWIND $keys AS k MATCH (n:{label} {{{prop}: k}}) RETURN {_fields(kind)}"
-            rows = self._run(query, keys=[_uid(*key) for key in keys] if kind == "document" else keys)
+            query = f"UNWIND $keys AS k MATCH (n:{label} {{{prop}: k}})"
+            rows = self._collected(kind, query, keys=[_uid(*key) for key in keys] if kind == "document" else keys)
         else:
-            rows = self._run(
-                f"UNWIND $keys AS k MATCH {_pattern(kind)} WHERE {_key_match(kind, 'k')} RETURN {_fields(kind)}",
+            rows = self._collected(
+                kind,
+                f"UNWIND $keys AS k MATCH {_pattern(kind)} WHERE {_key_match(kind, 'k')}",
                 keys=[list(key) for key in keys],
             )
         fields = KEYS[kind]
@@ -126,9 +136,9 @@ class CypherRecords:
         if not_before is not None:
             (bound,) = checked_fields(kind, not_before[0])
             bound = f" AND ({_property(kind, bound)} IS NULL OR {_property(kind, bound)} >= $not_before)"
-        return self._run(
-            f"{unwind}MATCH {match} WHERE {where}{bound} AND ($ns IS NULL OR {namespace_of} = $ns) "
-            f"RETURN {_fields(kind)}",
+        return self._collected(
+            kind,
+            f"{unwind}MATCH {match} WHERE {where}{bound} AND ($ns IS NULL OR {namespace_of} = $ns)",
             values=values,
             ns=namespace,
             not_before=not_before and not_before[1],
@@ -167,8 +177,8 @@ class CypherRecords:
             match, _ = _match(kind)
             held = _property(kind, field)
             query = f"MATCH {match} WHERE {held} IN $values WITH {held} AS v, count(*) AS c"
-        rows = self._run(f"{query} RETURN v, c", values=list(values))  # the server counts, nothing is read
-        return {row["v"]: row["c"] if at_most is None else min(row["c"], at_most) for row in rows}
+        counted = self._run(f"{query} RETURN collect([v, c]) AS rows", values=list(values))[0]["rows"]
+        return {v: c if at_most is None else min(c, at_most) for v, c in counted}  # the server counted
 
     def count(self, kind: str, namespace: str | None = None) -> int:
         match, namespace_of = _match(kind)
@@ -287,14 +297,16 @@ def _property(kind: str, field: str) -> str:
 _ADDED_FIELDS = {("passage", "times"): "'[]'"}
 
 
+def _value(kind: str, field: str) -> str:
+    """The expression of a record's field (a field added since: its default where missing)."""
+    if (kind, field) in _ADDED_FIELDS:
+        return f"coalesce({_property(kind, field)}, {_ADDED_FIELDS[kind, field]})"
+    return _property(kind, field)
+
+
 def _fields(kind: str) -> str:
-    """RETURN items giving a record's fields by name (a field added since, as its default)."""
-    return ", ".join(
-        f"coalesce({_property(kind, field)}, {_ADDED_FIELDS[kind, field]}) AS {field}"
-        if (kind, field) in _ADDED_FIELDS
-        else f"{_property(kind, field)} AS {field}"
-        for field in RECORDS[kind]
-    )
+    """RETURN items giving a record's fields by name."""
+    return ", ".join(f"{_value(kind, field)} AS {field}" for field in RECORDS[kind])
 
 
 def _stored(kind: str, row: dict) -> dict:
