@@ -64,8 +64,9 @@ class Records(Protocol):
     (mentions, fact sources, synonyms, links) takes that of the passage or entity it starts at.
     """
 
-    def get(self, kind: str, keys: Iterable[Key]) -> dict[Key, dict]:
-        """The stored records among `keys`, by key (absent keys are left out)."""
+    def get(self, kind: str, keys: Iterable[Key], fields: Sequence[str] | None = None) -> dict[Key, dict]:
+        """The stored records among `keys`, by key (absent keys are left out); with `fields`, those
+        fields alone (and the key's)."""
         ...
 
     def find(

@@ -136,7 +136,7 @@ def _graph(records: Records, reached: _Reached, version: GraphVersion, with_pass
     entities, passages = reached.entities, reached.passages
     rows = [(p, None, "", "") for p in sorted(passages)]
     if with_passages:
-        stored = records.get("passage", sorted(passages))
+        stored = records.get("passage", sorted(passages), ("namespace", "title", "created_at", "embedding_key"))
         vectors = records.get("embedding", {row["embedding_key"] for row in stored.values()})
         passages = {
             p for p, row in stored.items() if row["namespace"] == reached.namespace

@@ -211,9 +211,9 @@ class _SQLRecords:
         self._search = PassageSearch(db)
         self.full_text = True  # whether the file has the full-text index (schema version 4)
 
-    def get(self, kind: str, keys: Iterable[Key]) -> dict[Key, dict]:
-        fields = KEYS[kind]
-        rows = self.find(kind, fields[0] if len(fields) == 1 else fields, keys)
+    def get(self, kind: str, keys: Iterable[Key], fields: Sequence[str] | None = None) -> dict[Key, dict]:
+        key = KEYS[kind]
+        rows = self.find(kind, key[0] if len(key) == 1 else key, keys, returned=fields)
         return {record_key(kind, row): row for row in rows}
 
     def find(
@@ -223,8 +223,11 @@ class _SQLRecords:
         values: Collection,
         namespace: str | None = None,
         not_before: tuple[str, str] | None = None,
+        returned: Sequence[str] | None = None,
     ) -> list[dict]:
+        """Records.find; `returned`: only those fields (and the key's), for `get`."""
         fields = checked_fields(kind, field)
+        names = RECORDS[kind] if returned is None else _with_key(kind, checked_fields(kind, returned))
         values = list(dict.fromkeys(values))  # a value given twice finds its records once
         found: list[dict] = []
         for chunk in _chunks(values, (_MAX_PARAMS - 2) // len(fields)):
@@ -234,16 +237,16 @@ class _SQLRecords:
                 where, params = f"{where} AND (t.{bound} IS NULL OR t.{bound} >= ?)", [*params, not_before[1]]
             if isinstance(field, str):
                 query = (
-                    f"SELECT {_columns(kind)} FROM {TABLES[kind]} t {join} WHERE t.{field} IN "
+                    f"SELECT {_columns(names)} FROM {TABLES[kind]} t {join} WHERE t.{field} IN "
                     f"({_placeholders(len(chunk))}){where}"
                 )
-                found += self._rows(kind, query, [*chunk, *params])
+                found += self._rows(names, query, [*chunk, *params])
                 continue
             # a join on the value tuples, so that each is looked up in an index (IN on a row value scans)
             wanted = f"(VALUES {', '.join([_row_marks(len(fields))] * len(chunk))}) k"
             on = " AND ".join(f"t.{name} = k.column{number}" for number, name in enumerate(fields, 1))
-            query = f"SELECT {_columns(kind)} FROM {wanted} JOIN {TABLES[kind]} t ON {on} {join} WHERE 1{where}"
-            found += self._rows(kind, query, [*(v for value in chunk for v in value), *params])
+            query = f"SELECT {_columns(names)} FROM {wanted} JOIN {TABLES[kind]} t ON {on} {join} WHERE 1{where}"
+            found += self._rows(names, query, [*(v for value in chunk for v in value), *params])
         return found
 
     def scan(self, kind: str, namespace: str | None = None) -> Iterator[dict]:
@@ -251,7 +254,9 @@ class _SQLRecords:
         order = ", ".join(f"t.{field}" for field in KEYS[kind])
         return iter(
             self._rows(
-                kind, f"SELECT {_columns(kind)} FROM {TABLES[kind]} t {join} WHERE 1{where} ORDER BY {order}", params
+                RECORDS[kind],
+                f"SELECT {_columns(RECORDS[kind])} FROM {TABLES[kind]} t {join} WHERE 1{where} ORDER BY {order}",
+                params,
             )
         )
 
@@ -356,13 +361,17 @@ class _SQLRecords:
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
-    def _rows(self, kind: str, query: str, params: Sequence) -> list[dict]:
-        fields = RECORDS[kind]
+    def _rows(self, fields: Sequence[str], query: str, params: Sequence) -> list[dict]:
         return [dict(zip(fields, row)) for row in self._db.execute(query, params)]
 
 
-def _columns(kind: str) -> str:
-    return ", ".join(f"t.{field}" for field in RECORDS[kind])
+def _columns(fields: Sequence[str]) -> str:
+    return ", ".join(f"t.{field}" for field in fields)
+
+
+def _with_key(kind: str, fields: Sequence[str]) -> tuple[str, ...]:
+    """`fields` and those of the record type's key, each once."""
+    return tuple(dict.fromkeys([*KEYS[kind], *fields]))
 
 
 def _row_marks(count: int) -> str:

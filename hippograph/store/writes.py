@@ -228,7 +228,7 @@ def _add_passages(
             if key not in known
         ],
     )
-    stored = records.get("passage", [r.passage.id for r in passages])
+    stored = records.get("passage", [r.passage.id for r in passages], ("embedding_key",))
     rows = [_passage_row(r, time) for r in passages]
     records.insert("passage", [row for row in rows if row["id"] not in stored])
     kept = ("id", "namespace", "document_id", "position", "created_at", "updated_at")
@@ -287,7 +287,7 @@ def _add_graph(records: Records, batch: WriteBatch, time: str) -> None:
 def _add_links(records: Records, batch_links: list[LinkRecord], time: str) -> None:
     """Links between stored notes of one namespace; a pair stored already takes the new kind,
     reason and weight."""
-    notes = records.get("passage", {p for link in batch_links for p in (link.a, link.b)})
+    notes = records.get("passage", {p for link in batch_links for p in (link.a, link.b)}, ("namespace",))
     links = list(
         {
             (link.a, link.b): link
@@ -388,7 +388,7 @@ def _refresh_validity(records: Records, touched: Touched) -> None:
     again = [fid for fid in facts if fid not in earliest]
     sources = [(row["fact_id"], row["passage_id"]) for row in records.find("fact_source", "fact_id", again)]
     sources += [(fid, pid) for fid in earliest for pid in touched.stated[fid]]
-    passages = records.get("passage", {pid for _, pid in sources})
+    passages = records.get("passage", {pid for _, pid in sources}, ("created_at",))
     for fid, pid in sources:
         time = passages[pid]["created_at"]
         earliest[fid] = min(earliest.get(fid, time), time)

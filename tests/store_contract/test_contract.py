@@ -289,3 +289,20 @@ def test_rows_read_what_scan_reads_as_tuples_of_the_fields_asked(open_memory):
             assert scanned or kind == "link"
         with pytest.raises(ValueError, match="no field"):
             records.rows("passage", ("id", "colour"))
+
+
+def test_get_of_some_fields_reads_those_and_the_key(open_memory):
+    memory = open_memory()
+    memory.ingest(read_sources(hippograph.sample_corpus()), progress=False)
+    with memory._store._reading() as records:
+        passages = [row["id"] for row in records.scan("passage")][:5] + ["no-such-passage"]
+        whole = records.get("passage", passages)
+        some = records.get("passage", passages, ("title", "created_at"))
+        mentions = [(row["passage_id"], row["entity_id"]) for row in records.scan("mention")][:5]
+        entity_ids = records.get("mention", mentions, ("entity_id",))
+        with pytest.raises(ValueError, match="no field"):
+            records.get("passage", passages, ("colour",))
+    assert len(whole) == 5 and some == {
+        k: {f: row[f] for f in ("id", "title", "created_at")} for k, row in whole.items()
+    }
+    assert entity_ids == {key: {"passage_id": key[0], "entity_id": key[1]} for key in mentions}
