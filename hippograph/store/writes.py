@@ -219,7 +219,7 @@ def _add_passages(
 ) -> set[str]:
     """Store new vectors and passages; a passage written again keeps its time and gets the rest
     (see WriteBatch). Return the vector keys the rewritten passages held before."""
-    known = records.get("embedding", list(embeddings))
+    known = records.get("embedding", list(embeddings), ())  # whether each is stored, not its bytes
     records.insert(
         "embedding",
         [
@@ -326,7 +326,7 @@ def _add_links(records: Records, batch_links: list[LinkRecord], time: str) -> No
 def _insert_new(records: Records, kind: str, rows: list[dict]) -> None:
     """Insert the rows whose key is not stored yet (each once)."""
     unique = {record_key(kind, row): row for row in rows}
-    stored = records.get(kind, list(unique))
+    stored = records.get(kind, list(unique), ())  # the keys alone: SQLite reads them from the key's index
     records.insert(kind, [row for key, row in unique.items() if key not in stored])
 
 
