@@ -31,9 +31,9 @@ def indexed(bolt_server, embedder, extractor):
     bolt_server.index_passage_vectors(database, len(embedder.embed(["a"])[0]))
     opened: list[Memory] = []
 
-    def open_(read_only: bool = False) -> Memory:
+    def open_(read_only: bool = False, config: hippograph.Config | None = None) -> Memory:
         store = Neo4jStore(bolt_server.uri, bolt_server.auth, database, read_only=read_only)
-        opened.append(Memory(store=store, embedder=embedder, extractor=extractor))
+        opened.append(Memory(store=store, config=config, embedder=embedder, extractor=extractor))
         return opened[-1]
 
     yield open_
@@ -96,7 +96,7 @@ def test_a_store_written_before_passages_held_their_vectors_gets_them_when_opene
         settings = memory._store.settings
     with connect(settings) as driver:  # as an earlier hippograph left it
         driver.execute_query("MATCH (p:Passage) REMOVE p.vector", database_=settings.database)
-        driver.execute_query("MATCH (m:Meta {key: 'passage_vectors'}) DELETE m", database_=settings.database)
+        driver.execute_query("MATCH (m:Meta {key: 'schema_version'}) SET m.value = '1'", database_=settings.database)
 
     reader = indexed(read_only=True)
     assert not reader._store.searches_passages(), "a store with passages the index misses is not asked"
@@ -104,8 +104,13 @@ def test_a_store_written_before_passages_held_their_vectors_gets_them_when_opene
 
     store = indexed()._store
     vector = embedder.embed([QUESTIONS[1]])[0]
-    assert store.searches_passages()
+    assert store.searches_passages() and store.stats().passages == 36
     _same(store.nearest_passages("default", vector, 36), _exact(store, "default", vector, 36))
+    with connect(settings) as driver:
+        found = driver.execute_query(
+            "MATCH (m:Meta {key: 'schema_version'}) RETURN m.value AS v", database_=settings.database
+        )
+    assert found.records[0]["v"] == "2"
 
 
 def test_a_server_without_a_vector_index_leaves_the_search_to_the_client(bolt_server, embedder, extractor, caplog):
@@ -133,3 +138,25 @@ def test_a_client_of_the_index_follows_writes_by_their_delta(indexed, monkeypatc
     for method in ("hippograph", "dense", "hybrid"):
         assert note in [h.text for h in reader.query("Where did Brightwater Labs open a plant?", 3, method=method)]
     assert reads == [{"vectors": False}], "the kept passages were read once, without vectors, then kept up to date"
+
+
+def test_a_time_or_a_window_far_from_the_nearest_is_searched_in_more_of_the_servers_neighbours(indexed, monkeypatch):
+    """Among more passages than it ranks itself (here: any), the client asks the server for more
+    neighbours until k of a window, or of the notes written by a time, are among them."""
+    monkeypatch.setattr("hippograph.graph.neighbourhood.EXACT_AMONG", 0)
+    memory = indexed(config=hippograph.Config(neighbourhood_seeds=1))  # seeds: the 3 nearest (k)
+    memory.ingest(hippograph.sample_corpus(), progress=False)
+    old = ["Kestrel Prize judges met in Norland.", "A glass museum opened in Veloria.", "Port Averly was dredged."]
+    memory.ingest(
+        [Document(id=f"old-{n}", text=text, timestamp=f"2001-05-0{n + 1}T00:00:00Z") for n, text in enumerate(old)],
+        progress=False,
+    )
+    whole = Memory(store=Neo4jStore(settings=memory._store.settings), config=hippograph.Config(graph_reads="whole"))
+    try:
+        for window in ({"until": "2002-01-01"}, {"as_of": "2002-01-01"}):
+            for method in ("hippograph", "dense"):
+                got = memory.query(QUESTIONS[1], 3, method=method, **window)
+                assert [h.id for h in got] == [h.id for h in whole.query(QUESTIONS[1], 3, method=method, **window)]
+                assert sorted(h.text for h in got) == sorted(old), (window, method)
+    finally:
+        whole.close()

@@ -58,7 +58,7 @@ class LexicalIndex:
             return
         delta = None
         if self.version is not None:
-            delta = store.passage_changes(namespace, dataclasses.replace(data, version=self.version))
+            delta = store.passage_changes(namespace, dataclasses.replace(data, version=self.version), vectors=False)
         started = time.perf_counter()
         self.version = None  # until caught up: should reading the texts fail, all is read again next time
         with self._lock, self._db:

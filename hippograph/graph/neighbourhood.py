@@ -53,12 +53,11 @@ if TYPE_CHECKING:
 
 __all__ = ["neighbourhood_view"]
 
-# Where the store searches passage vectors itself, a time window's nearest passages are ranked in
-# the process when it allows this many passages at most (their vectors read: 1.5 MB of 384
-# numbers), else found among the store's nearest, asked for as many times more as the window is
-# smaller than the namespace, up to this many times.
-EXACT_ALLOWED = 1000
-MAX_ALLOWED_OVERSAMPLING = 64
+# Where the store searches passage vectors itself, the nearest among at most this many passages
+# (a small namespace, a time window, the notes written by a time) are ranked in the process, their
+# vectors read (1.5 MB of 384 numbers); among more, the store is asked for up to MAX_ASKED.
+EXACT_AMONG = 1000
+MAX_ASKED = 10_000
 
 
 def neighbourhood_view(
@@ -158,38 +157,46 @@ def _nearest_in_store(
     count: int,
     allowed: np.ndarray | None,
 ) -> np.ndarray:
-    """The slots of the `count` live passages nearest the question by the store's own search, and
-    of the `count` nearest among those `allowed`: ranked here, their vectors read, when they are
-    few (`EXACT_ALLOWED`), else found among as many more of the store's nearest as they are rarer
-    (at most `MAX_ALLOWED_OVERSAMPLING` times)."""
-    data = passages.data
-    nearest = _slots_found(store, views, passages, namespace, query_vector, count)
+    """The slots of the `count` passages of `passages` nearest the question by the store's own
+    search, and of the `count` nearest among those `allowed`."""
+    alive = passages.data.passage_alive
+    nearest = _nearest_among(store, views, passages, namespace, query_vector, count, alive)
     if allowed is None:
         return nearest
-    allowed = allowed & data.passage_alive
-    held = int(allowed.sum())
-    if held <= EXACT_ALLOWED:
-        graph, _ = store.neighbourhood(
-            namespace, [], [data.passage_ids[slot] for slot in np.flatnonzero(allowed)], 0, 0, with_passages=True
-        )
-        best = top_indexes(similarities(graph.passage_vectors, query_vector), count)
-        among = views.passage_slots(namespace, passages, [graph.passage_ids[row] for row in best.tolist()])
-    else:
-        rarer = min(-(-passages.live_passages // held), MAX_ALLOWED_OVERSAMPLING)
-        among = _slots_found(store, views, passages, namespace, query_vector, count * rarer)
-        among = among[allowed[among]][:count]
-    return np.union1d(nearest, among[among >= 0])
+    return np.union1d(nearest, _nearest_among(store, views, passages, namespace, query_vector, count, alive & allowed))
 
 
-def _slots_found(
-    store: Store, views: GraphViews, passages: GraphView, namespace: str, query_vector: np.ndarray, count: int
+def _nearest_among(
+    store: Store,
+    views: GraphViews,
+    passages: GraphView,
+    namespace: str,
+    query_vector: np.ndarray,
+    count: int,
+    among: np.ndarray,
 ) -> np.ndarray:
-    """The slots of the passages the store finds nearest the question, nearest first, those the
-    kept `passages` hold alive (one written since they were read is not)."""
-    found = store.nearest_passages(namespace, query_vector, count)
-    slots = views.passage_slots(namespace, passages, [passage for passage, _ in found])
-    slots = slots[(slots >= 0) & (slots < len(passages.data.passage_ids))]
-    return slots[passages.data.passage_alive[slots]]
+    """The slots of the `count` passages of `among` (a mask of the slots of `passages`: those of a
+    time, of a window) nearest the question: ranked here from their vectors when they are few
+    (`EXACT_AMONG`), else the store's nearest, asked for eight times more each time until `count`
+    are among them (up to `MAX_ASKED` neighbours)."""
+    data = passages.data
+    if among.sum() <= EXACT_AMONG:
+        ids = [data.passage_ids[slot] for slot in np.flatnonzero(among)]
+        graph, _ = store.neighbourhood(namespace, [], ids, 0, 0, with_passages=True)
+        if not graph.passage_ids or graph.passage_vectors.shape[1] != len(query_vector):  # all gone, or no vector
+            return np.zeros(0, dtype=np.int64)
+        best = top_indexes(similarities(graph.passage_vectors, query_vector), count)
+        slots = views.passage_slots(namespace, passages, [graph.passage_ids[row] for row in best.tolist()])
+        return slots[slots >= 0]
+    asked = count
+    while True:
+        found = store.nearest_passages(namespace, query_vector, asked)
+        slots = views.passage_slots(namespace, passages, [passage for passage, _ in found])
+        slots = slots[(slots >= 0) & (slots < len(data.passage_ids))]  # one written since is not kept
+        slots = slots[among[slots]]
+        if len(slots) >= count or len(found) < asked or asked >= MAX_ASKED:
+            return slots[:count]
+        asked = min(8 * asked, MAX_ASKED)
 
 
 def _nearest(passages: GraphView, query_vector: np.ndarray, count: int, allowed: np.ndarray | None) -> np.ndarray:

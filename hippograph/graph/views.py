@@ -74,14 +74,17 @@ class GraphViews:
         self._kept: dict[tuple[str, str | None], _Kept] = {}
         self._lock = threading.Lock()  # one update of a view at a time; queries read views freely
         self._passage_indexes = PassageIndexes(store, config.approximate_from_passages)
-        self._saved_views = self._view_cache(store) if config.save_views_from is not None else None
+        self._saved_views = (
+            self._view_cache(store, self.vectors_in_store) if config.save_views_from is not None else None
+        )
         self._saved: dict[str, int] = {}  # namespace -> the change_seq of its view saved or loaded
         self._lexical: dict[str, LexicalIndex] = {}  # for a store without a full-text index
 
-    def _view_cache(self, store: Store) -> ViewCache | None:
+    def _view_cache(self, store: Store, without_vectors: bool) -> ViewCache | None:
+        """Where views of these kinds (of the passages alone, `without_vectors` or with) are saved."""
         place = str(store.path.resolve()) if isinstance(store.path, Path) else str(store.path)
         if self.passages_only:
-            place += " (passages without vectors)" if self.vectors_in_store else " (passages)"
+            place += " (passages without vectors)" if without_vectors else " (passages)"
         try:
             return ViewCache(default_view_folder(), place, self._edge_weights())
         except (OSError, RuntimeError) as err:  # no source to hash (a frozen app), no home folder
@@ -286,6 +289,8 @@ class GraphViews:
         self._saved.pop(namespace, None)
         if self._saved_views is not None:
             self._saved_views.forget(namespace)
+            if self.passages_only and (other := self._view_cache(self._store, not self.vectors_in_store)):
+                other.forget(namespace)  # saved when the store had a vector index, or had none
         if self.passages_only:
             self.whole.forget_saved(namespace)  # a whole view saved by any process
 

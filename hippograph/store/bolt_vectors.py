@@ -28,18 +28,30 @@ import numpy as np
 
 from ..errors import StoreError
 
-__all__ = ["INDEX_NAME", "OVERSAMPLING", "PassageVectors", "create_statement", "find_index", "floats", "nearest"]
+__all__ = [
+    "HELD_FROM",
+    "INDEX_NAME",
+    "MAX_ASKED",
+    "OVERSAMPLING",
+    "PassageVectors",
+    "create_statement",
+    "find_index",
+    "floats",
+    "nearest",
+]
 
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "hg_passage_vector"
-# Neighbours asked for, as multiples of those wanted, until the namespace's are enough: the second
-# reaches a namespace holding 1/16 of the store's passages; one holding less gets fewer seeds.
-OVERSAMPLING = (2, 16)
-
-# Meta key set once every Passage node holds its vector as floats (a store written by an earlier
-# hippograph gets them when first opened for writing): only then may the server's index be asked.
-HELD_KEY = "passage_vectors"
+# Neighbours asked for, as multiples of those wanted, until the namespace's are enough: the last
+# reaches a namespace holding 1/128 of the store's passages (a smaller one gets fewer seeds; the
+# client ranks a namespace of a few passages itself: graph/neighbourhood.py); never more than
+# MAX_ASKED.
+OVERSAMPLING = (2, 16, 128)
+MAX_ASKED = 10_000
+# The store's schema version from which every Passage node holds its vector (neo4j.py upgrades a
+# store of an earlier one, when opened for writing, by `hold_all`).
+HELD_FROM = 2
 _HOLD_BATCH = 2000
 
 Read = Callable[..., list[dict]]  # read(query, **parameters) -> the result's records as dicts
@@ -48,7 +60,8 @@ Execute = Callable[..., None]  # execute(what it does, query, **parameters): one
 
 class PassageVectors:
     """The passage vectors of one store's server, as the store sees them: whether its index
-    serves queries (looked for once, when first asked), its making, and the vectors' upkeep."""
+    serves queries (looked for when first asked; a failure to ask is not remembered), its
+    making, and the vectors' upkeep."""
 
     def __init__(self, read: Read, execute: Execute, server: str) -> None:
         self._read = read
@@ -61,46 +74,52 @@ class PassageVectors:
     def searched(self) -> bool:
         """Whether the server holds a vector index of every passage's vector."""
         if not self._looked_for:
+            try:
+                held = self._read("MATCH (m:Meta {key: 'schema_version'}) RETURN m.value AS value")
+                self._index = find_index(self._read) if held and int(held[0]["value"]) >= HELD_FROM else None
+            except StoreError as err:
+                log.warning("cannot ask %s for its vector index (%s); asking again later", self._server, err)
+                return False
             self._looked_for = True
-            held = self._read("MATCH (m:Meta {key: $key}) RETURN m.value AS value", key=HELD_KEY)
-            self._index = find_index(self._read) if held else None
         return self._index is not None
 
     def nearest(self, namespace: str, vector: np.ndarray, count: int) -> list[tuple[str, float]]:
-        """See `nearest` (StoreError when the server has no index)."""
+        """See `nearest` (StoreError when the server has no index, or cannot say)."""
         if not self.searched():
-            raise StoreError(f"the graph server {self._server} holds no vector index of passages")
+            raise StoreError(f"the graph server {self._server} holds no vector index of passages, or cannot say")
         return nearest(self._read, self._index, namespace, vector.tolist(), count)
 
     def make_index(self, dimension: int) -> None:
         """Make the index with Neo4j's Cypher, once a process, unless there is one; a server whose
         Cypher cannot (ArcadeDB) is told how in the log. This process's queries still search in
-        the client: its views were read with their vectors."""
-        if self._made or self.searched():
+        the client: its views were read with their vectors. Never raises: the write it follows
+        is stored."""
+        if self._made:
             return
         self._made = True
         try:
-            self._execute("making a vector index", create_statement(dimension))
+            if not self.searched():
+                self._execute("making a vector index", create_statement(dimension))
+                self._looked_for = False  # look again
         except StoreError as err:
             log.info("%s; queries search passage vectors in the client (see hippograph/store/bolt_vectors.py)", err)
-            return
-        self._looked_for = False  # look again
 
     def hold_all(self) -> None:
-        """Give every Passage node its vector as floats, in batches (a store written before they
-        were kept), and note that all have one."""
-        if self._read("MATCH (m:Meta {key: $key}) RETURN m.value AS value", key=HELD_KEY):
-            return
+        """Give every Passage node that has none its vector as floats (a store of an earlier
+        schema), in batches in id order."""
+        after = ""
         while rows := self._read(
-            "MATCH (p:Passage) WHERE p.vector IS NULL MATCH (e:Embedding {key: p.embedding_key}) "
-            f"RETURN p.id AS id, e.vector AS vector LIMIT {_HOLD_BATCH}"
+            "MATCH (p:Passage) WHERE p.id > $after AND p.vector IS NULL "
+            "MATCH (e:Embedding {key: p.embedding_key}) WHERE e.vector IS NOT NULL "
+            f"RETURN p.id AS id, e.vector AS vector ORDER BY p.id LIMIT {_HOLD_BATCH}",
+            after=after,
         ):
             self._execute(
                 "giving passages their vectors",
                 "UNWIND $rows AS r MATCH (p:Passage {id: r.id}) SET p.vector = r.vector",
                 rows=[{"id": row["id"], "vector": floats(row["vector"])} for row in rows],
             )
-        self._execute("giving passages their vectors", "MERGE (m:Meta {key: $key}) SET m.value = '1'", key=HELD_KEY)
+            after = rows[-1]["id"]
 
 
 def floats(blob: bytes) -> list[float]:
@@ -117,13 +136,8 @@ def create_statement(dimension: int) -> str:
 
 
 def find_index(read: Read) -> str | None:
-    """The name of the server's online vector index on `Passage.vector`; None when it has none (or
-    cannot list its vector indexes)."""
-    try:
-        rows = read("SHOW VECTOR INDEXES YIELD name, labelsOrTypes, properties, state RETURN *")
-    except StoreError as err:
-        log.debug("the graph server lists no vector indexes: %s", err)
-        return None
+    """The name of the server's online vector index on `Passage.vector`; None when it has none."""
+    rows = read("SHOW VECTOR INDEXES YIELD name, labelsOrTypes, properties, state RETURN *")
     for row in rows:
         if row["labelsOrTypes"] == ["Passage"] and row["properties"] == ["vector"] and row["state"] == "ONLINE":
             return row["name"]
@@ -135,7 +149,7 @@ def nearest(read: Read, index: str, namespace: str, vector: Sequence[float], cou
     as (id, cosine), nearest first."""
     found: list[tuple[str, float]] = []
     for times in OVERSAMPLING:
-        asked = count * times
+        asked = min(count * times, max(MAX_ASKED, count))
         rows = read(
             "CALL db.index.vector.queryNodes($index, $asked, $vector) YIELD node, score "
             "RETURN node.id AS id, node.namespace AS namespace, score",
@@ -144,6 +158,6 @@ def nearest(read: Read, index: str, namespace: str, vector: Sequence[float], cou
             vector=list(vector),
         )
         found = [(row["id"], 2 * row["score"] - 1) for row in rows if row["namespace"] == namespace]
-        if len(found) >= count or len(rows) < asked:  # enough, or the index holds no more
+        if len(found) >= count or len(rows) < asked or asked >= MAX_ASKED:  # enough, or no more to ask
             break
     return found[:count]

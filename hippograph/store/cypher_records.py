@@ -24,6 +24,7 @@ class MissingReferences(StoreError):
 
 
 Run = Callable[..., list[dict]]  # run(query, **parameters) -> the result's records as dicts
+_GET_CHUNK = 5000  # records read by key in one statement
 
 # Record types kept as nodes: label and the property that identifies one.
 _NODES = {
@@ -102,17 +103,14 @@ class CypherRecords:
         keys = list(dict.fromkeys(keys))
         if kind in _NODES:
             label, prop = _NODES[kind]
-            query = f"UNWIND $keys AS k MATCH (n:{label} {{{prop}: k}})"
-            rows = self._collected(
-                kind, query, fields, keys=[_uid(*key) for key in keys] if kind == "document" else keys
-            )
+            match = f"UNWIND $keys AS k MATCH (n:{label} {{{prop}: k}})"
+            sent = [_uid(*key) for key in keys] if kind == "document" else keys
         else:
-            rows = self._collected(
-                kind,
-                f"UNWIND $keys AS k MATCH {_pattern(kind)} WHERE {_key_match(kind, 'k')}",
-                fields,
-                keys=[list(key) for key in keys],
-            )
+            match = f"UNWIND $keys AS k MATCH {_pattern(kind)} WHERE {_key_match(kind, 'k')}"
+            sent = [list(key) for key in keys]
+        rows = []
+        for start in range(0, len(sent), _GET_CHUNK):  # one list a chunk: a few MB, even of vectors
+            rows += self._collected(kind, match, fields, keys=sent[start : start + _GET_CHUNK])
         key = KEYS[kind]
         return {row[key[0]] if len(key) == 1 else tuple(row[f] for f in key): row for row in rows}
 

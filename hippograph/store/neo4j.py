@@ -36,7 +36,7 @@ from .records import WriteBatch, Written
 
 __all__ = ["Neo4jStore"]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: passages hold their vector as floats (bolt_vectors.py); a store of 1 is upgraded
 _SCHEMA = [
     *(
         f"CREATE CONSTRAINT hg_{label.lower()}_{key} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{key} IS UNIQUE"
@@ -99,8 +99,6 @@ class Neo4jStore(RecordStore):
         self._vectors = bolt_vectors.PassageVectors(self._read, self._execute, self.settings.uri)
         try:
             self._open_schema(create and not read_only)
-            if not read_only:
-                self._vectors.hold_all()
         except BaseException:
             self._driver.close()
             raise
@@ -226,8 +224,13 @@ class Neo4jStore(RecordStore):
         stored = CypherRecords(self._read).meta("schema_version")
         if stored is None and not create:
             raise StoreError(f"no hippograph store in {self.path}: ingest something into it first")
-        if stored is not None and stored != SCHEMA_VERSION:
+        if stored is not None and stored not in (SCHEMA_VERSION, "1"):
             raise StoreError(f"{self.path} holds schema version {stored}; this hippograph reads {SCHEMA_VERSION}")
+        if stored == "1" and not self.read_only:  # read-only, it is read as it is, searched in the client
+            self._vectors.hold_all()
+            self._execute(
+                "upgrading the store", "MATCH (s:Meta {key: 'schema_version'}) SET s.value = $v", v=SCHEMA_VERSION
+            )
         if stored is not None:
             return
         for statement in _SCHEMA:

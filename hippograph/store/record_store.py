@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..errors import DocumentNotFound
+from ..errors import DocumentNotFound, StoreError
 from ..time_expressions import read_times
 from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFact
 from . import writes
@@ -114,7 +114,7 @@ class RecordStore:
         return False  # a backend with a vector index of its own says so (neo4j.py)
 
     def nearest_passages(self, namespace: str, vector: np.ndarray, count: int) -> list[tuple[str, float]]:
-        raise NotImplementedError(f"{type(self).__name__} searches no vectors itself")
+        raise StoreError(f"{self.path} searches no vectors itself")
 
     def entity_passage_counts(self, ids: Iterable[str], at_most: int | None = None) -> dict[str, int]:
         with self._reading() as records:
