@@ -85,7 +85,12 @@ def neighbourhood_view(
     count = max(config.neighbourhood_seeds, k)
     hops = config.neighbourhood_hops if hops is None else hops
     if views.vectors_in_store:
-        nearest = _nearest_in_store(store, views, passages, namespace, query_vector, count, allowed)
+        alive = data.passage_alive
+        nearest = _nearest_among(store, views, passages, namespace, query_vector, count, alive)
+        if allowed is not None:
+            nearest = np.union1d(
+                nearest, _nearest_among(store, views, passages, namespace, query_vector, count, alive & allowed)
+            )
     else:
         nearest = _nearest(passages, query_vector, count, None)
         if allowed is not None:
@@ -146,24 +151,6 @@ def _stored_names(store: Store, namespace: str, question: str, rare_words: Colle
     return names_in_question(
         question, lambda phrase: ids[phrase] if ids.get(phrase) in stored else None, lambda: rare_words
     )
-
-
-def _nearest_in_store(
-    store: Store,
-    views: GraphViews,
-    passages: GraphView,
-    namespace: str,
-    query_vector: np.ndarray,
-    count: int,
-    allowed: np.ndarray | None,
-) -> np.ndarray:
-    """The slots of the `count` passages of `passages` nearest the question by the store's own
-    search, and of the `count` nearest among those `allowed`."""
-    alive = passages.data.passage_alive
-    nearest = _nearest_among(store, views, passages, namespace, query_vector, count, alive)
-    if allowed is None:
-        return nearest
-    return np.union1d(nearest, _nearest_among(store, views, passages, namespace, query_vector, count, alive & allowed))
 
 
 def _nearest_among(
