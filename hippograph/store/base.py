@@ -48,6 +48,14 @@ def record_key(kind: str, row: Mapping[str, Any]) -> Key:
     return row[fields[0]] if len(fields) == 1 else tuple(row[field] for field in fields)
 
 
+def fields_read(kind: str, fields: Sequence[str] | None) -> tuple[str, ...]:
+    """The fields a read of `fields` returns (Records.get): those and the key's, each once (all
+    of the record type's for None)."""
+    if fields is None:
+        return tuple(RECORDS[kind])
+    return tuple(dict.fromkeys([*KEYS[kind], *checked_fields(kind, fields)]))
+
+
 def checked_fields(kind: str, field: str | Sequence[str]) -> tuple[str, ...]:
     """`field` (one field or several) as a tuple, each checked to be a field of the record type."""
     fields = (field,) if isinstance(field, str) else tuple(field)

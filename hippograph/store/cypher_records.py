@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import StoreError
 from . import bolt_vectors
-from .base import KEYS, Key, checked_fields
+from .base import KEYS, Key, checked_fields, fields_read, record_key
 from .transfer import RECORDS
 
 __all__ = ["CypherRecords", "MissingReferences", "Run", "runner", "store_version"]
@@ -95,7 +95,7 @@ class CypherRecords:
         (or `fields` and the key's), sent as one list: the driver spends about 0.1 ms on each
         record a result holds (the 12,000 mentions of a neighbourhood took 330 ms as records, 110
         ms as one list)."""
-        names = RECORDS[kind] if fields is None else tuple(dict.fromkeys([*KEYS[kind], *checked_fields(kind, fields)]))
+        names = fields_read(kind, fields)
         rows = self._run(f"{match} RETURN collect([{', '.join(_value(kind, f) for f in names)}]) AS rows", **params)
         return [dict(zip(names, row)) for row in rows[0]["rows"]]
 
@@ -111,8 +111,7 @@ class CypherRecords:
         rows = []
         for start in range(0, len(sent), _GET_CHUNK):  # one list a chunk: a few MB, even of vectors
             rows += self._collected(kind, match, fields, keys=sent[start : start + _GET_CHUNK])
-        key = KEYS[kind]
-        return {row[key[0]] if len(key) == 1 else tuple(row[f] for f in key): row for row in rows}
+        return {record_key(kind, row): row for row in rows}
 
     def find(
         self,

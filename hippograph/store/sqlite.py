@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..errors import ReadOnlyStore, StoreBusy, StoreError
-from .base import KEYS, Key, checked_fields, record_key
+from .base import KEYS, Key, checked_fields, fields_read, record_key
 from .record_store import RecordStore
 from .sqlite_search import PassageSearch
 from .transfer import RECORDS
@@ -227,7 +227,7 @@ class _SQLRecords:
     ) -> list[dict]:
         """Records.find; `returned`: only those fields (and the key's), for `get`."""
         fields = checked_fields(kind, field)
-        names = RECORDS[kind] if returned is None else _with_key(kind, checked_fields(kind, returned))
+        names = fields_read(kind, returned)
         values = list(dict.fromkeys(values))  # a value given twice finds its records once
         found: list[dict] = []
         for chunk in _chunks(values, (_MAX_PARAMS - 2) // len(fields)):
@@ -367,11 +367,6 @@ class _SQLRecords:
 
 def _columns(fields: Sequence[str]) -> str:
     return ", ".join(f"t.{field}" for field in fields)
-
-
-def _with_key(kind: str, fields: Sequence[str]) -> tuple[str, ...]:
-    """`fields` and those of the record type's key, each once."""
-    return tuple(dict.fromkeys([*KEYS[kind], *fields]))
 
 
 def _row_marks(count: int) -> str:
