@@ -453,25 +453,34 @@ class Ingestor:
 
 class _BatchEntities:
     """The entities a batch names, by (namespace, phrase). An entity already stored keeps its
-    stored name and vector key, so a new spelling never orphans a vector or renames a fact."""
+    stored name and vector key, so a new spelling never orphans a vector or renames a fact.
+    Each distinct phrase is normalised once: popular entities are named thousands of times a batch."""
 
     def __init__(self, store: Store, passages: list[Passage], extractions: list[Extraction]) -> None:
-        found: dict[str, tuple[str, str, str]] = {}  # id -> (namespace, key, first phrase)
+        self._keys: dict[str, str] = {}  # phrase -> normalize_entity(phrase)
+        found: dict[tuple[str, str], str] = {}  # (namespace, key) -> the first phrase naming it
         for passage, extraction in zip(passages, extractions):
             for phrase in [*extraction.entities, *(x for t in extraction.triples for x in (t.subject, t.object))]:
-                key = normalize_entity(phrase)
+                key = self._key(phrase)
                 if key:
-                    found.setdefault(content_hash(passage.namespace, key), (passage.namespace, key, phrase))
-        stored = store.entity_names(found)
+                    found.setdefault((passage.namespace, key), phrase)
+        ids = {content_hash(namespace, key): (namespace, key) for namespace, key in found}
+        stored = store.entity_names(ids)
         self._by_key: dict[tuple[str, str], EntityRecord] = {}
-        for entity_id, (namespace, key, phrase) in found.items():
-            name, vector_key = stored.get(entity_id, (clean_phrase(phrase), None))
+        for entity_id, (namespace, key) in ids.items():
+            name, vector_key = stored.get(entity_id, (clean_phrase(found[(namespace, key)]), None))
             self._by_key[(namespace, key)] = EntityRecord(entity_id, namespace, key, name, vector_key)
         self.in_facts: set[str] = set()
 
+    def _key(self, phrase: str) -> str:
+        key = self._keys.get(phrase)
+        if key is None:
+            key = self._keys[phrase] = normalize_entity(phrase)
+        return key
+
     def get(self, namespace: str, phrase: str) -> EntityRecord | None:
         """The entity a phrase names, or None for a phrase that names nothing."""
-        key = normalize_entity(phrase)
+        key = self._key(phrase)
         return self._by_key.get((namespace, key)) if key else None
 
     def mentioned(self, mentions: list[tuple[str, str]]) -> list[EntityRecord]:
