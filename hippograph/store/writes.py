@@ -10,7 +10,7 @@ metadata, keywords, tags and history values, float32 bytes for vectors.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import numpy as np
 
@@ -58,8 +58,9 @@ def write_batch(records: Records, batch: WriteBatch) -> list[str]:
     time = now()
     _add_documents(records, batch, time)
     _record_refreshes(records, [r for r in batch.passages if r.passage.id in set(batch.refreshes)], time)
-    unused |= _add_passages(records, batch.passages, batch.embeddings, time)
-    _add_graph(records, batch, time)
+    before, new_passages = _add_passages(records, batch.passages, batch.embeddings, time)
+    unused |= before
+    _add_graph(records, batch, new_passages)
     _apply_changes(records, batch.changes, time)
     for fact_id, passage_id in batch.fact_sources:
         touched.stated.setdefault(fact_id, set()).add(passage_id)
@@ -216,9 +217,10 @@ def _add_documents(records: Records, batch: WriteBatch, time: str) -> None:
 
 def _add_passages(
     records: Records, passages: list[PassageRecord], embeddings: dict[str, np.ndarray], time: str
-) -> set[str]:
+) -> tuple[set[str], set[str]]:
     """Store new vectors and passages; a passage written again keeps its time and gets the rest
-    (see WriteBatch). Return the vector keys the rewritten passages held before."""
+    (see WriteBatch). Return the vector keys the rewritten passages held before, and the ids of
+    the passages this write inserted."""
     known = records.get("embedding", list(embeddings), ())  # whether each is stored, not its bytes
     records.insert(
         "embedding",
@@ -230,16 +232,18 @@ def _add_passages(
     )
     stored = records.get("passage", [r.passage.id for r in passages], ("embedding_key",))
     rows = [_passage_row(r, time) for r in passages]
-    records.insert("passage", [row for row in rows if row["id"] not in stored])
+    new = [row for row in rows if row["id"] not in stored]
+    records.insert("passage", new)
     kept = ("id", "namespace", "document_id", "position", "created_at", "updated_at")
     records.update(
         "passage", {row["id"]: {k: v for k, v in row.items() if k not in kept} for row in rows if row["id"] in stored}
     )
-    return {row["embedding_key"] for row in stored.values()}
+    return {row["embedding_key"] for row in stored.values()}, {row["id"] for row in new}
 
 
-def _add_graph(records: Records, batch: WriteBatch, time: str) -> None:
-    """Entities, mentions, facts, their sources and synonymy edges, each stored once."""
+def _add_graph(records: Records, batch: WriteBatch, new_passages: set[str]) -> None:
+    """Entities, mentions, facts, their sources and synonymy edges, each stored once
+    (`new_passages`: those this write inserted, whose mentions and fact sources cannot be stored yet)."""
     new: dict[str, dict] = {}  # an entity named twice keeps its first name and the first vector key given
     for e in batch.entities:
         row = new.setdefault(
@@ -256,7 +260,7 @@ def _add_graph(records: Records, batch: WriteBatch, time: str) -> None:
             if entity_id in entities and entities[entity_id]["embedding_key"] is None and row["embedding_key"]
         },
     )  # a stored entity gains a vector
-    _insert_new(records, "mention", [{"passage_id": p, "entity_id": e} for p, e in batch.mentions])
+    _insert_new(records, "mention", [{"passage_id": p, "entity_id": e} for p, e in batch.mentions], new_passages)
     _insert_new(
         records,
         "fact",
@@ -275,7 +279,7 @@ def _add_graph(records: Records, batch: WriteBatch, time: str) -> None:
             for f in batch.facts
         ],
     )
-    _insert_new(records, "fact_source", [{"fact_id": f, "passage_id": p} for f, p in batch.fact_sources])
+    _insert_new(records, "fact_source", [{"fact_id": f, "passage_id": p} for f, p in batch.fact_sources], new_passages)
     present = records.get("entity", {e for a, b, _ in batch.synonyms for e in (a, b)})
     _insert_new(
         records,
@@ -323,10 +327,12 @@ def _add_links(records: Records, batch_links: list[LinkRecord], time: str) -> No
     )
 
 
-def _insert_new(records: Records, kind: str, rows: list[dict]) -> None:
-    """Insert the rows whose key is not stored yet (each once)."""
+def _insert_new(records: Records, kind: str, rows: list[dict], new_passages: Collection[str] = ()) -> None:
+    """Insert the rows whose key is not stored yet (each once). A row of a passage in
+    `new_passages` cannot be: it is not looked up (a batch of new notes reads no mention)."""
     unique = {record_key(kind, row): row for row in rows}
-    stored = records.get(kind, list(unique), ())  # the keys alone: SQLite reads them from the key's index
+    unknown = [key for key, row in unique.items() if row.get("passage_id") not in new_passages]
+    stored = records.get(kind, unknown, ())  # the keys alone: SQLite reads them from the key's index
     records.insert(kind, [row for key, row in unique.items() if key not in stored])
 
 
