@@ -174,12 +174,14 @@ class NeighbourIndex:
 
 
 def hnsw_graph(dimension: int):
-    """An empty HNSW graph (usearch) of unit vectors compared by inner product. Half-precision
-    vectors (candidates are re-scored in full precision); these settings found 95% of the 33
-    nearest of 100,000 clustered vectors at 0.1 ms an add and 0.16 ms a search, on one thread."""
+    """An empty HNSW graph (usearch) of unit vectors compared by inner product, held as 8-bit
+    integers (round(127 x)). The graph only proposes candidates, which are scored again in full
+    precision; a unit vector's inner product in 8 bits is off by about 0.005. Against
+    half precision, on 300,000 clustered vectors: an add and a search take 0.15 ms instead of
+    0.3 and 0.16 instead of 0.25, and as many true neighbours are among the candidates."""
     from usearch.index import Index
 
-    graph = Index(ndim=dimension, metric="ip", dtype="f16", connectivity=16, expansion_add=32)
+    graph = Index(ndim=dimension, metric="ip", dtype="i8", connectivity=16, expansion_add=32)
     graph.expansion_search = 64
     return graph
 
