@@ -21,11 +21,13 @@ OTHER_VERSION_STORED = (
 class Touched:
     """Facts whose sources changed in a write: `facts` lost some (their start is worked out from
     all their sources again), `stated` gained some (fact id -> the new sources' passages: a start
-    can only move earlier); and the exclusive groups they are in, each with the earliest time a
-    touched fact of it held from (before or after the write)."""
+    can only move earlier); `new_facts` the facts the write inserted (all their sources are in
+    `stated`); and the exclusive groups they are in, each with the earliest time a touched fact
+    of it held from (before or after the write)."""
 
     facts: set[str] = dataclasses.field(default_factory=set)
     stated: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+    new_facts: set[str] = dataclasses.field(default_factory=set)
     groups: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
 
     def add_groups(self, facts: Iterable[dict]) -> None:

@@ -60,7 +60,7 @@ def write_batch(records: Records, batch: WriteBatch) -> list[str]:
     _record_refreshes(records, [r for r in batch.passages if r.passage.id in set(batch.refreshes)], time)
     before, new_passages = _add_passages(records, batch.passages, batch.embeddings, time)
     unused |= before
-    _add_graph(records, batch, new_passages)
+    touched.new_facts = _add_graph(records, batch, new_passages)
     _apply_changes(records, batch.changes, time)
     for fact_id, passage_id in batch.fact_sources:
         touched.stated.setdefault(fact_id, set()).add(passage_id)
@@ -241,9 +241,10 @@ def _add_passages(
     return {row["embedding_key"] for row in stored.values()}, {row["id"] for row in new}
 
 
-def _add_graph(records: Records, batch: WriteBatch, new_passages: set[str]) -> None:
+def _add_graph(records: Records, batch: WriteBatch, new_passages: set[str]) -> set[str]:
     """Entities, mentions, facts, their sources and synonymy edges, each stored once
-    (`new_passages`: those this write inserted, whose mentions and fact sources cannot be stored yet)."""
+    (`new_passages`: those this write inserted, whose mentions and fact sources cannot be stored
+    yet). Return the ids of the facts it inserted."""
     new: dict[str, dict] = {}  # an entity named twice keeps its first name and the first vector key given
     for e in batch.entities:
         row = new.setdefault(
@@ -261,7 +262,7 @@ def _add_graph(records: Records, batch: WriteBatch, new_passages: set[str]) -> N
         },
     )  # a stored entity gains a vector
     _insert_new(records, "mention", [{"passage_id": p, "entity_id": e} for p, e in batch.mentions], new_passages)
-    _insert_new(
+    new_facts = _insert_new(
         records,
         "fact",
         [
@@ -286,6 +287,7 @@ def _add_graph(records: Records, batch: WriteBatch, new_passages: set[str]) -> N
         "synonym",
         [{"a": a, "b": b, "weight": weight} for a, b, weight in batch.synonyms if a in present and b in present],
     )  # not to an entity a replace took away
+    return set(new_facts)
 
 
 def _add_links(records: Records, batch_links: list[LinkRecord], time: str) -> None:
@@ -327,13 +329,16 @@ def _add_links(records: Records, batch_links: list[LinkRecord], time: str) -> No
     )
 
 
-def _insert_new(records: Records, kind: str, rows: list[dict], new_passages: Collection[str] = ()) -> None:
-    """Insert the rows whose key is not stored yet (each once). A row of a passage in
-    `new_passages` cannot be: it is not looked up (a batch of new notes reads no mention)."""
+def _insert_new(records: Records, kind: str, rows: list[dict], new_passages: Collection[str] = ()) -> list:
+    """Insert the rows whose key is not stored yet (each once); return their keys. A row of a
+    passage in `new_passages` cannot be stored: it is not looked up (a batch of new notes reads
+    no mention)."""
     unique = {record_key(kind, row): row for row in rows}
     unknown = [key for key, row in unique.items() if row.get("passage_id") not in new_passages]
     stored = records.get(kind, unknown, ())  # the keys alone: SQLite reads them from the key's index
-    records.insert(kind, [row for key, row in unique.items() if key not in stored])
+    new = [key for key in unique if key not in stored]
+    records.insert(kind, [unique[key] for key in new])
+    return new
 
 
 def _record_refreshes(records: Records, refreshed: list[PassageRecord], time: str) -> None:
@@ -392,7 +397,10 @@ def _refresh_validity(records: Records, touched: Touched) -> None:
     # (and one stored without a start: new, or imported so) start at the earliest of all theirs.
     earliest = {fid: row["valid_from"] for fid, row in facts.items() if fid not in touched.facts and row["valid_from"]}
     again = [fid for fid in facts if fid not in earliest]
-    sources = [(row["fact_id"], row["passage_id"]) for row in records.find("fact_source", "fact_id", again)]
+    # a fact this write inserted has no sources but the ones it gained: they are not read again
+    looked_up = [fid for fid in again if fid not in touched.new_facts]
+    sources = [(row["fact_id"], row["passage_id"]) for row in records.find("fact_source", "fact_id", looked_up)]
+    sources += [(fid, pid) for fid in again if fid in touched.new_facts for pid in touched.stated[fid]]
     sources += [(fid, pid) for fid in earliest for pid in touched.stated[fid]]
     passages = records.get("passage", {pid for _, pid in sources}, ("created_at",))
     for fid, pid in sources:

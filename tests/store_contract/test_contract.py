@@ -271,6 +271,23 @@ def test_fact_validity_follows_adds_and_deletes_in_any_time_order(open_memory):
             assert stored == expected, (step, person)
 
 
+def test_a_fact_several_notes_of_one_batch_state_holds_from_the_earliest(open_memory):
+    """One ingest batch, out of time order: a fact new to the store starts at the earliest of the
+    batch's notes stating it, and a later batch stating it earlier moves its start."""
+    memory = open_memory(config=Config())
+
+    def note(number: int, city: str, month: int) -> Document:
+        return Document(f"Mira Holt lives in {city}.", id=f"n{number}", timestamp=f"2020-0{month}-01T00:00:00+00:00")
+
+    def validity() -> set:
+        return {(f.object, f.valid_from[:7], f.valid_to and f.valid_to[:7]) for f in memory.facts("Mira Holt")}
+
+    memory.ingest([note(1, "Paris", 5), note(2, "Oslo", 4), note(3, "Paris", 3), note(4, "Paris", 6)], progress=False)
+    assert validity() == {("Paris", "2020-03", "2020-04"), ("Oslo", "2020-04", None)}
+    memory.ingest([note(5, "Oslo", 2), note(6, "Paris", 7)], progress=False)
+    assert validity() == {("Oslo", "2020-02", "2020-03"), ("Paris", "2020-03", None)}
+
+
 def test_rows_read_what_scan_reads_as_tuples_of_the_fields_asked(open_memory):
     memory = open_memory()
     memory.ingest(read_sources(hippograph.sample_corpus()), progress=False)
