@@ -43,6 +43,13 @@ _MAX_PARAMS = 900  # stay under SQLite's bound-parameter limit
 # SQLite's default page cache is 2 MB: a large store's indexes would be read from the OS again and
 # again. 64 MB (filled as pages are read, not reserved up front) holds their upper levels.
 _CACHE_SIZE = "PRAGMA cache_size=-65536"
+# A checkpoint copies the pages the WAL holds into the database file and syncs it. A large store's
+# ingest batch changes tens of thousands of pages (hash keys land all over its indexes), and
+# SQLite's default checkpoint after every 1,000 pages made each batch's commit copy all of them:
+# 20,000 notes into a 1,000,000 store spent 9 s of 29 in commits. The WAL may grow to this share
+# of the database (at least the default's 1,000 pages) before a checkpoint: 5.4 s of 26.7 then.
+_WAL_SHARE = 0.25
+_WAL_KEPT_BYTES = 64 * 2**20
 _BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write to finish
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -108,6 +115,7 @@ class SQLiteStore(RecordStore):
             self._records = _SQLRecords(self._db)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(f"PRAGMA journal_size_limit={_WAL_KEPT_BYTES}")  # the WAL file shrinks after a checkpoint
             self._create_schema()
         except sqlite3.DatabaseError as err:
             raise StoreError(f"cannot open {self.path} as a hippograph store: {err}") from None
@@ -442,6 +450,8 @@ class _Transaction:
             try:
                 if self._write:
                     self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
+                    pages = self._db.execute("PRAGMA page_count").fetchone()[0]
+                    self._db.execute(f"PRAGMA wal_autocheckpoint={max(1000, int(pages * _WAL_SHARE))}")
                 self._db.execute("COMMIT")
                 return
             except sqlite3.Error as err:
