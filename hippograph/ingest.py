@@ -185,7 +185,7 @@ class Ingestor:
         before = [dataclasses.replace(client.usage) for client in self._llm_clients]
         if items:
             size = self._config.ingest_batch_size
-            with tqdm(total=len(items), unit=unit, desc=desc, disable=not progress) as bar:
+            with tqdm(total=len(items), unit=unit, desc=desc, disable=not progress) as bar, self._store.bulk_writes():
                 for start in range(0, len(items), size):
                     batch = items[start : start + size]
                     write(batch, report)

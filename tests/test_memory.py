@@ -469,3 +469,16 @@ def test_a_stored_vector_that_does_not_fit_is_a_store_error_naming_it(sample_mem
         db.execute("UPDATE embeddings SET vector = ? WHERE key = ?", (vector.tobytes(), key))
     with pytest.raises(StoreError, match=f"the stored vector of passage {passage} {problem}"):
         sample_memory.query("Where was the founder of Brightwater Labs born?", method=method)
+
+
+def test_an_ingest_ends_with_its_writes_in_the_database_file(tmp_path, embedder, extractor):
+    """An ingest lets SQLite's WAL grow between its batches, then copies it back into the
+    database file, where reads are faster: a copy of the file alone holds the whole ingest."""
+    folder, copy = tmp_path / "memory", tmp_path / "copy"
+    with Memory(folder, embedder=embedder, extractor=extractor) as memory:
+        memory.ingest(hippograph.sample_corpus(), progress=False)
+        copy.mkdir()
+        (copy / STORE_FILE).write_bytes((folder / STORE_FILE).read_bytes())  # without the -wal file
+        with sqlite3.connect(f"file:{copy / STORE_FILE}?immutable=1", uri=True) as db:
+            stored = db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        assert stored == memory.stats().passages > 0

@@ -13,6 +13,7 @@ identify a record; a key is that field's value, or a tuple of them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -160,6 +161,11 @@ class Store(Protocol):
     index_folder: Path | None  # where indexes beside the records are saved (None: kept in memory only)
 
     # -- lookups while ingesting --
+    def bulk_writes(self) -> contextlib.AbstractContextManager[None]:
+        """A run of large writes (an ingest's batches): a store may put off its upkeep until
+        the run ends."""
+        ...
+
     def version(self) -> int:
         """A number that changes with every committed write."""
         ...

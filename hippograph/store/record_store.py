@@ -69,6 +69,9 @@ class RecordStore:
     def _size_bytes(self) -> int:
         return 0
 
+    def bulk_writes(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
     # -- lookups while ingesting -------------------------------------------------------
 
     def version(self) -> int:
