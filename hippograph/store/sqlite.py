@@ -211,7 +211,8 @@ class SQLiteStore(RecordStore):
             yield
         finally:
             self._bulk = False
-            if not self.read_only:
+            # an upkeep: a store closed or busy meanwhile must not hide how the writes ended
+            with contextlib.suppress(sqlite3.Error):
                 self._db.execute(f"PRAGMA wal_autocheckpoint={_WAL_DEFAULT_PAGES}")
                 self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # readers read the database file again
 
