@@ -2,24 +2,24 @@
 
 The records of the export format are the rows of one table each (schema.sql); `_SQLRecords`
 reads and writes them in SQL for the algorithm in writes.py and record_store.py, and foreign keys
-with ON DELETE CASCADE remove what cannot stand without a deleted row.
+with ON DELETE CASCADE remove what cannot stand without a deleted row. How the file is opened and
+each transaction committed is sqlite_connection.py; the full-text index, sqlite_search.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sqlite3
-import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
-from ..errors import ReadOnlyStore, StoreBusy, StoreError
+from ..errors import ReadOnlyStore, StoreError
 from .base import KEYS, Key, checked_fields, fields_read, record_key
 from .record_store import RecordStore
+from .sqlite_connection import Transaction, connect_read_only, connect_writable, end_bulk_writes, writable
 from .sqlite_search import PassageSearch
 from .transfer import RECORDS
 
@@ -40,19 +40,6 @@ _ADDED_COLUMNS = {
 }
 STORE_FILE = "hippograph.sqlite"
 _MAX_PARAMS = 900  # stay under SQLite's bound-parameter limit
-# SQLite's default page cache is 2 MB: a large store's indexes would be read from the OS again and
-# again. 64 MB (filled as pages are read, not reserved up front) holds their upper levels.
-_CACHE_SIZE = "PRAGMA cache_size=-65536"
-# A checkpoint copies the pages the WAL holds into the database file and syncs it. A large store's
-# ingest batch changes tens of thousands of pages (hash keys land all over its indexes), and
-# SQLite's default checkpoint after every 1,000 pages made each batch's commit copy all of them:
-# 20,000 notes into a 1,000,000 store spent 9 s of 29 in commits. During bulk writes the WAL may
-# grow to this share of the database before a checkpoint (5.4 s of 26.7 then); after them it is
-# checkpointed, since reading pages through the WAL made MuSiQue's queries 5% slower.
-_WAL_SHARE = 0.25
-_WAL_DEFAULT_PAGES = 1000
-_WAL_KEPT_BYTES = 64 * 2**20
-_BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's write to finish
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -100,25 +87,20 @@ class SQLiteStore(RecordStore):
         self.index_folder = folder / "indexes"
         if (read_only or not create) and not self.path.exists():
             raise StoreError(f"no store at {folder}: ingest something into it first")
-        if not read_only and self.path.exists() and not writable(folder):
+        if not read_only and self.path.exists() and not writable(self.path):
             log.info("%s cannot be written: opening it read-only", folder)
             read_only = True
         self.read_only = read_only
         self._bulk = False  # in bulk_writes
         try:
             if read_only:
-                self._db = _connect_read_only(self.path)
-                self._db.execute(_CACHE_SIZE)
+                self._db = connect_read_only(self.path)
                 self._records = _SQLRecords(self._db)
                 self._check_schema()
                 return
             folder.mkdir(parents=True, exist_ok=True)
-            self._db = _connect(str(self.path))
-            self._db.execute(_CACHE_SIZE)
+            self._db = connect_writable(self.path)
             self._records = _SQLRecords(self._db)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(f"PRAGMA journal_size_limit={_WAL_KEPT_BYTES}")  # the WAL file shrinks after a checkpoint
             self._create_schema()
         except sqlite3.DatabaseError as err:
             raise StoreError(f"cannot open {self.path} as a hippograph store: {err}") from None
@@ -162,7 +144,7 @@ class SQLiteStore(RecordStore):
         the same file). From version 1 or 2, facts get their validity from their notes' times.
         Notes stored before version 4 keep no resolved times (nothing says whether their time
         was given or is when they were stored) until their text changes."""
-        with _Transaction(self._db, self.path, write=True, records=self._records):
+        with Transaction(self._db, self.path, self._records, write=True):
             version = self._records.meta("schema_version")
             if version not in ("1", "2", "3"):
                 return
@@ -180,7 +162,7 @@ class SQLiteStore(RecordStore):
 
     def _index_stored_passages(self) -> None:
         """Schema version 4: put the passages stored before it into the full-text index."""
-        with _Transaction(self._db, self.path, write=True, records=self._records):
+        with Transaction(self._db, self.path, self._records, write=True):
             if self._records.meta("schema_version") == SCHEMA_VERSION:
                 return
             PassageSearch(self._db).index_unindexed()
@@ -194,14 +176,14 @@ class SQLiteStore(RecordStore):
             return read(records)
 
     def _exporting(self) -> contextlib.AbstractContextManager[_SQLRecords]:
-        return _Transaction(
-            self._db, self.path, write=False, records=self._records
+        return Transaction(
+            self._db, self.path, self._records, write=False
         )  # one snapshot, even while another process writes
 
     def _write(self, work: Callable[[_SQLRecords], T], *, retry: bool = True) -> T:
         if self.read_only:
             raise ReadOnlyStore(f"{self.path} is open read-only; nothing was written")
-        with _Transaction(self._db, self.path, write=True, records=self._records, bulk=self._bulk) as records:
+        with Transaction(self._db, self.path, self._records, write=True, bulk=self._bulk) as records:
             return work(records)
 
     @contextlib.contextmanager
@@ -211,10 +193,7 @@ class SQLiteStore(RecordStore):
             yield
         finally:
             self._bulk = False
-            # an upkeep: a store closed or busy meanwhile must not hide how the writes ended
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute(f"PRAGMA wal_autocheckpoint={_WAL_DEFAULT_PAGES}")
-                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # readers read the database file again
+            end_bulk_writes(self._db)
 
     def _size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.parent.glob(STORE_FILE + "*"))
@@ -406,80 +385,3 @@ def _in_namespace(kind: str, namespace: str | None) -> tuple[str, str, list]:
     if "namespace" not in RECORDS[kind]:
         raise ValueError(f"{kind} records belong to no namespace")
     return "", " AND t.namespace = ?", [namespace]
-
-
-def writable(folder: Path) -> bool:
-    """Whether this process may write the folder and the store file in it (False on a
-    read-only file system too, also for root)."""
-    store = folder / STORE_FILE
-    return os.access(folder, os.W_OK) and (not store.exists() or os.access(store, os.W_OK))
-
-
-def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
-    # A connection may move between threads (a server's pool lends it to one at a time).
-    db = sqlite3.connect(target, uri=uri, isolation_level=None, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
-    db.execute("PRAGMA foreign_keys=ON")
-    return db
-
-
-def _connect_read_only(path: Path) -> sqlite3.Connection:
-    """A connection that cannot write. A WAL store needs its -shm file to be readable by a
-    read-only connection, and SQLite cannot make one in a folder it may not write: there the
-    file is opened as immutable (no process can change it on such a folder anyway)."""
-    location = f"file:{_quote_uri(path.resolve())}"
-    db = _connect(f"{location}?mode=ro", uri=True)
-    try:
-        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        return db
-    except sqlite3.OperationalError:
-        db.close()
-        if writable(path.parent):
-            raise
-    log.info("%s: no shared-memory file and the folder cannot be written; reading the file as immutable", path)
-    return _connect(f"{location}?immutable=1", uri=True)
-
-
-def _quote_uri(path: Path) -> str:
-    return urllib.parse.quote(str(path), safe="/")
-
-
-class _Transaction:
-    """BEGIN … COMMIT, or ROLLBACK on any error. A write transaction (`write=True`) bumps the
-    store version on commit; SQLite's own errors become a StoreError saying what to do."""
-
-    def __init__(
-        self, db: sqlite3.Connection, path: Path, write: bool, records: _SQLRecords, bulk: bool = False
-    ) -> None:
-        self._db = db
-        self._bulk = bulk
-        self._path = path
-        self._write = write
-        self._records = records
-
-    def __enter__(self) -> _SQLRecords:
-        try:
-            self._db.execute("BEGIN IMMEDIATE" if self._write else "BEGIN")
-        except sqlite3.OperationalError as err:
-            raise StoreBusy(f"{self._path} is busy ({err}); another process is writing, try again") from None
-        return self._records
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            try:
-                if self._write:
-                    self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
-                if self._bulk:
-                    pages = self._db.execute("PRAGMA page_count").fetchone()[0]
-                    self._db.execute(f"PRAGMA wal_autocheckpoint={max(_WAL_DEFAULT_PAGES, int(pages * _WAL_SHARE))}")
-                self._db.execute("COMMIT")
-                return
-            except sqlite3.Error as err:
-                self._rollback()
-                raise StoreError(f"could not commit to {self._path}: {err}; nothing of this batch was stored") from None
-        self._rollback()
-        if isinstance(exc, sqlite3.Error):
-            raise StoreError(f"{self._path}: {exc}; nothing of this batch was stored") from exc
-
-    def _rollback(self) -> None:
-        if self._db.in_transaction:
-            self._db.execute("ROLLBACK")
