@@ -2,8 +2,9 @@
 
 A backend subclasses it and provides its Records in four ways (`_reading`, `_snapshot`,
 `_exporting`, `_write`) and `close`; it may override a read with a faster one of its own (the
-SQLite store lists namespaces in SQL). The write algorithm is writes.py; this module adds the reads that
-shape records into notes, facts, documents and the arrays of a namespace's graph.
+SQLite store lists namespaces in SQL). The write algorithm is writes.py and the reads of a
+namespace's graph for a view graph_reads.py; this module adds the reads that shape records into
+notes, facts, documents and changes.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ import numpy as np
 from ..errors import DocumentNotFound, StoreError
 from ..time_expressions import read_times
 from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFact
-from . import writes
+from . import graph_reads, writes
 from .base import Records
-from .changes import ChangeRecorder, log_write, read_changes
-from .graph_data import GraphData, GraphDelta, GraphVersion, fact_row
+from .changes import ChangeRecorder, log_write
+from .graph_data import GraphData, GraphDelta, GraphVersion
 from .neighbourhood import read_neighbourhood
 from .records import WriteBatch, Written
 from .rules import history_value
-from .stored_vectors import GraphVectors, RecordName, read_vectors, stack_vectors
+from .stored_vectors import stack_vectors
 from .transfer import RECORDS, Record, to_export
 
 __all__ = ["RecordStore"]
@@ -80,10 +81,10 @@ class RecordStore:
 
     def namespace_version(self, namespace: str) -> str:
         with self._reading() as records:
-            return _namespace_version(records, namespace)
+            return graph_reads.namespace_version(records, namespace)
 
     def graph_version(self, namespace: str) -> GraphVersion:
-        return self._snapshot(lambda records: _graph_version(records, namespace))
+        return self._snapshot(lambda records: graph_reads.graph_version(records, namespace))
 
     def embedding_model(self) -> str | None:
         with self._reading() as records:
@@ -261,19 +262,21 @@ class RecordStore:
     # -- the graph a query runs on ----------------------------------------------------------
 
     def graph_data(self, namespace: str) -> GraphData:
-        return self._snapshot(lambda records: _graph_data(records, namespace))
+        return self._snapshot(lambda records: graph_reads.graph_data(records, namespace))
 
     # -- writes -----------------------------------------------------------------------------
 
     def graph_changes(self, namespace: str, since: GraphData) -> GraphDelta | None:
-        return self._snapshot(lambda records: _graph_delta(records, namespace, since))
+        return self._snapshot(lambda records: graph_reads.graph_delta(records, namespace, since))
 
     def passage_data(self, namespace: str, vectors: bool = True) -> GraphData:
-        return self._snapshot(lambda records: _graph_data(records, namespace, passages_only=True, vectors=vectors))
+        return self._snapshot(
+            lambda records: graph_reads.graph_data(records, namespace, passages_only=True, vectors=vectors)
+        )
 
     def passage_changes(self, namespace: str, since: GraphData, vectors: bool = True) -> GraphDelta | None:
         return self._snapshot(
-            lambda records: _graph_delta(records, namespace, since, passages_only=True, vectors=vectors)
+            lambda records: graph_reads.graph_delta(records, namespace, since, passages_only=True, vectors=vectors)
         )
 
     def neighbourhood(
@@ -286,7 +289,7 @@ class RecordStore:
         with_passages: bool = False,
     ) -> tuple[GraphData, dict[str, int]]:
         def read(records: Records) -> tuple[GraphData, dict[str, int]]:
-            version = _graph_version(records, namespace)
+            version = graph_reads.graph_version(records, namespace)
             return read_neighbourhood(
                 records, namespace, version, entity_ids, passage_ids, hops, max_passages, with_passages
             )
@@ -356,12 +359,6 @@ _COUNTED = {
 }
 
 
-def _namespace_version(records: Records, namespace: str) -> str:
-    """The token `changes.log_write` set at the namespace's last write; until a write gives every namespace
-    one (a store an older hippograph wrote), the store's version."""
-    return records.meta(f"version:{namespace}") or f"store:{records.meta('version') or 0}"
-
-
 def _passage(row: dict) -> Passage:
     return Passage(
         row["id"],
@@ -411,86 +408,4 @@ def _as_change(row: dict) -> Change:
         row["changed_by"],
         row["source_note"],
         row["changed_at"],
-    )
-
-
-def _graph_data(records: Records, namespace: str, passages_only: bool = False, vectors: bool = True) -> GraphData:
-    """The namespace's graph (or its passages alone), read in bulk and streamed: the columns a view
-    needs, as tuples, a chunk at a time (GraphData.read). Without `vectors`, its passages have
-    none (no columns): the store searches them itself."""
-
-    def unless_passages_only(kind: str, fields: tuple[str, ...]) -> Iterable[tuple]:
-        return [] if passages_only else records.rows(kind, fields, namespace)
-
-    def read(passage_keys: list, fact_keys: list, name: RecordName) -> GraphVectors:
-        if not vectors:
-            found = np.ones(len(passage_keys), dtype=bool)
-            return GraphVectors(
-                np.zeros((len(passage_keys), 0), np.float32), found, np.zeros((0, 0), np.float32), found[:0]
-            )
-        return read_vectors(_stored_vectors(records, passage_keys, fact_keys), passage_keys, fact_keys, name)
-
-    return GraphData.read(
-        _graph_version(records, namespace),
-        unless_passages_only("entity", ("id", "name")),
-        records.rows("passage", ("id", "embedding_key", "title", "created_at"), namespace),
-        unless_passages_only(
-            "fact", ("subject_id", "object_id", "relation", "embedding_key", "valid_from", "valid_to", "id")
-        ),
-        unless_passages_only("mention", ("passage_id", "entity_id")),
-        unless_passages_only("synonym", ("a", "b", "weight")),
-        unless_passages_only("link", ("a", "b", "weight", "kind")),
-        read,
-    )
-
-
-def _stored_vectors(records: Records, *key_lists: list) -> Iterable[tuple[str, bytes]]:
-    """(key, vector) pairs holding the stored vectors of the keys listed (None: no key): one pass
-    over all vectors when those keys are at least half of them (a large namespace: a million
-    lookups by key took a minute, the pass seconds), else looked up by key."""
-    at_most = sum(len(keys) - keys.count(None) for keys in key_lists)
-    if 2 * at_most >= records.count("embedding"):
-        return records.rows("embedding", ("key", "vector"))
-    wanted = set().union(*key_lists) - {None}
-    return ((key, row["vector"]) for key, row in records.get("embedding", wanted).items())
-
-
-def _graph_version(records: Records, namespace: str) -> GraphVersion:
-    return GraphVersion(
-        _namespace_version(records, namespace), records.meta("store_id"), int(records.meta("change_seq") or 0)
-    )
-
-
-def _graph_delta(
-    records: Records, namespace: str, since: GraphData, passages_only: bool = False, vectors: bool = True
-) -> GraphDelta | None:
-    """The records (the passages alone, with `passages_only`) the writes to `namespace` after
-    `since` touched, as they are now (None when the change log cannot say: build the graph again);
-    without `vectors`, passages with empty vectors (b"")."""
-    changes = read_changes(records, namespace, since.version.store_id, since.version.change_seq, since.version.token)
-    if changes is None:
-        return None
-    changed = {kind: keys for kind, keys in changes.changed.items() if kind == "passage" or not passages_only}
-    found = {kind: records.get(kind, keys) for kind, keys in changed.items()}
-    passages = [row for row in found.get("passage", {}).values() if row["namespace"] == namespace]
-    facts = [row for row in found.get("fact", {}).values() if row["namespace"] == namespace]
-    stored = records.get("embedding", {row["embedding_key"] for row in (passages if vectors else []) + facts})
-    vector_of = {key: row["vector"] for key, row in stored.items()}
-    if not vectors:
-        vector_of.update((row["embedding_key"], b"") for row in passages)
-    return GraphDelta(
-        GraphVersion(changes.token or since.version.token, since.version.store_id, changes.seq),
-        gone={kind: keys - set(found[kind]) | changes.deleted.get(kind, set()) for kind, keys in changed.items()},
-        entities=[
-            (row["id"], row["name"]) for row in found.get("entity", {}).values() if row["namespace"] == namespace
-        ],
-        passages=[
-            (p["id"], vector_of[p["embedding_key"]], p["title"], p["created_at"])
-            for p in passages
-            if p["embedding_key"] in vector_of
-        ],
-        facts=[fact_row(f, vector_of.get(f["embedding_key"])) for f in facts],
-        mentions=[(m["passage_id"], m["entity_id"]) for m in found.get("mention", {}).values()],
-        synonyms=[(s["a"], s["b"], s["weight"]) for s in found.get("synonym", {}).values()],
-        links=[(link["a"], link["b"], link["weight"], link["kind"]) for link in found.get("link", {}).values()],
     )
