@@ -11,3 +11,8 @@ def content_hash(*parts: str) -> str:
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)
     return digest.hexdigest()[:16]
+
+
+def embedding_key(text: str) -> str:
+    """The key a text's vector is stored under: texts alike share one vector."""
+    return content_hash("text", text)

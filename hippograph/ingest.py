@@ -3,6 +3,7 @@
 Unchanged documents (same id, same content hash) are skipped before any model
 loads, so re-ingesting a corpus costs seconds. A document whose content changed
 replaces the stored one inside the same transaction that writes the new version.
+A batch's entities, mentions and facts are made from its extractions in batch_records.py.
 """
 
 from __future__ import annotations
@@ -18,19 +19,20 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from tqdm.auto import tqdm
 
+from .batch_records import add_graph_records
 from .chunking import chunk_text
 from .config import Config
 from .embed.base import Embedder
 from .embed.neighbours import NeighbourIndex
 from .errors import ConfigError, ModelError, SourceError
 from .extract.base import Extractor
-from .extract.normalize import clean_phrase, normalize_entity, relation_key
-from .ids import content_hash
+from .extract.normalize import relation_key
+from .ids import content_hash, embedding_key
 from .llm import LLMClient
 from .notes import LinkJudge, LLMAttributes, NoteLinker, offline_attributes
 from .notes.attributes import NOTES_COUNTED
 from .store.base import Store
-from .store.records import EntityRecord, FactRecord, PassageRecord, WriteBatch
+from .store.records import EntityRecord, PassageRecord, WriteBatch
 from .types import Document, Extraction, IngestReport, Passage
 
 log = logging.getLogger(__name__)
@@ -49,10 +51,6 @@ def whole_note_id(namespace: str, document_id: str) -> str:
     return content_hash(namespace, document_id, "note")
 
 
-def embedding_key(text: str) -> str:
-    return content_hash("text", text)
-
-
 def _speaker(metadata: dict) -> str | None:
     """Who said a document, from its metadata "speaker" (a chat turn's): a name, else None.
     Each of its passages mentions the speaker as an entity."""
@@ -63,10 +61,6 @@ def _speaker(metadata: dict) -> str | None:
 def _kind(extractor_name: str) -> str:
     """The kind of an extractor from its name: "llm:gpt-4o-mini:openie-2" -> "llm"."""
     return extractor_name.split(":", 1)[0]
-
-
-def _is_name(key: str) -> bool:
-    return any(c.isalpha() for c in key) and not any(c.isdigit() for c in key)
 
 
 class Ingestor:
@@ -241,7 +235,7 @@ class Ingestor:
             dataclasses.replace(found, entities=[passage.speaker, *found.entities]) if passage.speaker else found
             for passage, found in zip(passages, self._extractor.extract(passages))
         ]
-        texts, names = self._graph_records(passages, extractions, write)
+        texts, names = add_graph_records(self._store, passages, extractions, write, self._config, self._exclusive)
         vectors = self._vectors(texts, write, report)
         entities = self._note_records(passages, extractions, names, write, report)
         if self._config.synonym_threshold is not None:
@@ -334,62 +328,6 @@ class Ingestor:
             for passage, entities in zip(passages, names)
         }
 
-    def _graph_records(
-        self, passages: list[Passage], extractions: list[Extraction], write: WriteBatch
-    ) -> tuple[dict[str, str], list[list[EntityRecord]]]:
-        """Fill the batch's entities, mentions and facts; return the texts to embed by key, and
-        each passage's entities in order of first appearance.
-
-        Passages are always embedded. Fact sentences are embedded only when fact linking is on
-        (`Config.fact_weight` > 0), entity names only when synonymy edges are on
-        (`Config.synonym_threshold`), and then only names that take part in a fact: embedding
-        every noun phrase would cost more than the rest of the ingest, and dates or quantities
-        ("2 April 1802", "5 May 1802") look alike to an embedder without being synonyms.
-        """
-        embed_facts = self._config.fact_weight > 0
-        embed_names = self._config.synonym_threshold is not None
-        texts: dict[str, str] = {}  # embedding key -> text
-        for passage in passages:
-            texts[embedding_key(passage.embedding_text)] = passage.embedding_text
-        entities = _BatchEntities(self._store, passages, extractions)
-        facts: dict[str, FactRecord] = {}
-        names: list[list[EntityRecord]] = []
-        for passage, extraction in zip(passages, extractions):
-            namespace = passage.namespace
-            mentioned = {e.id: e for e in (entities.get(namespace, p) for p in extraction.entities) if e}
-            for triple in extraction.triples:
-                subject, obj = entities.get(namespace, triple.subject), entities.get(namespace, triple.object)
-                relation = " ".join(triple.relation.split()).lower()
-                if subject is None or obj is None or not relation:
-                    continue
-                mentioned.update({subject.id: subject, obj.id: obj})
-                entities.in_facts |= {subject.id, obj.id}
-                fact_text = f"{subject.name} {relation} {obj.name}"
-                fact_id = content_hash(namespace, subject.key, relation, obj.key)
-                group = relation_key(relation)
-                facts[fact_id] = FactRecord(
-                    fact_id,
-                    namespace,
-                    subject.id,
-                    relation,
-                    obj.id,
-                    embedding_key(fact_text),
-                    group if group in self._exclusive else None,
-                )
-                if embed_facts:
-                    texts[embedding_key(fact_text)] = fact_text
-                write.fact_sources.append((fact_id, passage.id))
-            write.mentions += [(passage.id, entity_id) for entity_id in sorted(mentioned)]
-            names.append(list(mentioned.values()))
-        for entity in entities.mentioned(write.mentions):
-            if embed_names and entity.embedding_key is None and entity.id in entities.in_facts and _is_name(entity.key):
-                entity = dataclasses.replace(entity, embedding_key=embedding_key(entity.name))
-            if entity.embedding_key is not None:  # stored vectors are reused, not embedded again
-                texts[entity.embedding_key] = entity.name
-            write.entities.append(entity)
-        write.facts = list(facts.values())
-        return texts, names
-
     def _vectors(self, texts: dict[str, str], write: WriteBatch, report: IngestReport) -> dict[str, np.ndarray]:
         """Vectors of every text of the batch: stored ones reused, those given with documents
         (already in `write`) taken, the rest embedded once."""
@@ -449,44 +387,6 @@ class Ingestor:
         if namespace not in self._synonyms:
             self._synonyms[namespace] = NeighbourIndex(*self._store.entity_vectors(namespace))
         return self._synonyms[namespace]
-
-
-class _BatchEntities:
-    """The entities a batch names, by (namespace, phrase). An entity already stored keeps its
-    stored name and vector key, so a new spelling never orphans a vector or renames a fact.
-    Each distinct phrase is normalised once: popular entities are named thousands of times a batch."""
-
-    def __init__(self, store: Store, passages: list[Passage], extractions: list[Extraction]) -> None:
-        self._keys: dict[str, str] = {}  # phrase -> normalize_entity(phrase)
-        found: dict[tuple[str, str], str] = {}  # (namespace, key) -> the first phrase naming it
-        for passage, extraction in zip(passages, extractions):
-            for phrase in [*extraction.entities, *(x for t in extraction.triples for x in (t.subject, t.object))]:
-                key = self._key(phrase)
-                if key:
-                    found.setdefault((passage.namespace, key), phrase)
-        ids = {content_hash(namespace, key): (namespace, key) for namespace, key in found}
-        stored = store.entity_names(ids)
-        self._by_key: dict[tuple[str, str], EntityRecord] = {}
-        for entity_id, (namespace, key) in ids.items():
-            name, vector_key = stored.get(entity_id, (clean_phrase(found[(namespace, key)]), None))
-            self._by_key[(namespace, key)] = EntityRecord(entity_id, namespace, key, name, vector_key)
-        self.in_facts: set[str] = set()
-
-    def _key(self, phrase: str) -> str:
-        key = self._keys.get(phrase)
-        if key is None:
-            key = self._keys[phrase] = normalize_entity(phrase)
-        return key
-
-    def get(self, namespace: str, phrase: str) -> EntityRecord | None:
-        """The entity a phrase names, or None for a phrase that names nothing."""
-        key = self._key(phrase)
-        return self._by_key.get((namespace, key)) if key else None
-
-    def mentioned(self, mentions: list[tuple[str, str]]) -> list[EntityRecord]:
-        """The entities some passage of the batch mentions (the only ones to store)."""
-        ids = {entity_id for _, entity_id in mentions}
-        return [record for record in self._by_key.values() if record.id in ids]
 
 
 def _usable_vectors(embedded, texts: list[str], model: str) -> np.ndarray:
