@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import DocumentNotFound, StoreError
 from ..time_expressions import read_times
 from ..types import Change, Link, Note, Passage, Stats, StoredDocument, StoredFact
-from . import graph_reads, writes
+from . import graph_reads, note_history, writes
 from .base import Records
 from .changes import ChangeRecorder, log_write
 from .graph_data import GraphData, GraphDelta, GraphVersion
@@ -315,7 +315,7 @@ class RecordStore:
     def revert(self, namespace: str, change_id: int) -> Change:
         def work(records: ChangeRecorder) -> Change:
             change = _change(records, namespace, change_id)
-            writes.revert(records, change)
+            note_history.revert(records, change)
             return _history(records, namespace, change.note_id)[-1]
 
         return self._logged_write(work, [namespace])

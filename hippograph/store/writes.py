@@ -1,6 +1,6 @@
 """The write algorithm of every store, written once over a backend's record primitives (`Records`,
 see base.py): what an ingest batch adds, what deleting a document cascades to, when a fact holds,
-how a note's changes are recorded and reverted, and what an import checks.
+and what an import checks. How a note's changes are recorded and reverted is note_history.py.
 
 Each function runs inside one write transaction the caller opened; an exception rolls all of it
 back. Records are the export format's (transfer.RECORDS) with stored values: JSON text for
@@ -17,13 +17,13 @@ import numpy as np
 from ..errors import DocumentNotFound, StoreError
 from ..time_expressions import stored_times
 from ..timestamps import now
-from ..types import Change
+from . import note_history
 from .base import Records, record_key
-from .records import AttributeChange, LinkRecord, PassageRecord, WriteBatch
-from .rules import NOTE_FIELDS, OTHER_VERSION_STORED, Touched, ends_of
-from .transfer import RECORDS, Record, from_export
+from .records import LinkRecord, PassageRecord, WriteBatch
+from .rules import OTHER_VERSION_STORED, Touched, ends_of
+from .transfer import Record, from_export
 
-__all__ = ["check_embedding_model", "delete_document", "delete_namespace", "load", "revert", "write_batch"]
+__all__ = ["check_embedding_model", "delete_document", "delete_namespace", "load", "write_batch"]
 
 _VECTOR_HOLDERS = ("passage", "entity", "fact")  # the records that name an embedding
 
@@ -57,11 +57,11 @@ def write_batch(records: Records, batch: WriteBatch) -> list[str]:
     removed += _clear_passages(records, batch.refreshes, touched, unused)
     time = now()
     _add_documents(records, batch, time)
-    _record_refreshes(records, [r for r in batch.passages if r.passage.id in set(batch.refreshes)], time)
+    note_history.record_refreshes(records, [r for r in batch.passages if r.passage.id in set(batch.refreshes)], time)
     before, new_passages = _add_passages(records, batch.passages, batch.embeddings, time)
     unused |= before
     touched.new_facts = _add_graph(records, batch, new_passages)
-    _apply_changes(records, batch.changes, time)
+    note_history.apply_changes(records, batch.changes, time)
     for fact_id, passage_id in batch.fact_sources:
         touched.stated.setdefault(fact_id, set()).add(passage_id)
     _refresh_validity(records, touched)
@@ -90,19 +90,6 @@ def delete_namespace(records: Records, namespace: str) -> int:
     records.delete("entity", [row["id"] for row in records.scan("entity", namespace)])
     _delete_unused_embeddings(records, unused - {None})
     return len(documents)
-
-
-def revert(records: Records, change: Change) -> None:
-    """Put back the value a recorded attribute change replaced, recording that as a change;
-    refused when the attribute changed again since."""
-    if change.field not in NOTE_FIELDS:
-        raise StoreError(f"change {change.id} is a text change; revert it by updating the note's text")
-    if _attribute(records.get("passage", [change.note_id])[change.note_id], change.field) != change.new:
-        raise StoreError(
-            f"the {change.field} of note {change.note_id} changed again after change "
-            f"{change.id}; revert the later changes first"
-        )
-    _apply_changes(records, [AttributeChange(change.note_id, change.field, change.old, "revert")], now())
 
 
 def load(records: Records, model: str | None, exported: Iterable[Record], where: str, batch: int = 1000) -> None:
@@ -341,49 +328,6 @@ def _insert_new(records: Records, kind: str, rows: list[dict], new_passages: Col
     return new
 
 
-def _record_refreshes(records: Records, refreshed: list[PassageRecord], time: str) -> None:
-    """History rows for the text and attributes an update changes, and its update time."""
-    stored = records.get("passage", [r.passage.id for r in refreshed])
-    changes = []
-    for record in refreshed:
-        row = stored[record.passage.id]
-        old = (row["text"], *(_attribute(row, field) for field in NOTE_FIELDS))
-        attributes = record.attributes
-        new = (record.passage.text, attributes.keywords, attributes.tags, attributes.context)
-        changes += [
-            _change_row(record.passage.id, field, before, after, "update", None, time)
-            for field, before, after in zip(("text", *NOTE_FIELDS), old, new)
-            if before != after
-        ]
-    records.insert("note_change", changes)
-    records.update("passage", {r.passage.id: {"updated_at": time} for r in refreshed})
-
-
-def _apply_changes(records: Records, changes: list[AttributeChange], time: str) -> None:
-    """Set evolved (or reverted) note attributes, keeping each old value in the note's history
-    (notes read once: a later change of a note sees the earlier)."""
-    rows = records.get("passage", {change.passage_id for change in changes})
-    updates: dict[str, dict] = {}
-    history = []
-    for change in changes:
-        if change.field not in NOTE_FIELDS:
-            raise StoreError(f"a note has no attribute {change.field!r}; use one of {', '.join(NOTE_FIELDS)}")
-        row = rows.get(change.passage_id)
-        if row is None:  # it went away in this batch (a replaced document)
-            continue
-        before = _attribute(row, change.field)
-        after = change.value if change.field == "context" else tuple(change.value)
-        if before == after:
-            continue
-        row[change.field] = after if change.field == "context" else json.dumps(after)
-        updates.setdefault(change.passage_id, {}).update({change.field: row[change.field], "updated_at": time})
-        history.append(
-            _change_row(change.passage_id, change.field, before, after, change.changed_by, change.source_note, time)
-        )
-    records.update("passage", updates)
-    records.insert("note_change", history)
-
-
 def _refresh_validity(records: Records, touched: Touched) -> None:
     """Work out again when the touched facts (and the exclusive facts that share a subject and
     relation group with them) hold: from the earliest note stating one, until a later fact of its
@@ -428,19 +372,6 @@ def _delete_unused_embeddings(records: Records, candidates: set[str]) -> None:
     candidates = candidates - {None}
     used = {row["embedding_key"] for kind in _VECTOR_HOLDERS for row in records.find(kind, "embedding_key", candidates)}
     records.delete("embedding", sorted(candidates - used))
-
-
-def _attribute(row: dict, field: str) -> tuple[str, ...] | str:
-    """A note attribute of a stored passage row as AttributeChange holds it: lists as tuples."""
-    return row[field] if field == "context" else tuple(json.loads(row[field]))
-
-
-def _change_row(
-    passage_id: str, field: str, before, after, changed_by: str, source_note: str | None, time: str
-) -> dict:
-    """A note_change record without its id (the store numbers it)."""
-    values = (passage_id, field, json.dumps(before), json.dumps(after), changed_by, source_note, time)
-    return dict(zip(RECORDS["note_change"][1:], values))
 
 
 def _passage_row(record: PassageRecord, time: str) -> dict:
