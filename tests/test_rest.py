@@ -26,6 +26,7 @@ from hippograph.server.pool import MemoryPool
 from hippograph.server.rest import create_app
 from hippograph.server.rest_models import MAX_BODY_BYTES
 from hippograph.store import sqlite as sqlite_store
+from hippograph.store import sqlite_connection
 
 from .processes import free_port, stop
 
@@ -572,7 +573,7 @@ def test_a_busy_store_is_503_with_retry_after_and_nothing_written(
 ):
     # A real lock held by another connection, as another process's write holds it; the wait
     # for it is cut from 30 s so that the test does not take that long.
-    monkeypatch.setattr(sqlite_store, "_BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(sqlite_connection, "_BUSY_TIMEOUT_S", 0.2)
     folder = tmp_path / "store"
     shutil.copytree(sample_store, folder)
     pool = MemoryPool(lambda: Memory(folder, embedder=embedder, extractor=extractor))
