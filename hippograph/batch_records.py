@@ -23,7 +23,6 @@ def add_graph_records(
     extractions: list[Extraction],
     write: WriteBatch,
     config: Config,
-    exclusive: set[str],
 ) -> tuple[dict[str, str], list[list[EntityRecord]]]:
     """Fill the batch's entities, mentions and facts; return the texts to embed by key, and
     each passage's entities in order of first appearance.
@@ -35,6 +34,7 @@ def add_graph_records(
     ("2 April 1802", "5 May 1802") look alike to an embedder without being synonyms.
     """
     embed_facts = config.fact_weight > 0
+    exclusive = {relation_key(r) for r in config.exclusive_relations}
     embed_names = config.synonym_threshold is not None
     texts: dict[str, str] = {}  # embedding key -> text
     for passage in passages:

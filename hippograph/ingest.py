@@ -26,7 +26,6 @@ from .embed.base import Embedder
 from .embed.neighbours import NeighbourIndex
 from .errors import ConfigError, ModelError, SourceError
 from .extract.base import Extractor
-from .extract.normalize import relation_key
 from .ids import content_hash, embedding_key
 from .llm import LLMClient
 from .notes import LinkJudge, LLMAttributes, NoteLinker, offline_attributes
@@ -74,7 +73,6 @@ class Ingestor:
         self._extractor = extractor
         self._embedder = embedder
         self._config = config
-        self._exclusive = {relation_key(r) for r in config.exclusive_relations}
         self._synonyms: dict[str, NeighbourIndex] = {}
         clients = [getattr(extractor, "client", None), notes_llm]  # the LLMs an ingest may call, each once
         self._llm_clients = list({id(c): c for c in clients if isinstance(c, LLMClient)}.values())
@@ -235,7 +233,7 @@ class Ingestor:
             dataclasses.replace(found, entities=[passage.speaker, *found.entities]) if passage.speaker else found
             for passage, found in zip(passages, self._extractor.extract(passages))
         ]
-        texts, names = add_graph_records(self._store, passages, extractions, write, self._config, self._exclusive)
+        texts, names = add_graph_records(self._store, passages, extractions, write, self._config)
         vectors = self._vectors(texts, write, report)
         entities = self._note_records(passages, extractions, names, write, report)
         if self._config.synonym_threshold is not None:
