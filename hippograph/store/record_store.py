@@ -264,8 +264,6 @@ class RecordStore:
     def graph_data(self, namespace: str) -> GraphData:
         return self._snapshot(lambda records: graph_reads.graph_data(records, namespace))
 
-    # -- writes -----------------------------------------------------------------------------
-
     def graph_changes(self, namespace: str, since: GraphData) -> GraphDelta | None:
         return self._snapshot(lambda records: graph_reads.graph_delta(records, namespace, since))
 
